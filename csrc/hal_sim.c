@@ -1,0 +1,1095 @@
+/*
+ * The software card: E1 spans framed bit for bit by line/e1_framer.c, a
+ * D-channel HDLC controller on TS16 of CCS spans, CAS, BERT, loopbacks,
+ * analog FXS/FXO ports; and the world around it: virtual E1 cables with
+ * faults injected on the line, analog lines.
+ *
+ * Each tick a span (1) deframes what the cable delivered since the last
+ * tick, (2) reads one tick of frames from its elastic store at its own
+ * clock and reports what changed, (3) builds and frames one tick to send
+ * and pushes it through the cable into the far end's receive FIFO.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hal.h"
+#include "hal_sim.h"
+#include "dsp/g711.h"
+#include "line/e1_framer.h"
+#include "line/hdlc.h"
+#include "line/prbs.h"
+
+#define SIM_FLASH_MIN_MS   40    /* shorter on-hook is contact bounce */
+#define SIM_FLASH_MAX_MS   750   /* longer is a hang-up (the usual flash limit) */
+#define SIM_RX_TICKS       4     /* receive FIFO holds this many ticks of line */
+#define SIM_TICK_SLACK     2     /* frames a tick may grow by under clock offset */
+#define SIM_PEAK_0DBM0     22400.0  /* G.711: peak of a 0 dBm0 sine, 16-bit scale (+3.14 dBm0 = full scale) */
+
+extern const hal_backend_t hal_sim_backend;
+#define IS_SIM(b) ((b) != NULL && (b)->backend == &hal_sim_backend)
+
+typedef struct {
+    uint8_t *play;          /* G.711 bytes queued to play */
+    int play_len, play_pos;
+    int tone_on;
+    double ph1, ph2, step1, step2, amp;
+    int64_t tone_left;      /* samples; < 0 runs until stopped */
+    int tap;
+} sim_chan_t;
+
+struct sim_span_s;
+
+typedef struct {
+    hal_sim_fault_t fault;
+    double slip_acc;
+    uint64_t rng;
+    double err_gap;         /* bits left before the next symbol error */
+    int carry_bits;         /* bits held back by the cable delay */
+    uint8_t carry_p, carry_n;
+    int prefix_left;        /* whole bytes of delay still to emit */
+    hal_sim_cable_stats_t stats;
+} sim_dir_t;
+
+struct hal_sim_cable_s {
+    struct sim_span_s *end[2];
+    int delay_bits;
+    sim_dir_t dir[2];       /* [0] a to b, [1] b to a */
+};
+
+typedef struct sim_span_s {
+    hal_board_t *board;
+    int number;
+    hal_span_config_t cfg;
+    e1_framer_t *framer;
+    hdlc_tx_t *htx;
+    hdlc_rx_t *hrx;
+    int frames_cap;         /* tick_frames + slack */
+    uint8_t *tx_ts, *rx_ts;
+    uint8_t *txp, *txn;
+    uint8_t *rxp, *rxn;
+    int rx_len, rx_cap;
+    uint8_t *lbp, *lbn;     /* the line received this tick, for line loopback */
+    int lb_len;
+    int loopback, tx_ais;
+    int alarms;
+    uint8_t cas_rx[HAL_TIMESLOTS];
+    sim_chan_t chan[HAL_TIMESLOTS];
+    int bert;
+    prbs_tx_t btx;
+    prbs_rx_t brx;
+    uint64_t bert_frames;
+    uint8_t *bert_buf;
+    hal_sim_cable_t *cable;
+    int end;
+    hdlc_rx_counters_t hdlc_base;   /* at the last counter reset */
+    uint32_t hdlc_tx_base;
+    uint8_t dbuf[HDLC_MAX_FRAME];
+} sim_span_t;
+
+typedef struct sim_port_s {
+    hal_board_t *board;
+    int number;
+    int kind;
+    int ring, polarity, battery, hook;   /* what this port drives on the line */
+    struct sim_port_s *peer;
+    int seen_hook, seen_ring, seen_polarity, seen_battery;
+    int onhook_ms;
+    sim_chan_t chan;
+    int16_t *tx_audio;      /* what this port sent last tick */
+    uint8_t *tap_buf;
+    int tx_len;
+} sim_port_t;
+
+typedef struct {
+    sim_span_t *spans;
+    sim_port_t *ports;
+    int law;
+} sim_board_t;
+
+#define SIM(b) ((sim_board_t *) (b)->priv)
+
+static uint8_t law_silence(int law)
+{
+    return law == HAL_LAW_ULAW ? G711_ULAW_SILENCE : G711_ALAW_SILENCE;
+}
+
+static uint8_t law_encode(int law, int16_t x)
+{
+    return law == HAL_LAW_ULAW ? g711_linear_to_ulaw(x) : g711_linear_to_alaw(x);
+}
+
+static int16_t law_decode(int law, uint8_t c)
+{
+    return law == HAL_LAW_ULAW ? g711_ulaw_to_linear(c) : g711_alaw_to_linear(c);
+}
+
+/* xorshift64*: the cable's own error generator, seeded per cable. */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static double rng_uniform(uint64_t *s)
+{
+    return ((rng_next(s) >> 11) + 0.5) * (1.0 / 9007199254740992.0);
+}
+
+/* Bits to the next error of a Bernoulli(ber) process: geometric. */
+static double next_error_gap(sim_dir_t *d)
+{
+    double ber = d->fault.ber;
+    if (ber <= 0.0)
+        return 1e300;
+    if (ber >= 1.0)
+        return 0.0;
+    return floor(log(rng_uniform(&d->rng)) / log1p(-ber));
+}
+
+/* ---- channel sources --------------------------------------------------- */
+
+static void chan_stop(sim_chan_t *c)
+{
+    free(c->play);
+    c->play = NULL;
+    c->play_len = c->play_pos = 0;
+    c->tone_on = 0;
+}
+
+static int chan_play(sim_chan_t *c, const uint8_t *data, int len)
+{
+    uint8_t *buf;
+    int left;
+
+    if (len < 0 || (len > 0 && data == NULL))
+        return HAL_EINVAL;
+    c->tone_on = 0;
+    left = c->play_len - c->play_pos;
+    buf = malloc((size_t) left + (size_t) len + 1);
+    if (buf == NULL)
+        return HAL_ENOMEM;
+    if (left > 0)
+        memcpy(buf, c->play + c->play_pos, left);
+    if (len > 0)
+        memcpy(buf + left, data, len);
+    free(c->play);
+    c->play = buf;
+    c->play_len = left + len;
+    c->play_pos = 0;
+    return HAL_OK;
+}
+
+static int chan_tone(sim_chan_t *c, int f1, int f2, int level_dbm0, int ms)
+{
+    if (f1 < 0 || f1 >= 4000 || f2 < 0 || f2 >= 4000 || level_dbm0 > 3 || level_dbm0 < -60)
+        return HAL_EINVAL;
+    chan_stop(c);
+    if (ms == 0 || (f1 == 0 && f2 == 0))
+        return HAL_OK;
+    c->tone_on = 1;
+    c->ph1 = c->ph2 = 0.0;
+    c->step1 = 2.0 * M_PI * f1 / 8000.0;
+    c->step2 = 2.0 * M_PI * f2 / 8000.0;
+    /* two tones share the level: each at the given level, as DTMF is specified per frequency */
+    c->amp = SIM_PEAK_0DBM0 * pow(10.0, level_dbm0 / 20.0);
+    c->tone_left = ms < 0 ? -1 : (int64_t) ms * 8;
+    return HAL_OK;
+}
+
+static int16_t tone_sample(sim_chan_t *c)
+{
+    double v = c->amp * sin(c->ph1);
+    if (c->step2 > 0.0)
+        v += c->amp * sin(c->ph2);
+    c->ph1 += c->step1;
+    c->ph2 += c->step2;
+    if (c->ph1 > 2.0 * M_PI)
+        c->ph1 -= 2.0 * M_PI;
+    if (c->ph2 > 2.0 * M_PI)
+        c->ph2 -= 2.0 * M_PI;
+    if (v > 32767.0)
+        v = 32767.0;
+    if (v < -32768.0)
+        v = -32768.0;
+    return (int16_t) lrint(v);
+}
+
+/* Fill n samples as G.711 at out[i * stride]. Returns 1 when a source ran
+ * out in this call (tone or play done), with *what 0 tone, 1 play. */
+static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int n, int *what)
+{
+    int i = 0, done = 0;
+
+    if (c->play) {
+        for (; i < n && c->play_pos < c->play_len; i++)
+            out[i * stride] = c->play[c->play_pos++];
+        if (c->play_pos >= c->play_len) {
+            free(c->play);
+            c->play = NULL;
+            c->play_len = c->play_pos = 0;
+            done = 1;
+            *what = 1;
+        }
+    } else if (c->tone_on) {
+        for (; i < n && c->tone_left != 0; i++) {
+            out[i * stride] = law_encode(law, tone_sample(c));
+            if (c->tone_left > 0)
+                c->tone_left--;
+        }
+        if (c->tone_left == 0) {
+            c->tone_on = 0;
+            done = 1;
+            *what = 0;
+        }
+    }
+    for (; i < n; i++)
+        out[i * stride] = law_silence(law);
+    return done;
+}
+
+/* ---- cables ------------------------------------------------------------- */
+
+static int dir_index(hal_sim_cable_t *c, sim_span_t *from)
+{
+    return c->end[0] == from ? 0 : 1;
+}
+
+/* Frames the span transmits this tick: its clock may run fast or slow. */
+static int tx_frames_for_tick(sim_span_t *s, int frames)
+{
+    sim_dir_t *d;
+
+    if (s->cable == NULL)
+        return frames;
+    d = &s->cable->dir[dir_index(s->cable, s)];
+    if (d->fault.clock_ppm == 0.0)
+        return frames;
+    d->slip_acc += frames * d->fault.clock_ppm * 1e-6;
+    if (d->slip_acc >= 1.0) {
+        d->slip_acc -= 1.0;
+        d->stats.frames_skew++;
+        return frames + 1;
+    }
+    if (d->slip_acc <= -1.0) {
+        d->slip_acc += 1.0;
+        d->stats.frames_skew--;
+        return frames - 1;
+    }
+    return frames;
+}
+
+static void rx_fifo_append(sim_span_t *dst, const uint8_t *p, const uint8_t *n, int len)
+{
+    if (len > dst->rx_cap)
+        len = dst->rx_cap;
+    if (dst->rx_len + len > dst->rx_cap) {
+        /* The far end ran ahead of us for ticks: the oldest line is lost. */
+        int drop = dst->rx_len + len - dst->rx_cap;
+        memmove(dst->rxp, dst->rxp + drop, dst->rx_len - drop);
+        memmove(dst->rxn, dst->rxn + drop, dst->rx_len - drop);
+        dst->rx_len -= drop;
+    }
+    memcpy(dst->rxp + dst->rx_len, p, len);
+    memcpy(dst->rxn + dst->rx_len, n, len);
+    dst->rx_len += len;
+}
+
+/* Carry nbytes of line symbols over one direction of the cable, faults and
+ * all. The buffers are the sender's and are changed in place. */
+static void cable_carry(hal_sim_cable_t *c, int di, uint8_t *p, uint8_t *n, int nbytes)
+{
+    sim_dir_t *d = &c->dir[di];
+    sim_span_t *dst = c->end[1 - di];
+    int64_t nbits = (int64_t) nbytes * 8;
+    int i;
+
+    d->stats.bits += nbits;
+    if (d->fault.los) {
+        memset(p, 0, nbytes);
+        memset(n, 0, nbytes);
+    } else if (d->fault.ais) {
+        /* unframed all ones, AMI: marks alternate */
+        memset(p, 0xAA, nbytes);
+        memset(n, 0x55, nbytes);
+    } else {
+        if (d->fault.lof) {
+            /* invert the 8 bits of TS0 in every frame: FAS and NFAS are gone */
+            int off = e1_hdb3_encoder_delay();
+            int64_t bit;
+            for (bit = off; bit + 8 <= nbits; bit += 256) {
+                int k;
+                for (k = 0; k < 8; k++) {
+                    int64_t b = bit + k;
+                    uint8_t m = (uint8_t) (0x80 >> (b & 7));
+                    if ((p[b >> 3] | n[b >> 3]) & m) {
+                        p[b >> 3] &= ~m;
+                        n[b >> 3] &= ~m;
+                    } else if (k & 1) {
+                        p[b >> 3] |= m;
+                    } else {
+                        n[b >> 3] |= m;
+                    }
+                }
+            }
+        }
+        if (d->fault.ber > 0.0) {
+            double pos = d->err_gap;
+            while (pos < (double) nbits) {
+                int64_t b = (int64_t) pos;
+                uint8_t m = (uint8_t) (0x80 >> (b & 7));
+                if ((p[b >> 3] | n[b >> 3]) & m) {
+                    p[b >> 3] &= ~m;        /* a mark lost */
+                    n[b >> 3] &= ~m;
+                } else if (rng_next(&d->rng) & 1) {
+                    p[b >> 3] |= m;         /* a pulse out of nowhere */
+                } else {
+                    n[b >> 3] |= m;
+                }
+                d->stats.errors++;
+                pos += 1.0 + next_error_gap(d);
+            }
+            d->err_gap = pos - (double) nbits;
+        }
+    }
+    if (dst == NULL)
+        return;
+    while (d->prefix_left > 0) {
+        uint8_t zero = 0;
+        rx_fifo_append(dst, &zero, &zero, 1);
+        d->prefix_left--;
+    }
+    if (c->delay_bits & 7) {
+        int s = c->delay_bits & 7;
+        uint8_t cp = d->carry_p, cn = d->carry_n;
+        for (i = 0; i < nbytes; i++) {
+            uint8_t bp = p[i], bn = n[i];
+            p[i] = (uint8_t) ((cp << (8 - s)) | (bp >> s));
+            n[i] = (uint8_t) ((cn << (8 - s)) | (bn >> s));
+            cp = bp & ((1 << s) - 1);
+            cn = bn & ((1 << s) - 1);
+        }
+        d->carry_p = cp;
+        d->carry_n = cn;
+    }
+    rx_fifo_append(dst, p, n, nbytes);
+}
+
+hal_sim_cable_t *hal_sim_cable_connect(hal_board_t *a, int span_a, hal_board_t *b, int span_b,
+                                       int delay_bits, uint64_t seed, int *err)
+{
+    hal_sim_cable_t *c;
+    sim_span_t *sa, *sb;
+    int i;
+
+    if (err)
+        *err = HAL_OK;
+    if (!IS_SIM(a) || !IS_SIM(b)) {
+        if (err)
+            *err = HAL_ENOTSUP;
+        return NULL;
+    }
+    if (span_a < 1 || span_a > a->nspans || span_b < 1 || span_b > b->nspans) {
+        if (err)
+            *err = HAL_ENOSPAN;
+        return NULL;
+    }
+    sa = &SIM(a)->spans[span_a - 1];
+    sb = &SIM(b)->spans[span_b - 1];
+    if (sa == sb || sa->cable || sb->cable || delay_bits < 0 || delay_bits > 4096) {
+        if (err)
+            *err = (sa->cable || sb->cable) ? HAL_EBUSY : HAL_EINVAL;
+        return NULL;
+    }
+    c = calloc(1, sizeof(*c));
+    if (c == NULL) {
+        if (err)
+            *err = HAL_ENOMEM;
+        return NULL;
+    }
+    c->end[0] = sa;
+    c->end[1] = sb;
+    c->delay_bits = delay_bits;
+    for (i = 0; i < 2; i++) {
+        c->dir[i].rng = (seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t) (i + 1))) | 1;
+        c->dir[i].err_gap = 1e300;
+        c->dir[i].prefix_left = delay_bits / 8;
+    }
+    sa->cable = c;
+    sa->end = 0;
+    sb->cable = c;
+    sb->end = 1;
+    return c;
+}
+
+void hal_sim_cable_disconnect(hal_sim_cable_t *c)
+{
+    if (c == NULL)
+        return;
+    if (c->end[0])
+        c->end[0]->cable = NULL;
+    if (c->end[1])
+        c->end[1]->cable = NULL;
+    free(c);
+}
+
+int hal_sim_cable_fault(hal_sim_cable_t *c, int direction, const hal_sim_fault_t *f)
+{
+    int i;
+
+    if (c == NULL || f == NULL || direction < HAL_SIM_A_TO_B || direction > HAL_SIM_BOTH)
+        return HAL_EINVAL;
+    if (!(f->ber >= 0.0 && f->ber <= 0.5) || !(fabs(f->clock_ppm) <= 1000.0))
+        return HAL_EINVAL;
+    for (i = 0; i < 2; i++) {
+        if (!(direction & (1 << i)))
+            continue;
+        c->dir[i].fault = *f;
+        c->dir[i].slip_acc = 0.0;
+        c->dir[i].err_gap = next_error_gap(&c->dir[i]);
+    }
+    return HAL_OK;
+}
+
+int hal_sim_cable_stats(hal_sim_cable_t *c, int direction, hal_sim_cable_stats_t *st)
+{
+    if (c == NULL || st == NULL || (direction != HAL_SIM_A_TO_B && direction != HAL_SIM_B_TO_A))
+        return HAL_EINVAL;
+    *st = c->dir[direction == HAL_SIM_A_TO_B ? 0 : 1].stats;
+    return HAL_OK;
+}
+
+/* ---- spans -------------------------------------------------------------- */
+
+static int span_bert_slot(const sim_span_t *s, int ts)
+{
+    return ts >= 1 && ts < HAL_TIMESLOTS && !(ts == 16 && s->cfg.signalling == HAL_SIG_CAS);
+}
+
+static int span_is_bearer(const sim_span_t *s, int ts)
+{
+    return ts >= 1 && ts < HAL_TIMESLOTS && !(ts == 16 && s->cfg.signalling != HAL_SIG_CLEAR);
+}
+
+static void span_release(sim_span_t *s)
+{
+    int i;
+
+    if (s->framer)
+        e1_framer_free(s->framer);
+    if (s->htx)
+        hdlc_tx_free(s->htx);
+    if (s->hrx)
+        hdlc_rx_free(s->hrx);
+    free(s->tx_ts);
+    free(s->rx_ts);
+    free(s->txp);
+    free(s->txn);
+    free(s->rxp);
+    free(s->rxn);
+    free(s->lbp);
+    free(s->lbn);
+    free(s->bert_buf);
+    for (i = 0; i < HAL_TIMESLOTS; i++)
+        chan_stop(&s->chan[i]);
+    s->framer = NULL;
+    s->htx = NULL;
+    s->hrx = NULL;
+    s->tx_ts = s->rx_ts = s->txp = s->txn = s->rxp = s->rxn = s->lbp = s->lbn = s->bert_buf = NULL;
+}
+
+static int span_setup(hal_board_t *b, sim_span_t *s, const hal_span_config_t *cfg)
+{
+    e1_config_t ec;
+    e1_framer_t *fr;
+    int frames = b->tick_frames + SIM_TICK_SLACK;
+    int i;
+
+    ec.crc4 = cfg->crc4;
+    ec.cas = cfg->signalling == HAL_SIG_CAS;
+    ec.elastic_frames = 2 * b->tick_frames + 64;
+    fr = e1_framer_init(NULL, &ec);
+    if (fr == NULL)
+        return HAL_ECONFIG;
+    if (s->framer)
+        e1_framer_free(s->framer);
+    s->framer = fr;
+    s->cfg = *cfg;
+    if (s->htx == NULL)
+        s->htx = hdlc_tx_init(NULL);
+    if (s->hrx == NULL)
+        s->hrx = hdlc_rx_init(NULL);
+    if (s->tx_ts == NULL) {
+        s->frames_cap = frames;
+        s->tx_ts = malloc((size_t) frames * E1_FRAME_BYTES);
+        s->rx_ts = malloc((size_t) frames * E1_FRAME_BYTES);
+        s->txp = malloc((size_t) frames * E1_FRAME_BYTES);
+        s->txn = malloc((size_t) frames * E1_FRAME_BYTES);
+        s->rx_cap = SIM_RX_TICKS * frames * E1_FRAME_BYTES;
+        s->rxp = malloc(s->rx_cap);
+        s->rxn = malloc(s->rx_cap);
+        s->lbp = malloc(s->rx_cap);
+        s->lbn = malloc(s->rx_cap);
+        s->bert_buf = malloc((size_t) frames * E1_FRAME_BYTES);
+    }
+    if (s->htx == NULL || s->hrx == NULL || s->tx_ts == NULL || s->rx_ts == NULL || s->txp == NULL
+        || s->txn == NULL || s->rxp == NULL || s->rxn == NULL || s->lbp == NULL || s->lbn == NULL
+        || s->bert_buf == NULL)
+        return HAL_ENOMEM;
+    s->alarms = e1_framer_alarms(fr);
+    for (i = 0; i < HAL_TIMESLOTS; i++)
+        s->cas_rx[i] = 0xFF;
+    if (ec.cas) {
+        /* G.704 5.1.3: an idle channel sends abcd 1101 (b c d at 1 0 1) */
+        for (i = 1; i <= E1_CAS_CHANNELS; i++)
+            e1_framer_set_cas_tx(fr, i, 0xD);
+    }
+    return HAL_OK;
+}
+
+static int cas_channel_of_ts(int ts)
+{
+    if (ts >= 1 && ts <= 15)
+        return ts;
+    if (ts >= 17 && ts <= 31)
+        return ts - 1;
+    return -1;
+}
+
+static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
+{
+    int alarms, i;
+
+    if (s->rx_len == 0) {
+        /* nothing came down the cable this tick: no pulses, as on an open line */
+        int len = frames * E1_FRAME_BYTES;
+        memset(s->rxp, 0, len);
+        memset(s->rxn, 0, len);
+        s->rx_len = len;
+    }
+    e1_framer_rx_line(s->framer, s->rxp, s->rxn, s->rx_len);
+    memcpy(s->lbp, s->rxp, s->rx_len);
+    memcpy(s->lbn, s->rxn, s->rx_len);
+    s->lb_len = s->rx_len;
+    s->rx_len = 0;
+    e1_framer_read(s->framer, s->rx_ts, frames);
+
+    alarms = e1_framer_alarms(s->framer);
+    if (alarms != s->alarms) {
+        hal_board_push_event(b, HAL_EV_ALARM, s->number, 0, alarms, s->alarms, NULL, 0);
+        s->alarms = alarms;
+    }
+    if (s->cfg.signalling == HAL_SIG_CAS) {
+        for (i = 1; i < HAL_TIMESLOTS; i++) {
+            int ch = cas_channel_of_ts(i);
+            int abcd;
+            if (ch < 0)
+                continue;
+            abcd = e1_framer_get_cas_rx(s->framer, ch);
+            if (abcd != s->cas_rx[i]) {
+                s->cas_rx[i] = (uint8_t) abcd;
+                hal_board_push_event(b, HAL_EV_CAS, s->number, i, abcd, 0, NULL, 0);
+            }
+        }
+    }
+    if (s->bert) {
+        int k = 0, f;
+        for (f = 0; f < frames; f++)
+            for (i = 1; i < HAL_TIMESLOTS; i++)
+                if (span_bert_slot(s, i))
+                    s->bert_buf[k++] = s->rx_ts[f * E1_FRAME_BYTES + i];
+        prbs_rx_put(&s->brx, s->bert_buf, k);
+        s->bert_frames += frames;
+    } else if (s->cfg.signalling == HAL_SIG_CCS) {
+        int len;
+        hdlc_rx_put_strided(s->hrx, s->rx_ts + 16, frames, E1_FRAME_BYTES);
+        while ((len = hdlc_rx_get_frame(s->hrx, s->dbuf, sizeof(s->dbuf))) > 0)
+            hal_board_push_event(b, HAL_EV_DFRAME, s->number, 16, len, 0, s->dbuf, len);
+    }
+    for (i = 1; i < HAL_TIMESLOTS; i++) {
+        if (s->chan[i].tap) {
+            uint8_t col[8000];
+            int f, n = frames < 8000 ? frames : 8000;
+            for (f = 0; f < n; f++)
+                col[f] = s->rx_ts[f * E1_FRAME_BYTES + i];
+            hal_board_push_event(b, HAL_EV_AUDIO, s->number, i, n, 0, col, n);
+        }
+    }
+}
+
+static void span_transmit(hal_board_t *b, sim_span_t *s, int frames)
+{
+    int n = tx_frames_for_tick(s, frames);
+    int nbytes = n * E1_FRAME_BYTES;
+    int i;
+
+    if (s->loopback == HAL_LOOP_LINE) {
+        /* the received line, pulses and errors as they came, goes back out */
+        memcpy(s->txp, s->lbp, s->lb_len);
+        memcpy(s->txn, s->lbn, s->lb_len);
+        nbytes = s->lb_len;
+    } else {
+        if (s->loopback == HAL_LOOP_PAYLOAD) {
+            int have = frames;
+            memcpy(s->tx_ts, s->rx_ts, (size_t) (have < n ? have : n) * E1_FRAME_BYTES);
+            for (i = have; i < n; i++)
+                memcpy(s->tx_ts + i * E1_FRAME_BYTES, s->rx_ts + (have - 1) * E1_FRAME_BYTES,
+                       E1_FRAME_BYTES);
+        } else if (s->bert) {
+            int k = 0, f, nslots = 0;
+            for (i = 1; i < HAL_TIMESLOTS; i++)
+                nslots += span_bert_slot(s, i);
+            prbs_tx_get(&s->btx, s->bert_buf, n * nslots);
+            memset(s->tx_ts, 0xFF, nbytes);
+            for (f = 0; f < n; f++)
+                for (i = 1; i < HAL_TIMESLOTS; i++)
+                    if (span_bert_slot(s, i))
+                        s->tx_ts[f * E1_FRAME_BYTES + i] = s->bert_buf[k++];
+        } else {
+            memset(s->tx_ts, law_silence(s->cfg.law), nbytes);
+            for (i = 1; i < HAL_TIMESLOTS; i++) {
+                sim_chan_t *c = &s->chan[i];
+                int what = 0;
+                if (!span_is_bearer(s, i) || (c->play == NULL && !c->tone_on))
+                    continue;
+                if (chan_fill_g711(c, s->cfg.law, s->tx_ts + i, E1_FRAME_BYTES, n, &what))
+                    hal_board_push_event(b, HAL_EV_TONE_DONE, s->number, i, what, 0, NULL, 0);
+            }
+            if (s->cfg.signalling == HAL_SIG_CCS)
+                hdlc_tx_get_strided(s->htx, s->tx_ts + 16, n, E1_FRAME_BYTES);
+        }
+        e1_framer_tx(s->framer, s->tx_ts, n, s->txp, s->txn);
+    }
+    if (s->loopback == HAL_LOOP_LOCAL) {
+        rx_fifo_append(s, s->txp, s->txn, nbytes);
+        /* a local loop still sends AIS to the line, as framers do */
+        memset(s->txp, 0xAA, nbytes);
+        memset(s->txn, 0x55, nbytes);
+    }
+    if (s->cable)
+        cable_carry(s->cable, s->end, s->txp, s->txn, nbytes);
+}
+
+/* ---- analog ports ------------------------------------------------------- */
+
+static void port_tick(hal_board_t *b, sim_port_t *p, int frames)
+{
+    int tick_ms = frames / 8;
+    sim_port_t *peer = p->peer;
+    int i, what = 0;
+
+    /* what the far end put on the line */
+    if (p->kind == HAL_PORT_FXS) {
+        int raw = peer ? peer->hook : 0;
+        if (p->seen_hook == 0) {
+            if (raw) {
+                p->seen_hook = 1;
+                p->onhook_ms = 0;
+                hal_board_push_event(b, HAL_EV_HOOK, 0, p->number, 1, 0, NULL, 0);
+            }
+        } else if (!raw) {
+            p->onhook_ms += tick_ms;
+            if (p->onhook_ms >= SIM_FLASH_MAX_MS) {
+                p->seen_hook = 0;
+                p->onhook_ms = 0;
+                hal_board_push_event(b, HAL_EV_HOOK, 0, p->number, 0, 0, NULL, 0);
+            }
+        } else if (p->onhook_ms > 0) {
+            if (p->onhook_ms >= SIM_FLASH_MIN_MS)
+                hal_board_push_event(b, HAL_EV_FLASH, 0, p->number, p->onhook_ms, 0, NULL, 0);
+            p->onhook_ms = 0;
+        }
+    } else {
+        int ring = peer ? peer->ring : 0;
+        int pol = peer ? peer->polarity : 0;
+        int bat = peer ? peer->battery : 0;
+        if (ring != p->seen_ring) {
+            p->seen_ring = ring;
+            hal_board_push_event(b, HAL_EV_RING, 0, p->number, ring, 0, NULL, 0);
+        }
+        if (pol != p->seen_polarity) {
+            p->seen_polarity = pol;
+            hal_board_push_event(b, HAL_EV_POLARITY, 0, p->number, pol, 0, NULL, 0);
+        }
+        if (bat != p->seen_battery) {
+            p->seen_battery = bat;
+            hal_board_push_event(b, HAL_EV_BATTERY, 0, p->number, bat, 0, NULL, 0);
+        }
+    }
+    if (p->chan.tap) {
+        /* speech passes only with the loop closed */
+        int talking = peer && (p->kind == HAL_PORT_FXS ? peer->hook : p->hook);
+        for (i = 0; i < frames; i++) {
+            int16_t x = (talking && peer->tx_len > i) ? peer->tx_audio[i] : 0;
+            p->tap_buf[i] = law_encode(SIM(b)->law, x);
+        }
+        hal_board_push_event(b, HAL_EV_AUDIO, 0, p->number, frames, 0, p->tap_buf, frames);
+    }
+    /* what we send: sources are G.711, the line carries linear audio */
+    if (chan_fill_g711(&p->chan, SIM(b)->law, p->tap_buf, 1, frames, &what))
+        hal_board_push_event(b, HAL_EV_TONE_DONE, 0, p->number, what, 0, NULL, 0);
+    for (i = 0; i < frames; i++)
+        p->tx_audio[i] = law_decode(SIM(b)->law, p->tap_buf[i]);
+    p->tx_len = frames;
+}
+
+int hal_sim_line_connect(hal_board_t *fxs_board, int fxs_port, hal_board_t *fxo_board,
+                         int fxo_port)
+{
+    sim_port_t *s, *o;
+
+    if (!IS_SIM(fxs_board) || !IS_SIM(fxo_board))
+        return HAL_ENOTSUP;
+    if (fxs_port < 1 || fxs_port > fxs_board->nports || fxo_port < 1 || fxo_port > fxo_board->nports)
+        return HAL_ENOCHAN;
+    s = &SIM(fxs_board)->ports[fxs_port - 1];
+    o = &SIM(fxo_board)->ports[fxo_port - 1];
+    if (s->kind != HAL_PORT_FXS || o->kind != HAL_PORT_FXO)
+        return HAL_ECONFIG;
+    if (s->peer || o->peer)
+        return HAL_EBUSY;
+    s->peer = o;
+    o->peer = s;
+    return HAL_OK;
+}
+
+/* ---- backend table ------------------------------------------------------ */
+
+static void sim_close(hal_board_t *b);
+
+static int sim_open(hal_board_t *b, const char *device)
+{
+    const int *kinds = (const int *) b->priv;
+    sim_board_t *sb = calloc(1, sizeof(*sb));
+    hal_span_config_t def = {HAL_SIG_CCS, 1, HAL_LAW_ALAW};
+    int i, rc;
+
+    (void) device;
+    if (sb == NULL)
+        return HAL_ENOMEM;
+    sb->law = HAL_LAW_ALAW;
+    sb->spans = calloc(b->nspans ? b->nspans : 1, sizeof(sim_span_t));
+    sb->ports = calloc(b->nports ? b->nports : 1, sizeof(sim_port_t));
+    b->priv = sb;
+    if (sb->spans == NULL || sb->ports == NULL)
+        goto fail;
+    for (i = 0; i < b->nspans; i++) {
+        sb->spans[i].board = b;
+        sb->spans[i].number = i + 1;
+        rc = span_setup(b, &sb->spans[i], &def);
+        if (rc < 0)
+            goto fail;
+    }
+    for (i = 0; i < b->nports; i++) {
+        sim_port_t *p = &sb->ports[i];
+        p->board = b;
+        p->number = i + 1;
+        p->kind = kinds[i];
+        p->battery = p->kind == HAL_PORT_FXS;
+        p->tx_audio = calloc(b->tick_frames, sizeof(int16_t));
+        p->tap_buf = malloc(b->tick_frames);
+        if (p->tx_audio == NULL || p->tap_buf == NULL)
+            goto fail;
+    }
+    return HAL_OK;
+fail:
+    sim_close(b);
+    return HAL_ENOMEM;
+}
+
+static void sim_close(hal_board_t *b)
+{
+    sim_board_t *sb = SIM(b);
+    int i;
+
+    if (sb == NULL)
+        return;
+    for (i = 0; sb->spans && i < b->nspans; i++) {
+        if (sb->spans[i].cable) {
+            hal_sim_cable_t *c = sb->spans[i].cable;
+            /* the cable stays for the far end's sake; it just loses this end */
+            c->end[sb->spans[i].end] = NULL;
+        }
+        span_release(&sb->spans[i]);
+    }
+    for (i = 0; sb->ports && i < b->nports; i++) {
+        sim_port_t *p = &sb->ports[i];
+        if (p->peer)
+            p->peer->peer = NULL;
+        chan_stop(&p->chan);
+        free(p->tx_audio);
+        free(p->tap_buf);
+    }
+    free(sb->spans);
+    free(sb->ports);
+    free(sb);
+    b->priv = NULL;
+}
+
+static int sim_configure_span(hal_board_t *b, int span, const hal_span_config_t *cfg)
+{
+    return span_setup(b, &SIM(b)->spans[span - 1], cfg);
+}
+
+static int sim_tick(hal_board_t *b, int frames)
+{
+    sim_board_t *sb = SIM(b);
+    int i;
+
+    for (i = 0; i < b->nspans; i++) {
+        span_receive(b, &sb->spans[i], frames);
+        span_transmit(b, &sb->spans[i], frames);
+    }
+    for (i = 0; i < b->nports; i++)
+        port_tick(b, &sb->ports[i], frames);
+    return HAL_OK;
+}
+
+static int sim_set_cas(hal_board_t *b, int span, int ts, int abcd)
+{
+    sim_span_t *s = &SIM(b)->spans[span - 1];
+    int ch = cas_channel_of_ts(ts);
+
+    if (s->cfg.signalling != HAL_SIG_CAS)
+        return HAL_ENOTSUP;
+    if (ch < 0)
+        return HAL_ENOCHAN;
+    if (abcd < 0 || abcd > 15)
+        return HAL_EINVAL;
+    e1_framer_set_cas_tx(s->framer, ch, abcd);
+    return HAL_OK;
+}
+
+static int sim_get_cas(hal_board_t *b, int span, int ts)
+{
+    sim_span_t *s = &SIM(b)->spans[span - 1];
+    int ch = cas_channel_of_ts(ts);
+
+    if (s->cfg.signalling != HAL_SIG_CAS)
+        return HAL_ENOTSUP;
+    if (ch < 0)
+        return HAL_ENOCHAN;
+    return e1_framer_get_cas_rx(s->framer, ch);
+}
+
+static int sim_span_status(hal_board_t *b, int span, hal_span_status_t *st)
+{
+    sim_span_t *s = &SIM(b)->spans[span - 1];
+    e1_counters_t c;
+    hdlc_rx_counters_t h;
+
+    if (st == NULL)
+        return HAL_EINVAL;
+    memset(st, 0, sizeof(*st));
+    e1_framer_counters(s->framer, &c);
+    hdlc_rx_counters(s->hrx, &h);
+    st->alarms = e1_framer_alarms(s->framer);
+    st->loopback = s->loopback;
+    st->signalling = s->cfg.signalling;
+    st->crc4 = s->cfg.crc4;
+    st->law = s->cfg.law;
+    st->tx_ais = s->tx_ais;
+    st->frames_rx = c.frames_rx;
+    st->bits_rx = c.bits_rx;
+    st->fas_errors = c.fas_errors;
+    st->crc4_errors = c.crc4_errors;
+    st->ebit_errors = c.ebit_errors;
+    st->bpv = c.bpv;
+    st->slips = c.slips;
+    st->lof_events = c.lof_events;
+    st->los_events = c.los_events;
+    st->hdlc_rx_frames = h.frames - s->hdlc_base.frames;
+    st->hdlc_tx_frames = hdlc_tx_frames_sent(s->htx) - s->hdlc_tx_base;
+    st->hdlc_fcs_errors = h.fcs_errors - s->hdlc_base.fcs_errors;
+    st->hdlc_aborts = h.aborts - s->hdlc_base.aborts;
+    st->hdlc_bad_frames = (h.short_frames + h.long_frames + h.bad_bits)
+                          - (s->hdlc_base.short_frames + s->hdlc_base.long_frames + s->hdlc_base.bad_bits);
+    st->hdlc_overruns = h.overruns - s->hdlc_base.overruns;
+    st->events_lost = b->events_lost;
+    return HAL_OK;
+}
+
+static int sim_reset_counters(hal_board_t *b, int span)
+{
+    sim_span_t *s = &SIM(b)->spans[span - 1];
+
+    e1_framer_reset_counters(s->framer);
+    hdlc_rx_counters(s->hrx, &s->hdlc_base);
+    s->hdlc_tx_base = hdlc_tx_frames_sent(s->htx);
+    return HAL_OK;
+}
+
+static int sim_loopback(hal_board_t *b, int span, int mode)
+{
+    if (mode < HAL_LOOP_NONE || mode > HAL_LOOP_PAYLOAD)
+        return HAL_EINVAL;
+    SIM(b)->spans[span - 1].loopback = mode;
+    return HAL_OK;
+}
+
+static int sim_bert(hal_board_t *b, int span, int on)
+{
+    sim_span_t *s = &SIM(b)->spans[span - 1];
+
+    if (on) {
+        prbs_tx_init(&s->btx);
+        prbs_rx_init(&s->brx);
+        s->bert_frames = 0;
+        s->bert = 1;
+    } else {
+        s->bert = 0;
+    }
+    return HAL_OK;
+}
+
+static int sim_bert_status(hal_board_t *b, int span, hal_bert_status_t *st)
+{
+    sim_span_t *s = &SIM(b)->spans[span - 1];
+
+    if (st == NULL)
+        return HAL_EINVAL;
+    memset(st, 0, sizeof(*st));
+    st->running = s->bert;
+    st->sync = s->brx.sync;
+    st->bits = s->brx.bits;
+    st->errors = s->brx.errors;
+    st->sync_losses = s->brx.sync_losses;
+    st->seconds_x1000 = s->bert_frames / 8;   /* 8000 frames a second */
+    return HAL_OK;
+}
+
+static int sim_send_ais(hal_board_t *b, int span, int on)
+{
+    sim_span_t *s = &SIM(b)->spans[span - 1];
+
+    s->tx_ais = on ? 1 : 0;
+    e1_framer_set_tx_ais(s->framer, s->tx_ais);
+    return HAL_OK;
+}
+
+static int sim_dframe_send(hal_board_t *b, int span, const uint8_t *data, int len)
+{
+    sim_span_t *s = &SIM(b)->spans[span - 1];
+    int rc;
+
+    if (s->cfg.signalling != HAL_SIG_CCS)
+        return HAL_ENOTSUP;
+    if (data == NULL || len < 1 || len > HDLC_MAX_FRAME)
+        return HAL_EINVAL;
+    rc = hdlc_tx_frame(s->htx, data, len);
+    if (rc == -1)
+        return HAL_EBUSY;
+    if (rc < 0)
+        return HAL_EINVAL;
+    hal_board_push_event(b, HAL_EV_DFRAME_TX, span, 16, len, 0, data, len);
+    return HAL_OK;
+}
+
+static sim_chan_t *sim_chan(hal_board_t *b, int span, int chan)
+{
+    if (span == 0)
+        return &SIM(b)->ports[chan - 1].chan;
+    if (!span_is_bearer(&SIM(b)->spans[span - 1], chan))
+        return NULL;
+    return &SIM(b)->spans[span - 1].chan[chan];
+}
+
+static int sim_play(hal_board_t *b, int span, int chan, const uint8_t *data, int len)
+{
+    sim_chan_t *c = sim_chan(b, span, chan);
+    return c ? chan_play(c, data, len) : HAL_ENOCHAN;
+}
+
+static int sim_tone(hal_board_t *b, int span, int chan, int f1, int f2, int level_dbm0, int ms)
+{
+    sim_chan_t *c = sim_chan(b, span, chan);
+    return c ? chan_tone(c, f1, f2, level_dbm0, ms) : HAL_ENOCHAN;
+}
+
+static int sim_tap(hal_board_t *b, int span, int chan, int on)
+{
+    sim_chan_t *c;
+
+    if (span != 0 && (chan < 1 || chan >= HAL_TIMESLOTS))
+        return HAL_ENOCHAN;
+    /* a D-channel or CAS timeslot may be tapped too: a technician listens to anything */
+    c = span == 0 ? &SIM(b)->ports[chan - 1].chan : &SIM(b)->spans[span - 1].chan[chan];
+    c->tap = on ? 1 : 0;
+    return HAL_OK;
+}
+
+static int sim_port_command(hal_board_t *b, int port, int command, int value)
+{
+    sim_port_t *p = &SIM(b)->ports[port - 1];
+
+    if (value != 0 && value != 1)
+        return HAL_EINVAL;
+    switch (command) {
+    case HAL_PORT_RING:
+    case HAL_PORT_POLARITY:
+    case HAL_PORT_BATTERY:
+        if (p->kind != HAL_PORT_FXS)
+            return HAL_ENOTSUP;
+        if (command == HAL_PORT_RING)
+            p->ring = value;
+        else if (command == HAL_PORT_POLARITY)
+            p->polarity = value;
+        else
+            p->battery = value;
+        return HAL_OK;
+    case HAL_PORT_HOOK:
+        if (p->kind != HAL_PORT_FXO)
+            return HAL_ENOTSUP;
+        p->hook = value;
+        return HAL_OK;
+    default:
+        return HAL_EINVAL;
+    }
+}
+
+static int sim_port_status(hal_board_t *b, int port, hal_port_status_t *st)
+{
+    sim_port_t *p = &SIM(b)->ports[port - 1];
+
+    memset(st, 0, sizeof(*st));
+    st->kind = p->kind;
+    st->connected = p->peer != NULL;
+    if (p->kind == HAL_PORT_FXS) {
+        st->hook = p->seen_hook;
+        st->ringing = p->ring;
+        st->polarity = p->polarity;
+        st->battery = p->battery;
+    } else {
+        st->hook = p->hook;
+        st->ringing = p->seen_ring;
+        st->polarity = p->seen_polarity;
+        st->battery = p->seen_battery;
+    }
+    return HAL_OK;
+}
+
+const hal_backend_t hal_sim_backend = {
+    .name = "sim",
+    .open = sim_open,
+    .close = sim_close,
+    .configure_span = sim_configure_span,
+    .tick = sim_tick,
+    .set_cas = sim_set_cas,
+    .get_cas = sim_get_cas,
+    .span_status = sim_span_status,
+    .reset_counters = sim_reset_counters,
+    .loopback = sim_loopback,
+    .bert = sim_bert,
+    .bert_status = sim_bert_status,
+    .send_ais = sim_send_ais,
+    .dframe_send = sim_dframe_send,
+    .play = sim_play,
+    .tone = sim_tone,
+    .tap = sim_tap,
+    .port_command = sim_port_command,
+    .port_status = sim_port_status,
+};

@@ -1,0 +1,556 @@
+"""Boards, spans, channels and analog ports, with one channel event vocabulary.
+
+A :class:`Board` wraps one HAL board (a real card or the software card).
+:meth:`Board.tick` makes the one C call per tick that moves every timeslot
+of every span and every analog port, drains the events in bulk and turns
+them into the small frozen dataclasses below, whatever card is underneath.
+"""
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from drivers.hal import HalError, check, ffi, lib
+
+__all__ = [
+    "Board", "Span", "Channel", "Port", "SpanConfig", "Event", "SpanAlarm", "CasChanged",
+    "DFrame", "DFrameSent", "Audio", "Hook", "Flash", "Ring", "Polarity", "Battery", "ToneDone",
+    "EventsLost", "ALARM_NAMES", "alarm_names",
+]
+
+ALARM_NAMES = (
+    ("LOS", lib.HAL_ALARM_LOS),
+    ("LOF", lib.HAL_ALARM_LOF),
+    ("AIS", lib.HAL_ALARM_AIS),
+    ("RAI", lib.HAL_ALARM_RAI),
+    ("LOMF", lib.HAL_ALARM_LOMF),
+    ("CASMF", lib.HAL_ALARM_CASMF),
+    ("RMAI", lib.HAL_ALARM_RMAI),
+)
+# Alarms that mean the span carries no traffic (RAI, RMAI: the far end's trouble).
+_OUT_OF_SYNC = lib.HAL_ALARM_LOS | lib.HAL_ALARM_LOF | lib.HAL_ALARM_AIS
+
+SIGNALLING = {"pri": lib.HAL_SIG_CCS, "cas": lib.HAL_SIG_CAS, "clear": lib.HAL_SIG_CLEAR}
+LAWS = {"alaw": lib.HAL_LAW_ALAW, "ulaw": lib.HAL_LAW_ULAW}
+LOOPBACKS = {
+    "off": lib.HAL_LOOP_NONE,
+    "local": lib.HAL_LOOP_LOCAL,
+    "line": lib.HAL_LOOP_LINE,
+    "payload": lib.HAL_LOOP_PAYLOAD,
+}
+PORT_KINDS = {"fxs": lib.HAL_PORT_FXS, "fxo": lib.HAL_PORT_FXO}
+_NAME_OF = lambda table, value: next(k for k, v in table.items() if v == value)  # noqa: E731
+
+_EVENT_BATCH = 1024
+_DATA_BATCH = 1 << 20
+
+
+def alarm_names(bits: int) -> tuple[str, ...]:
+    return tuple(name for name, bit in ALARM_NAMES if bits & bit)
+
+
+# ---- events ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something that happened on the board during a tick (``tick`` is the board tick)."""
+
+    topic: ClassVar[str] = "board.event"
+    tick: int
+
+    def to_dict(self) -> dict:
+        d = {"type": self.topic.split(".", 1)[1]}
+        for k, v in self.__dict__.items():
+            if isinstance(v, (bytes, bytearray)):
+                d[k] = base64.b64encode(bytes(v)).decode("ascii")
+            elif isinstance(v, tuple):
+                d[k] = list(v)
+            else:
+                d[k] = v
+        return d
+
+
+@dataclass(frozen=True)
+class SpanAlarm(Event):
+    """The span's alarms changed (G.775 / G.706 conditions)."""
+
+    topic: ClassVar[str] = "span.alarm"
+    span: int
+    alarms: tuple[str, ...]
+    raised: tuple[str, ...]
+    cleared: tuple[str, ...]
+
+    @property
+    def in_sync(self) -> bool:
+        return not set(self.alarms) & {"LOS", "LOF", "AIS"}
+
+
+@dataclass(frozen=True)
+class CasChanged(Event):
+    """Received abcd bits of a CAS timeslot changed (G.704 5.1.3)."""
+
+    topic: ClassVar[str] = "channel.cas"
+    span: int
+    timeslot: int
+    abcd: int
+
+
+@dataclass(frozen=True)
+class DFrame(Event):
+    """A good HDLC frame (FCS checked and removed) received on the D-channel."""
+
+    topic: ClassVar[str] = "channel.dframe"
+    span: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class DFrameSent(Event):
+    """A copy of an HDLC frame queued out on the D-channel (for traces)."""
+
+    topic: ClassVar[str] = "channel.dframe_sent"
+    span: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Audio(Event):
+    """One tick of received audio, G.711 in the span's law, from a tapped channel.
+
+    ``span`` is 0 and ``timeslot`` the port number for an analog port."""
+
+    topic: ClassVar[str] = "channel.audio"
+    span: int
+    timeslot: int
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Hook(Event):
+    topic: ClassVar[str] = "channel.hook"
+    port: int
+    off_hook: bool
+
+
+@dataclass(frozen=True)
+class Flash(Event):
+    topic: ClassVar[str] = "channel.flash"
+    port: int
+    ms: int
+
+
+@dataclass(frozen=True)
+class Ring(Event):
+    topic: ClassVar[str] = "channel.ring"
+    port: int
+    on: bool
+
+
+@dataclass(frozen=True)
+class Polarity(Event):
+    topic: ClassVar[str] = "channel.polarity"
+    port: int
+    reversed: bool
+
+
+@dataclass(frozen=True)
+class Battery(Event):
+    """Loop current on an FXO port appeared or dropped (disconnect supervision)."""
+
+    topic: ClassVar[str] = "channel.battery"
+    port: int
+    on: bool
+
+
+@dataclass(frozen=True)
+class ToneDone(Event):
+    """A tone or a played buffer ran out. ``span`` 0 means ``timeslot`` is a port."""
+
+    topic: ClassVar[str] = "channel.tone_done"
+    span: int
+    timeslot: int
+    played: bool
+
+
+@dataclass(frozen=True)
+class EventsLost(Event):
+    """The board's event queue overflowed; ``count`` events were lost."""
+
+    topic: ClassVar[str] = "board.events_lost"
+    count: int
+
+
+def _convert(ev, data) -> Event | None:
+    t, tick = ev.type, int(ev.tick)
+    if t == lib.HAL_EV_ALARM:
+        new, old = ev.value, ev.aux
+        return SpanAlarm(tick, ev.span, alarm_names(new), alarm_names(new & ~old),
+                         alarm_names(old & ~new))
+    if t == lib.HAL_EV_CAS:
+        return CasChanged(tick, ev.span, ev.chan, ev.value)
+    if t in (lib.HAL_EV_DFRAME, lib.HAL_EV_DFRAME_TX, lib.HAL_EV_AUDIO):
+        payload = bytes(data[ev.offset:ev.offset + ev.value])
+        if t == lib.HAL_EV_DFRAME:
+            return DFrame(tick, ev.span, payload)
+        if t == lib.HAL_EV_DFRAME_TX:
+            return DFrameSent(tick, ev.span, payload)
+        return Audio(tick, ev.span, ev.chan, payload)
+    if t == lib.HAL_EV_HOOK:
+        return Hook(tick, ev.chan, bool(ev.value))
+    if t == lib.HAL_EV_FLASH:
+        return Flash(tick, ev.chan, ev.value)
+    if t == lib.HAL_EV_RING:
+        return Ring(tick, ev.chan, bool(ev.value))
+    if t == lib.HAL_EV_POLARITY:
+        return Polarity(tick, ev.chan, bool(ev.value))
+    if t == lib.HAL_EV_BATTERY:
+        return Battery(tick, ev.chan, bool(ev.value))
+    if t == lib.HAL_EV_TONE_DONE:
+        return ToneDone(tick, ev.span, ev.chan, bool(ev.value))
+    if t == lib.HAL_EV_OVERFLOW:
+        return EventsLost(tick, ev.value)
+    return None
+
+
+# ---- configuration -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SpanConfig:
+    number: int
+    signalling: str = "pri"
+    crc4: bool = True
+    law: str = "alaw"
+
+    def __post_init__(self):
+        if self.signalling not in SIGNALLING:
+            raise ValueError(f"span {self.number}: signalling must be one of "
+                             f"{', '.join(SIGNALLING)}, not {self.signalling!r}")
+        if self.law not in LAWS:
+            raise ValueError(f"span {self.number}: law must be alaw or ulaw, not {self.law!r}")
+        if not isinstance(self.crc4, bool):
+            raise ValueError(f"span {self.number}: crc4 must be true or false")
+
+
+# ---- objects -----------------------------------------------------------------
+
+
+class Channel:
+    """A timeslot of a span (``span/ts``, as DAHDI numbers them: 1..31)."""
+
+    def __init__(self, board: "Board", span: "Span", timeslot: int):
+        self._board = board
+        self._span = span
+        self.span = span.number
+        self.timeslot = timeslot
+        self.name = f"{span.number}/{timeslot}"
+
+    @property
+    def kind(self) -> str:
+        if self.timeslot == 16 and self._span.signalling == "pri":
+            return "dchan"
+        if self.timeslot == 16 and self._span.signalling == "cas":
+            return "cas"
+        return "bearer"
+
+    def _what(self, op):
+        return f"{op} on channel {self.name} of board {self._board.name}"
+
+    def tone(self, freq: float, freq2: float = 0, level_dbm0: float = -10, ms: int = 1000) -> None:
+        """Send a tone (two frequencies for a dual tone); ``ms`` < 0 runs until stopped, 0 stops."""
+        check(lib.hal_chan_tone(self._board._b, self.span, self.timeslot, int(round(freq)),
+                                int(round(freq2)), int(round(level_dbm0)), int(ms)),
+              self._what("tone"))
+
+    def play(self, data: bytes) -> None:
+        """Queue G.711 bytes (the span's law) to send on the timeslot."""
+        check(lib.hal_chan_play(self._board._b, self.span, self.timeslot, data, len(data)),
+              self._what("play"))
+
+    def tap(self, on: bool) -> None:
+        check(lib.hal_chan_tap(self._board._b, self.span, self.timeslot, int(bool(on))),
+              self._what("tap"))
+
+    def cas_tx(self, abcd: int) -> None:
+        check(lib.hal_span_set_cas(self._board._b, self.span, self.timeslot, int(abcd)),
+              self._what("set CAS"))
+
+    def cas_rx(self) -> int:
+        return check(lib.hal_span_get_cas(self._board._b, self.span, self.timeslot),
+                     self._what("get CAS"))
+
+    def show(self) -> dict:
+        d = {"channel": self.name, "span": self.span, "timeslot": self.timeslot,
+             "kind": self.kind, "signalling": self._span.signalling}
+        if self._span.signalling == "cas" and self.kind == "bearer":
+            d["cas_rx"] = format(self.cas_rx(), "04b")
+        return d
+
+
+class Span:
+    """An E1 span of a board."""
+
+    def __init__(self, board: "Board", config: SpanConfig):
+        self._board = board
+        self.number = config.number
+        self.configure(config)
+        self.channels = {ts: Channel(board, self, ts) for ts in range(1, 32)}
+
+    def _what(self, op):
+        return f"{op} on span {self.number} of board {self._board.name}"
+
+    def configure(self, config: SpanConfig) -> None:
+        cfg = ffi.new("hal_span_config_t *")
+        cfg.signalling = SIGNALLING[config.signalling]
+        cfg.crc4 = int(config.crc4)
+        cfg.law = LAWS[config.law]
+        check(lib.hal_span_configure(self._board._b, self.number, cfg), self._what("configure"))
+        self.signalling = config.signalling
+        self.crc4 = config.crc4
+        self.law = config.law
+
+    def _status(self):
+        st = ffi.new("hal_span_status_t *")
+        check(lib.hal_span_status(self._board._b, self.number, st), self._what("status"))
+        return st
+
+    def alarms(self) -> tuple[str, ...]:
+        return alarm_names(self._status().alarms)
+
+    def counters(self) -> dict:
+        st = self._status()
+        return {k: int(getattr(st, k)) for k in (
+            "frames_rx", "bits_rx", "fas_errors", "crc4_errors", "ebit_errors", "bpv", "slips",
+            "lof_events", "los_events", "hdlc_rx_frames", "hdlc_tx_frames", "hdlc_fcs_errors",
+            "hdlc_aborts", "hdlc_bad_frames", "hdlc_overruns")}
+
+    def status(self) -> dict:
+        st = self._status()
+        return {
+            "span": self.number,
+            "board": self._board.name,
+            "signalling": self.signalling,
+            "framing": "CRC-4" if self.crc4 else "CAS/no-CRC" if self.signalling == "cas" else "no CRC-4",
+            "coding": "HDB3",
+            "law": self.law,
+            "alarms": list(alarm_names(st.alarms)),
+            "in_sync": not (st.alarms & _OUT_OF_SYNC),
+            "loopback": _NAME_OF(LOOPBACKS, st.loopback),
+            "tx_ais": bool(st.tx_ais),
+            "counters": self.counters(),
+        }
+
+    def reset_counters(self) -> None:
+        check(lib.hal_span_reset_counters(self._board._b, self.number), self._what("reset counters"))
+
+    def loopback(self, mode: str) -> None:
+        if mode not in LOOPBACKS:
+            raise ValueError(f"loopback mode must be one of {', '.join(LOOPBACKS)}, not {mode!r}")
+        check(lib.hal_span_loopback(self._board._b, self.number, LOOPBACKS[mode]),
+              self._what("loopback"))
+
+    def send_ais(self, on: bool) -> None:
+        check(lib.hal_span_send_ais(self._board._b, self.number, int(bool(on))), self._what("AIS"))
+
+    def bert_start(self) -> None:
+        check(lib.hal_span_bert(self._board._b, self.number, 1), self._what("BERT start"))
+
+    def bert_stop(self) -> None:
+        check(lib.hal_span_bert(self._board._b, self.number, 0), self._what("BERT stop"))
+
+    def bert_status(self) -> dict:
+        st = ffi.new("hal_bert_status_t *")
+        check(lib.hal_span_bert_status(self._board._b, self.number, st), self._what("BERT status"))
+        bits, errors = int(st.bits), int(st.errors)
+        return {
+            "span": self.number,
+            "pattern": "2^15-1 (O.151)",
+            "running": bool(st.running),
+            "sync": bool(st.sync),
+            "bits": bits,
+            "errors": errors,
+            "ber": errors / bits if bits else None,
+            "sync_losses": int(st.sync_losses),
+            "seconds": st.seconds_x1000 / 1000.0,
+        }
+
+    def send_dframe(self, data: bytes) -> None:
+        """Queue an HDLC frame (FCS added by the controller) on the D-channel."""
+        check(lib.hal_span_dframe_send(self._board._b, self.number, data, len(data)),
+              self._what("D-channel send"))
+
+
+class Port:
+    """An analog port: FXS (we ring a phone) or FXO (a line from an exchange)."""
+
+    def __init__(self, board: "Board", number: int, kind: str):
+        self._board = board
+        self.number = number
+        self.kind = kind
+        self.name = f"{kind}/{number}"
+
+    def _what(self, op):
+        return f"{op} on port {self.number} ({self.kind}) of board {self._board.name}"
+
+    def _command(self, op, command, value):
+        check(lib.hal_port_command(self._board._b, self.number, command, int(bool(value))),
+              self._what(op))
+
+    def ring(self, on: bool) -> None:
+        self._command("ring", lib.HAL_PORT_RING, on)
+
+    def polarity(self, reversed: bool) -> None:
+        self._command("polarity", lib.HAL_PORT_POLARITY, reversed)
+
+    def battery(self, on: bool) -> None:
+        self._command("battery", lib.HAL_PORT_BATTERY, on)
+
+    def hook(self, off: bool) -> None:
+        self._command("hook", lib.HAL_PORT_HOOK, off)
+
+    def tone(self, freq: float, freq2: float = 0, level_dbm0: float = -10, ms: int = 1000) -> None:
+        check(lib.hal_chan_tone(self._board._b, 0, self.number, int(round(freq)), int(round(freq2)),
+                                int(round(level_dbm0)), int(ms)), self._what("tone"))
+
+    def play(self, data: bytes) -> None:
+        check(lib.hal_chan_play(self._board._b, 0, self.number, data, len(data)), self._what("play"))
+
+    def tap(self, on: bool) -> None:
+        check(lib.hal_chan_tap(self._board._b, 0, self.number, int(bool(on))), self._what("tap"))
+
+    def status(self) -> dict:
+        st = ffi.new("hal_port_status_t *")
+        check(lib.hal_port_status(self._board._b, self.number, st), self._what("status"))
+        return {
+            "port": self.number,
+            "channel": self.name,
+            "kind": self.kind,
+            "hook": "off" if st.hook else "on",
+            "ringing": bool(st.ringing),
+            "polarity": "reversed" if st.polarity else "normal",
+            "battery": bool(st.battery),
+            "connected": bool(st.connected),
+        }
+
+    show = status
+
+
+class Board:
+    """One board: its spans, its analog ports and its tick."""
+
+    def __init__(self, name: str = "board0", backend: str = "sim",
+                 spans: list[SpanConfig] | None = None, ports: list[str] | None = None,
+                 tick_ms: int = 20, device: str | None = None):
+        spans = list(spans or [])
+        ports = list(ports or [])
+        if not (5 <= tick_ms <= 100):
+            raise ValueError(f"tick_ms must be 5..100, not {tick_ms}")
+        numbers = [s.number for s in spans]
+        if numbers != list(range(1, len(spans) + 1)):
+            raise ValueError(f"spans must be numbered 1..{len(spans)} in order, not {numbers}")
+        for i, kind in enumerate(ports, 1):
+            if kind not in PORT_KINDS:
+                raise ValueError(f"port {i}: kind must be fxs or fxo, not {kind!r}")
+        self.name = name
+        self.backend = backend
+        self.tick_ms = tick_ms
+        self.tick_frames = tick_ms * 8
+        err = ffi.new("int *")
+        kinds = ffi.new("int[]", [PORT_KINDS[k] for k in ports] or [0])
+        b = lib.hal_board_open(backend.encode(), (device or "").encode(), len(spans), len(ports),
+                               kinds, self.tick_frames, err)
+        if b == ffi.NULL:
+            check(err[0] or lib.HAL_ENODEV, f"open board {name} (backend {backend})")
+        self._b = b
+        self.spans: dict[int, Span] = {}
+        self.ports: dict[int, Port] = {}
+        try:
+            for cfg in spans:
+                self.spans[cfg.number] = Span(self, cfg)
+        except Exception:
+            self.close()
+            raise
+        for i, kind in enumerate(ports, 1):
+            self.ports[i] = Port(self, i, kind)
+        self.tick_count = 0
+        self._events = ffi.new("hal_event_t[]", _EVENT_BATCH)
+        self._data = ffi.new("uint8_t[]", _DATA_BATCH)
+        self._used = ffi.new("int *")
+
+    @staticmethod
+    def backend_available(backend: str) -> bool:
+        return bool(lib.hal_backend_available(backend.encode()))
+
+    @property
+    def line_seconds(self) -> float:
+        return self.tick_count * self.tick_ms / 1000.0
+
+    def tick(self) -> list[Event]:
+        """Move one tick of line time on every span and port; return what happened."""
+        if self._b is None:
+            raise HalError(lib.HAL_ESTATE, f"tick on board {self.name}: board is closed")
+        check(lib.hal_board_tick(self._b), f"tick on board {self.name}")
+        self.tick_count += 1
+        return self.drain()
+
+    def drain(self) -> list[Event]:
+        out: list[Event] = []
+        while True:
+            n = check(lib.hal_board_events(self._b, self._events, _EVENT_BATCH, self._data,
+                                           _DATA_BATCH, self._used), f"events of board {self.name}")
+            if n == 0:
+                return out
+            data = ffi.buffer(self._data, self._used[0])
+            for i in range(n):
+                ev = _convert(self._events[i], data)
+                if ev is not None:
+                    out.append(ev)
+
+    def channel(self, name: str) -> Channel | Port:
+        """Look a channel up by ``span/ts`` or a port by ``fxs/N`` / ``fxo/N`` / ``port/N``."""
+        try:
+            left, right = str(name).split("/")
+            num = int(right)
+        except ValueError:
+            raise ValueError(f"channel must be SPAN/TIMESLOT or fxs/N, fxo/N: {name!r}") from None
+        if left in ("fxs", "fxo", "port"):
+            port = self.ports.get(num)
+            if port is None or (left != "port" and port.kind != left):
+                raise LookupError(f"no {left} port {num} on board {self.name}")
+            return port
+        try:
+            span = self.spans[int(left)]
+        except (ValueError, KeyError):
+            raise LookupError(f"no span {left!r} on board {self.name}") from None
+        if num not in span.channels:
+            raise LookupError(f"no timeslot {num} on span {span.number} (1..31)")
+        return span.channels[num]
+
+    def show(self) -> dict:
+        return {
+            "board": self.name,
+            "backend": self.backend,
+            "tick_ms": self.tick_ms,
+            "ticks": self.tick_count,
+            "line_seconds": self.line_seconds,
+            "spans": [{"span": s.number, "signalling": s.signalling, "crc4": s.crc4,
+                       "law": s.law, "alarms": list(s.alarms())} for s in self.spans.values()],
+            "ports": [{"port": p.number, "kind": p.kind} for p in self.ports.values()],
+        }
+
+    def close(self) -> None:
+        if getattr(self, "_b", None) is not None:
+            lib.hal_board_close(self._b)
+            self._b = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        # Cables hold pointers into boards: the world closes its boards in order.
+        pass

@@ -1,0 +1,273 @@
+"""The world around our board: a simulated exchange, E1 cables, phones and lines.
+
+``SimWorld`` builds three software boards from the same C code:
+
+* ``board``: ours, the one the server owns (E1 spans, FXS and FXO ports);
+* ``exchange``: the central office at the far end of every E1 cable, with
+  an FXS-kind port feeding each of our FXO ports (a CO line);
+* ``phones``: an agent's phone (an FXO-kind port) on each of our FXS ports.
+
+Faults are injected on the cables themselves (``Cable.fault``), so every
+alarm and counter above comes from real bits. Timing runs on the board
+tick: ``after(ms, fn)`` schedules simulator actions in line time.
+"""
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+from typing import Callable
+
+from drivers.board import Board, Event, Hook, Ring, Polarity, Battery, SpanConfig
+from drivers.hal import check, ffi, lib
+
+__all__ = ["SimWorld", "Cable", "Phone", "COLine", "DIRECTIONS"]
+
+DIRECTIONS = {
+    "to_exchange": lib.HAL_SIM_A_TO_B,
+    "to_board": lib.HAL_SIM_B_TO_A,
+    "both": lib.HAL_SIM_BOTH,
+}
+_FAULT_FIELDS = ("los", "ais", "lof", "ber", "clock_ppm")
+
+
+@dataclass
+class _Fault:
+    los: bool = False
+    ais: bool = False
+    lof: bool = False
+    ber: float = 0.0
+    clock_ppm: float = 0.0
+
+    def active(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v}
+
+
+class Cable:
+    """A virtual E1 cable: our span (end A) to the exchange's span (end B)."""
+
+    def __init__(self, world: "SimWorld", span: int, delay_bits: int, seed: int):
+        self.span = span
+        self._world = world
+        err = ffi.new("int *")
+        c = lib.hal_sim_cable_connect(world.board._b, span, world.exchange._b, span, delay_bits,
+                                      seed, err)
+        if c == ffi.NULL:
+            check(err[0] or lib.HAL_EINVAL, f"connect cable to span {span}")
+        self._c = c
+        self._faults = {lib.HAL_SIM_A_TO_B: _Fault(), lib.HAL_SIM_B_TO_A: _Fault()}
+
+    @staticmethod
+    def _dirs(direction: str) -> list[int]:
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+        d = DIRECTIONS[direction]
+        return [x for x in (lib.HAL_SIM_A_TO_B, lib.HAL_SIM_B_TO_A) if d & x]
+
+    def fault(self, *, los: bool | None = None, ais: bool | None = None, lof: bool | None = None,
+              ber: float | None = None, slip_ppm: float | None = None,
+              direction: str = "both") -> dict:
+        """Inject faults on the line (None leaves a fault as it is). Returns the faults now on."""
+        if ber is not None and not (0.0 <= ber <= 0.5):
+            raise ValueError(f"ber must be between 0 and 0.5, not {ber}")
+        if slip_ppm is not None and not (-1000.0 <= slip_ppm <= 1000.0):
+            raise ValueError(f"slip_ppm must be between -1000 and 1000, not {slip_ppm}")
+        for d in self._dirs(direction):
+            f = self._faults[d]
+            for name, value in (("los", los), ("ais", ais), ("lof", lof), ("ber", ber),
+                                ("clock_ppm", slip_ppm)):
+                if value is not None:
+                    setattr(f, name, type(getattr(f, name))(value))
+            self._apply(d)
+        return self.faults()
+
+    def clear(self, direction: str = "both") -> dict:
+        for d in self._dirs(direction):
+            self._faults[d] = _Fault()
+            self._apply(d)
+        return self.faults()
+
+    def _apply(self, d: int) -> None:
+        f = self._faults[d]
+        cf = ffi.new("hal_sim_fault_t *")
+        cf.los, cf.ais, cf.lof = int(f.los), int(f.ais), int(f.lof)
+        cf.ber, cf.clock_ppm = f.ber, f.clock_ppm
+        check(lib.hal_sim_cable_fault(self._c, d, cf), f"fault on the cable of span {self.span}")
+
+    def faults(self) -> dict:
+        return {
+            "to_exchange": self._faults[lib.HAL_SIM_A_TO_B].active(),
+            "to_board": self._faults[lib.HAL_SIM_B_TO_A].active(),
+        }
+
+    def stats(self) -> dict:
+        out = {"span": self.span, "faults": self.faults()}
+        for name, d in (("to_exchange", lib.HAL_SIM_A_TO_B), ("to_board", lib.HAL_SIM_B_TO_A)):
+            st = ffi.new("hal_sim_cable_stats_t *")
+            check(lib.hal_sim_cable_stats(self._c, d, st), f"stats of the cable of span {self.span}")
+            out[name] = {"bits": int(st.bits), "errors": int(st.errors),
+                         "frames_skew": int(st.frames_skew)}
+        far = self._world.exchange.spans[self.span]
+        out["far_end"] = far.status()
+        return out
+
+    def far_loopback(self, mode: str) -> None:
+        """Loop the line at the exchange end ('line', 'payload' or 'off')."""
+        self._world.exchange.spans[self.span].loopback(mode)
+
+    def close(self) -> None:
+        if self._c is not None:
+            lib.hal_sim_cable_disconnect(self._c)
+            self._c = None
+
+
+class Phone:
+    """An agent's phone on one of our FXS ports."""
+
+    def __init__(self, world: "SimWorld", port: int, phone_port: int):
+        self._world = world
+        self.port = port
+        self._p = world.phones_board.ports[phone_port]
+        self.ringing = False
+        self.off_hook = False
+
+    def lift(self) -> None:
+        self.off_hook = True
+        self._p.hook(True)
+
+    def hang_up(self) -> None:
+        self.off_hook = False
+        self._p.hook(False)
+
+    def flash(self, ms: int = 200) -> None:
+        """Hook flash: on hook for ``ms`` of line time, then off hook again."""
+        self._p.hook(False)
+        self._world.after(ms, lambda: self._p.hook(True))
+
+    def tone(self, *args, **kw) -> None:
+        self._p.tone(*args, **kw)
+
+    def tap(self, on: bool) -> None:
+        self._p.tap(on)
+
+    def _event(self, ev: Event) -> None:
+        if isinstance(ev, Ring):
+            self.ringing = ev.on
+
+
+class COLine:
+    """The exchange's end of a line to one of our FXO ports."""
+
+    def __init__(self, world: "SimWorld", port: int, co_port: int):
+        self._world = world
+        self.port = port
+        self._p = world.exchange.ports[co_port]
+        self.looped = False   # our FXO port is off hook
+
+    def ring(self, on: bool) -> None:
+        self._p.ring(on)
+
+    def reverse_polarity(self, reversed: bool = True) -> None:
+        self._p.polarity(reversed)
+
+    def battery(self, on: bool) -> None:
+        self._p.battery(on)
+
+    def tone(self, *args, **kw) -> None:
+        self._p.tone(*args, **kw)
+
+    def _event(self, ev: Event) -> None:
+        if isinstance(ev, Hook):
+            self.looped = ev.off_hook
+
+
+class SimWorld:
+    """Our software board cabled to a simulated exchange, with phones on the FXS ports."""
+
+    def __init__(self, spans: list[SpanConfig] | None = None, ports: list[str] | None = None,
+                 tick_ms: int = 20, seed: int = 1, cable_delay_bits: int = 3,
+                 name: str = "sim0"):
+        if spans is None:
+            spans = [SpanConfig(1), SpanConfig(2)]
+        if ports is None:
+            ports = ["fxs"] * 8 + ["fxo"] * 4
+        self.tick_ms = tick_ms
+        self.board = Board(name, "sim", spans, ports, tick_ms)
+        our_fxs = [n for n, k in enumerate(ports, 1) if k == "fxs"]
+        our_fxo = [n for n, k in enumerate(ports, 1) if k == "fxo"]
+        self.exchange = Board("exchange", "sim", spans, ["fxs"] * len(our_fxo), tick_ms)
+        self.phones_board = Board("phones", "sim", [], ["fxo"] * len(our_fxs), tick_ms)
+        self.cables: dict[int, Cable] = {}
+        for i, cfg in enumerate(spans):
+            self.cables[cfg.number] = Cable(self, cfg.number, cable_delay_bits,
+                                            seed * 1000003 + cfg.number)
+        self.phones: dict[int, Phone] = {}
+        for i, port in enumerate(our_fxs, 1):
+            check(lib.hal_sim_line_connect(self.board._b, port, self.phones_board._b, i),
+                  f"connect a phone to FXS port {port}")
+            self.phones[port] = Phone(self, port, i)
+        self.lines: dict[int, COLine] = {}
+        for i, port in enumerate(our_fxo, 1):
+            check(lib.hal_sim_line_connect(self.exchange._b, i, self.board._b, port),
+                  f"connect an exchange line to FXO port {port}")
+            self.lines[port] = COLine(self, port, i)
+        self._phone_of = {p._p.number: p for p in self.phones.values()}
+        self._line_of = {l._p.number: l for l in self.lines.values()}
+        self._timers: list = []
+        self._timer_seq = 0
+        self.exchange_events: list[Event] = []
+
+    @property
+    def tick_count(self) -> int:
+        return self.board.tick_count
+
+    @property
+    def now_ms(self) -> int:
+        return self.board.tick_count * self.tick_ms
+
+    def after(self, ms: int, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once ``ms`` of line time have passed (on the tick it falls in)."""
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (self.now_ms + ms, self._timer_seq, fn))
+
+    def cable(self, span: int) -> Cable:
+        try:
+            return self.cables[span]
+        except KeyError:
+            raise LookupError(f"no cable on span {span}: spans are "
+                              f"{', '.join(map(str, self.cables)) or 'none'}") from None
+
+    def tick(self) -> list[Event]:
+        """One tick of the whole world; returns our board's events."""
+        while self._timers and self._timers[0][0] <= self.now_ms:
+            _, _, fn = heapq.heappop(self._timers)
+            fn()
+        events = self.board.tick()
+        self.exchange_events = self.exchange.tick()
+        for ev in self.exchange_events:
+            line = self._line_of.get(getattr(ev, "port", None))
+            if line is not None:
+                line._event(ev)
+        for ev in self.phones_board.tick():
+            phone = self._phone_of.get(getattr(ev, "port", None))
+            if phone is not None:
+                phone._event(ev)
+        return events
+
+    def run(self, ms: int) -> list[Event]:
+        """Tick through ``ms`` of line time; return every event of our board."""
+        out: list[Event] = []
+        for _ in range(max(1, -(-ms // self.tick_ms))):
+            out.extend(self.tick())
+        return out
+
+    def close(self) -> None:
+        for c in self.cables.values():
+            c.close()
+        for b in (self.board, self.exchange, self.phones_board):
+            b.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
