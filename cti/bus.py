@@ -1,0 +1,135 @@
+"""The event side of the CTI contract (ARCHITECTURE.md, "The ZeroMQ protocol").
+
+:class:`EventLog` is sans-I/O: it numbers events with a per-server, gap-free ``seq``,
+stamps them with the ``ts`` the caller gives (the board's line time, never a clock read
+here), and keeps a bounded ring so a client that missed events can ``replay`` them.
+
+:class:`Publisher` is the ZeroMQ shell: a PUB socket, two frames per message, the topic
+(UTF-8, dotted: ``span.alarm``, ``channel.hook``) and the event as JSON. Subscribers
+filter on topic prefixes (``span.``, ``channel.``).
+
+Every event is a JSON object with ``seq``, ``ts``, ``type`` (for span and channel
+events, the same dotted name as the topic) and, where they apply, ``span`` (an int),
+``channel`` (``"1/16"`` for an E1 timeslot: span/timeslot; ``"fxs/3"`` or ``"fxo/9"``
+for an analog port: kind/port number) and ``data`` (a dict of event specifics).
+"""
+from __future__ import annotations
+
+import json
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+__all__ = ["ReplayGap", "EventLog", "Publisher", "encode", "decode"]
+
+
+class ReplayGap(LookupError):
+    """The events asked for are no longer (or not yet) in the replay ring."""
+
+    def __init__(self, after: int, first: int, last: int, message: str):
+        self.after, self.first, self.last = after, first, last
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Published:
+    topic: str
+    event: dict
+
+
+class EventLog:
+    """Numbers events and keeps the last ``ring_size`` of them for replay.
+
+    ``seq`` starts at 1 and goes up by one per event; the ring holds
+    ``first_seq .. last_seq``. ``replay(after)`` returns every event with
+    ``seq > after``, or raises :class:`ReplayGap` when some of those have already
+    fallen out of the ring (the client must take a ``snapshot`` instead).
+    """
+
+    def __init__(self, ring_size: int = 10000):
+        if ring_size < 1:
+            raise ValueError("ring_size must be at least 1")
+        self.ring_size = ring_size
+        self.last_seq = 0
+        self._ring: deque[Published] = deque(maxlen=ring_size)
+
+    @property
+    def first_seq(self) -> int:
+        """The oldest seq still in the ring (last_seq + 1 when the ring is empty)."""
+        return self._ring[0].event["seq"] if self._ring else self.last_seq + 1
+
+    def append(self, ts: float, type: str, topic: str | None = None, *,
+               span: int | None = None, channel: str | None = None,
+               data: dict | None = None, **fields: Any) -> Published:
+        """Record one event; returns it (topic and dict) for the publisher.
+
+        ``topic`` defaults to ``type``. Fields that are None are left out.
+        """
+        self.last_seq += 1
+        ev: dict[str, Any] = {"seq": self.last_seq, "ts": round(float(ts), 6), "type": type}
+        if span is not None:
+            ev["span"] = span
+        if channel is not None:
+            ev["channel"] = channel
+        for k, v in fields.items():
+            if v is not None:
+                ev[k] = v
+        if data is not None:
+            ev["data"] = data
+        pub = Published(topic or type, ev)
+        self._ring.append(pub)
+        return pub
+
+    def replay(self, after: int, topics: Iterable[str] | None = None) -> list[dict]:
+        """Events with ``seq > after`` (filtered on topic prefixes when given)."""
+        if isinstance(after, bool) or not isinstance(after, int):
+            raise TypeError("after must be an integer")
+        if after < 0:
+            raise ValueError("after must be 0 or more")
+        if after > self.last_seq:
+            raise ReplayGap(after, self.first_seq, self.last_seq,
+                            f"after={after} is ahead of the last seq {self.last_seq} "
+                            "(did the server restart? take a snapshot)")
+        if after < self.first_seq - 1:
+            raise ReplayGap(after, self.first_seq, self.last_seq,
+                            f"events after seq {after} are gone: the replay ring holds "
+                            f"{self.first_seq}..{self.last_seq} (take a snapshot)")
+        skip = after - (self.first_seq - 1)
+        prefixes = tuple(topics) if topics else None
+        out = []
+        for i, pub in enumerate(self._ring):
+            if i < skip:
+                continue
+            if prefixes is None or pub.topic.startswith(prefixes):
+                out.append(pub.event)
+        return out
+
+
+def encode(pub: Published) -> list[bytes]:
+    """The two frames of a message: topic and JSON."""
+    return [pub.topic.encode(), json.dumps(pub.event, separators=(",", ":")).encode()]
+
+
+def decode(frames: list[bytes]) -> tuple[str, dict]:
+    if len(frames) != 2:
+        raise ValueError(f"an event has 2 frames, got {len(frames)}")
+    return frames[0].decode(), json.loads(frames[1])
+
+
+class Publisher:
+    """The PUB socket. ``socket`` is a bound zmq (or zmq.asyncio) PUB socket.
+
+    Sending never blocks: a PUB socket drops for subscribers that are too slow (their
+    high-water mark), which they notice as a gap in ``seq`` and mend with ``replay``.
+    """
+
+    def __init__(self, socket):
+        self.socket = socket
+
+    def send(self, pub: Published) -> None:
+        import zmq
+
+        try:
+            self.socket.send_multipart(encode(pub), flags=zmq.NOBLOCK)
+        except zmq.Again:  # pragma: no cover - PUB does not block, kept for safety
+            pass

@@ -1,0 +1,701 @@
+"""The ``cti`` command: the board server and the technician's diagnostics.
+
+``cti serve`` runs the board server; every other command is a client of its ZeroMQ
+sockets, found under ``--home`` (default ``$CTI_HOME`` or ``./var``). Output is a
+readable table modelled on dahdi_tool, dahdi_maint and FreeTDM's ``ftdm`` (alarm colour,
+framing/CRC-4/E-bit errors, BPV, slips, per-channel signalling and hook state), or with
+``--json`` the server's result as JSON. On failure: one line on stderr, exit status 1
+(2 for a usage error).
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import struct
+import sys
+import time
+import wave
+from typing import Any
+
+from cti.client import Client, CtiError, NoServer, Subscriber
+
+__all__ = ["main", "build_parser", "g711_decode"]
+
+PROG = "cti"
+
+
+class CliError(Exception):
+    """A failure to report in one line."""
+
+
+# --- G.711 decoding (ITU-T G.711 tables 1a/2a; the classic Sun g711.c expansion) ------
+
+def _alaw_to_linear(a: int) -> int:
+    a ^= 0x55
+    t = (a & 0x0F) << 4
+    seg = (a & 0x70) >> 4
+    if seg == 0:
+        t += 8
+    elif seg == 1:
+        t += 0x108
+    else:
+        t += 0x108
+        t <<= seg - 1
+    return t if a & 0x80 else -t
+
+
+def _ulaw_to_linear(u: int) -> int:
+    u = ~u & 0xFF
+    t = ((u & 0x0F) << 3) + 0x84
+    t <<= (u & 0x70) >> 4
+    return 0x84 - t if u & 0x80 else t - 0x84
+
+
+ALAW_TABLE = tuple(_alaw_to_linear(i) for i in range(256))
+ULAW_TABLE = tuple(_ulaw_to_linear(i) for i in range(256))
+
+
+def g711_decode(data: bytes, law: str) -> bytes:
+    """G.711 bytes to 16-bit little-endian linear PCM."""
+    table = ALAW_TABLE if law == "alaw" else ULAW_TABLE
+    return struct.pack(f"<{len(data)}h", *(table[b] for b in data))
+
+
+# --- formatting -----------------------------------------------------------------------
+
+ALARM_COLOUR = (("LOS", "RED"), ("LOF", "RED"), ("AIS", "BLUE"), ("RAI", "YELLOW"))
+
+
+def alarm_word(alarms: list[str], loopback: str | None = None) -> str:
+    """dahdi's summary: RED (LOS/LOF), BLUE (AIS), YELLOW (RAI), else OK; LOOP when looped."""
+    up = [a.upper() for a in alarms or []]
+    words = []
+    for name, colour in ALARM_COLOUR:
+        if name in up and colour not in words:
+            words.append(colour)
+    if not words and up:
+        words.append("ALARM")
+    if loopback and loopback not in ("off", "none"):
+        words.append("LOOP")
+    return "/".join(words) or "OK"
+
+
+def table(rows: list[list[Any]], header: list[str]) -> str:
+    cells = [[_cell(c) for c in r] for r in rows]
+    widths = [len(h) for h in header]
+    for r in cells:
+        for i, c in enumerate(r):
+            widths[i] = max(widths[i], len(c))
+    fmt = "  ".join("{:<%d}" % w for w in widths)
+    lines = [fmt.format(*header).rstrip()]
+    lines += [fmt.format(*r).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, (list, tuple)):
+        return ",".join(map(str, v)) or "-"
+    if isinstance(v, float):
+        return f"{v:g}"
+    return str(v)
+
+
+def kv(pairs: list[tuple[str, Any]], indent: str = "  ") -> str:
+    w = max((len(k) for k, _ in pairs), default=0)
+    return "\n".join(f"{indent}{k:<{w}} : {_cell(v)}" for k, v in pairs)
+
+
+SIGNALLING_NAME = {"pri": "PRI (CCS)", "cas": "CAS (R2)", "clear": "clear channel"}
+LAW_NAME = {"alaw": "A-law", "ulaw": "mu-law"}
+COUNTER_LABELS = [
+    ("fas_errors", "Framing errors"),
+    ("crc4_errors", "CRC-4 errors"),
+    ("ebit_errors", "E-bit errors"),
+    ("bpv", "BPV count"),
+    ("slips", "Slips"),
+    ("lof_events", "LOF events"),
+    ("los_events", "LOS events"),
+    ("frames_rx", "Frames received"),
+    ("bits_rx", "Bits received"),
+    ("hdlc_rx_frames", "D-chan frames rx"),
+    ("hdlc_tx_frames", "D-chan frames tx"),
+    ("hdlc_fcs_errors", "D-chan FCS errors"),
+    ("hdlc_aborts", "D-chan aborts"),
+    ("hdlc_bad_frames", "D-chan bad frames"),
+    ("hdlc_overruns", "D-chan overruns"),
+]
+
+
+def fmt_counters(counters: dict) -> str:
+    pairs = [(label, counters[k]) for k, label in COUNTER_LABELS if k in counters]
+    known = {k for k, _ in COUNTER_LABELS}
+    pairs += [(k.replace("_", " "), v) for k, v in counters.items() if k not in known]
+    return kv(pairs)
+
+
+def span_title(st: dict) -> str:
+    sig = SIGNALLING_NAME.get(st.get("signalling"), st.get("signalling"))
+    parts = [sig, st.get("coding", "HDB3")]
+    if st.get("crc4") is not None:
+        parts.append("CRC-4" if st.get("crc4") else "no CRC-4")
+    elif st.get("framing"):
+        parts.append(st["framing"])
+    parts.append(LAW_NAME.get(st.get("law"), st.get("law")))
+    return (f"Span {st.get('span')}: {', '.join(p for p in parts if p)}   "
+            f"{alarm_word(st.get('alarms', []), st.get('loopback'))}")
+
+
+def fmt_span(st: dict) -> str:
+    out = [span_title(st)]
+    pairs = [("Alarms", " ".join(st.get("alarms") or []) or "none"),
+             ("In sync", st.get("in_sync")),
+             ("Loopback", st.get("loopback", "off"))]
+    if "tx_ais" in st:
+        pairs.append(("Sending AIS", st["tx_ais"]))
+    out.append(kv(pairs))
+    if st.get("counters"):
+        out.append(fmt_counters(st["counters"]))
+    chans = st.get("channels")
+    if chans:
+        out.append("")
+        out.append(fmt_channels(chans))
+    return "\n".join(out)
+
+
+CHAN_COLS = [("channel", "Chan"), ("kind", "Kind"), ("state", "State"), ("cas_tx", "CAS tx"),
+             ("cas_rx", "CAS rx"), ("hook", "Hook"), ("tone", "Tone"), ("tap", "Tap")]
+
+
+def _abcd(v: Any) -> Any:
+    if isinstance(v, int) and not isinstance(v, bool):
+        return format(v & 0xF, "04b")
+    return v
+
+
+def fmt_channels(chans: list[dict]) -> str:
+    present = [(k, h) for k, h in CHAN_COLS if any(k in c for c in chans)]
+    rows = [[_abcd(c.get(k)) if k.startswith("cas") else c.get(k) for k, _ in present]
+            for c in chans]
+    return table(rows, [h for _, h in present])
+
+
+def fmt_ports(ports: list[dict]) -> str:
+    cols = [("channel", "Port"), ("kind", "Kind"), ("hook", "Off hook"), ("ringing", "Ringing"),
+            ("polarity", "Polarity"), ("battery", "Battery"), ("connected", "Line")]
+    present = [(k, h) for k, h in cols if any(k in p for p in ports)]
+    rows = []
+    for p in ports:
+        row = []
+        for k, _ in present:
+            v = p.get(k)
+            if k == "kind" and isinstance(v, str):
+                v = v.upper()
+            if k == "polarity" and isinstance(v, (int, bool)):
+                v = "reversed" if v else "normal"
+            row.append(v)
+        rows.append(row)
+    return table(rows, [h for _, h in present])
+
+
+def fmt_board_list(res: dict) -> str:
+    rows = []
+    for b in res.get("boards", []):
+        ports = b.get("ports", [])
+        fxs = sum(1 for p in ports if str(p).startswith("fxs"))
+        fxo = sum(1 for p in ports if str(p).startswith("fxo"))
+        alarms = b.get("alarms", {})
+        status = "OK"
+        bad = [f"{n}:{alarm_word(a)}" for n, a in alarms.items() if a]
+        if bad:
+            status = " ".join(bad)
+        rows.append([b.get("name"), b.get("backend") + (" (simulated)" if b.get("simulated")
+                                                          else ""),
+                     f"{b.get('tick_ms')} ms", b.get("spans"), f"{fxs} FXS, {fxo} FXO", status])
+    return table(rows, ["Board", "Backend", "Tick", "Spans", "Ports", "Status"])
+
+
+def fmt_board_show(res: dict) -> str:
+    out = [f"Board {res.get('name')}: backend {res.get('backend')}"
+           f"{' (simulated)' if res.get('simulated') else ''}, tick {res.get('tick_ms')} ms, "
+           f"line time {res.get('line_time', 0):.2f} s"]
+    spans = res.get("span_status", [])
+    if spans:
+        rows = []
+        for st in spans:
+            c = st.get("counters", {})
+            rows.append([st.get("span"), st.get("signalling"), st.get("crc4"), st.get("law"),
+                         alarm_word(st.get("alarms", []), st.get("loopback")),
+                         " ".join(st.get("alarms") or []) or "-", st.get("in_sync"),
+                         c.get("fas_errors"), c.get("crc4_errors"), c.get("ebit_errors"),
+                         c.get("bpv"), c.get("slips")])
+        out += ["", table(rows, ["Span", "Sig", "CRC-4", "Law", "Status", "Alarms", "Sync",
+                                 "FAS err", "CRC-4 err", "E-bit err", "BPV", "Slips"])]
+    ports = res.get("port_status", [])
+    if ports:
+        out += ["", fmt_ports(ports)]
+    return "\n".join(out)
+
+
+def fmt_bert(res: dict) -> str:
+    state = "running" if res.get("running") else "stopped"
+    sync = "in sync" if res.get("sync") else "no sync"
+    ber = res.get("ber")
+    ber_s = f"{ber:.3g}" if isinstance(ber, (int, float)) else "-"
+    return (f"Span {res.get('span')} BERT (2^15-1, O.151): {state}, {sync}\n" +
+            kv([("Bits", res.get("bits")), ("Errors", res.get("errors")), ("BER", ber_s),
+                ("Seconds", res.get("seconds"))]))
+
+
+def fmt_event(ev: dict) -> str:
+    ts = ev.get("ts")
+    when = "-"
+    if isinstance(ts, (int, float)):
+        when = time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
+    where = ev.get("channel") or (f"span {ev['span']}" if "span" in ev else "")
+    data = ev.get("data") or {}
+    extra = " ".join(f"{k}={_cell(v)}" for k, v in data.items())
+    return f"{ev.get('seq', '-'):>7} {when} {ev.get('type', '?'):<18} {where:<8} {extra}".rstrip()
+
+
+# --- commands -------------------------------------------------------------------------
+
+def _client(args) -> Client:
+    return Client(args.home, timeout=args.timeout)
+
+
+def _out(args, res: Any, text: str | None) -> None:
+    if args.json or text is None:
+        print(json.dumps(res, indent=2, sort_keys=True))
+    else:
+        print(text)
+
+
+def cmd_serve(args) -> int:
+    from cti.config import ConfigError, load_config
+    from cti.server import run
+
+    try:
+        config = load_config(args.config, home=args.home)
+    except ConfigError as e:
+        for line in str(e).splitlines():
+            print(f"{PROG}: config: {line}", file=sys.stderr)
+        return 1
+    if args.speed <= 0:
+        raise CliError("--speed must be more than 0")
+    if args.seconds is not None and args.seconds <= 0:
+        raise CliError("--seconds must be more than 0")
+    try:
+        return run(config, speed=args.speed, seconds=args.seconds)
+    except KeyboardInterrupt:
+        return 0
+    except ImportError as e:
+        raise CliError(f"cannot load the board ({e}); is the package built "
+                       "(pip install -e .)?") from None
+    except (RuntimeError, OSError, ValueError) as e:
+        raise CliError(str(e)) from None
+    except Exception as e:  # the board failed (a HalError from drivers): one line, exit 1
+        raise CliError(f"board server failed: {type(e).__name__}: {e}") from None
+
+
+def cmd_ping(args) -> int:
+    with _client(args) as c:
+        res = c.request("ping")
+    _out(args, res, f"server on board {res.get('board')}: pid {res.get('pid')}, "
+         f"seq {res.get('seq')}, line time {res.get('line_time', 0):.2f} s")
+    return 0
+
+
+def cmd_snapshot(args) -> int:
+    with _client(args) as c:
+        res = c.request("snapshot")
+    text = None
+    if not args.json:
+        parts = [f"Snapshot at seq {res.get('seq')}, line time {res.get('line_time', 0):.2f} s"]
+        for st in res.get("spans", []):
+            parts.append(span_title(st))
+        if res.get("ports"):
+            parts.append(fmt_ports(res["ports"]))
+        text = "\n".join(parts)
+    _out(args, res, text)
+    return 0
+
+
+def cmd_shutdown(args) -> int:
+    with _client(args) as c:
+        res = c.request("shutdown")
+    _out(args, res, f"server stopping at seq {res.get('seq')}")
+    return 0
+
+
+def cmd_board(args) -> int:
+    with _client(args) as c:
+        res = c.request(f"board.{args.action}")
+    _out(args, res, fmt_board_list(res) if args.action == "list" else fmt_board_show(res))
+    return 0
+
+
+def cmd_span(args) -> int:
+    with _client(args) as c:
+        a = args.action
+        if a == "show":
+            res = c.request("span.show", span=args.span)
+            text = fmt_span(res)
+        elif a == "alarms":
+            res = c.request("span.alarms", span=args.span)
+            al = res.get("alarms") or []
+            text = (f"Span {res['span']}: {alarm_word(al, res.get('loopback'))}"
+                    f" ({' '.join(al) or 'no alarms'}), "
+                    f"{'in sync' if res.get('in_sync') else 'out of sync'}")
+        elif a == "counters":
+            res = c.request("span.counters", span=args.span, reset=args.reset or None)
+            text = (f"Span {res['span']} counters" + (" (now reset)" if res.get("reset") else "")
+                    + ":\n" + fmt_counters(res.get("counters", {})))
+        elif a == "loopback":
+            res = c.request("span.loopback", span=args.span, mode=args.mode)
+            text = f"Span {res['span']}: loopback {res['loopback']}"
+        elif a == "bert":
+            res = c.request("span.bert", span=args.span, action=args.bert_action)
+            text = fmt_bert(res)
+        else:  # pragma: no cover - argparse restricts it
+            raise CliError(f"unknown span action {a}")
+    _out(args, res, text)
+    return 0
+
+
+def cmd_channel(args) -> int:
+    a = args.action
+    with _client(args) as c:
+        if a == "show":
+            res = c.request("channel.show", channel=args.channel)
+            if "port" in res and "timeslot" not in res:
+                text = fmt_ports([res])
+            else:
+                text = fmt_channels([res])
+                extra = [(k, v) for k, v in res.items()
+                         if k not in {k2 for k2, _ in CHAN_COLS}]
+                if extra:
+                    text += "\n" + kv(extra)
+            _out(args, res, text)
+        elif a == "tone":
+            res = c.request("channel.tone", channel=args.channel, freq=args.freq,
+                            freq2=args.freq2, level=args.level, ms=args.ms)
+            f = f"{res['freq']:g}" + (f"+{res['freq2']:g}" if res.get("freq2") else "")
+            _out(args, res, f"{res['channel']}: tone {f} Hz at {res['level']:g} dBm0 for "
+                 f"{res['ms']} ms")
+        elif a == "listen":
+            res = c.request("channel.listen", channel=args.channel, seconds=args.seconds,
+                            timeout=args.timeout + args.seconds * 2)
+            audio = base64.b64decode(res.get("audio", ""))
+            pcm = g711_decode(audio, res.get("law", "alaw"))
+            if args.wav:
+                write_wav(args.wav, pcm)
+                where = f"wrote {args.wav}"
+            else:
+                play_alsa(pcm, args.device)
+                where = f"played on ALSA device {args.device!r}"
+            summary = {k: v for k, v in res.items() if k != "audio"}
+            summary["bytes"] = len(audio)
+            summary["output"] = args.wav or f"alsa:{args.device}"
+            _out(args, summary, f"{res['channel']}: {len(audio) / 8000:.2f} s of "
+                 f"{LAW_NAME.get(res.get('law'), res.get('law'))} audio, {where}")
+    return 0
+
+
+def write_wav(path: str, pcm: bytes) -> None:
+    try:
+        with open(path, "wb") as f, wave.open(f, "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(pcm)
+    except OSError as e:
+        raise CliError(f"cannot write {path}: {e.strerror or e}") from None
+
+
+def play_alsa(pcm: bytes, device: str) -> None:
+    """Play 8 kHz 16-bit mono PCM through ALSA (pyalsaaudio, imported only here)."""
+    try:
+        import alsaaudio
+    except ImportError:
+        raise CliError("cannot play audio: pyalsaaudio is not installed (pip install "
+                       "pyalsaaudio), or use --wav FILE") from None
+    period = 160
+    try:
+        out = alsaaudio.PCM(alsaaudio.PCM_PLAYBACK, device=device, channels=1, rate=8000,
+                            format=alsaaudio.PCM_FORMAT_S16_LE, periodsize=period)
+        step = period * 2
+        for i in range(0, len(pcm), step):
+            chunk = pcm[i:i + step]
+            if len(chunk) < step:
+                chunk += b"\0" * (step - len(chunk))
+            out.write(chunk)
+        out.close()
+    except alsaaudio.ALSAAudioError as e:
+        raise CliError(f"cannot play on ALSA device {device!r}: {e} (no sound card? use "
+                       "--wav FILE or --device)") from None
+
+
+def cmd_sim(args) -> int:
+    with _client(args) as c:
+        if args.action == "fault":
+            res = c.request("sim.fault", span=args.span, los=args.los or None,
+                            ais=args.ais or None, lof=args.lof or None, ber=args.ber,
+                            slip_ppm=args.slip, clear=args.clear or None,
+                            direction=args.direction)
+            if res.get("cleared"):
+                what = "faults cleared"
+            else:
+                what = _faults_text(res.get("faults", {})) + " injected"
+            text = (f"Span {res['span']} cable: {what} "
+                    f"({res.get('direction', 'both').replace('_', ' ')})")
+        elif args.action == "loopback":
+            res = c.request("sim.loopback", span=args.span, mode=args.mode)
+            text = f"Span {res['span']}: far-end loopback at the exchange {res['far_loopback']}"
+        else:
+            res = c.request("sim.stats", span=args.span)
+            parts = [f"Span {res['span']} virtual cable:"]
+            cable = res.get("cable", {})
+            flat = []
+            for k, v in cable.items():
+                if k == "faults" and isinstance(v, dict):
+                    flat += [(f"faults {d}".replace("_", " "), _faults_text(f))
+                             for d, f in v.items()]
+                elif isinstance(v, dict):
+                    flat += [(f"{k} {k2}".replace("_", " "), v2) for k2, v2 in v.items()]
+                else:
+                    flat.append((k.replace("_", " "), v))
+            parts.append(kv(flat))
+            if res.get("far_end"):
+                parts += ["", "Far end (exchange) " + span_title(res["far_end"])]
+                parts.append(kv([("Alarms", " ".join(res["far_end"].get("alarms") or [])
+                                  or "none")]))
+            text = "\n".join(parts)
+    _out(args, res, text)
+    return 0
+
+
+def _faults_text(f: Any) -> str:
+    if not isinstance(f, dict):
+        return _cell(f)
+    return ", ".join(k if v is True else f"{k} {v:g}" if isinstance(v, (int, float)) else
+                     f"{k} {v}" for k, v in f.items()) or "none"
+
+
+def cmd_watch(args) -> int:
+    topics = args.topics or []
+    sub = Subscriber(args.home, topics)
+    client = None
+    count = 0
+    deadline = time.monotonic() + args.seconds if args.seconds else None
+    last = None
+
+    def emit(ev: dict) -> None:
+        if args.json:
+            print(json.dumps(ev, sort_keys=True), flush=True)
+        else:
+            print(fmt_event(ev), flush=True)
+
+    try:
+        if not args.json:
+            print(f"{'seq':>7} {'time':<12} {'type':<18} {'channel':<8} data", flush=True)
+        while True:
+            wait = None
+            if deadline is not None:
+                wait = deadline - time.monotonic()
+                if wait <= 0:
+                    break
+            got = sub.get(timeout=wait if wait is not None else 1.0)
+            if got is None:
+                continue
+            _, ev = got
+            seq = ev.get("seq")
+            if last is not None and isinstance(seq, int) and seq > last + 1:
+                # events were dropped on the way (slow subscriber): fetch the missed ones
+                client = client or _client(args)
+                try:
+                    missed = client.request("replay", after=last, topics=topics or None)
+                    for m in missed.get("events", []):
+                        if m["seq"] < seq:
+                            emit(m)
+                            count += 1
+                except CtiError as e:
+                    print(f"{PROG}: watch: events {last + 1}..{seq - 1} may be lost: {e}",
+                          file=sys.stderr)
+            if isinstance(seq, int):
+                last = seq
+            emit(ev)
+            count += 1
+            if args.count and count >= args.count:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sub.close()
+        if client is not None:
+            client.close()
+    return 0
+
+
+# --- the parser -----------------------------------------------------------------------
+
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a number") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{s!r} must be more than 0")
+    return v
+
+
+def _ber(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a bit error ratio (like 1e-3)") from None
+    if not 0 <= v <= 0.5:
+        raise argparse.ArgumentTypeError(f"{s!r}: a bit error ratio is between 0 and 0.5")
+    return v
+
+
+def _span(s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not a span number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"span numbers start at 1, not {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_argument_group("common options")
+    g.add_argument("--home", default=argparse.SUPPRESS,
+                   help="the server's state directory, where its sockets are "
+                        "(default: $CTI_HOME or ./var)")
+    g.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                   help="machine-readable output")
+    g.add_argument("--timeout", type=_positive_float, default=argparse.SUPPRESS,
+                   help="seconds to wait for the server (default 5)")
+
+    p = argparse.ArgumentParser(prog=PROG, parents=[common],
+                                description="Voice-board server and diagnostics.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("serve", parents=[common], help="run the board server")
+    s.add_argument("--config", metavar="FILE", help="TOML configuration (default: the "
+                   "embedded simulated board)")
+    s.add_argument("--seconds", type=float, metavar="N",
+                   help="stop after N seconds of line time")
+    s.add_argument("--speed", type=float, default=1.0, metavar="X",
+                   help="run the board clock X times faster than real time (default 1)")
+    s.set_defaults(func=cmd_serve)
+
+    for name, fn, hlp in (("ping", cmd_ping, "check that the server answers"),
+                          ("snapshot", cmd_snapshot, "the state of spans, ports and channels"),
+                          ("shutdown", cmd_shutdown, "stop the server")):
+        x = sub.add_parser(name, parents=[common], help=hlp)
+        x.set_defaults(func=fn)
+
+    b = sub.add_parser("board", parents=[common], help="boards: list, show")
+    b.add_argument("action", choices=("list", "show"))
+    b.set_defaults(func=cmd_board)
+
+    sp = sub.add_parser("span", parents=[common], help="E1 spans: show, alarms, counters, "
+                        "loopback, bert")
+    ssub = sp.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, hlp in (("show", "status, counters and channels of a span"),
+                      ("alarms", "alarms of a span (LOS, LOF, AIS, RAI, ...)"),
+                      ("counters", "error counters"),
+                      ("loopback", "set a loopback on our end"),
+                      ("bert", "bit error rate test (2^15-1 pattern)")):
+        x = ssub.add_parser(name, parents=[common], help=hlp)
+        x.add_argument("span", type=_span, metavar="SPAN")
+        if name == "counters":
+            x.add_argument("--reset", action="store_true", help="zero them after reading")
+        if name == "loopback":
+            x.add_argument("--mode", required=True, choices=("off", "local", "line", "payload"))
+        if name == "bert":
+            x.add_argument("bert_action", nargs="?", default="status",
+                           choices=("start", "stop", "status"), metavar="start|stop|status")
+    sp.set_defaults(func=cmd_span)
+
+    ch = sub.add_parser("channel", parents=[common], help="channels: show, tone, listen")
+    csub = ch.add_subparsers(dest="action", metavar="ACTION", required=True)
+    x = csub.add_parser("show", parents=[common], help="signalling and hook state")
+    x.add_argument("channel", metavar="CHAN", help="SPAN/TIMESLOT (1/5) or fxs/N, fxo/N")
+    x = csub.add_parser("tone", parents=[common], help="send a tone on a channel")
+    x.add_argument("channel", metavar="CHAN")
+    x.add_argument("--freq", type=float, required=True, help="Hz")
+    x.add_argument("--freq2", type=float, default=None, help="second frequency, Hz")
+    x.add_argument("--level", type=float, default=None, help="dBm0 (default -10)")
+    x.add_argument("--ms", type=int, default=None, help="duration (default 1000)")
+    x = csub.add_parser("listen", parents=[common], help="hear a channel (ALSA or --wav)")
+    x.add_argument("channel", metavar="CHAN")
+    x.add_argument("--seconds", type=_positive_float, default=5.0,
+                   help="seconds of line time (default 5)")
+    x.add_argument("--wav", metavar="FILE", help="write a WAV file instead of playing")
+    x.add_argument("--device", default="default", help="ALSA device (default 'default')")
+    ch.set_defaults(func=cmd_channel)
+
+    sm = sub.add_parser("sim", parents=[common], help="the simulated world: fault, loopback, "
+                        "stats")
+    msub = sm.add_subparsers(dest="action", metavar="ACTION", required=True)
+    x = msub.add_parser("fault", parents=[common], help="inject a fault on a virtual cable")
+    x.add_argument("span", type=_span, metavar="SPAN")
+    f = x.add_mutually_exclusive_group(required=True)
+    f.add_argument("--los", action="store_true", help="loss of signal")
+    f.add_argument("--ais", action="store_true", help="alarm indication signal (all ones)")
+    f.add_argument("--lof", action="store_true", help="corrupt framing (loss of frame)")
+    f.add_argument("--ber", type=_ber, metavar="X", help="bit errors at ratio X (1e-3)")
+    f.add_argument("--slip", type=float, metavar="PPM", help="clock offset in ppm (slips)")
+    f.add_argument("--clear", action="store_true", help="clear every fault")
+    x.add_argument("--direction", default=None,
+                   choices=("both", "to-board", "to-exchange"),
+                   help="which way the fault acts (default: to-board for --los/--ais/--lof, "
+                        "so the far end sees RAI; both for --ber, --slip and --clear)")
+    x = msub.add_parser("loopback", parents=[common], help="far-end loopback at the exchange")
+    x.add_argument("span", type=_span, metavar="SPAN")
+    x.add_argument("--mode", required=True, choices=("line", "payload", "off"))
+    x = msub.add_parser("stats", parents=[common], help="the virtual cable and the far end")
+    x.add_argument("span", type=_span, metavar="SPAN")
+    sm.set_defaults(func=cmd_sim)
+
+    w = sub.add_parser("watch", parents=[common], help="tail events (topic prefixes)")
+    w.add_argument("topics", nargs="*", metavar="TOPIC", help="e.g. span. channel.hook")
+    w.add_argument("--count", type=int, help="stop after N events")
+    w.add_argument("--seconds", type=_positive_float, help="stop after N seconds")
+    w.set_defaults(func=cmd_watch)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "home", None) is None:
+        args.home = os.environ.get("CTI_HOME") or (None if args.command == "serve" else "var")
+    args.json = getattr(args, "json", False)
+    args.timeout = getattr(args, "timeout", 5.0)
+    try:
+        return args.func(args)
+    except (CtiError, CliError) as e:
+        msg = str(e)
+        if isinstance(e, CtiError) and not isinstance(e, NoServer) and e.op:
+            msg = f"{e.op}: {msg}"
+        print(f"{PROG}: error: {msg}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `cti watch | head`
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

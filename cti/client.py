@@ -1,0 +1,200 @@
+"""A small blocking client of the board server (docs/protocol.md).
+
+``Client(home=...)`` or ``Client(requests="ipc://...")`` sends ``{id, op, args}`` on a
+DEALER socket and waits for the matching ``{id, ok, result|error}``; ``ok: false``
+raises :class:`CtiError` with the server's message. :class:`Subscriber` tails the PUB
+socket for ``cti watch``.
+
+The reconnecting asyncio client for desktops grows from this one: the wire format is
+in :func:`make_request` / :func:`parse_reply`, apart from the socket handling.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from pathlib import Path
+from typing import Any, Iterator
+
+from cti.bus import decode
+from cti.config import DEFAULT_HOME, default_endpoints
+
+__all__ = ["CtiError", "NoServer", "Client", "Subscriber", "endpoints_for"]
+
+DEFAULT_TIMEOUT = 5.0
+
+
+class CtiError(Exception):
+    """The server answered ``ok: false``: ``code``, ``field`` and its message."""
+
+    def __init__(self, message: str, code: str = "error", field: str | None = None,
+                 op: str | None = None):
+        self.message, self.code, self.field, self.op = message, code, field, op
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+class NoServer(CtiError):
+    """Nobody answered at the endpoint."""
+
+    def __init__(self, message: str):
+        super().__init__(message, code="no_server")
+
+
+def endpoints_for(home: str | os.PathLike | None = None, requests: str | None = None,
+                  events: str | None = None) -> tuple[str, str]:
+    """The server's endpoints: given ones win, else ipc under ``home`` (default ./var)."""
+    req, ev = default_endpoints(Path(home if home is not None else DEFAULT_HOME))
+    return requests or req, events or ev
+
+
+def _ipc_missing(endpoint: str) -> bool:
+    return endpoint.startswith("ipc://") and not Path(endpoint[6:]).exists()
+
+
+_ids = itertools.count(1)
+
+
+def make_request(op: str, args: dict, rid: Any = None) -> tuple[Any, bytes]:
+    rid = rid if rid is not None else f"{os.getpid()}-{next(_ids)}"
+    return rid, json.dumps({"id": rid, "op": op, "args": args}).encode()
+
+
+def parse_reply(body: bytes, op: str | None = None) -> dict:
+    """The result of a reply, or raise :class:`CtiError`."""
+    reply = json.loads(body)
+    if reply.get("ok"):
+        return reply.get("result") or {}
+    err = reply.get("error") or {}
+    if isinstance(err, str):
+        raise CtiError(err, op=op)
+    raise CtiError(err.get("message", "request failed"), err.get("code", "error"),
+                   err.get("field"), op=op)
+
+
+class Client:
+    """Blocking request/reply over a DEALER socket.
+
+    ``timeout`` (seconds) bounds every request; ``request(op, **args)`` returns the
+    result dict. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(self, home: str | os.PathLike | None = None, *, requests: str | None = None,
+                 events: str | None = None, timeout: float = DEFAULT_TIMEOUT):
+        import zmq
+
+        self.requests, self.events = endpoints_for(home, requests, events)
+        self.timeout = timeout
+        self._zmq = zmq
+        self._ctx = zmq.Context()
+        self._sock = None
+
+    def _socket(self):
+        if self._sock is None:
+            zmq = self._zmq
+            if _ipc_missing(self.requests):
+                raise NoServer(f"no server at {self.requests} (is `cti serve` running?)")
+            s = self._ctx.socket(zmq.DEALER)
+            s.setsockopt(zmq.LINGER, 0)
+            s.connect(self.requests)
+            self._sock = s
+        return self._sock
+
+    def request(self, op: str, timeout: float | None = None, **args: Any) -> dict:
+        """Send ``op`` with ``args`` (None values left out) and return its result."""
+        args = {k: v for k, v in args.items() if v is not None}
+        return self.call(op, args, timeout=timeout)
+
+    def call(self, op: str, args: dict | None = None, timeout: float | None = None) -> dict:
+        zmq = self._zmq
+        s = self._socket()
+        rid, body = make_request(op, args or {})
+        s.send(body)
+        wait_ms = int((self.timeout if timeout is None else timeout) * 1000)
+        deadline = _now_ms() + wait_ms
+        while True:
+            left = deadline - _now_ms()
+            if left <= 0 or not s.poll(left, zmq.POLLIN):
+                # a reply that comes later would be taken for the next request's: start over
+                self._sock.close(0)
+                self._sock = None
+                raise NoServer(f"no reply from {self.requests} within "
+                               f"{wait_ms / 1000:g} s (is `cti serve` running?)")
+            body = s.recv_multipart()[-1]
+            try:
+                if json.loads(body).get("id") != rid:
+                    continue  # a late reply to an earlier request
+            except (ValueError, AttributeError):
+                continue
+            return parse_reply(body, op)
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._sock.close(0)
+            self._sock = None
+        self._ctx.term()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.monotonic() * 1000)
+
+
+class Subscriber:
+    """Tails the server's PUB socket. Iterate for ``(topic, event)``.
+
+    ``topics`` are prefixes (``span.``, ``channel.hook``); none means everything.
+    ``last_seq`` is the seq of the last event received: with a topic filter, jumps in
+    seq are normal (other topics); the ``replay`` op with the same topics tells whether
+    any event of interest was missed (``cti watch`` does that).
+    """
+
+    def __init__(self, home: str | os.PathLike | None = None, topics: list[str] | None = None,
+                 *, events: str | None = None):
+        import zmq
+
+        _, self.events = endpoints_for(home, None, events)
+        if _ipc_missing(self.events):
+            raise NoServer(f"no server at {self.events} (is `cti serve` running?)")
+        self._zmq = zmq
+        self._ctx = zmq.Context()
+        self._sock = self._ctx.socket(zmq.SUB)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.RCVHWM, 100_000)
+        for t in topics or [""]:
+            self._sock.setsockopt(zmq.SUBSCRIBE, t.encode())
+        self._sock.connect(self.events)
+        self.last_seq: int | None = None
+
+    def get(self, timeout: float | None = None) -> tuple[str, dict] | None:
+        """The next event, or None after ``timeout`` seconds (None: wait for ever)."""
+        ms = None if timeout is None else int(timeout * 1000)
+        if not self._sock.poll(ms, self._zmq.POLLIN):
+            return None
+        topic, ev = decode(self._sock.recv_multipart())
+        seq = ev.get("seq")
+        if isinstance(seq, int):
+            self.last_seq = seq
+        return topic, ev
+
+    def __iter__(self) -> Iterator[tuple[str, dict]]:
+        while True:
+            got = self.get()
+            if got is not None:
+                yield got
+
+    def close(self) -> None:
+        self._sock.close(0)
+        self._ctx.term()
+
+    def __enter__(self) -> "Subscriber":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,579 @@
+"""The server's configuration: one TOML file, read with :mod:`tomllib`.
+
+With no file the embedded default (:data:`DEFAULT_TOML`) is used: one simulated board
+``sim0`` with two E1 spans (ISDN PRI, CRC-4, A-law) cabled to a simulated exchange, eight
+FXS ports (agents' phones) and four FXO ports (trunks from the exchange), a 20 ms tick.
+
+Layout of the file::
+
+    [server]
+    home = "var"                      # state directory; `cti serve --home` overrides it
+    requests = "ipc://var/cti-req.sock"    # ROUTER (default: ipc under home)
+    events = "ipc://var/cti-events.sock"   # PUB (default: ipc under home)
+    replay_ring = 10000               # events kept for `replay`
+
+    [board]
+    name = "sim0"
+    backend = "sim"                   # "sim" (software card) or "dahdi"
+    device = ""                       # backend device (dahdi: the card), unused by "sim"
+    tick_ms = 20                      # whole ms, 5..100 (a tick is tick_ms * 8 E1 frames)
+
+    [[board.spans]]
+    number = 1
+    signalling = "pri"                # pri (CCS, TS16 D-channel) | cas (China No.1 R2) | clear
+    crc4 = true
+    law = "alaw"                      # alaw | ulaw
+
+    [[board.ports]]
+    kind = "fxs"                      # fxs: we ring a phone; fxo: a line from the exchange
+    count = 8                         # ports numbered on from the last one (or give `number`);
+                                      # spans and ports are numbered 1..N without gaps
+
+    [sim]                             # only for backend "sim": the world around the board
+    seed = 1
+    cable_delay_bits = 3              # one-way delay of every virtual E1 cable
+
+Every error names the key path (``board.spans[1].law``) and, for a file, its line;
+unknown keys are errors, so a misspelt key never passes silently. tomllib reports line
+numbers only for syntax errors, so the line of a key is found by scanning the source
+text (:class:`_KeyLines`).
+
+Security (ARCHITECTURE.md, "The ZeroMQ protocol"): ipc and loopback tcp need no keys;
+any other tcp bind needs CurveZMQ keys, which this version does not support yet, so such
+a bind is refused with an error that says so.
+"""
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "ConfigError",
+    "SpanConfig",
+    "PortConfig",
+    "BoardConfig",
+    "SimConfig",
+    "ServerConfig",
+    "Config",
+    "DEFAULT_TOML",
+    "DEFAULT_HOME",
+    "load_config",
+    "parse_config",
+    "default_endpoints",
+    "check_endpoint",
+]
+
+DEFAULT_HOME = "var"
+REQ_SOCKET = "cti-req.sock"
+EVENTS_SOCKET = "cti-events.sock"
+
+SIGNALLING = ("pri", "cas", "clear")
+LAWS = ("alaw", "ulaw")
+PORT_KINDS = ("fxs", "fxo")
+BACKENDS = ("sim", "dahdi")
+MAX_SPANS = 64          # HAL_MAX_SPANS in csrc/hal.h
+MAX_PORTS = 256         # HAL_MAX_PORTS in csrc/hal.h
+FRAMES_PER_MS = 8       # G.704: 8000 frames/s
+TICK_MS_MIN, TICK_MS_MAX = 5, 100
+MAX_CABLE_DELAY_BITS = 4096  # what hal_sim_cable_connect accepts (16 frames of line time)
+IPC_PATH_MAX = 107      # sun_path holds 108 bytes with the NUL
+
+DEFAULT_TOML = """\
+# The embedded default: a simulated board cabled to a simulated exchange.
+[server]
+home = "var"
+replay_ring = 10000
+
+[board]
+name = "sim0"
+backend = "sim"
+tick_ms = 20
+
+[[board.spans]]
+number = 1
+signalling = "pri"
+crc4 = true
+law = "alaw"
+
+[[board.spans]]
+number = 2
+signalling = "pri"
+crc4 = true
+law = "alaw"
+
+[[board.ports]]
+kind = "fxs"
+count = 8
+
+[[board.ports]]
+kind = "fxo"
+count = 4
+
+[sim]
+seed = 1
+cable_delay_bits = 3
+"""
+
+
+class ConfigError(ValueError):
+    """One or more configuration errors. ``errors`` holds ``(path, line, message)``.
+
+    ``str()`` gives one line per error: ``FILE:LINE: key.path: message``.
+    """
+
+    def __init__(self, errors: list[tuple[str, int | None, str]], source: str = "<config>"):
+        self.errors = list(errors)
+        self.source = source
+        super().__init__("\n".join(self.format_one(e) for e in self.errors))
+
+    def format_one(self, err: tuple[str, int | None, str]) -> str:
+        path, line, msg = err
+        where = f"{self.source}:{line}" if line else self.source
+        return f"{where}: {path}: {msg}" if path else f"{where}: {msg}"
+
+
+@dataclass(frozen=True)
+class SpanConfig:
+    """An E1 span: what TS16 carries, CRC-4 multiframe (G.704 2.3.3), and the G.711 law."""
+
+    number: int
+    signalling: str = "pri"
+    crc4: bool = True
+    law: str = "alaw"
+
+
+@dataclass(frozen=True)
+class PortConfig:
+    """An analog port: ``fxs`` feeds a phone, ``fxo`` is a line from the exchange."""
+
+    number: int
+    kind: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.kind}/{self.number}"
+
+
+@dataclass(frozen=True)
+class BoardConfig:
+    name: str = "sim0"
+    backend: str = "sim"
+    tick_ms: int = 20
+    spans: tuple[SpanConfig, ...] = ()
+    ports: tuple[PortConfig, ...] = ()
+    device: str = ""
+
+    @property
+    def tick_frames(self) -> int:
+        """E1 frames per tick: 8 per millisecond (160 for 20 ms)."""
+        return self.tick_ms * FRAMES_PER_MS
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    """The simulated world: seed of every random fault, and the virtual cables."""
+
+    seed: int = 1
+    cable_delay_bits: int = 3
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    home: Path = Path(DEFAULT_HOME)
+    requests: str = ""
+    events: str = ""
+    replay_ring: int = 10000
+
+
+@dataclass(frozen=True)
+class Config:
+    board: BoardConfig
+    sim: SimConfig | None
+    server: ServerConfig
+    source: str = "<default>"
+    text: str = field(default="", repr=False)
+
+
+def default_endpoints(home: str | os.PathLike) -> tuple[str, str]:
+    """The ipc endpoints under ``home``: (requests, events)."""
+    home = Path(home)
+    return f"ipc://{home / REQ_SOCKET}", f"ipc://{home / EVENTS_SOCKET}"
+
+
+def check_endpoint(endpoint: str, curve_keys: bool = False) -> str | None:
+    """Return why ``endpoint`` may not be bound, or None when it may.
+
+    ipc and inproc are fine; tcp only on a loopback address unless CurveZMQ keys are
+    configured (not supported yet, so never).
+    """
+    if not isinstance(endpoint, str) or "://" not in endpoint:
+        return f"{endpoint!r} is not a ZeroMQ endpoint (ipc://PATH or tcp://HOST:PORT)"
+    scheme, rest = endpoint.split("://", 1)
+    if scheme == "ipc":
+        if not rest:
+            return "ipc endpoint has no path"
+        if len(rest.encode()) > IPC_PATH_MAX:
+            return (f"ipc path is {len(rest.encode())} bytes, longer than the {IPC_PATH_MAX} a "
+                    "Unix socket allows: use a shorter --home")
+        return None
+    if scheme == "inproc":
+        return None
+    if scheme != "tcp":
+        return f"scheme {scheme!r} is not supported (ipc, tcp)"
+    m = re.fullmatch(r"(\[[^\]]+\]|[^:]+):(\d+|\*)", rest)
+    if not m:
+        return f"{endpoint!r} is not tcp://HOST:PORT"
+    host = m.group(1).strip("[]")
+    if host == "localhost":
+        return None
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback or curve_keys:
+        return None
+    return (f"tcp bind on {host} is not loopback: binding beyond this machine needs CurveZMQ "
+            "keys (server.curve), which this version does not support yet; use ipc:// or "
+            "tcp://127.0.0.1")
+
+
+class _KeyLines:
+    """Line numbers of keys, found by scanning the TOML source text.
+
+    Understands ``[table]``, ``[[array.of.tables]]`` (counting the elements),
+    ``key = value`` and dotted keys, and inline tables that open on their own line
+    inside a multi-line array. Good enough to point a user at the line; when a path is
+    not found the nearest enclosing one is used.
+    """
+
+    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    _KEY = re.compile(r"^\s*([A-Za-z0-9_\-]+(?:\s*\.\s*[A-Za-z0-9_\-]+)*|\"[^\"]*\"|'[^']*')\s*=")
+
+    def __init__(self, text: str):
+        self.lines: dict[tuple, int] = {}
+        counts: dict[tuple, int] = {}
+        table: tuple = ()
+        in_ml_string = None
+        array_key: tuple | None = None
+        array_idx = -1
+        depth = 0
+        for lineno, raw in enumerate(text.splitlines(), 1):
+            line = raw
+            if in_ml_string:
+                if in_ml_string in line:
+                    in_ml_string = None
+                continue
+            if array_key is not None:
+                stripped = line.strip()
+                if stripped.startswith("{"):
+                    array_idx += 1
+                    self.lines.setdefault(array_key + (array_idx,), lineno)
+                    for k in re.findall(r"([A-Za-z0-9_\-]+)\s*=", stripped):
+                        self.lines.setdefault(array_key + (array_idx, k), lineno)
+                depth += _bracket_depth(line)
+                if depth <= 0:
+                    array_key = None
+                continue
+            m = self._HEADER.match(line)
+            if m and "=" not in m.group(2):
+                path = tuple(_split_dotted(m.group(2)))
+                if m.group(1) == "[[":
+                    idx = counts.get(path, 0)
+                    counts[path] = idx + 1
+                    # elements of an array of tables under an earlier array's element
+                    table = path + (idx,)
+                    self.lines.setdefault(path, lineno)
+                else:
+                    table = path
+                self.lines.setdefault(table, lineno)
+                continue
+            m = self._KEY.match(line)
+            if m:
+                key = table + tuple(_split_dotted(m.group(1)))
+                self.lines.setdefault(key, lineno)
+                value = line[m.end():]
+                for q in ('"""', "'''"):
+                    if value.count(q) == 1:
+                        in_ml_string = q
+                if in_ml_string is None:
+                    d = _bracket_depth(value)
+                    if d > 0:
+                        array_key, array_idx, depth = key, -1, d
+                        if value.strip().startswith("[") and "{" in value:
+                            array_idx = 0
+                            self.lines.setdefault(key + (0,), lineno)
+                    else:
+                        # one-line array of inline tables: every element is on this line
+                        for i, _ in enumerate(re.findall(r"\{", value)):
+                            self.lines.setdefault(key + (i,), lineno)
+
+    def line(self, path: tuple) -> int | None:
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+
+def _split_dotted(s: str) -> list[str]:
+    return [p.strip().strip("\"'") for p in s.split(".")]
+
+
+def _bracket_depth(s: str) -> int:
+    """Net opening brackets in ``s``, ignoring strings and comments."""
+    depth, quote = 0, None
+    for ch in s:
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            break
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+    return depth
+
+
+def _path_str(path: tuple) -> str:
+    out = ""
+    for p in path:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        else:
+            out += ("." if out else "") + p
+    return out
+
+
+class _Checker:
+    def __init__(self, text: str):
+        self.keylines = _KeyLines(text) if text else None
+        self.errors: list[tuple[str, int | None, str]] = []
+
+    def error(self, path: tuple, msg: str) -> None:
+        line = self.keylines.line(path) if self.keylines else None
+        self.errors.append((_path_str(path), line, msg))
+
+    def table(self, value: Any, path: tuple, allowed: tuple[str, ...]) -> dict:
+        if not isinstance(value, dict):
+            self.error(path, f"must be a table, not {_tname(value)}")
+            return {}
+        for k in value:
+            if k not in allowed:
+                self.error(path + (k,), f"unknown key (known here: {', '.join(allowed)})")
+        return value
+
+    def get(self, tbl: dict, path: tuple, key: str, kind: type | tuple, default: Any,
+            choices: tuple | None = None, lo=None, hi=None) -> Any:
+        if key not in tbl:
+            return default
+        v = tbl[key]
+        p = path + (key,)
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        if isinstance(v, bool) and bool not in kinds:
+            self.error(p, f"must be {_kname(kinds)}, not a boolean")
+            return default
+        if not isinstance(v, kinds):
+            self.error(p, f"must be {_kname(kinds)}, not {_tname(v)} {v!r}")
+            return default
+        if choices is not None and v not in choices:
+            self.error(p, f"{v!r} is not one of {', '.join(choices)}")
+            return default
+        if lo is not None and v < lo or hi is not None and v > hi:
+            self.error(p, f"{v!r} is out of range {lo}..{hi}")
+            return default
+        return v
+
+
+def _tname(v: Any) -> str:
+    return {dict: "a table", list: "an array", str: "a string", bool: "a boolean",
+            int: "an integer", float: "a float"}.get(type(v), type(v).__name__)
+
+
+def _kname(kinds: tuple) -> str:
+    names = {str: "a string", bool: "true or false", int: "an integer", float: "a number",
+             list: "an array", dict: "a table"}
+    if set(kinds) == {int, float}:
+        return "a number"
+    return " or ".join(names.get(k, k.__name__) for k in kinds)
+
+
+def parse_config(text: str, source: str = "<string>", home: str | os.PathLike | None = None
+                 ) -> Config:
+    """Parse and check TOML ``text``; ``home`` (from ``--home``) overrides ``server.home``.
+
+    Raises :class:`ConfigError` listing every problem found.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"at line (\d+)", str(e))
+        raise ConfigError([("", int(m.group(1)) if m else None, f"TOML syntax: {e}")],
+                          source) from None
+    return _build(data, text, source, home)
+
+
+def load_config(path: str | os.PathLike | None = None, home: str | os.PathLike | None = None
+                ) -> Config:
+    """Read the configuration file at ``path``, or the embedded default when None."""
+    if path is None:
+        return parse_config(DEFAULT_TOML, "<default>", home)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([("", None, "no such file")], str(path)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError([("", None, f"cannot read: {e}")], str(path)) from None
+    return parse_config(text, str(path), home)
+
+
+def _build(data: dict, text: str, source: str, home_override) -> Config:
+    c = _Checker(text)
+    c.table(data, (), ("server", "board", "sim"))
+
+    # [server]
+    srv = c.table(data.get("server", {}), ("server",),
+                  ("home", "requests", "events", "replay_ring", "curve"))
+    if "curve" in srv:
+        c.error(("server", "curve"), "CurveZMQ keys are not supported yet; bind ipc:// or "
+                "loopback tcp instead")
+    home = c.get(srv, ("server",), "home", str, DEFAULT_HOME)
+    if home_override is not None:
+        home = os.fspath(home_override)
+    home_path = Path(home)
+    req_default, ev_default = default_endpoints(home_path)
+    requests = c.get(srv, ("server",), "requests", str, req_default)
+    events = c.get(srv, ("server",), "events", str, ev_default)
+    for key, ep in (("requests", requests), ("events", events)):
+        why = check_endpoint(ep)
+        if why:
+            c.error(("server", key), why)
+    if requests == events and "requests" in srv:
+        c.error(("server", "events"), "must differ from server.requests")
+    ring = c.get(srv, ("server",), "replay_ring", int, 10000, lo=16, hi=10_000_000)
+
+    # [board]
+    if "board" not in data:
+        c.error(("board",), "missing: the board to drive ([board] with its spans and ports)")
+    b = c.table(data.get("board", {}), ("board",),
+                ("name", "backend", "device", "tick_ms", "spans", "ports"))
+    name = c.get(b, ("board",), "name", str, "sim0")
+    if "name" in b and isinstance(name, str) and not re.fullmatch(r"[A-Za-z0-9_\-]+", name):
+        c.error(("board", "name"), f"{name!r}: use letters, digits, '-' and '_'")
+    backend = c.get(b, ("board",), "backend", str, "sim", choices=BACKENDS)
+    device = c.get(b, ("board",), "device", str, "")
+    tick_ms = c.get(b, ("board",), "tick_ms", (int, float), 20, lo=TICK_MS_MIN, hi=TICK_MS_MAX)
+    if isinstance(tick_ms, float):
+        if tick_ms.is_integer():
+            tick_ms = int(tick_ms)
+        else:
+            # tick_ms * 8 frames must be whole; the HAL also takes whole milliseconds
+            c.error(("board", "tick_ms"), f"{tick_ms!r} is not a whole number of ms (a tick is "
+                    "tick_ms * 8 E1 frames)")
+            tick_ms = 20
+
+    spans: list[SpanConfig] = []
+    raw_spans = b.get("spans", [])
+    if not isinstance(raw_spans, list):
+        c.error(("board", "spans"), f"must be an array of tables ([[board.spans]]), not "
+                f"{_tname(raw_spans)}")
+        raw_spans = []
+    seen: dict[int, int] = {}
+    for i, s in enumerate(raw_spans):
+        p = ("board", "spans", i)
+        s = c.table(s, p, ("number", "signalling", "crc4", "law"))
+        if not s:
+            continue
+        if "number" not in s:
+            c.error(p, "missing key: number")
+            continue
+        num = c.get(s, p, "number", int, None, lo=1, hi=MAX_SPANS)
+        if num is None:
+            continue
+        if num in seen:
+            c.error(p + ("number",), f"span {num} is already defined (board.spans[{seen[num]}])")
+            continue
+        seen[num] = i
+        spans.append(SpanConfig(
+            number=num,
+            signalling=c.get(s, p, "signalling", str, "pri", choices=SIGNALLING),
+            crc4=c.get(s, p, "crc4", bool, True),
+            law=c.get(s, p, "law", str, "alaw", choices=LAWS),
+        ))
+
+    ports: list[PortConfig] = []
+    raw_ports = b.get("ports", [])
+    if not isinstance(raw_ports, list):
+        c.error(("board", "ports"), f"must be an array of tables ([[board.ports]]), not "
+                f"{_tname(raw_ports)}")
+        raw_ports = []
+    used: dict[int, int] = {}
+    for i, pt in enumerate(raw_ports):
+        p = ("board", "ports", i)
+        pt = c.table(pt, p, ("kind", "number", "count"))
+        if not pt:
+            continue
+        if "kind" not in pt:
+            c.error(p, "missing key: kind (fxs or fxo)")
+            continue
+        kind = c.get(pt, p, "kind", str, None, choices=PORT_KINDS)
+        count = c.get(pt, p, "count", int, 1, lo=1, hi=MAX_PORTS)
+        first = c.get(pt, p, "number", int, None, lo=1, hi=MAX_PORTS)
+        if kind is None or ("number" in pt and first is None):
+            continue
+        if first is None:
+            first = max(used, default=0) + 1
+        for n in range(first, first + count):
+            if n > MAX_PORTS:
+                c.error(p + ("count",), f"port {n} is beyond the {MAX_PORTS} a board has")
+                break
+            if n in used:
+                c.error(p + ("number" if "number" in pt else "count",),
+                        f"port {n} is already defined (board.ports[{used[n]}])")
+                break
+            used[n] = i
+            ports.append(PortConfig(number=n, kind=kind))
+    ports.sort(key=lambda x: x.number)
+    spans.sort(key=lambda x: x.number)
+    # The HAL numbers spans and ports from 1 in order (hal_board_open takes counts).
+    if [s.number for s in spans] != list(range(1, len(spans) + 1)):
+        i = next(i for i, s in enumerate(spans, 1) if s.number != i)
+        c.error(("board", "spans", seen.get(spans[i - 1].number, 0), "number"),
+                f"spans are numbered 1..{len(spans)} without gaps: span {i} is missing")
+    if [p_.number for p_ in ports] != list(range(1, len(ports) + 1)):
+        i = next(i for i, p_ in enumerate(ports, 1) if p_.number != i)
+        c.error(("board", "ports", used.get(ports[i - 1].number, 0)),
+                f"ports are numbered 1..{len(ports)} without gaps: port {i} is missing")
+    if not spans and not ports and "board" in data and not c.errors:
+        c.error(("board",), "has neither spans nor ports")
+
+    # [sim]
+    sim = None
+    if "sim" in data or backend == "sim":
+        sp = c.table(data.get("sim", {}), ("sim",), ("seed", "cable_delay_bits"))
+        if backend != "sim" and "sim" in data:
+            c.error(("sim",), f"only applies to board.backend \"sim\", not {backend!r}")
+        sim = SimConfig(
+            seed=c.get(sp, ("sim",), "seed", int, 1, lo=0, hi=2**40),
+            cable_delay_bits=c.get(sp, ("sim",), "cable_delay_bits", int, 3, lo=0,
+                                   hi=MAX_CABLE_DELAY_BITS),
+        )
+
+    if c.errors:
+        raise ConfigError(c.errors, source)
+    return Config(
+        board=BoardConfig(name=name, backend=backend, tick_ms=tick_ms, spans=tuple(spans),
+                          ports=tuple(ports), device=device),
+        sim=sim,
+        server=ServerConfig(home=home_path, requests=requests, events=events, replay_ring=ring),
+        source=source,
+        text=text,
+    )

@@ -1,0 +1,150 @@
+"""`make demo`: the board server on the simulated board, and a technician at work.
+
+Starts `cti serve` (the embedded default: two E1 spans cabled to a simulated
+exchange, eight FXS and four FXO ports), then runs the same `cti` commands a
+technician would type, printing each command and what it answered: spans in
+sync, noise on a cable and the CRC-4/E-bit errors it causes, a cut cable (LOS
+here, RAI at the exchange), recovery, a BERT through a far-end loop, and the
+events a desktop saw on the bus meanwhile.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+
+from cti.client import Client, Subscriber
+
+BOLD = "\033[1m" if sys.stdout.isatty() else ""
+PLAIN = "\033[0m" if sys.stdout.isatty() else ""
+
+
+def say(text: str) -> None:
+    print(f"\n{BOLD}== {text}{PLAIN}", flush=True)
+
+
+def cti(home: str, *args: str) -> str:
+    cmd = [sys.executable, "-m", "cti", *args, "--home", home]
+    print(f"$ cti {' '.join(args)}", flush=True)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    out = (r.stdout + r.stderr).rstrip()
+    if out:
+        print("  " + out.replace("\n", "\n  "), flush=True)
+    if r.returncode != 0:
+        raise SystemExit(f"demo: `cti {' '.join(args)}` failed with exit code {r.returncode}")
+    return r.stdout
+
+
+def wait_line_time(client: Client, seconds: float) -> None:
+    """Wait until the server's board clock has moved on by ``seconds`` of line time."""
+    start = client.request("board.show")["boards"][0]["line_seconds"]
+    deadline = time.monotonic() + 30 + seconds * 2
+    while time.monotonic() < deadline:
+        now = client.request("board.show")["boards"][0]["line_seconds"]
+        if now - start >= seconds:
+            return
+        time.sleep(0.05)
+    raise SystemExit("demo: the server's board clock is not moving")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--home", default="var/demo")
+    ap.add_argument("--speed", type=float, default=1.0, help="board clock speed (1 = real time)")
+    args = ap.parse_args(argv)
+    home = args.home
+    shutil.rmtree(home, ignore_errors=True)
+    os.makedirs(home, exist_ok=True)
+
+    say("start the board server on the simulated board")
+    log = open(os.path.join(home, "serve.log"), "w")
+    server = subprocess.Popen([sys.executable, "-m", "cti", "serve", "--home", home,
+                               "--speed", str(args.speed)], stdout=log, stderr=subprocess.STDOUT)
+    print(f"$ cti serve --home {home} --speed {args.speed} &   (pid {server.pid})")
+    seen: list[tuple[str, dict]] = []
+    stop = threading.Event()
+    try:
+        client = Client(home)
+        for _ in range(100):
+            try:
+                client.request("ping", timeout=0.5)
+                break
+            except Exception:
+                if server.poll() is not None:
+                    raise SystemExit("demo: the server exited; see " + log.name)
+                time.sleep(0.1)
+
+        def watch():
+            with Subscriber(home, ["span.", "channel."]) as sub:
+                while not stop.is_set():
+                    got = sub.get(timeout=0.2)
+                    if got:
+                        seen.append(got)
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+
+        wait_line_time(client, 1.0)
+        say("the board and its spans: in sync, no errors")
+        cti(home, "board", "list")
+        cti(home, "span", "show", "1")
+
+        say("noise on span 1's cable (bit error ratio 1e-3): CRC-4 and E-bit errors climb")
+        cti(home, "span", "counters", "1", "--reset")
+        cti(home, "sim", "fault", "1", "--ber", "1e-3")
+        wait_line_time(client, 2.0)
+        cti(home, "span", "counters", "1")
+
+        say("cut the cable towards us: LOS on our span, RAI at the exchange's end")
+        cti(home, "sim", "fault", "1", "--clear")
+        cti(home, "sim", "fault", "1", "--los", "--direction", "to-board")
+        wait_line_time(client, 0.5)
+        cti(home, "span", "alarms", "1")
+        cti(home, "sim", "stats", "1")
+
+        say("repair the cable: the span recovers within a second of line time")
+        cti(home, "sim", "fault", "1", "--clear")
+        wait_line_time(client, 1.0)
+        cti(home, "span", "alarms", "1")
+
+        say("BERT: the exchange loops span 2 back, noise 1e-4 on the way out, 2^15-1 pattern")
+        cti(home, "sim", "loopback", "2", "--mode", "line")
+        cti(home, "sim", "fault", "2", "--ber", "1e-4", "--direction", "to-exchange")
+        cti(home, "span", "bert", "2", "start")
+        wait_line_time(client, 5.0)
+        cti(home, "span", "bert", "2", "status")
+        cti(home, "span", "bert", "2", "stop")
+        cti(home, "sim", "fault", "2", "--clear")
+        cti(home, "sim", "loopback", "2", "--mode", "off")
+
+        say("a test tone on timeslot 1/5, heard at the far end")
+        cti(home, "channel", "tone", "1/5", "--freq", "1004", "--ms", "500")
+        cti(home, "channel", "show", "1/5")
+
+        stop.set()
+        watcher.join(timeout=2)
+        say(f"what a desktop subscribed to span./channel. saw: {len(seen)} events")
+        for topic, ev in seen[:12]:
+            detail = {k: v for k, v in ev.items() if k not in ("ts", "type")}
+            print(f"  {topic:<16} {detail}")
+        if len(seen) > 12:
+            print(f"  ... and {len(seen) - 12} more")
+        cti(home, "shutdown")
+        server.wait(timeout=10)
+        print("\ndemo done: the server log is in " + log.name)
+        return 0
+    finally:
+        stop.set()
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,802 @@
+"""The board server, ``cti serve``: one process owns the board(s) and the tick loop.
+
+Two layers, after the sans-I/O rule of ARCHITECTURE.md:
+
+* :class:`Service` is the core. It holds the board (or the simulated world around it),
+  the :class:`~cti.bus.EventLog`, and answers requests: ``handle(raw_bytes)`` returns
+  the reply dict, or None for a request that completes later (``channel.listen``, which
+  collects line time); ``tick()`` moves the board one tick and returns the events to
+  publish and the deferred replies that completed. It reads no socket and no clock:
+  the board tick is its only clock, and ``ts`` is ``wall_start`` (given once by the
+  shell) plus the board's line time.
+* :func:`serve` is the shell: asyncio with a ZeroMQ ROUTER for requests
+  (``{id, op, args}`` -> ``{id, ok, result|error}``) and a PUB for events, and the
+  real-time tick loop (one tick per ``tick_ms`` of wall clock divided by ``--speed``,
+  catching up when late; deadlines are computed from the start, so it never drifts).
+
+The ops, their arguments and results are in docs/protocol.md.
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import dataclasses
+import json
+import math
+import os
+import signal
+import sys
+import time
+import traceback
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from cti.bus import EventLog, Published, Publisher, ReplayGap
+from cti.config import Config
+
+__all__ = ["RequestError", "Service", "serve", "run", "PROTOCOL_VERSION"]
+
+PROTOCOL_VERSION = 1
+MAX_LISTEN_SECONDS = 60.0
+MAX_REQUEST_BYTES = 1 << 20
+CATCH_UP_BATCH = 50          # ticks run before the loop lets requests in again
+
+
+class RequestError(Exception):
+    """A request that cannot be done; becomes ``{ok: false, error: {...}}``.
+
+    ``code``: bad_request (not JSON, missing id/op), unknown_op, bad_arg, not_found,
+    not_supported, replay_gap, failed (the board refused), internal.
+    ``field``: the request field at fault (``op``, ``args.span``), when there is one.
+    """
+
+    def __init__(self, code: str, message: str, field: str | None = None, rid: Any = None):
+        self.code, self.message, self.field = code, message, field
+        self.rid = rid
+        super().__init__(message)
+
+    def to_dict(self) -> dict:
+        d = {"code": self.code, "message": self.message}
+        if self.field:
+            d["field"] = self.field
+        return d
+
+
+# --- argument checking --------------------------------------------------------------
+
+_MISSING = object()
+
+
+@dataclass(frozen=True)
+class Arg:
+    kind: type | tuple
+    required: bool = False
+    default: Any = None
+    choices: tuple | None = None
+    lo: float | None = None
+    hi: float | None = None
+
+
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
+               list: "an array", dict: "an object"}
+
+
+def _jtype(v: Any) -> str:
+    if v is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "an object"}.get(type(v), type(v).__name__)
+
+
+def check_args(op: str, spec: dict[str, Arg], args: Any) -> dict:
+    """Check ``args`` against ``spec``: every error names ``args.<name>``."""
+    if args is None:
+        args = {}
+    if not isinstance(args, dict):
+        raise RequestError("bad_arg", f"args must be an object, not {_jtype(args)}", "args")
+    for k in args:
+        if k not in spec:
+            known = ", ".join(spec) or "none"
+            raise RequestError("bad_arg", f"unknown argument for {op} (known: {known})",
+                               f"args.{k}")
+    out = {}
+    for name, a in spec.items():
+        f = f"args.{name}"
+        if name not in args or args[name] is None:
+            if a.required:
+                raise RequestError("bad_arg", f"missing: {op} needs {name}", f)
+            out[name] = a.default
+            continue
+        v = args[name]
+        kinds = a.kind if isinstance(a.kind, tuple) else (a.kind,)
+        if float in kinds and int not in kinds:
+            kinds = kinds + (int,)
+        if isinstance(v, bool) and bool not in kinds or not isinstance(v, kinds):
+            want = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds if k is not int
+                               or float not in kinds)
+            raise RequestError("bad_arg", f"must be {want}, not {_jtype(v)} {v!r}", f)
+        if isinstance(v, float) and not math.isfinite(v):
+            raise RequestError("bad_arg", f"must be a finite number, not {v!r}", f)
+        if a.choices is not None and v not in a.choices:
+            raise RequestError("bad_arg", f"{v!r} is not one of {', '.join(map(str, a.choices))}",
+                               f)
+        if a.lo is not None and v < a.lo or a.hi is not None and v > a.hi:
+            if a.hi is None:
+                raise RequestError("bad_arg", f"{v!r} is too small: the least is {a.lo:g}", f)
+            raise RequestError("bad_arg", f"{v!r} is out of range {a.lo:g}..{a.hi:g}", f)
+        out[name] = v
+    return out
+
+
+SPAN = Arg(int, required=True, lo=1, hi=64)
+CHANNEL = Arg(str, required=True)
+LOOPBACK_MODES = ("off", "local", "line", "payload")
+DIRECTIONS = ("both", "to_board", "to_exchange", "to-board", "to-exchange")
+
+OPS: dict[str, dict[str, Arg]] = {
+    "ping": {},
+    "snapshot": {},
+    "replay": {"after": Arg(int, required=True, lo=0), "topics": Arg(list)},
+    "board.list": {},
+    "board.show": {},
+    "span.show": {"span": SPAN},
+    "span.alarms": {"span": SPAN},
+    "span.counters": {"span": SPAN, "reset": Arg(bool, default=False)},
+    "span.loopback": {"span": SPAN, "mode": Arg(str, required=True, choices=LOOPBACK_MODES)},
+    "span.bert": {"span": SPAN,
+                  "action": Arg(str, default="status", choices=("start", "stop", "status"))},
+    "channel.show": {"channel": CHANNEL},
+    "channel.tone": {"channel": CHANNEL,
+                     "freq": Arg(float, required=True, lo=0, hi=4000),
+                     "freq2": Arg(float, default=0, lo=0, hi=4000),
+                     "level": Arg(float, default=-10, lo=-60, hi=3),
+                     "ms": Arg(int, default=1000, lo=1, hi=600_000)},
+    "channel.listen": {"channel": CHANNEL,
+                       "seconds": Arg(float, default=1.0, lo=0.001, hi=MAX_LISTEN_SECONDS)},
+    "sim.fault": {"span": SPAN,
+                  "los": Arg(bool), "ais": Arg(bool), "lof": Arg(bool),
+                  "ber": Arg(float, lo=0, hi=0.5),
+                  "slip_ppm": Arg(float, lo=-1000, hi=1000),
+                  "clear": Arg(bool, default=False),
+                  "direction": Arg(str, choices=DIRECTIONS)},
+    "sim.loopback": {"span": SPAN,
+                     "mode": Arg(str, required=True, choices=("line", "payload", "off"))},
+    "sim.stats": {"span": SPAN},
+    "shutdown": {},
+}
+
+
+# --- the core -------------------------------------------------------------------------
+
+def _jsonable(v: Any) -> Any:
+    """Make board results JSON-able: dataclasses, tuples, bytes (base64), enums."""
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set, frozenset)):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(v)).decode()
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return _jsonable(dataclasses.asdict(v))
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if hasattr(v, "value") and hasattr(v, "name") and not isinstance(v, (int, str)):
+        return _jsonable(v.value)  # enum
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    return str(v)
+
+
+@dataclass
+class _Listen:
+    """A ``channel.listen`` in progress: collects the tapped audio of ``frames`` samples."""
+
+    token: Any
+    rid: Any
+    key: tuple
+    channel: str
+    law: str
+    frames: int
+    buf: bytearray = field(default_factory=bytearray)
+
+
+class Service:
+    """The board server's core: ops and the tick, without sockets or clocks.
+
+    ``world`` is a :class:`simulators.world.SimWorld` (its ``board`` is ours and its
+    cables take faults) or None with ``board`` a real board. ``wall_start`` is the wall
+    clock at line time zero, for ``ts``.
+    """
+
+    def __init__(self, config: Config, world=None, board=None, wall_start: float = 0.0):
+        if world is None and board is None:
+            raise ValueError("Service needs a world or a board")
+        self.config = config
+        self.world = world
+        self.board = world.board if world is not None else board
+        self.log = EventLog(config.server.replay_ring)
+        self.wall_start = wall_start
+        self.instance = uuid.uuid4().hex[:12]
+        self.stopping = False
+        self._listens: list[_Listen] = []
+        self._taps: dict[tuple, int] = {}
+        self._tick0 = self.board.tick_count
+
+    # time -----------------------------------------------------------------------------
+    @property
+    def line_time(self) -> float:
+        """Seconds of line time since the server started (the board clock)."""
+        return (self.board.tick_count - self._tick0) * self.board.tick_ms / 1000.0
+
+    def ts(self) -> float:
+        return self.wall_start + self.line_time
+
+    # names ----------------------------------------------------------------------------
+    def port_name(self, number: int) -> str:
+        port = self.board.ports.get(number)
+        if port is not None and getattr(port, "name", None):
+            return port.name
+        return f"port/{number}"
+
+    def resolve_channel(self, name: str, field_: str = "args.channel"):
+        """``"1/5"`` -> ('span', Span, Channel); ``"fxs/3"`` -> ('port', Port, None)."""
+        if "/" not in name:
+            raise RequestError("bad_arg", f"{name!r} is not a channel: use SPAN/TIMESLOT "
+                               "(1/5) or fxs/N, fxo/N", field_)
+        a, b = name.split("/", 1)
+        try:
+            n = int(b)
+        except ValueError:
+            raise RequestError("bad_arg", f"{name!r}: {b!r} is not a number", field_) from None
+        if a in ("fxs", "fxo", "port"):
+            port = self.board.ports.get(n)
+            if port is None or (a != "port" and port.kind != a):
+                raise RequestError("not_found", f"no port {name} on board {self.board.name} "
+                                   f"(ports: {self._ports_text()})", field_)
+            return "port", port, None
+        try:
+            s = int(a)
+        except ValueError:
+            raise RequestError("bad_arg", f"{name!r}: {a!r} is neither a span number nor "
+                               "fxs/fxo", field_) from None
+        span = self.board.spans.get(s)
+        if span is None:
+            raise RequestError("not_found", f"no span {s} on board {self.board.name} "
+                               f"(spans: {self._spans_text()})", field_)
+        ch = span.channels.get(n)
+        if ch is None:
+            raise RequestError("not_found", f"span {s} has no channel {n} (timeslots: "
+                               f"{_ranges(sorted(span.channels))})", field_)
+        return "span", span, ch
+
+    def _spans_text(self) -> str:
+        return ", ".join(map(str, sorted(self.board.spans))) or "none"
+
+    def _ports_text(self) -> str:
+        return ", ".join(self.port_name(n) for n in sorted(self.board.ports)) or "none"
+
+    def get_span(self, number: int):
+        span = self.board.spans.get(number)
+        if span is None:
+            raise RequestError("not_found", f"no span {number} on board {self.board.name} "
+                               f"(spans: {self._spans_text()})", "args.span")
+        return span
+
+    # events ---------------------------------------------------------------------------
+    def to_bus(self, ev) -> Published | None:
+        """Turn one board event into a bus event (None for audio, which goes to listens)."""
+        topic = getattr(ev, "topic", None) or f"board.{type(ev).__name__.lower()}"
+        try:
+            d = dict(ev.to_dict())
+        except Exception:
+            d = dataclasses.asdict(ev) if dataclasses.is_dataclass(ev) else {}
+        for k in ("topic", "type", "seq", "ts", "tick"):
+            d.pop(k, None)
+        span = d.pop("span", None)
+        channel = d.pop("channel", None)
+        ts_ = d.pop("timeslot", None)
+        port = d.pop("port", None)
+        if channel is None:
+            if port is not None:
+                channel = self.port_name(port)
+            elif span == 0 and ts_ is not None:
+                channel = self.port_name(ts_)
+            elif span is not None and ts_ is not None:
+                channel = f"{span}/{ts_}"
+            elif span and topic.startswith("channel.dframe"):
+                channel = f"{span}/16"  # the D-channel
+        if span == 0:
+            span = None
+        return self.log.append(self.ts(), topic, span=span, channel=channel,
+                               data=_jsonable(d) if d else None)
+
+    def _audio_key(self, ev) -> tuple:
+        span = getattr(ev, "span", 0)
+        chan = getattr(ev, "timeslot", None)
+        if chan is None:
+            chan = getattr(ev, "port", None)
+        return (span, chan)
+
+    def tick(self) -> tuple[list[Published], list[tuple[Any, dict]]]:
+        """One board tick: the events to publish and the deferred replies now done."""
+        events = self.world.tick() if self.world is not None else self.board.tick()
+        out: list[Published] = []
+        for ev in events:
+            if type(ev).__name__ == "Audio":
+                key = self._audio_key(ev)
+                for lst in self._listens:
+                    if lst.key == key:
+                        lst.buf += ev.data
+                continue
+            pub = self.to_bus(ev)
+            if pub is not None:
+                out.append(pub)
+        done = []
+        for lst in list(self._listens):
+            if len(lst.buf) >= lst.frames:
+                self._listens.remove(lst)
+                self._untap(lst.key)
+                done.append((lst.token, self._reply(lst.rid, {
+                    "channel": lst.channel, "law": lst.law, "rate": 8000,
+                    "seconds": lst.frames / 8000,
+                    "audio": base64.b64encode(bytes(lst.buf[:lst.frames])).decode(),
+                })))
+        return out, done
+
+    def _tap_target(self, key: tuple):
+        span, chan = key
+        if span == 0:
+            return self.board.ports[chan]
+        return self.board.spans[span].channels[chan]
+
+    def _tap(self, key: tuple) -> None:
+        n = self._taps.get(key, 0)
+        if n == 0:
+            self._tap_target(key).tap(True)
+        self._taps[key] = n + 1
+
+    def _untap(self, key: tuple) -> None:
+        n = self._taps.get(key, 0) - 1
+        if n <= 0:
+            self._taps.pop(key, None)
+            try:
+                self._tap_target(key).tap(False)
+            except Exception:  # pragma: no cover - best effort on the way out
+                pass
+        else:
+            self._taps[key] = n
+
+    # requests -------------------------------------------------------------------------
+    @staticmethod
+    def _reply(rid, result: dict) -> dict:
+        return {"id": rid, "ok": True, "result": result}
+
+    @staticmethod
+    def _error(rid, err: RequestError) -> dict:
+        return {"id": rid, "ok": False, "error": err.to_dict()}
+
+    def handle(self, raw: bytes | str | dict, token: Any = None) -> dict | None:
+        """Answer one request. Returns the reply, or None when it completes in a later
+        tick (the reply then comes out of :meth:`tick` with ``token``)."""
+        rid = None
+        try:
+            req = self._parse(raw)
+            rid = req["id"]
+            op = req["op"]
+            spec = OPS.get(op)
+            if spec is None:
+                raise RequestError("unknown_op", f"unknown op {op!r} (ops: {', '.join(OPS)})",
+                                   "op")
+            args = check_args(op, spec, req.get("args"))
+            fn = getattr(self, "op_" + op.replace(".", "_"))
+            if op == "channel.listen":
+                return fn(args, rid=rid, token=token)
+            return self._reply(rid, _jsonable(fn(args)))
+        except RequestError as e:
+            return self._error(rid if rid is not None else e.rid, e)
+        except ReplayGap as e:
+            return self._error(rid, RequestError("replay_gap", str(e), "args.after"))
+        except (ValueError, LookupError, TypeError) as e:
+            return self._error(rid, RequestError("failed", f"{type(e).__name__}: {e}"))
+        except Exception as e:  # the server keeps running whatever one request does
+            traceback.print_exc(file=sys.stderr)
+            name = type(e).__name__
+            if name.endswith("Error") and type(e).__module__.startswith("drivers"):
+                return self._error(rid, RequestError("failed", str(e)))
+            return self._error(rid, RequestError("internal", f"{name}: {e}"))
+
+    def _parse(self, raw) -> dict:
+        if isinstance(raw, dict):
+            req = raw
+        else:
+            if isinstance(raw, (bytes, bytearray, memoryview)):
+                if len(raw) > MAX_REQUEST_BYTES:
+                    raise RequestError("bad_request", f"request is {len(raw)} bytes, more than "
+                                       f"{MAX_REQUEST_BYTES}")
+                try:
+                    raw = bytes(raw).decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise RequestError("bad_request", f"request is not UTF-8: {e}") from None
+            try:
+                req = json.loads(raw)
+            except json.JSONDecodeError as e:
+                raise RequestError("bad_request", f"request is not JSON: {e}") from None
+        if not isinstance(req, dict):
+            raise RequestError("bad_request", f"request must be a JSON object, not "
+                               f"{_jtype(req)}")
+        if "id" not in req:
+            raise RequestError("bad_request", "missing: every request has an id", "id")
+        rid = req["id"]
+        if not isinstance(rid, (str, int)) or isinstance(rid, bool):
+            raise RequestError("bad_request", f"id must be a string or an integer, not "
+                               f"{_jtype(rid)}", "id")
+        for k in req:
+            if k not in ("id", "op", "args"):
+                raise RequestError("bad_request", "unknown request field (fields: id, op, args)",
+                                   k, rid=rid)
+        if "op" not in req:
+            raise RequestError("bad_request", "missing: every request has an op", "op",
+                               rid=rid)
+        if not isinstance(req["op"], str):
+            raise RequestError("bad_request", f"op must be a string, not {_jtype(req['op'])}",
+                               "op", rid=rid)
+        return req
+
+    # ops ------------------------------------------------------------------------------
+    def op_ping(self, a):
+        return {"pong": True, "protocol": PROTOCOL_VERSION, "instance": self.instance,
+                "pid": os.getpid(), "board": self.board.name, "seq": self.log.last_seq,
+                "line_time": round(self.line_time, 6), "tick_count": self.board.tick_count,
+                "ts": self.ts()}
+
+    def _span_status(self, span) -> dict:
+        st = dict(span.status())
+        st.setdefault("span", span.number)
+        st.setdefault("signalling", span.signalling)
+        st.setdefault("crc4", span.crc4)
+        st.setdefault("law", span.law)
+        return st
+
+    def _port_status(self, port) -> dict:
+        st = dict(port.status())
+        st.setdefault("port", port.number)
+        st.setdefault("kind", port.kind)
+        st.setdefault("channel", self.port_name(port.number))
+        return st
+
+    def _board_summary(self) -> dict:
+        b = self.board
+        alarms = {}
+        for n, span in sorted(b.spans.items()):
+            alarms[str(n)] = list(span.status().get("alarms", []))
+        return {"name": b.name, "backend": b.backend, "tick_ms": b.tick_ms,
+                "spans": sorted(b.spans), "ports": [self.port_name(n) for n in sorted(b.ports)],
+                "alarms": alarms, "simulated": self.world is not None}
+
+    def op_snapshot(self, a):
+        b = self.board
+        channels = []
+        for n, span in sorted(b.spans.items()):
+            for t, ch in sorted(span.channels.items()):
+                channels.append(ch.show())
+        return {"seq": self.log.last_seq, "ts": self.ts(), "line_time": self.line_time,
+                "instance": self.instance, "board": self._board_summary(),
+                "spans": [self._span_status(s) for _, s in sorted(b.spans.items())],
+                "ports": [self._port_status(p) for _, p in sorted(b.ports.items())],
+                "channels": channels}
+
+    def op_replay(self, a):
+        topics = a["topics"]
+        if topics is not None and not all(isinstance(t, str) for t in topics):
+            raise RequestError("bad_arg", "must be an array of topic prefix strings",
+                               "args.topics")
+        events = self.log.replay(a["after"], topics)
+        return {"events": events, "last_seq": self.log.last_seq, "first_seq": self.log.first_seq}
+
+    def op_board_list(self, a):
+        return {"boards": [self._board_summary()]}
+
+    def op_board_show(self, a):
+        b = self.board
+        show = dict(b.show())
+        show.update(self._board_summary())
+        show["tick_count"] = b.tick_count
+        show["line_time"] = self.line_time
+        show["span_status"] = [self._span_status(s) for _, s in sorted(b.spans.items())]
+        show["port_status"] = [self._port_status(p) for _, p in sorted(b.ports.items())]
+        return show
+
+    def op_span_show(self, a):
+        span = self.get_span(a["span"])
+        st = self._span_status(span)
+        st["channels"] = [ch.show() for _, ch in sorted(span.channels.items())]
+        return st
+
+    def op_span_alarms(self, a):
+        st = self._span_status(self.get_span(a["span"]))
+        return {"span": st["span"], "alarms": st.get("alarms", []),
+                "in_sync": st.get("in_sync"), "loopback": st.get("loopback")}
+
+    def op_span_counters(self, a):
+        span = self.get_span(a["span"])
+        st = self._span_status(span)
+        if a["reset"]:
+            span.reset_counters()
+        return {"span": st["span"], "counters": st.get("counters", {}), "reset": a["reset"]}
+
+    def op_span_loopback(self, a):
+        span = self.get_span(a["span"])
+        span.loopback(a["mode"])
+        return {"span": span.number, "loopback": a["mode"]}
+
+    def op_span_bert(self, a):
+        span = self.get_span(a["span"])
+        if a["action"] == "start":
+            span.bert_start()
+        elif a["action"] == "stop":
+            span.bert_stop()
+        st = dict(span.bert_status())
+        st["span"] = span.number
+        return st
+
+    def op_channel_show(self, a):
+        kind, obj, ch = self.resolve_channel(a["channel"])
+        if kind == "port":
+            return self._port_status(obj)
+        return ch.show()
+
+    def op_channel_tone(self, a):
+        kind, obj, ch = self.resolve_channel(a["channel"])
+        target = ch if kind == "span" else obj
+        if not hasattr(target, "tone"):
+            raise RequestError("not_supported", f"{a['channel']}: tones are not supported "
+                               "on analog ports by this board", "args.channel")
+        target.tone(a["freq"], a["freq2"], a["level"], a["ms"])
+        return {"channel": a["channel"], "freq": a["freq"], "freq2": a["freq2"],
+                "level": a["level"], "ms": a["ms"]}
+
+    def op_channel_listen(self, a, rid=None, token=None):
+        kind, obj, ch = self.resolve_channel(a["channel"])
+        if kind == "span":
+            key, law = (obj.number, ch.timeslot), obj.law
+        else:
+            key, law = (0, obj.number), getattr(obj, "law", None) or "alaw"
+            if not hasattr(obj, "tap"):
+                raise RequestError("not_supported", f"{a['channel']}: this board cannot tap "
+                                   "analog ports", "args.channel")
+        frames = max(1, int(round(a["seconds"] * 8000)))
+        self._tap(key)
+        self._listens.append(_Listen(token, rid, key, a["channel"], law, frames))
+        return None
+
+    def _cable(self, number: int):
+        if self.world is None:
+            raise RequestError("not_supported", f"board {self.board.name} is not simulated: "
+                               "there is no virtual cable to act on", "op")
+        self.get_span(number)
+        return self.world.cable(number)
+
+    def op_sim_fault(self, a):
+        cable = self._cable(a["span"])
+        faults = {k: a[k] for k in ("los", "ais", "lof", "ber", "slip_ppm") if a[k] is not None}
+        direction = a["direction"]
+        if direction is None:
+            # A broken line (LOS, AIS, LOF) towards us: we raise the alarm and send RAI, so
+            # the far end shows RAI. Bit errors and clock offset on both pairs: our CRC-4
+            # errors come from the receive pair, our E-bit errors from the transmit pair.
+            line_down = any(faults.get(k) for k in ("los", "ais", "lof"))
+            direction = "to_board" if line_down and not a["clear"] else "both"
+        direction = direction.replace("-", "_")
+        if a["clear"]:
+            if faults:
+                k = next(iter(faults))
+                raise RequestError("bad_arg", "clear cannot be combined with other faults",
+                                   f"args.{k}")
+            now = cable.clear(direction=direction)
+        else:
+            if not faults:
+                raise RequestError("bad_arg", "give a fault: los, ais, lof, ber, slip_ppm or "
+                                   "clear", "args")
+            now = cable.fault(direction=direction, **faults)
+        return {"span": a["span"], "direction": direction, "cleared": a["clear"],
+                "faults": faults, "active": now}
+
+    def op_sim_loopback(self, a):
+        cable = self._cable(a["span"])
+        cable.far_loopback(a["mode"])
+        return {"span": a["span"], "far_loopback": a["mode"]}
+
+    def op_sim_stats(self, a):
+        cable = self._cable(a["span"])
+        stats = dict(cable.stats())
+        far = stats.pop("far_end", None)
+        if far is None:
+            exchange = getattr(self.world, "exchange", None)
+            if exchange is not None and a["span"] in exchange.spans:
+                far = exchange.spans[a["span"]].status()
+        stats.pop("span", None)
+        return {"span": a["span"], "cable": stats, "far_end": far}
+
+    def op_shutdown(self, a):
+        self.stopping = True
+        return {"stopping": True, "seq": self.log.last_seq}
+
+
+def _ranges(nums: list[int]) -> str:
+    out, i = [], 0
+    while i < len(nums):
+        j = i
+        while j + 1 < len(nums) and nums[j + 1] == nums[j] + 1:
+            j += 1
+        out.append(str(nums[i]) if i == j else f"{nums[i]}-{nums[j]}")
+        i = j + 1
+    return ", ".join(out) or "none"
+
+
+# --- the shell ------------------------------------------------------------------------
+
+def build_world(config: Config):
+    """The board to own: ``(world, None)`` for backend "sim", else ``(None, board)``."""
+    from drivers.board import Board, SpanConfig
+
+    bc = config.board
+    spans = [SpanConfig(s.number, s.signalling, s.crc4, s.law) for s in bc.spans]
+    ports = [p.kind for p in bc.ports]
+    if bc.backend == "sim":
+        from simulators.world import SimWorld
+
+        sim = config.sim
+        return SimWorld(spans=spans, ports=ports, tick_ms=bc.tick_ms, seed=sim.seed,
+                        cable_delay_bits=sim.cable_delay_bits, name=bc.name), None
+    return None, Board(bc.name, bc.backend, spans, ports, bc.tick_ms, bc.device or None)
+
+
+def _ipc_path(endpoint: str) -> Path | None:
+    return Path(endpoint[len("ipc://"):]) if endpoint.startswith("ipc://") else None
+
+
+def _check_not_running(endpoint: str) -> None:
+    """Refuse to start over a live server; remove a stale ipc socket file."""
+    import zmq
+
+    path = _ipc_path(endpoint)
+    if path is None or not path.exists():
+        return
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.setsockopt(zmq.LINGER, 0)
+    try:
+        s.connect(endpoint)
+        s.send(json.dumps({"id": "probe", "op": "ping"}).encode())
+        if s.poll(300):
+            raise RuntimeError(f"a server is already running at {endpoint}")
+    finally:
+        s.close()
+        ctx.term()
+    path.unlink(missing_ok=True)
+
+
+async def serve(config: Config, speed: float = 1.0, seconds: float | None = None,
+                world=None, board=None, log: Callable[[str], None] | None = None,
+                ready: Callable[[Service], None] | None = None) -> Service:
+    """Run the board server until ``shutdown``, a signal, or ``seconds`` of line time."""
+    import zmq
+    import zmq.asyncio
+
+    if speed <= 0 or not math.isfinite(speed):
+        raise ValueError("speed must be a positive number")
+    say = log or (lambda msg: print(f"cti serve: {msg}", file=sys.stderr, flush=True))
+    home = config.server.home
+    home.mkdir(parents=True, exist_ok=True)
+    for ep in (config.server.requests, config.server.events):
+        _check_not_running(ep)
+    if world is None and board is None:
+        world, board = build_world(config)
+    service = Service(config, world=world, board=board, wall_start=time.time())
+
+    actx = zmq.asyncio.Context()
+    sctx = zmq.Context.shadow(actx.underlying)
+    router = actx.socket(zmq.ROUTER)
+    router.setsockopt(zmq.LINGER, 0)
+    router.setsockopt(zmq.ROUTER_MANDATORY, 0)
+    pub_sock = sctx.socket(zmq.PUB)
+    pub_sock.setsockopt(zmq.LINGER, 0)
+    pub_sock.setsockopt(zmq.SNDHWM, 100_000)
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    try:
+        router.bind(config.server.requests)
+        pub_sock.bind(config.server.events)
+        publisher = Publisher(pub_sock)
+        (home / "cti.pid").write_text(f"{os.getpid()}\n")
+        b = service.board
+        say(f"board {b.name} ({b.backend}), spans {service._spans_text()}, "
+            f"{len(b.ports)} ports, tick {b.tick_ms} ms, speed x{speed:g}")
+        say(f"requests {config.server.requests}, events {config.server.events}")
+
+        def send_reply(token, reply: dict) -> None:
+            router.send_multipart(list(token) + [json.dumps(reply).encode()])
+
+        def after_tick(pubs, done) -> None:
+            for p in pubs:
+                publisher.send(p)
+            for token, reply in done:
+                send_reply(token, reply)
+
+        async def requests() -> None:
+            while True:
+                frames = await router.recv_multipart()
+                envelope, body = frames[:-1], frames[-1]
+                reply = service.handle(body, token=envelope)
+                if reply is not None:
+                    await router.send_multipart(envelope + [json.dumps(reply).encode()])
+                if service.stopping:
+                    stop.set()
+
+        async def ticks() -> None:
+            tick_s = b.tick_ms / 1000.0 / speed
+            t0 = loop.time()
+            n = 0
+            while not service.stopping:
+                due = int((loop.time() - t0) / tick_s)
+                batch = 0
+                while n < due and batch < CATCH_UP_BATCH and not service.stopping:
+                    after_tick(*service.tick())
+                    n += 1
+                    batch += 1
+                    if seconds is not None and service.line_time >= seconds - 1e-9:
+                        say(f"{seconds:g} s of line time done")
+                        stop.set()
+                        return
+                if n < due:
+                    await asyncio.sleep(0)
+                    continue
+                await asyncio.sleep(max(0.0, t0 + (n + 1) * tick_s - loop.time()))
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass
+        if ready is not None:
+            ready(service)
+        tasks = [asyncio.create_task(requests()), asyncio.create_task(ticks())]
+        waiter = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait(tasks + [waiter], return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            if t is not waiter and t.exception() is not None:
+                raise t.exception()
+        # let a shutdown reply go out before the sockets close
+        await asyncio.sleep(0.05)
+        for t in tasks + [waiter]:
+            t.cancel()
+        await asyncio.gather(*tasks, waiter, return_exceptions=True)
+        say(f"stopped at seq {service.log.last_seq}, line time {service.line_time:.2f} s")
+        return service
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):  # pragma: no cover
+                pass
+        router.close(0)
+        pub_sock.close(0)
+        actx.term()
+        for ep in (config.server.requests, config.server.events):
+            p = _ipc_path(ep)
+            if p is not None:
+                p.unlink(missing_ok=True)
+        (home / "cti.pid").unlink(missing_ok=True)
+        closer = world if world is not None and hasattr(world, "close") else service.board
+        try:
+            closer.close()
+        except Exception:  # pragma: no cover
+            pass
+
+
+def run(config: Config, speed: float = 1.0, seconds: float | None = None) -> int:
+    """Blocking entry point for ``cti serve``."""
+    asyncio.run(serve(config, speed=speed, seconds=seconds))
+    return 0
