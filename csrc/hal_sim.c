@@ -527,9 +527,10 @@ static int span_setup(hal_board_t *b, sim_span_t *s, const hal_span_config_t *cf
         s->frames_cap = frames;
         s->tx_ts = malloc((size_t) frames * E1_FRAME_BYTES);
         s->rx_ts = malloc((size_t) frames * E1_FRAME_BYTES);
-        s->txp = malloc((size_t) frames * E1_FRAME_BYTES);
-        s->txn = malloc((size_t) frames * E1_FRAME_BYTES);
         s->rx_cap = SIM_RX_TICKS * frames * E1_FRAME_BYTES;
+        /* line loopback sends out all that came in, which may be more than a tick */
+        s->txp = malloc(s->rx_cap);
+        s->txn = malloc(s->rx_cap);
         s->rxp = malloc(s->rx_cap);
         s->rxn = malloc(s->rx_cap);
         s->lbp = malloc(s->rx_cap);
