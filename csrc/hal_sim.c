@@ -24,6 +24,7 @@
 #define SIM_FLASH_MAX_MS   750   /* longer is a hang-up (the usual flash limit) */
 #define SIM_RX_TICKS       4     /* receive FIFO holds this many ticks of line */
 #define SIM_TICK_SLACK     2     /* frames a tick may grow by under clock offset */
+#define SIM_ELASTIC_FRAMES 8     /* receive elastic store: +-3 frames of wander before a slip */
 #define SIM_PEAK_0DBM0     22400.0  /* G.711: peak of a 0 dBm0 sine, 16-bit scale (+3.14 dBm0 = full scale) */
 
 extern const hal_backend_t hal_sim_backend;
@@ -511,7 +512,7 @@ static int span_setup(hal_board_t *b, sim_span_t *s, const hal_span_config_t *cf
 
     ec.crc4 = cfg->crc4;
     ec.cas = cfg->signalling == HAL_SIG_CAS;
-    ec.elastic_frames = 2 * b->tick_frames + 64;
+    ec.elastic_frames = SIM_ELASTIC_FRAMES;
     fr = e1_framer_init(NULL, &ec);
     if (fr == NULL)
         return HAL_ECONFIG;
@@ -572,12 +573,27 @@ static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
         memset(s->rxn, 0, len);
         s->rx_len = len;
     }
-    e1_framer_rx_line(s->framer, s->rxp, s->rxn, s->rx_len);
+    /* Deframe and read frame by frame, interleaved, as the line clock and
+     * the local clock run side by side: the elastic store then only has to
+     * absorb wander, a few frames, and a clock offset slips once per frame
+     * of offset as on a real card (G.822), not after a tick's worth. */
+    {
+        int64_t total = s->rx_len;
+        int64_t done = 0;
+        int f;
+        for (f = 0; f < frames; f++) {
+            int64_t upto = total * (f + 1) / frames;
+            if (upto > done) {
+                e1_framer_rx_line(s->framer, s->rxp + done, s->rxn + done, (int) (upto - done));
+                done = upto;
+            }
+            e1_framer_read(s->framer, s->rx_ts + (size_t) f * E1_FRAME_BYTES, 1);
+        }
+    }
     memcpy(s->lbp, s->rxp, s->rx_len);
     memcpy(s->lbn, s->rxn, s->rx_len);
     s->lb_len = s->rx_len;
     s->rx_len = 0;
-    e1_framer_read(s->framer, s->rx_ts, frames);
 
     alarms = e1_framer_alarms(s->framer);
     if (alarms != s->alarms) {
