@@ -45,10 +45,20 @@ typedef struct {
     hal_sim_fault_t fault;
     double slip_acc;
     uint64_t rng;
-    double err_gap;         /* bits left before the next symbol error */
-    int carry_bits;         /* bits held back by the cable delay */
-    uint8_t carry_p, carry_n;
+    double err_gap;         /* bits left before the next bit error */
+    double code_gap;        /* bits left before the next symbol error */
+    uint8_t carry_p, carry_n;   /* bits held back by the cable delay */
     int prefix_left;        /* whole bytes of delay still to emit */
+    /* The in-line bit error injector: an HDB3 regenerator (decode, flip,
+     * re-code). Its decoder and coder delay the line by a fixed number of
+     * bits; without it the line is delayed the same, so switching it on
+     * and off does not move the frame. */
+    int injecting;
+    e1_hdb3_dec_t inj_dec;
+    e1_hdb3_enc_t inj_enc;
+    uint8_t inj_carry_p, inj_carry_n;
+    uint8_t *inj_buf;
+    int inj_cap;
     hal_sim_cable_stats_t stats;
 } sim_dir_t;
 
@@ -142,9 +152,8 @@ static double rng_uniform(uint64_t *s)
 }
 
 /* Bits to the next error of a Bernoulli(ber) process: geometric. */
-static double next_error_gap(sim_dir_t *d)
+static double next_error_gap(sim_dir_t *d, double ber)
 {
-    double ber = d->fault.ber;
     if (ber <= 0.0)
         return 1e300;
     if (ber >= 1.0)
@@ -300,6 +309,96 @@ static void rx_fifo_append(sim_span_t *dst, const uint8_t *p, const uint8_t *n, 
     dst->rx_len += len;
 }
 
+static inline uint64_t load_be64(const uint8_t *b)
+{
+    uint64_t w;
+    memcpy(&w, b, 8);
+    return __builtin_bswap64(w);
+}
+
+static inline void store_be64(uint8_t *b, uint64_t w)
+{
+    w = __builtin_bswap64(w);
+    memcpy(b, &w, 8);
+}
+
+/* Shift a rail pair right by s bits (0..7) through a carry: 64 bits a step. */
+static void shift_rails(uint8_t *p, uint8_t *n, int nbytes, int s, uint8_t *cp, uint8_t *cn)
+{
+    uint64_t hp = *cp, hn = *cn, mask = (1u << s) - 1;
+    int i = 0;
+
+    if (s == 0)
+        return;
+    for (; i + 8 <= nbytes; i += 8) {
+        uint64_t wp = load_be64(p + i), wn = load_be64(n + i);
+        store_be64(p + i, (hp << (64 - s)) | (wp >> s));
+        store_be64(n + i, (hn << (64 - s)) | (wn >> s));
+        hp = wp & mask;
+        hn = wn & mask;
+    }
+    for (; i < nbytes; i++) {
+        uint8_t bp = p[i], bn = n[i];
+        p[i] = (uint8_t) ((hp << (8 - s)) | (bp >> s));
+        n[i] = (uint8_t) ((hn << (8 - s)) | (bn >> s));
+        hp = bp & mask;
+        hn = bn & mask;
+    }
+    *cp = (uint8_t) hp;
+    *cn = (uint8_t) hn;
+}
+
+static int injector_delay(void)
+{
+    return e1_hdb3_encoder_delay() + e1_hdb3_decoder_delay();
+}
+
+/* The ber fault: regenerate the line through HDB3 decode and re-code,
+ * flipping bits of the binary signal at the given ratio in between, so
+ * the far end sees exactly that bit error ratio on a line that is still
+ * valid HDB3 (a test set's bit error insertion, not noise). */
+static void inject_bit_errors(sim_dir_t *d, uint8_t *p, uint8_t *n, int nbytes)
+{
+    int delay = injector_delay();
+    int64_t nbits = (int64_t) nbytes * 8;
+    double pos;
+
+    if (d->fault.ber <= 0.0 || d->fault.los) {
+        /* (a regenerator on a dead line sends nothing) */
+        d->injecting = 0;
+        /* the same delay as through the regenerator (it may exceed 7 bits) */
+        shift_rails(p, n, nbytes, delay & 7, &d->inj_carry_p, &d->inj_carry_n);
+        return;
+    }
+    if (nbytes > d->inj_cap) {
+        uint8_t *buf = realloc(d->inj_buf, nbytes);
+        if (buf == NULL)
+            return;
+        d->inj_buf = buf;
+        d->inj_cap = nbytes;
+    }
+    if (!d->injecting) {
+        e1_hdb3_dec_init(&d->inj_dec);
+        e1_hdb3_enc_init(&d->inj_enc);
+        d->injecting = 1;
+    }
+    e1_hdb3_decode(&d->inj_dec, p, n, nbytes, d->inj_buf);
+    for (pos = d->err_gap; pos < (double) nbits; pos += 1.0 + next_error_gap(d, d->fault.ber)) {
+        int64_t b = (int64_t) pos;
+        d->inj_buf[b >> 3] ^= (uint8_t) (0x80 >> (b & 7));
+        d->stats.errors++;
+    }
+    d->err_gap = pos - (double) nbits;
+    /* keep the plain path's carry current so switching off is seamless */
+    {
+        uint8_t lp = p[nbytes - 1], ln = n[nbytes - 1];
+        int s = delay & 7;
+        d->inj_carry_p = s ? (uint8_t) (lp & ((1 << s) - 1)) : 0;
+        d->inj_carry_n = s ? (uint8_t) (ln & ((1 << s) - 1)) : 0;
+    }
+    e1_hdb3_encode(&d->inj_enc, d->inj_buf, nbytes, p, n);
+}
+
 /* Carry nbytes of line symbols over one direction of the cable, faults and
  * all. The buffers are the sender's and are changed in place. */
 static void cable_carry(hal_sim_cable_t *c, int di, uint8_t *p, uint8_t *n, int nbytes)
@@ -307,7 +406,6 @@ static void cable_carry(hal_sim_cable_t *c, int di, uint8_t *p, uint8_t *n, int 
     sim_dir_t *d = &c->dir[di];
     sim_span_t *dst = c->end[1 - di];
     int64_t nbits = (int64_t) nbytes * 8;
-    int i;
 
     d->stats.bits += nbits;
     if (d->fault.los) {
@@ -338,8 +436,8 @@ static void cable_carry(hal_sim_cable_t *c, int di, uint8_t *p, uint8_t *n, int 
                 }
             }
         }
-        if (d->fault.ber > 0.0) {
-            double pos = d->err_gap;
+        if (d->fault.code_errors > 0.0) {
+            double pos = d->code_gap;
             while (pos < (double) nbits) {
                 int64_t b = (int64_t) pos;
                 uint8_t m = (uint8_t) (0x80 >> (b & 7));
@@ -351,12 +449,13 @@ static void cable_carry(hal_sim_cable_t *c, int di, uint8_t *p, uint8_t *n, int 
                 } else {
                     n[b >> 3] |= m;
                 }
-                d->stats.errors++;
-                pos += 1.0 + next_error_gap(d);
+                d->stats.code_errors++;
+                pos += 1.0 + next_error_gap(d, d->fault.code_errors);
             }
-            d->err_gap = pos - (double) nbits;
+            d->code_gap = pos - (double) nbits;
         }
     }
+    inject_bit_errors(d, p, n, nbytes);
     if (dst == NULL)
         return;
     while (d->prefix_left > 0) {
@@ -364,19 +463,7 @@ static void cable_carry(hal_sim_cable_t *c, int di, uint8_t *p, uint8_t *n, int 
         rx_fifo_append(dst, &zero, &zero, 1);
         d->prefix_left--;
     }
-    if (c->delay_bits & 7) {
-        int s = c->delay_bits & 7;
-        uint8_t cp = d->carry_p, cn = d->carry_n;
-        for (i = 0; i < nbytes; i++) {
-            uint8_t bp = p[i], bn = n[i];
-            p[i] = (uint8_t) ((cp << (8 - s)) | (bp >> s));
-            n[i] = (uint8_t) ((cn << (8 - s)) | (bn >> s));
-            cp = bp & ((1 << s) - 1);
-            cn = bn & ((1 << s) - 1);
-        }
-        d->carry_p = cp;
-        d->carry_n = cn;
-    }
+    shift_rails(p, n, nbytes, c->delay_bits & 7, &d->carry_p, &d->carry_n);
     rx_fifo_append(dst, p, n, nbytes);
 }
 
@@ -418,7 +505,8 @@ hal_sim_cable_t *hal_sim_cable_connect(hal_board_t *a, int span_a, hal_board_t *
     for (i = 0; i < 2; i++) {
         c->dir[i].rng = (seed ^ (0x9E3779B97F4A7C15ULL * (uint64_t) (i + 1))) | 1;
         c->dir[i].err_gap = 1e300;
-        c->dir[i].prefix_left = delay_bits / 8;
+        c->dir[i].code_gap = 1e300;
+        c->dir[i].prefix_left = delay_bits / 8 + injector_delay() / 8;
     }
     sa->cable = c;
     sa->end = 0;
@@ -435,6 +523,8 @@ void hal_sim_cable_disconnect(hal_sim_cable_t *c)
         c->end[0]->cable = NULL;
     if (c->end[1])
         c->end[1]->cable = NULL;
+    free(c->dir[0].inj_buf);
+    free(c->dir[1].inj_buf);
     free(c);
 }
 
@@ -444,14 +534,16 @@ int hal_sim_cable_fault(hal_sim_cable_t *c, int direction, const hal_sim_fault_t
 
     if (c == NULL || f == NULL || direction < HAL_SIM_A_TO_B || direction > HAL_SIM_BOTH)
         return HAL_EINVAL;
-    if (!(f->ber >= 0.0 && f->ber <= 0.5) || !(fabs(f->clock_ppm) <= 1000.0))
+    if (!(f->ber >= 0.0 && f->ber <= 0.5) || !(f->code_errors >= 0.0 && f->code_errors <= 0.5)
+        || !(fabs(f->clock_ppm) <= 1000.0))
         return HAL_EINVAL;
     for (i = 0; i < 2; i++) {
         if (!(direction & (1 << i)))
             continue;
         c->dir[i].fault = *f;
         c->dir[i].slip_acc = 0.0;
-        c->dir[i].err_gap = next_error_gap(&c->dir[i]);
+        c->dir[i].err_gap = next_error_gap(&c->dir[i], f->ber);
+        c->dir[i].code_gap = next_error_gap(&c->dir[i], f->code_errors);
     }
     return HAL_OK;
 }
@@ -952,7 +1044,14 @@ static int sim_bert(hal_board_t *b, int span, int on)
 {
     sim_span_t *s = &SIM(b)->spans[span - 1];
 
-    if (on) {
+    if (on && s->bert) {
+        /* a restart while running zeroes the counts; the pattern runs on
+         * unbroken, so the checker keeps its lock */
+        s->brx.bits = 0;
+        s->brx.errors = 0;
+        s->brx.sync_losses = 0;
+        s->bert_frames = 0;
+    } else if (on) {
         prbs_tx_init(&s->btx);
         prbs_rx_init(&s->brx);
         s->bert_frames = 0;

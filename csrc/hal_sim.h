@@ -19,13 +19,17 @@ typedef struct {
     int32_t los;        /* 1: no signal at all on this direction */
     int32_t ais;        /* 1: the line carries unframed all ones */
     int32_t lof;        /* 1: the FAS words are corrupted, the frame structure is lost */
-    double ber;         /* symbol error ratio on the line (0 = none) */
+    double ber;         /* bit error ratio: an in-line injector (HDB3 regenerator) flips
+                           bits of the binary signal, re-coded so the line stays valid HDB3 */
+    double code_errors; /* line symbol error ratio: pulses lost or appearing, as noise
+                           does; shows as bipolar violations (HDB3 makes ~1.4 bit errors of each) */
     double clock_ppm;   /* transmitter's clock offset: frames slip at the receiver */
 } hal_sim_fault_t;
 
 typedef struct {
     uint64_t bits;       /* line bits carried */
-    uint64_t errors;     /* line symbols corrupted by the BER fault */
+    uint64_t errors;     /* bits flipped by the ber fault */
+    uint64_t code_errors; /* line symbols corrupted by the code_errors fault */
     int64_t frames_skew; /* frames inserted (+) or removed (-) by clock offset */
 } hal_sim_cable_stats_t;
 

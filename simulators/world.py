@@ -27,7 +27,6 @@ DIRECTIONS = {
     "to_board": lib.HAL_SIM_B_TO_A,
     "both": lib.HAL_SIM_BOTH,
 }
-_FAULT_FIELDS = ("los", "ais", "lof", "ber", "clock_ppm")
 
 
 @dataclass
@@ -36,6 +35,7 @@ class _Fault:
     ais: bool = False
     lof: bool = False
     ber: float = 0.0
+    code_errors: float = 0.0
     clock_ppm: float = 0.0
 
     def active(self) -> dict:
@@ -64,17 +64,22 @@ class Cable:
         return [x for x in (lib.HAL_SIM_A_TO_B, lib.HAL_SIM_B_TO_A) if d & x]
 
     def fault(self, *, los: bool | None = None, ais: bool | None = None, lof: bool | None = None,
-              ber: float | None = None, slip_ppm: float | None = None,
-              direction: str = "both") -> dict:
-        """Inject faults on the line (None leaves a fault as it is). Returns the faults now on."""
-        if ber is not None and not (0.0 <= ber <= 0.5):
-            raise ValueError(f"ber must be between 0 and 0.5, not {ber}")
+              ber: float | None = None, code_errors: float | None = None,
+              slip_ppm: float | None = None, direction: str = "both") -> dict:
+        """Inject faults on the line (None leaves a fault as it is). Returns the faults now on.
+
+        ``ber``: bit errors at that ratio, inserted by an in-line HDB3 regenerator (the far
+        end's BERT sees exactly that ratio); ``code_errors``: line symbol errors at that
+        ratio, as noise makes them (bipolar violations; about 1.4 bit errors each)."""
+        for name, value in (("ber", ber), ("code_errors", code_errors)):
+            if value is not None and not (0.0 <= value <= 0.5):
+                raise ValueError(f"{name} must be between 0 and 0.5, not {value}")
         if slip_ppm is not None and not (-1000.0 <= slip_ppm <= 1000.0):
             raise ValueError(f"slip_ppm must be between -1000 and 1000, not {slip_ppm}")
         for d in self._dirs(direction):
             f = self._faults[d]
             for name, value in (("los", los), ("ais", ais), ("lof", lof), ("ber", ber),
-                                ("clock_ppm", slip_ppm)):
+                                ("code_errors", code_errors), ("clock_ppm", slip_ppm)):
                 if value is not None:
                     setattr(f, name, type(getattr(f, name))(value))
             self._apply(d)
@@ -90,7 +95,7 @@ class Cable:
         f = self._faults[d]
         cf = ffi.new("hal_sim_fault_t *")
         cf.los, cf.ais, cf.lof = int(f.los), int(f.ais), int(f.lof)
-        cf.ber, cf.clock_ppm = f.ber, f.clock_ppm
+        cf.ber, cf.code_errors, cf.clock_ppm = f.ber, f.code_errors, f.clock_ppm
         check(lib.hal_sim_cable_fault(self._c, d, cf), f"fault on the cable of span {self.span}")
 
     def faults(self) -> dict:
@@ -104,8 +109,8 @@ class Cable:
         for name, d in (("to_exchange", lib.HAL_SIM_A_TO_B), ("to_board", lib.HAL_SIM_B_TO_A)):
             st = ffi.new("hal_sim_cable_stats_t *")
             check(lib.hal_sim_cable_stats(self._c, d, st), f"stats of the cable of span {self.span}")
-            out[name] = {"bits": int(st.bits), "errors": int(st.errors),
-                         "frames_skew": int(st.frames_skew)}
+            out[name] = {"bits": int(st.bits), "bit_errors": int(st.errors),
+                         "code_errors": int(st.code_errors), "frames_skew": int(st.frames_skew)}
         far = self._world.exchange.spans[self.span]
         out["far_end"] = far.status()
         return out

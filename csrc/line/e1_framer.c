@@ -1,0 +1,1234 @@
+/*
+ * E1 framer and line interface, bit true: HDB3 (G.703 annex A), basic
+ * frame and CRC-4 multiframe (G.704 2.3), frame and multiframe alignment
+ * (G.706 4), TS16 CAS multiframe (G.704 5.1.3, G.732 5), LOS and AIS
+ * (G.775), controlled slips in the receive elastic store (G.822).
+ *
+ * Speed matters (dozens of spans at many times real time on one core), so
+ * nothing here walks the line bit by bit in the steady state:
+ *
+ * - HDB3 works on 64-bit words. The encoder finds the four-zero runs with
+ *   shifted ANDs, decides B00V or 000V per substitution, and assigns
+ *   alternate polarities with a prefix XOR. The decoder finds violations
+ *   with one addition (the carry chain carries "the last mark was
+ *   positive" across the spaces) and keeps the ones that form a B00V/000V
+ *   pattern; the others are counted as bipolar violations and decoded as
+ *   the ones they most likely were.
+ * - CRC-4 uses that x^4 + x + 1 is primitive: x^15 = 1 mod G, so a block
+ *   folds into a 15-bit residue by XOR (bit i goes to i mod 15) and only
+ *   the end of a sub-multiframe needs a reduction.
+ * - Once aligned, the receiver takes each frame at the known bit offset
+ *   with four 64-bit loads and shifts and checks the FAS there; only out
+ *   of alignment does it search, 64 candidate offsets per step.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "line/e1_framer.h"
+
+#define FRAME_BITS          256
+
+/* G.704 2.3.2: FAS x0011011 in TS0 of even frames (bits 2..8) */
+#define FAS_WORD            0x1B
+/* G.704 2.3.2: NFAS: bit 2 = 1, bit 3 = A (remote alarm), bits 4..8 Sa4..Sa8 */
+#define NFAS_BIT2           0x40
+#define NFAS_A              0x20
+#define NFAS_SA             0x1F
+/* G.704 2.3.3.2: CRC-4 multiframe alignment signal 001011 in bit 1 of the
+ * NFAS of frames 1, 3, 5, 7, 9, 11 */
+#define MFAS_CRC4           0x0B
+/* G.704 5.1.3.2: TS16 of CAS frame 0 is 0000 x y x x */
+#define CAS_MFAS_X          0x0B
+#define CAS_MFAS_Y          0x04
+
+/* G.706 4.1.1: three consecutive incorrect FAS lose frame alignment */
+#define FAS_LOSS_COUNT      3
+/* G.706 4.2: two CRC-4 MFAS within 8 ms (64 frames) */
+#define MF_FIND_FRAMES      64
+/* G.706 4.2: no CRC-4 multiframe within 8 ms of frame alignment: the FAS
+ * was spurious, search again */
+#define MF_SPURIOUS_FRAMES  64
+/* G.706 annex B: no CRC-4 multiframe within 400 ms: the far end is taken
+ * to be non-CRC-4 equipment */
+#define MF_INTERWORK_FRAMES 3200
+/* Not specified by G.706; our rule: CRC-4 multiframe alignment is lost
+ * when the MFAS is received in error in 4 consecutive multiframes. */
+#define MF_LOSS_COUNT       4
+/* G.706 4.3.2: >= 915 errored CRC-4 blocks out of 1000 lose frame alignment */
+#define CRC_WINDOW          1000
+#define CRC_FALSE_ALIGN     915
+/* G.732 5.2: two consecutive CAS MFAS in error lose CAS multiframe alignment */
+#define CAS_LOSS_COUNT      2
+/* G.775: LOS after N consecutive spaces, 10 <= N <= 255 */
+#define LOS_ZEROS           128
+/* G.775: LOS clears on a pulse density of at least 12.5 % over N bits */
+#define LOS_CLEAR_MARKS     (LOS_ZEROS / 8)
+/* G.775: AIS is fewer than 3 zeros in each of two consecutive 512-bit periods */
+#define AIS_PERIOD          512
+#define AIS_ZEROS           3
+/* Our integration of the received A bit: this many equal NFAS in a row */
+#define RAI_COUNT           2
+
+/* Receive bit buffer: decoded bytes in transmission order, bit 7 first */
+#define RXBUF_BYTES         2048
+#define RXBUF_SLACK         16
+
+#define ALL1                0xFFFFFFFFFFFFFFFFULL
+
+struct e1_framer_s {
+    e1_config_t cfg;
+    int allocated;
+
+    /* ---- transmit ---- */
+    e1_hdb3_enc_t enc;
+    int tx_fn;              /* frame number mod 16 (CRC-4 and CAS multiframes) */
+    uint32_t tx_crc_acc;    /* 15-bit CRC-4 residue of the current sub-multiframe */
+    int tx_crc;             /* C1..C4 to send in the current sub-multiframe */
+    int tx_e_pending;       /* errored received SMFs still to report in E bits */
+    int tx_ais;
+    int tx_rai;
+    uint8_t cas_tx[E1_CAS_CHANNELS + 1];
+
+    /* ---- receive: line ---- */
+    e1_hdb3_dec_t dec;
+    int los;
+    uint32_t los_run;       /* consecutive spaces */
+    int los_period_bits, los_period_marks, los_period_hit;
+    int ais;
+    int ais_period_bits, ais_period_zeros;
+    int ais_prev_low;       /* previous 512-bit period had < 3 zeros */
+    int ais_prev_high;
+
+    uint8_t *rxbuf;         /* RXBUF_BYTES + RXBUF_SLACK */
+    int rx_len;             /* decoded bytes in rxbuf */
+
+    /* ---- receive: frame alignment ---- */
+    int aligned;
+    int64_t pos;            /* aligned: bit offset in rxbuf of the next frame */
+    int64_t search_pos;     /* not aligned: first candidate bit offset */
+    int fas_next;           /* next frame should carry the FAS */
+    int fas_bad;
+    uint32_t rx_fn;         /* frames since frame alignment */
+    int rai, rai_run, rai_last;
+
+    /* ---- receive: CRC-4 multiframe ---- */
+    int mf_aligned;
+    int mf_interwork;       /* G.706 annex B: given up on the CRC-4 multiframe */
+    int mf_idx;             /* index in the multiframe of the next frame */
+    uint32_t mf_wait;       /* frames aligned without CRC-4 MF since alignment */
+    uint32_t mf_total;      /* the same, across spurious re-searches */
+    uint32_t si_hist;       /* Si bits of the last NFAS frames */
+    uint32_t mf_last[16];   /* rx_fn + 1 of the last MFAS seen at each phase */
+    int mf_bad;
+    int mfas_err;
+    uint32_t crc_acc;       /* 15-bit residue of the SMF being received */
+    int crc_acc_valid;
+    int crc_prev;           /* CRC-4 of the previous SMF */
+    int crc_prev_valid;
+    int c_bits;             /* C bits received in this SMF */
+    int smf_n, smf_err;     /* G.706 4.3.2 window */
+
+    /* ---- receive: CAS multiframe ---- */
+    int cas_aligned;
+    int cas_idx;
+    int cas_bad;
+    int cas_zero_run;
+    int cas_prev_ts16;
+    int rmai;
+    uint8_t cas_rx[E1_CAS_CHANNELS + 1];
+
+    /* ---- elastic store ---- */
+    uint8_t *store;         /* elastic_frames * 32 */
+    int st_cap, st_rd, st_fill;
+    int st_centre;          /* re-centre at the next read */
+    uint8_t last_frame[E1_FRAME_BYTES];
+
+    e1_counters_t cnt;
+};
+
+/* ------------------------------------------------------------------------ */
+/* Word helpers                                                             */
+
+static inline uint64_t load_be64(const uint8_t *b)
+{
+    uint64_t v;
+    memcpy(&v, b, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline void store_be64(uint8_t *b, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(b, &v, 8);
+}
+
+/* k (1..8) bytes into the top of a word, bit 7 of b[0] at bit 63 */
+static inline uint64_t load_be_part(const uint8_t *b, int k)
+{
+    uint64_t v = 0;
+    int i;
+    for (i = 0; i < k; i++)
+        v |= (uint64_t) b[i] << (56 - 8 * i);
+    return v;
+}
+
+static inline void store_be_part(uint8_t *b, uint64_t v, int k)
+{
+    int i;
+    for (i = 0; i < k; i++)
+        b[i] = (uint8_t) (v >> (56 - 8 * i));
+}
+
+/* Reverse the bits of a word: transmission order then runs from bit 0 up,
+ * which lets an addition carry "the last mark" forward in time. */
+static inline uint64_t rev64(uint64_t x)
+{
+    x = __builtin_bswap64(x);
+    x = ((x >> 1) & 0x5555555555555555ULL) | ((x & 0x5555555555555555ULL) << 1);
+    x = ((x >> 2) & 0x3333333333333333ULL) | ((x & 0x3333333333333333ULL) << 2);
+    x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((x & 0x0F0F0F0F0F0F0F0FULL) << 4);
+    return x;
+}
+
+static inline uint64_t top_mask(int nb)
+{
+    return nb >= 64 ? ALL1 : ~(ALL1 >> nb);
+}
+
+static inline uint64_t low_mask(int nb)
+{
+    return nb >= 64 ? ALL1 : ((1ULL << nb) - 1);
+}
+
+/* ------------------------------------------------------------------------ */
+/* HDB3 encoder (G.703 annex A)                                             */
+/*
+ * Binary 1s are marks of alternate polarity (AMI). Each run of four 0s is
+ * replaced by 000V or B00V: V repeats the polarity of the mark before it
+ * (a bipolar violation); B is a normal alternating mark, used when the
+ * number of marks since the last V is even, so successive Vs alternate.
+ *
+ * The encoder state: polarity of the last mark (1 = positive), parity of
+ * the marks since the last V, zeros at the end of the input not yet in a
+ * substitution (0..3), and the last 3 input bits with their V flags: a V
+ * in the next word may turn one of them into a B, hence the 3-bit delay.
+ */
+#define ENC_POL(st)     ((st) & 1)
+#define ENC_PAR(st)     (((st) >> 1) & 1)
+#define ENC_ZRUN(st)    (((st) >> 2) & 3)
+
+static inline __attribute__((always_inline)) void hdb3_encode_word(e1_hdb3_enc_t *e, uint64_t w, int nb, uint64_t *po, uint64_t *no)
+{
+    uint64_t valid = top_mask(nb);
+    uint64_t ones = w & valid;
+    uint64_t z = ~w & valid;
+    int st = e->state;
+    int zrun = ENC_ZRUN(st);
+    int par = ENC_PAR(st);
+    uint64_t c = (1ULL << zrun) - 1;   /* bit 0: the bit before this word */
+    uint64_t z4, vm = 0, bm = 0, m, v, p, sgn;
+    uint32_t bprev = 0;
+    int newz;
+    uint64_t ev;
+
+    /* bit b marks the 4th zero of a run of at least 4 ending there */
+    z4 = z & ((z >> 1) | (c << 63)) & ((z >> 2) | (c << 62)) & ((z >> 3) | (c << 61));
+    if (z4) {
+        /* V where the run, counted from the last 1 or V, reaches 4, 8, 12...
+         * (G.703: each block of 4 zeros is replaced) */
+        uint64_t zz4 = z & (z >> 1) & (z >> 2) & (z >> 3);
+        uint64_t zz8 = zz4 & (zz4 >> 4), zz16 = zz8 & (zz8 >> 8), zz32 = zz16 & (zz16 >> 16);
+        uint64_t po, val, has, lfull, lprev, parm = par ? ALL1 : 0;
+
+        vm = z4 & ~(z4 >> 1);
+        vm |= (vm >> 4) & zz4;
+        vm |= (vm >> 8) & zz8;
+        vm |= (vm >> 16) & zz16;
+        vm |= (vm >> 32) & zz32;
+        /* B00V when the marks since the previous V are even: prefix parity
+         * of the 1s, and its value at the latest V carried forward */
+        po = ones;
+        po ^= po >> 1;
+        po ^= po >> 2;
+        po ^= po >> 4;
+        po ^= po >> 8;
+        po ^= po >> 16;
+        po ^= po >> 32;
+        val = po & vm;
+        has = vm;
+        val |= (val >> 1) & ~has;
+        has |= has >> 1;
+        val |= (val >> 2) & ~has;
+        has |= has >> 2;
+        val |= (val >> 4) & ~has;
+        has |= has >> 4;
+        val |= (val >> 8) & ~has;
+        has |= has >> 8;
+        val |= (val >> 16) & ~has;
+        has |= has >> 16;
+        val |= (val >> 32) & ~has;
+        has |= has >> 32;
+        lfull = val | (~has & parm);
+        lprev = (lfull >> 1) | (parm << 63);
+        {
+            uint64_t bv = vm & ~(po ^ lprev);
+            bm = bv << 3;
+            bprev = (uint32_t) (bv >> 61);
+        }
+        par = (int) (((po ^ lfull) >> (64 - nb)) & 1);
+    } else {
+        par ^= __builtin_parityll(ones);
+    }
+    ev = ones | vm;
+    if (ev)
+        newz = __builtin_ctzll(ev) - (64 - nb);
+    else
+        newz = zrun + nb;
+
+    /* output: input bits -3 .. nb-4 of this word */
+    m = ((uint64_t) ((e->hold & 7) | bprev) << 61) | ((ones | bm) >> 3);
+    v = ((uint64_t) ((e->hold >> 3) & 7) << 61) | (vm >> 3);
+    m &= valid;
+    v &= valid;
+    /* prefix parity of the alternating marks; a V takes the polarity of the
+     * last mark before it, which is what the prefix says at its position */
+    p = m;
+    p ^= p >> 1;
+    p ^= p >> 2;
+    p ^= p >> 4;
+    p ^= p >> 8;
+    p ^= p >> 16;
+    p ^= p >> 32;
+    sgn = p ^ (ENC_POL(st) ? ALL1 : 0);
+    *po = (m | v) & sgn;
+    *no = (m | v) & ~sgn;
+    e->state = (int) ((sgn >> (64 - nb)) & 1) | (par << 1) | ((newz & 3) << 2);
+    e->hold = (uint32_t) (((ones >> (64 - nb)) & 7) | (((vm >> (64 - nb)) & 7) << 3));
+}
+
+void e1_hdb3_enc_init(e1_hdb3_enc_t *e)
+{
+    /* as if the last mark was negative (the first one goes out positive)
+     * and the 3 bits of delay in front of the data were 0s */
+    e->state = 3 << 2;
+    e->hold = 0;
+}
+
+int e1_hdb3_encoder_delay(void)
+{
+    return 3;
+}
+
+void e1_hdb3_encode(e1_hdb3_enc_t *e, const uint8_t *in, int nbytes, uint8_t *p, uint8_t *n)
+{
+    uint64_t po, no;
+    int i = 0;
+
+    for (; i + 8 <= nbytes; i += 8) {
+        hdb3_encode_word(e, load_be64(in + i), 64, &po, &no);
+        store_be64(p + i, po);
+        store_be64(n + i, no);
+    }
+    if (i < nbytes) {
+        int k = nbytes - i;
+        hdb3_encode_word(e, load_be_part(in + i, k), 8 * k, &po, &no);
+        store_be_part(p + i, po, k);
+        store_be_part(n + i, no, k);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* HDB3 decoder                                                             */
+/*
+ * Works in reversed words (bit 0 first in time). A mark is a violation
+ * when the last mark before it had the same polarity. A violation is an
+ * HDB3 substitution when the two positions before it are spaces, the
+ * third is a space (000V) or a mark that was not itself a violation
+ * (B00V), and the fourth is a mark; the V and its B then decode as 0s. Any other violation is a
+ * line error: counted as a BPV and decoded as the 1 it is most likely to
+ * be, so one bad symbol costs about one bit.
+ *
+ * State: polarity of the last mark, whether a mark was seen at all, which
+ * of the last 4 positions were spaces and which of the last 3 were not
+ * violations; hold keeps their decoded bits (a V in the next word can
+ * clear the one 3 back), hence the 3-bit delay.
+ */
+#define DEC_LASTPOS(st) ((st) & 1)
+#define DEC_SEEN(st)    (((st) >> 1) & 1)
+#define DEC_SEEN_BIT    2   /* cleared when the line goes quiet: start afresh */
+#define DEC_SPACES(st)  (((st) >> 2) & 15)  /* bit 0: position -4 .. bit 3: -1 */
+#define DEC_NOVIOL(st)  (((st) >> 6) & 7)   /* bit 0: position -3 .. bit 2: -1 */
+
+typedef struct {
+    uint64_t out;       /* decoded bits, reversed order, positions -3 .. nb-4 */
+    uint64_t marks;     /* marks in this word, reversed order */
+    int bpv;
+} dec_result_t;
+
+static inline __attribute__((always_inline)) void hdb3_decode_word(e1_hdb3_dec_t *d, uint64_t pw, uint64_t nw, int nb,
+                                    dec_result_t *r)
+{
+    uint64_t valid = low_mask(nb);
+    uint64_t x, u, a, sum, carry, viol, nv, ok, e, clear;
+    int st = d->state;
+    uint64_t cin = (uint64_t) DEC_LASTPOS(st);
+    uint64_t sh = (uint64_t) DEC_SPACES(st);
+    uint64_t nh = (uint64_t) DEC_NOVIOL(st);
+    int lastpos = DEC_LASTPOS(st), seen = DEC_SEEN(st);
+    uint64_t u4;
+
+    pw &= valid;
+    nw &= valid & ~pw;          /* a pulse on both rails counts as positive */
+    x = pw | nw;
+    u = ~x & valid;
+    u4 = u;
+    if (x) {
+        if (!seen) {
+            /* the first mark ever is no violation whatever its polarity,
+             * and what came before it is no zero run of the code */
+            int first = __builtin_ctzll(x);
+            cin = !((pw >> first) & 1);
+            u4 &= ~low_mask(first);
+            seen = 1;
+        }
+        lastpos = (int) ((pw >> (63 - __builtin_clzll(x))) & 1);
+    } else if (!seen) {
+        u4 = 0;
+    }
+    /* carry into bit t: the last mark before t was positive */
+    a = pw | u;
+    sum = a + pw + cin;
+    carry = sum ^ a ^ pw;
+    viol = (pw & carry) | (nw & ~carry);
+    nv = ~viol & valid;
+    /* a substitution: spaces at t-1 and t-2, a space or a mark that was no
+     * violation (the B) at t-3, and a mark at t-4: the zero run that the
+     * encoder replaced started at t-3, so t-4 was a 1 or the previous V */
+    ok = viol & ((u << 1) | (sh >> 3)) & ((u << 2) | (sh >> 2)) & ((nv << 3) | nh)
+         & ~((u4 << 4) | sh);
+    r->bpv = (viol & ~ok) ? __builtin_popcountll(viol & ~ok) : 0;
+    e = (x << 3) | d->hold;
+    clear = ok | (ok << 3);
+    r->out = e & ~clear & valid;
+    r->marks = x;
+    d->hold = (uint32_t) ((x >> (nb - 3)) & 7 & ~(ok >> (nb - 3)));
+    d->state = lastpos | (seen << 1) | (int) (((u4 >> (nb - 4)) & 15) << 2)
+               | (int) (((nv >> (nb - 3)) & 7) << 6);
+}
+
+void e1_hdb3_dec_init(e1_hdb3_dec_t *d)
+{
+    d->state = 0;
+    d->hold = 0;
+    d->bpv = 0;
+}
+
+int e1_hdb3_decoder_delay(void)
+{
+    return 3;
+}
+
+void e1_hdb3_decode(e1_hdb3_dec_t *d, const uint8_t *p, const uint8_t *n, int nbytes, uint8_t *out)
+{
+    dec_result_t r;
+    int i = 0;
+
+    for (; i + 8 <= nbytes; i += 8) {
+        hdb3_decode_word(d, rev64(load_be64(p + i)), rev64(load_be64(n + i)), 64, &r);
+        d->bpv += r.bpv;
+        store_be64(out + i, rev64(r.out));
+    }
+    if (i < nbytes) {
+        int k = nbytes - i;
+        hdb3_decode_word(d, rev64(load_be_part(p + i, k)), rev64(load_be_part(n + i, k)), 8 * k, &r);
+        d->bpv += r.bpv;
+        store_be_part(out + i, rev64(r.out), k);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* CRC-4 (G.704 2.3.3.5.2): the block times x^4 divided by x^4 + x + 1      */
+
+/* x^e mod x^4 + x + 1, e = 0..14 (x^15 = 1) */
+static const uint8_t crc4_xpow[15] = { 1, 2, 4, 8, 3, 6, 12, 11, 5, 10, 7, 14, 15, 13, 9 };
+
+/* (crc xor nibble) * x^4 mod G: four bits at a time */
+static const uint8_t crc4_nib[16] = {
+    0x0, 0x3, 0x6, 0x5, 0xC, 0xF, 0xA, 0x9, 0xB, 0x8, 0xD, 0xE, 0x7, 0x4, 0x1, 0x2
+};
+
+int e1_crc4(int crc, const uint8_t *data, int nbytes)
+{
+    int i;
+
+    crc &= 0xF;
+    for (i = 0; i < nbytes; i++) {
+        crc = crc4_nib[crc ^ (data[i] >> 4)];
+        crc = crc4_nib[crc ^ (data[i] & 0xF)];
+    }
+    return crc;
+}
+
+/* Residue of one frame (four words, bit 63 of w0 first) in the 15-bit
+ * ring: bit e is the coefficient of x^e, counting from the frame's last bit. */
+static inline uint32_t crc4_fold_frame(uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3)
+{
+    /* 2^64 = 2^4, 2^128 = 2^8, 2^192 = 2^12 in the ring; what a shift
+     * pushes past bit 63 comes back at bit 4 (2^64 = 2^4) */
+    uint64_t t = w3 ^ (w2 << 4) ^ ((w2 >> 60) << 4) ^ (w1 << 8) ^ ((w1 >> 56) << 4)
+                 ^ (w0 << 12) ^ ((w0 >> 52) << 4);
+    uint64_t r = (t & 0x7FFF) ^ ((t >> 15) & 0x7FFF) ^ ((t >> 30) & 0x7FFF) ^ ((t >> 45) & 0x7FFF)
+                 ^ (t >> 60);
+    return (uint32_t) r;
+}
+
+static inline uint32_t rot15(uint32_t r, int k)
+{
+    return ((r << k) | (r >> (15 - k))) & 0x7FFF;
+}
+
+/* Horner step: the block so far moves up 256 bits (x^256 = x) and the new frame is added */
+static inline uint32_t crc4_add_frame(uint32_t acc, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3)
+{
+    return rot15(acc, 1) ^ crc4_fold_frame(w0, w1, w2, w3);
+}
+
+/* The CRC-4 of a block with residue acc: acc * x^4 reduced */
+static int crc4_finish(uint32_t acc)
+{
+    int crc = 0, e;
+
+    acc = rot15(acc, 4);
+    for (e = 0; e < 15; e++)
+        if (acc & (1U << e))
+            crc ^= crc4_xpow[e];
+    return crc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Life cycle                                                               */
+
+int e1_framer_size(void)
+{
+    return (int) sizeof(e1_framer_t);
+}
+
+static void rx_lose_alignment(e1_framer_t *s, int64_t from);
+
+e1_framer_t *e1_framer_init(e1_framer_t *s, const e1_config_t *cfg)
+{
+    int allocated = 0;
+    uint8_t *rxbuf, *store;
+    int i;
+
+    if (cfg == NULL || cfg->elastic_frames < 2 || cfg->elastic_frames > (1 << 20)
+        || (cfg->crc4 != 0 && cfg->crc4 != 1) || (cfg->cas != 0 && cfg->cas != 1))
+        return NULL;
+    rxbuf = calloc(1, RXBUF_BYTES + RXBUF_SLACK);
+    store = malloc((size_t) cfg->elastic_frames * E1_FRAME_BYTES);
+    if (s == NULL) {
+        s = malloc(sizeof(*s));
+        allocated = 1;
+    }
+    if (s == NULL || rxbuf == NULL || store == NULL) {
+        free(rxbuf);
+        free(store);
+        if (allocated)
+            free(s);
+        return NULL;
+    }
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    s->allocated = allocated;
+    s->rxbuf = rxbuf;
+    s->store = store;
+    s->st_cap = cfg->elastic_frames;
+    memset(s->store, 0xFF, (size_t) s->st_cap * E1_FRAME_BYTES);
+    memset(s->last_frame, 0xFF, E1_FRAME_BYTES);
+    e1_hdb3_enc_init(&s->enc);
+    e1_hdb3_dec_init(&s->dec);
+    /* G.704 5.1.3.2: abcd of an idle or unused channel: 1101 */
+    for (i = 0; i <= E1_CAS_CHANNELS; i++) {
+        s->cas_tx[i] = 0xD;
+        s->cas_rx[i] = 0xF;
+    }
+    s->cas_prev_ts16 = 0;
+    rx_lose_alignment(s, 0);
+    return s;
+}
+
+void e1_framer_release(e1_framer_t *s)
+{
+    if (s == NULL)
+        return;
+    free(s->rxbuf);
+    free(s->store);
+    s->rxbuf = NULL;
+    s->store = NULL;
+}
+
+void e1_framer_free(e1_framer_t *s)
+{
+    if (s == NULL)
+        return;
+    e1_framer_release(s);
+    if (s->allocated)
+        free(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Transmit                                                                 */
+
+void e1_framer_set_tx_ais(e1_framer_t *s, int on)
+{
+    s->tx_ais = on != 0;
+}
+
+void e1_framer_set_tx_rai(e1_framer_t *s, int on)
+{
+    s->tx_rai = on != 0;
+}
+
+void e1_framer_set_cas_tx(e1_framer_t *s, int channel, int abcd)
+{
+    if (channel < 1 || channel > E1_CAS_CHANNELS || abcd < 0 || abcd > 15)
+        return;
+    s->cas_tx[channel] = (uint8_t) abcd;
+}
+
+static inline __attribute__((always_inline)) void tx_word(e1_hdb3_enc_t *enc, uint64_t w, uint8_t *p,
+                                                          uint8_t *n)
+{
+    uint64_t po, no;
+    hdb3_encode_word(enc, w, 64, &po, &no);
+    store_be64(p, po);
+    store_be64(n, no);
+}
+
+void e1_framer_tx(e1_framer_t *s, const uint8_t *ts, int nframes, uint8_t *p, uint8_t *n)
+{
+    int alarm_a = s->tx_rai || (e1_framer_alarms(s) & (E1_ALARM_LOS | E1_ALARM_LOF | E1_ALARM_AIS));
+    int y = s->cfg.cas && !s->cas_aligned;
+    int crc4 = s->cfg.crc4;
+    e1_hdb3_enc_t enc = s->enc;
+    int f;
+
+    for (f = 0; f < nframes; f++, ts += E1_FRAME_BYTES, p += E1_FRAME_BYTES, n += E1_FRAME_BYTES) {
+        int fn = s->tx_fn;
+        uint64_t w0, w1, w2, w3;
+        int ts0, si;
+
+        s->tx_fn = (fn + 1) & 15;
+        if (s->tx_ais) {
+            /* G.775: AIS is an unframed all-ones signal */
+            tx_word(&enc, ALL1, p, n);
+            tx_word(&enc, ALL1, p + 8, n + 8);
+            tx_word(&enc, ALL1, p + 16, n + 16);
+            tx_word(&enc, ALL1, p + 24, n + 24);
+            continue;
+        }
+        w0 = load_be64(ts);
+        w1 = load_be64(ts + 8);
+        w2 = load_be64(ts + 16);
+        w3 = load_be64(ts + 24);
+        if (s->cfg.cas) {
+            int t16;
+            if ((fn & 15) == 0)
+                t16 = CAS_MFAS_X | (y ? CAS_MFAS_Y : 0);   /* G.704 5.1.3.2: 0000 x y x x */
+            else
+                t16 = (s->cas_tx[fn] << 4) | s->cas_tx[fn + 15];
+            w2 = (w2 & 0x00FFFFFFFFFFFFFFULL) | ((uint64_t) t16 << 56);
+        }
+        if ((fn & 1) == 0) {
+            ts0 = FAS_WORD;
+            /* G.704 2.3.3.5.2: C1..C4 of the previous SMF in frames 0, 2, 4, 6 of this one */
+            si = crc4 ? (s->tx_crc >> (3 - ((fn >> 1) & 3))) & 1 : 1;
+        } else {
+            ts0 = NFAS_BIT2 | NFAS_SA | (alarm_a ? NFAS_A : 0);
+            if (!crc4) {
+                si = 1;
+            } else if (fn < 13) {
+                si = (MFAS_CRC4 >> (5 - (fn >> 1))) & 1;
+            } else {
+                /* G.704 2.3.3.4: E = 0 reports a received errored SMF */
+                if (s->tx_e_pending > 0) {
+                    si = 0;
+                    s->tx_e_pending--;
+                } else {
+                    si = 1;
+                }
+            }
+        }
+        if (fn & 1)
+            ts0 |= si << 7;
+        w0 = (w0 & 0x00FFFFFFFFFFFFFFULL) | ((uint64_t) ts0 << 56);
+        if (crc4) {
+            /* computed with the C bits at 0 (G.704 2.3.3.5.2) */
+            s->tx_crc_acc = crc4_add_frame(s->tx_crc_acc, w0, w1, w2, w3);
+            if ((fn & 7) == 7) {
+                s->tx_crc = crc4_finish(s->tx_crc_acc);
+                s->tx_crc_acc = 0;
+            }
+        }
+        if (!(fn & 1))
+            w0 |= (uint64_t) si << 63;
+        tx_word(&enc, w0, p, n);
+        tx_word(&enc, w1, p + 8, n + 8);
+        tx_word(&enc, w2, p + 16, n + 16);
+        tx_word(&enc, w3, p + 24, n + 24);
+    }
+    s->enc = enc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Elastic store (G.822 controlled slips)                                   */
+
+static void store_flush(e1_framer_t *s)
+{
+    s->st_rd = 0;
+    s->st_fill = 0;
+    s->st_centre = 1;
+}
+
+static inline void store_put(e1_framer_t *s, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3)
+{
+    int wr;
+    uint8_t *d;
+
+    if (s->st_fill == s->st_cap) {
+        /* full: the oldest frame is dropped */
+        s->st_rd = s->st_rd + 1 == s->st_cap ? 0 : s->st_rd + 1;
+        s->st_fill--;
+        if (!s->st_centre)
+            s->cnt.slips++;
+    }
+    wr = s->st_rd + s->st_fill;
+    if (wr >= s->st_cap)
+        wr -= s->st_cap;
+    d = s->store + (size_t) wr * E1_FRAME_BYTES;
+    store_be64(d, w0);
+    store_be64(d + 8, w1);
+    store_be64(d + 16, w2);
+    store_be64(d + 24, w3);
+    s->st_fill++;
+}
+
+/* Start the store at half its spare room beyond one read, so that bursts
+ * of writes and reads of about nframes each, in either order, keep it
+ * off both ends. */
+static void store_centre(e1_framer_t *s, int nframes)
+{
+    int want = nframes + (s->st_cap - nframes) / 2;
+
+    if (nframes >= s->st_cap)
+        want = s->st_cap;
+    while (s->st_fill > want) {
+        s->st_rd = s->st_rd + 1 == s->st_cap ? 0 : s->st_rd + 1;
+        s->st_fill--;
+    }
+    while (s->st_fill < want) {
+        /* idle frames in front of the first real one */
+        s->st_rd = s->st_rd == 0 ? s->st_cap - 1 : s->st_rd - 1;
+        memset(s->store + (size_t) s->st_rd * E1_FRAME_BYTES, 0xFF, E1_FRAME_BYTES);
+        s->st_fill++;
+    }
+    s->st_centre = 0;
+}
+
+void e1_framer_read(e1_framer_t *s, uint8_t *ts, int nframes)
+{
+    int f;
+
+    if (nframes <= 0)
+        return;
+    if (!s->aligned) {
+        memset(ts, 0xFF, (size_t) nframes * E1_FRAME_BYTES);
+        return;
+    }
+    if (s->st_centre)
+        store_centre(s, nframes);
+    for (f = 0; f < nframes; f++, ts += E1_FRAME_BYTES) {
+        if (s->st_fill == 0) {
+            /* empty: the last frame is repeated */
+            memcpy(ts, s->last_frame, E1_FRAME_BYTES);
+            s->cnt.slips++;
+            continue;
+        }
+        memcpy(ts, s->store + (size_t) s->st_rd * E1_FRAME_BYTES, E1_FRAME_BYTES);
+        s->st_rd = s->st_rd + 1 == s->st_cap ? 0 : s->st_rd + 1;
+        s->st_fill--;
+    }
+    memcpy(s->last_frame, ts - E1_FRAME_BYTES, E1_FRAME_BYTES);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Receive: alignment                                                       */
+
+static void rx_mf_reset(e1_framer_t *s)
+{
+    s->mf_aligned = 0;
+    s->mf_wait = 0;
+    s->si_hist = 0;
+    memset(s->mf_last, 0, sizeof(s->mf_last));
+    s->mf_bad = 0;
+    s->crc_acc_valid = 0;
+    s->crc_prev_valid = 0;
+}
+
+/* Out of frame: search from bit offset `from` of rxbuf. */
+static void rx_lose_alignment(e1_framer_t *s, int64_t from)
+{
+    s->aligned = 0;
+    s->search_pos = from;
+    s->fas_bad = 0;
+    s->rai = 0;
+    s->rai_run = 0;
+    rx_mf_reset(s);
+    s->cas_aligned = 0;
+    s->cas_bad = 0;
+    s->rmai = 0;
+    store_flush(s);
+}
+
+static void rx_gain_alignment(e1_framer_t *s, int64_t at)
+{
+    s->aligned = 1;
+    s->pos = at;
+    s->fas_next = 1;
+    s->fas_bad = 0;
+    s->rx_fn = 0;
+    s->rai_run = 0;
+    s->rai_last = 0;
+    s->smf_n = 0;
+    s->smf_err = 0;
+    s->cas_prev_ts16 = 0;
+    s->cas_zero_run = 0;
+    rx_mf_reset(s);
+    store_flush(s);
+}
+
+/* Bits start .. start+63 of rxbuf as a word, bit `start` at bit 63. */
+static inline uint64_t rx_bits64(const e1_framer_t *s, int64_t start)
+{
+    const uint8_t *b = s->rxbuf + (start >> 3);
+    int sh = (int) (start & 7);
+    return (load_be64(b) << sh) | (b[8] >> (8 - sh));
+}
+
+/* For the 64 candidate frame starts c = base .. base+63 (bit 63 of the
+ * result is c = base): FAS bits 2..8 match at c. Needs bytes up to
+ * base/8 + 17. */
+static inline uint64_t fas_candidates(const e1_framer_t *s, int64_t base)
+{
+    uint64_t hi = rx_bits64(s, base), lo = rx_bits64(s, base + 64);
+    uint64_t m = ALL1;
+    int j;
+
+    for (j = 0; j < 7; j++) {
+        /* bit (j+2) of the frame, i.e. offset j+1 from c */
+        int sh = j + 1;
+        uint64_t b = (hi << sh) | (lo >> (64 - sh));
+        m &= (FAS_WORD >> (6 - j)) & 1 ? b : ~b;
+    }
+    return m;
+}
+
+/* G.706 4.1.2: the FAS, then bit 2 = 1 in the next frame, then the FAS
+ * again. All 64 offsets of a window are tried at once; the earliest that
+ * passes wins. Returns 1 when aligned. */
+static int rx_search(e1_framer_t *s)
+{
+    for (;;) {
+        int64_t base = s->search_pos & ~(int64_t) 7;
+        uint64_t m;
+
+        if ((base >> 3) + 2 * E1_FRAME_BYTES + 17 + 1 > s->rx_len)
+            return 0;
+        m = fas_candidates(s, base);
+        m &= ALL1 >> (s->search_pos - base);
+        if (m) {
+            m &= rx_bits64(s, base + FRAME_BITS + 1);           /* NFAS bit 2 */
+            if (m)
+                m &= fas_candidates(s, base + 2 * FRAME_BITS);
+        }
+        if (m) {
+            rx_gain_alignment(s, base + __builtin_clzll(m));
+            return 1;
+        }
+        s->search_pos = base + 64;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Receive: one aligned frame                                               */
+
+static void rx_crc4(e1_framer_t *s, int ts0, int fas, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3)
+{
+    int si = ts0 >> 7;
+
+    if (!s->mf_aligned) {
+        if (!fas) {
+            /* G.706 4.2: two MFAS 001011 at the same phase within 8 ms */
+            s->si_hist = ((s->si_hist << 1) | (uint32_t) si) & 0x3F;
+            if (s->si_hist == MFAS_CRC4) {
+                int ph = (int) (s->rx_fn & 15);
+                if (s->mf_last[ph] && s->rx_fn + 1 - s->mf_last[ph] <= MF_FIND_FRAMES) {
+                    s->mf_aligned = 1;
+                    s->mf_interwork = 0;
+                    s->mf_idx = 12;
+                    s->mf_bad = 0;
+                    s->mfas_err = 0;
+                    s->mf_total = 0;
+                    s->crc_acc_valid = 0;
+                    s->crc_prev_valid = 0;
+                    return;
+                }
+                s->mf_last[ph] = s->rx_fn + 1;
+            }
+        }
+        s->mf_wait++;
+        s->mf_total++;
+        if (!s->mf_interwork) {
+            if (s->mf_total >= MF_INTERWORK_FRAMES) {
+                s->mf_interwork = 1;
+            } else if (s->mf_wait >= MF_SPURIOUS_FRAMES) {
+                /* G.706 4.2: spurious FAS; search again just after it */
+                rx_lose_alignment(s, s->pos + 1);
+            }
+        }
+        return;
+    }
+
+    {
+        int idx = s->mf_idx;
+        s->mf_idx = (idx + 1) & 15;
+        if ((idx & 7) == 0) {
+            s->crc_acc = 0;
+            s->crc_acc_valid = 1;
+            s->c_bits = 0;
+        }
+        if (fas)
+            w0 &= ~(1ULL << 63);     /* C bits count as 0 */
+        s->crc_acc = crc4_add_frame(s->crc_acc, w0, w1, w2, w3);
+        if (fas) {
+            s->c_bits = (s->c_bits << 1) | si;
+            if ((idx & 7) == 6 && s->crc_prev_valid) {
+                s->smf_n++;
+                if (s->c_bits != s->crc_prev) {
+                    s->cnt.crc4_errors++;
+                    s->smf_err++;
+                    if (s->tx_e_pending < 255)
+                        s->tx_e_pending++;
+                }
+                if (s->smf_n >= CRC_WINDOW) {
+                    int bad = s->smf_err >= CRC_FALSE_ALIGN;
+                    s->smf_n = 0;
+                    s->smf_err = 0;
+                    if (bad) {
+                        /* G.706 4.3.2: false frame alignment */
+                        s->cnt.lof_events++;
+                        rx_lose_alignment(s, s->pos + 1);
+                        return;
+                    }
+                }
+            }
+        } else if (idx < 12) {
+            if (si != ((MFAS_CRC4 >> (5 - (idx >> 1))) & 1))
+                s->mfas_err = 1;
+            if (idx == 11) {
+                if (s->mfas_err) {
+                    if (++s->mf_bad >= MF_LOSS_COUNT) {
+                        rx_mf_reset(s);
+                        return;
+                    }
+                } else {
+                    s->mf_bad = 0;
+                }
+                s->mfas_err = 0;
+            }
+        } else if (si == 0) {
+            /* E bits of frames 13 and 15 (G.704 2.3.3.4) */
+            s->cnt.ebit_errors++;
+        }
+        if ((idx & 7) == 7) {
+            s->crc_prev = crc4_finish(s->crc_acc);
+            s->crc_prev_valid = s->crc_acc_valid;
+        }
+    }
+}
+
+static void rx_cas(e1_framer_t *s, int t16)
+{
+    if (t16 == 0) {
+        /* G.732 5.2: TS16 all 0 for a whole multiframe */
+        if (++s->cas_zero_run >= 16 && s->cas_aligned) {
+            s->cas_aligned = 0;
+            s->rmai = 0;
+        }
+    } else {
+        s->cas_zero_run = 0;
+    }
+    if (!s->cas_aligned) {
+        /* G.732 5.2: the first MFAS after a TS16 with a 1 in it */
+        if ((t16 & 0xF0) == 0 && s->cas_prev_ts16 != 0) {
+            s->cas_aligned = 1;
+            s->cas_idx = 0;
+            s->cas_bad = 0;
+        }
+    }
+    s->cas_prev_ts16 = t16;
+    if (!s->cas_aligned)
+        return;
+    if (s->cas_idx == 0) {
+        if ((t16 & 0xF0) != 0) {
+            if (++s->cas_bad >= CAS_LOSS_COUNT) {
+                s->cas_aligned = 0;
+                s->rmai = 0;
+                return;
+            }
+        } else {
+            s->cas_bad = 0;
+            s->rmai = (t16 & CAS_MFAS_Y) != 0;
+        }
+    } else {
+        s->cas_rx[s->cas_idx] = (uint8_t) (t16 >> 4);
+        s->cas_rx[s->cas_idx + 15] = (uint8_t) (t16 & 0xF);
+    }
+    s->cas_idx = (s->cas_idx + 1) & 15;
+}
+
+/* Returns 0 when the frame cost us the alignment. */
+static inline int rx_frame(e1_framer_t *s, uint64_t w0, uint64_t w1, uint64_t w2, uint64_t w3)
+{
+    int ts0 = (int) (w0 >> 56);
+    int fas = s->fas_next;
+
+    s->fas_next = !fas;
+    if (fas) {
+        if ((ts0 & 0x7F) != FAS_WORD) {
+            s->cnt.fas_errors++;
+            if (++s->fas_bad >= FAS_LOSS_COUNT) {
+                /* G.706 4.1.1 */
+                s->cnt.lof_events++;
+                rx_lose_alignment(s, s->pos);
+                return 0;
+            }
+        } else {
+            s->fas_bad = 0;
+        }
+    } else {
+        int a = (ts0 & NFAS_A) != 0;
+        if (a == s->rai_last) {
+            if (++s->rai_run >= RAI_COUNT)
+                s->rai = a;
+        } else {
+            s->rai_last = a;
+            s->rai_run = 1;
+        }
+    }
+    store_put(s, w0, w1, w2, w3);
+    s->cnt.frames_rx++;
+    if (s->cfg.cas)
+        rx_cas(s, (int) (w2 >> 56));
+    if (s->cfg.crc4) {
+        rx_crc4(s, ts0, fas, w0, w1, w2, w3);
+        if (!s->aligned)
+            return 0;
+    }
+    s->rx_fn++;
+    return 1;
+}
+
+static void rx_process(e1_framer_t *s)
+{
+    int64_t keep;
+
+    for (;;) {
+        if (!s->aligned && !rx_search(s))
+            break;
+        while (s->aligned) {
+            int64_t byte = s->pos >> 3;
+            const uint8_t *b;
+            int sh;
+            uint64_t w0, w1, w2, w3;
+
+            if (byte + E1_FRAME_BYTES + 1 > s->rx_len)
+                break;
+            b = s->rxbuf + byte;
+            sh = (int) (s->pos & 7);
+            w0 = (load_be64(b) << sh) | (b[8] >> (8 - sh));
+            w1 = (load_be64(b + 8) << sh) | (b[16] >> (8 - sh));
+            w2 = (load_be64(b + 16) << sh) | (b[24] >> (8 - sh));
+            w3 = (load_be64(b + 24) << sh) | (b[32] >> (8 - sh));
+            if (!rx_frame(s, w0, w1, w2, w3))
+                break;
+            s->pos += FRAME_BITS;
+        }
+        if (s->aligned)
+            break;
+    }
+    keep = (s->aligned ? s->pos : s->search_pos) >> 3;
+    if (keep > s->rx_len)
+        keep = s->rx_len;
+    if (keep > 0) {
+        memmove(s->rxbuf, s->rxbuf + keep, (size_t) (s->rx_len - keep));
+        s->rx_len -= (int) keep;
+        s->pos -= keep * 8;
+        s->search_pos -= keep * 8;
+        if (s->search_pos < 0)
+            s->search_pos = 0;
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Receive: line                                                            */
+
+static void rx_los_run(e1_framer_t *s)
+{
+    s->los_period_hit = 1;
+    if (!s->los) {
+        s->los = 1;
+        s->cnt.los_events++;
+    }
+}
+
+/* G.775 LOS and AIS on one decoded word of nb bits. Returns 1 when the
+ * line has been quiet for LOS_ZEROS bits. */
+static inline __attribute__((always_inline)) int rx_line_monitor(e1_framer_t *s, const dec_result_t *r, int nb)
+{
+    uint64_t x = r->marks;
+
+    /* LOS: LOS_ZEROS consecutive spaces (more than a word, so only runs
+     * across word edges matter) */
+    if (x == 0) {
+        s->los_run += (uint32_t) nb;
+        if (s->los_run >= LOS_ZEROS)
+            rx_los_run(s);
+    } else {
+        s->los_run += (uint32_t) __builtin_ctzll(x);
+        if (s->los_run >= LOS_ZEROS)
+            rx_los_run(s);
+        s->los_run = (uint32_t) (nb - 1 - (63 - __builtin_clzll(x)));
+    }
+    s->los_period_bits += nb;
+    if (s->los)
+        s->los_period_marks += __builtin_popcountll(x);
+    if (s->los_period_bits >= LOS_ZEROS) {
+        if (s->los && !s->los_period_hit && s->los_period_marks >= LOS_CLEAR_MARKS)
+            s->los = 0;
+        s->los_period_bits = 0;
+        s->los_period_marks = 0;
+        s->los_period_hit = 0;
+    }
+
+    /* AIS: zeros of the decoded signal per 512-bit period */
+    if (s->ais_period_zeros < AIS_ZEROS) {
+        /* only whether there are fewer than 3 matters */
+        uint64_t z = ~r->out & low_mask(nb);
+        int c = 0;
+        if (z) {
+            z &= z - 1;
+            c = 1;
+            if (z) {
+                z &= z - 1;
+                c = z ? 3 : 2;
+            }
+        }
+        s->ais_period_zeros += c;
+    }
+    s->ais_period_bits += nb;
+    if (s->ais_period_bits >= AIS_PERIOD) {
+        int low = s->ais_period_zeros < AIS_ZEROS;
+        if (low && s->ais_prev_low)
+            s->ais = 1;
+        else if (!low && !s->ais_prev_low)
+            s->ais = 0;
+        s->ais_prev_low = low;
+        s->ais_period_bits = 0;
+        s->ais_period_zeros = 0;
+    }
+    return s->los_run >= LOS_ZEROS;
+}
+
+void e1_framer_rx_line(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int nbytes)
+{
+    int i = 0;
+
+    if (nbytes <= 0)
+        return;
+    s->cnt.bits_rx += (uint64_t) nbytes * 8;
+    while (i < nbytes) {
+        int room = RXBUF_BYTES - s->rx_len;
+        int take = nbytes - i < room ? nbytes - i : room;
+        int j = 0;
+        dec_result_t r;
+        e1_hdb3_dec_t dec = s->dec;
+
+        for (; j + 8 <= take; j += 8) {
+            hdb3_decode_word(&dec, rev64(load_be64(p + i + j)), rev64(load_be64(n + i + j)), 64, &r);
+            s->cnt.bpv += (uint32_t) r.bpv;
+            if (rx_line_monitor(s, &r, 64))
+                dec.state &= ~DEC_SEEN_BIT;
+            store_be64(s->rxbuf + s->rx_len + j, rev64(r.out));
+        }
+        if (j < take) {
+            int k = take - j;
+            hdb3_decode_word(&dec, rev64(load_be_part(p + i + j, k)), rev64(load_be_part(n + i + j, k)),
+                             8 * k, &r);
+            s->cnt.bpv += (uint32_t) r.bpv;
+            if (rx_line_monitor(s, &r, 8 * k))
+                dec.state &= ~DEC_SEEN_BIT;
+            store_be_part(s->rxbuf + s->rx_len + j, rev64(r.out), k);
+        }
+        s->dec = dec;
+        s->rx_len += take;
+        i += take;
+        rx_process(s);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* State                                                                    */
+
+int e1_framer_get_cas_rx(const e1_framer_t *s, int channel)
+{
+    if (channel < 1 || channel > E1_CAS_CHANNELS)
+        return -1;
+    return s->cas_rx[channel];
+}
+
+int e1_framer_alarms(const e1_framer_t *s)
+{
+    int a = 0;
+
+    if (s->los)
+        a |= E1_ALARM_LOS;
+    if (!s->aligned)
+        a |= E1_ALARM_LOF;
+    if (s->ais)
+        a |= E1_ALARM_AIS;
+    if (s->aligned && s->rai)
+        a |= E1_ALARM_RAI;
+    if (s->cfg.crc4 && !(s->aligned && s->mf_aligned))
+        a |= E1_ALARM_LOMF;
+    if (s->cfg.cas && !(s->aligned && s->cas_aligned))
+        a |= E1_ALARM_CASMF;
+    if (s->cfg.cas && s->aligned && s->cas_aligned && s->rmai)
+        a |= E1_ALARM_RMAI;
+    return a;
+}
+
+void e1_framer_counters(const e1_framer_t *s, e1_counters_t *c)
+{
+    *c = s->cnt;
+}
+
+void e1_framer_reset_counters(e1_framer_t *s)
+{
+    memset(&s->cnt, 0, sizeof(s->cnt));
+}
