@@ -446,7 +446,8 @@ def cmd_sim(args) -> int:
         if args.action == "fault":
             res = c.request("sim.fault", span=args.span, los=args.los or None,
                             ais=args.ais or None, lof=args.lof or None, ber=args.ber,
-                            slip_ppm=args.slip, clear=args.clear or None,
+                            code_errors=args.code_errors, slip_ppm=args.slip,
+                            clear=args.clear or None,
                             direction=args.direction)
             if res.get("cleared"):
                 what = "faults cleared"
@@ -654,13 +655,18 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--los", action="store_true", help="loss of signal")
     f.add_argument("--ais", action="store_true", help="alarm indication signal (all ones)")
     f.add_argument("--lof", action="store_true", help="corrupt framing (loss of frame)")
-    f.add_argument("--ber", type=_ber, metavar="X", help="bit errors at ratio X (1e-3)")
+    f.add_argument("--ber", type=_ber, metavar="X", help="bit errors at ratio X (1e-3), "
+                   "inserted in-line and re-coded: a BERT at the far end sees X")
+    f.add_argument("--code-errors", type=_ber, metavar="X",
+                   help="line symbol errors at ratio X, as noise makes them: bipolar "
+                   "violations, ~1.4 bit errors each")
     f.add_argument("--slip", type=float, metavar="PPM", help="clock offset in ppm (slips)")
     f.add_argument("--clear", action="store_true", help="clear every fault")
     x.add_argument("--direction", default=None,
                    choices=("both", "to-board", "to-exchange"),
                    help="which way the fault acts (default: to-board for --los/--ais/--lof, "
-                        "so the far end sees RAI; both for --ber, --slip and --clear)")
+                        "so the far end sees RAI; both for --ber, --code-errors, --slip "
+                        "and --clear)")
     x = msub.add_parser("loopback", parents=[common], help="far-end loopback at the exchange")
     x.add_argument("span", type=_span, metavar="SPAN")
     x.add_argument("--mode", required=True, choices=("line", "payload", "off"))

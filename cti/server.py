@@ -158,6 +158,7 @@ OPS: dict[str, dict[str, Arg]] = {
     "sim.fault": {"span": SPAN,
                   "los": Arg(bool), "ais": Arg(bool), "lof": Arg(bool),
                   "ber": Arg(float, lo=0, hi=0.5),
+                  "code_errors": Arg(float, lo=0, hi=0.5),
                   "slip_ppm": Arg(float, lo=-1000, hi=1000),
                   "clear": Arg(bool, default=False),
                   "direction": Arg(str, choices=DIRECTIONS)},
@@ -580,7 +581,8 @@ class Service:
 
     def op_sim_fault(self, a):
         cable = self._cable(a["span"])
-        faults = {k: a[k] for k in ("los", "ais", "lof", "ber", "slip_ppm") if a[k] is not None}
+        faults = {k: a[k] for k in ("los", "ais", "lof", "ber", "code_errors", "slip_ppm")
+                  if a[k] is not None}
         direction = a["direction"]
         if direction is None:
             # A broken line (LOS, AIS, LOF) towards us: we raise the alarm and send RAI, so
@@ -597,8 +599,8 @@ class Service:
             now = cable.clear(direction=direction)
         else:
             if not faults:
-                raise RequestError("bad_arg", "give a fault: los, ais, lof, ber, slip_ppm or "
-                                   "clear", "args")
+                raise RequestError("bad_arg", "give a fault: los, ais, lof, ber, code_errors, "
+                                   "slip_ppm or clear", "args")
             now = cable.fault(direction=direction, **faults)
         return {"span": a["span"], "direction": direction, "cleared": a["clear"],
                 "faults": faults, "active": now}
