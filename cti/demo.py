@@ -41,10 +41,10 @@ def cti(home: str, *args: str) -> str:
 
 def wait_line_time(client: Client, seconds: float) -> None:
     """Wait until the server's board clock has moved on by ``seconds`` of line time."""
-    start = client.request("board.show")["boards"][0]["line_seconds"]
+    start = client.request("board.show")["line_seconds"]
     deadline = time.monotonic() + 30 + seconds * 2
     while time.monotonic() < deadline:
-        now = client.request("board.show")["boards"][0]["line_seconds"]
+        now = client.request("board.show")["line_seconds"]
         if now - start >= seconds:
             return
         time.sleep(0.05)
