@@ -187,6 +187,19 @@ int hal_board_events(hal_board_t *b, hal_event_t *out, int max, uint8_t *data, i
     return n;
 }
 
+int hal_board_tick_events(hal_board_t *b, hal_event_t *out, int max, uint8_t *data, int data_cap,
+                          int *data_used, int *more)
+{
+    int rc = hal_board_tick(b);
+
+    if (rc < 0)
+        return rc;
+    rc = hal_board_events(b, out, max, data, data_cap, data_used);
+    if (more)
+        *more = b->ev_count > 0;
+    return rc;
+}
+
 #define SPAN_OK(b, s) ((b) != NULL && (s) >= 1 && (s) <= (b)->nspans)
 #define BACKEND_CALL(b, fn, ...) \
     ((b)->backend->fn ? (b)->backend->fn((b), __VA_ARGS__) : HAL_ENOTSUP)

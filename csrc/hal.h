@@ -193,6 +193,12 @@ int hal_board_tick(hal_board_t *b);
  * is full: call again. */
 int hal_board_events(hal_board_t *b, hal_event_t *out, int max, uint8_t *data, int data_cap,
                      int *data_used);
+/* The one call a driver makes per tick: hal_board_tick() then
+ * hal_board_events() into the given buffers. Returns the number of events
+ * copied; *more is set when events are still queued (drain them with
+ * hal_board_events()). */
+int hal_board_tick_events(hal_board_t *b, hal_event_t *out, int max, uint8_t *data, int data_cap,
+                          int *data_used, int *more);
 
 int hal_span_set_cas(hal_board_t *b, int span, int ts, int abcd);
 int hal_span_get_cas(hal_board_t *b, int span, int ts);

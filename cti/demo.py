@@ -120,9 +120,19 @@ def main(argv=None) -> int:
         cti(home, "sim", "fault", "2", "--clear")
         cti(home, "sim", "loopback", "2", "--mode", "off")
 
-        say("a test tone on timeslot 1/5, heard at the far end")
-        cti(home, "channel", "tone", "1/5", "--freq", "1004", "--ms", "500")
-        cti(home, "channel", "show", "1/5")
+        say("a 1004 Hz test tone on timeslot 1/5, looped back at the exchange, recorded and measured")
+        cti(home, "sim", "loopback", "1", "--mode", "payload")
+        wait_line_time(client, 0.2)
+        cti(home, "channel", "tone", "1/5", "--freq", "1004", "--level", "-10", "--ms", "3000")
+        wav = os.path.join(home, "tone-1-5.wav")
+        cti(home, "channel", "listen", "1/5", "--seconds", "1", "--wav", wav)
+        cti(home, "sim", "loopback", "1", "--mode", "off")
+        if shutil.which("sox"):
+            print(f"$ sox {wav} -n stat")
+            r = subprocess.run(["sox", wav, "-n", "stat"], capture_output=True, text=True)
+            for line in r.stderr.splitlines():
+                if line.startswith(("RMS     amplitude", "Rough   frequency", "Length")):
+                    print("  " + line)
 
         stop.set()
         watcher.join(timeout=2)

@@ -478,6 +478,7 @@ class Board:
         self._events = ffi.new("hal_event_t[]", _EVENT_BATCH)
         self._data = ffi.new("uint8_t[]", _DATA_BATCH)
         self._used = ffi.new("int *")
+        self._more = ffi.new("int *")
 
     @staticmethod
     def backend_available(backend: str) -> bool:
@@ -491,22 +492,31 @@ class Board:
         """Move one tick of line time on every span and port; return what happened."""
         if self._b is None:
             raise HalError(lib.HAL_ESTATE, f"tick on board {self.name}: board is closed")
-        check(lib.hal_board_tick(self._b), f"tick on board {self.name}")
+        # one C call moves the whole board and brings its events back
+        n = check(lib.hal_board_tick_events(self._b, self._events, _EVENT_BATCH, self._data,
+                                            _DATA_BATCH, self._used, self._more),
+                  f"tick on board {self.name}")
         self.tick_count += 1
-        return self.drain()
+        out = self._convert(n)
+        if self._more[0]:
+            out += self.drain()
+        return out
+
+    def _convert(self, n: int) -> list[Event]:
+        if n == 0:
+            return []
+        data = ffi.buffer(self._data, self._used[0])
+        return [ev for ev in (_convert(self._events[i], data) for i in range(n)) if ev is not None]
 
     def drain(self) -> list[Event]:
+        """Take every event still queued on the board."""
         out: list[Event] = []
         while True:
             n = check(lib.hal_board_events(self._b, self._events, _EVENT_BATCH, self._data,
                                            _DATA_BATCH, self._used), f"events of board {self.name}")
             if n == 0:
                 return out
-            data = ffi.buffer(self._data, self._used[0])
-            for i in range(n):
-                ev = _convert(self._events[i], data)
-                if ev is not None:
-                    out.append(ev)
+            out += self._convert(n)
 
     def channel(self, name: str) -> Channel | Port:
         """Look a channel up by ``span/ts`` or a port by ``fxs/N`` / ``fxo/N`` / ``port/N``."""
