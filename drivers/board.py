@@ -479,6 +479,7 @@ class Board:
         self._data = ffi.new("uint8_t[]", _DATA_BATCH)
         self._used = ffi.new("int *")
         self._more = ffi.new("int *")
+        self._signalling: list = []
 
     @staticmethod
     def backend_available(backend: str) -> bool:
@@ -500,7 +501,18 @@ class Board:
         out = self._convert(n)
         if self._more[0]:
             out += self.drain()
+        if self._signalling:
+            now = self.line_seconds
+            for sig in self._signalling:
+                out += sig.handle(now, self.tick_count, out)
         return out
+
+    def attach_signalling(self, handler) -> None:
+        """Run a span's signalling stack on this board's tick.
+
+        ``handler.handle(now, tick, events)`` sees every event of the tick and
+        returns the events it makes of them (calls, D-channel state)."""
+        self._signalling.append(handler)
 
     def _convert(self, n: int) -> list[Event]:
         if n == 0:

@@ -4,7 +4,9 @@
 
 * ``board``: ours, the one the server owns (E1 spans, FXS and FXO ports);
 * ``exchange``: the central office at the far end of every E1 cable, with
-  an FXS-kind port feeding each of our FXO ports (a CO line);
+  an FXS-kind port feeding each of our FXO ports (a CO line); on PRI spans
+  it runs the network side of Q.921/Q.931 (``calls``: offers calls, plays
+  the PSTN for the calls we place, counts congestion);
 * ``phones``: an agent's phone (an FXO-kind port) on each of our FXS ports.
 
 Faults are injected on the cables themselves (``Cable.fault``), so every
@@ -190,7 +192,7 @@ class SimWorld:
 
     def __init__(self, spans: list[SpanConfig] | None = None, ports: list[str] | None = None,
                  tick_ms: int = 20, seed: int = 1, cable_delay_bits: int = 3,
-                 name: str = "sim0"):
+                 name: str = "sim0", signalling: bool = False):
         if spans is None:
             spans = [SpanConfig(1), SpanConfig(2)]
         if ports is None:
@@ -220,6 +222,16 @@ class SimWorld:
         self._timers: list = []
         self._timer_seq = 0
         self.exchange_events: list[Event] = []
+        # Signalling: our PRI spans run the user side, the exchange the network side.
+        self.pri: dict = {}
+        self.exchange_pri: dict = {}
+        self.calls = None
+        if signalling:
+            from drivers.sig import pri
+            from simulators.exchange import ExchangeCalls
+            self.pri = pri.attach(self.board, "user")
+            self.exchange_pri = pri.attach(self.exchange, "network")
+            self.calls = ExchangeCalls(self, self.exchange_pri)
 
     @property
     def tick_count(self) -> int:
@@ -248,6 +260,8 @@ class SimWorld:
             fn()
         events = self.board.tick()
         self.exchange_events = self.exchange.tick()
+        if self.calls is not None:
+            self.calls.handle(self.exchange_events)
         for ev in self.exchange_events:
             line = self._line_of.get(getattr(ev, "port", None))
             if line is not None:

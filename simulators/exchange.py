@@ -1,0 +1,139 @@
+"""The simulated exchange's call handling on its PRI spans (network side).
+
+It offers calls to our board (en bloc or overlap), plays the PSTN for the
+calls our board places (proceeding, alerting, answer after a while, or busy),
+clears calls after a given time, and counts what only an exchange can see:
+calls that found every B-channel busy (congestion, cause 34), the first of
+the call centre's four loss points.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from drivers.sig.pri import CallAnswered, CallCleared, CallOffered, PriSpan
+
+__all__ = ["ExchangeCalls", "ExchangeCall"]
+
+
+@dataclass
+class ExchangeCall:
+    span: int
+    call: int
+    direction: str          # "to_board" (the exchange offered it) or "from_board"
+    ani: str
+    dnis: str
+    timeslot: int | None = None
+    state: str = "setup"    # setup, answered, cleared
+    cause: int | None = None
+    hangup_after_ms: int | None = None
+    pending_digits: str = ""
+    answered_ms: int | None = None
+
+
+@dataclass
+class ExchangeStats:
+    offered: int = 0          # calls the exchange tried to offer to the board
+    congested: int = 0        # ... that found no free B-channel (cause 34)
+    answered: int = 0
+    cleared: dict = field(default_factory=dict)   # cause -> count
+    from_board: int = 0       # calls the board placed out through the exchange
+
+
+class ExchangeCalls:
+    """Call logic of the exchange over its network-side PRI spans."""
+
+    def __init__(self, world, pri: dict[int, PriSpan], *, answer_after_ms: int = 2000,
+                 busy_numbers: frozenset[str] = frozenset()):
+        self._world = world
+        self.pri = pri
+        self.answer_after_ms = answer_after_ms
+        self.busy_numbers = set(busy_numbers)
+        self.calls: dict[tuple[int, int], ExchangeCall] = {}
+        self.stats = ExchangeStats()
+
+    def _now(self) -> float:
+        return self._world.exchange.line_seconds
+
+    def _pri(self, span: int) -> PriSpan:
+        try:
+            return self.pri[span]
+        except KeyError:
+            raise LookupError(f"span {span} of the exchange does not run PRI") from None
+
+    def offer_call(self, span: int, ani: str, dnis: str, *, overlap: bool = False,
+                   timeslot: int | None = None, hangup_after_ms: int | None = None) -> ExchangeCall:
+        """Offer a call to the board. With ``overlap`` the DNIS follows digit by digit."""
+        pri = self._pri(span)
+        self.stats.offered += 1
+        now = self._now()
+        if not pri.q931.free_channels() and timeslot is None:
+            # every B-channel busy: the caller hears congestion, the board never knows
+            self.stats.congested += 1
+            self.stats.cleared[34] = self.stats.cleared.get(34, 0) + 1
+            c = ExchangeCall(span, -1, "to_board", ani, dnis, state="cleared", cause=34)
+            return c
+        first = dnis[:1] if overlap else dnis
+        call = pri.place_call(now, first, ani, timeslot=timeslot, exclusive=timeslot is not None,
+                              overlap=overlap)
+        c = ExchangeCall(span, call, "to_board", ani, dnis, timeslot=timeslot,
+                         hangup_after_ms=hangup_after_ms,
+                         pending_digits=dnis[1:] if overlap else "")
+        self.calls[(span, call)] = c
+        for i, digit in enumerate(c.pending_digits):
+            last = i == len(c.pending_digits) - 1
+            self._world.after(200 * (i + 1), lambda d=digit, l=last, c=c: self._digit(c, d, l))
+        return c
+
+    def _digit(self, c: ExchangeCall, digit: str, last: bool) -> None:
+        if c.state == "setup" and (c.span, c.call) in self.calls:
+            self._pri(c.span).send_digits(self._now(), c.call, digit, complete=last)
+
+    def hangup(self, span: int, call: int, cause: int = 16) -> None:
+        c = self.calls.get((span, call))
+        if c is None or c.state == "cleared":
+            raise LookupError(f"no call {call} on span {span} of the exchange")
+        self._pri(span).hangup(self._now(), call, cause)
+
+    def handle(self, events) -> None:
+        """The exchange board's events of one tick."""
+        now_ms = self._world.now_ms
+        for ev in events:
+            key = (getattr(ev, "span", None), getattr(ev, "call", None))
+            if isinstance(ev, CallOffered):
+                # our board calls out: the PSTN rings the number, or it is busy
+                self.stats.from_board += 1
+                c = ExchangeCall(ev.span, ev.call, "from_board", ev.ani, ev.dnis, ev.timeslot)
+                self.calls[key] = c
+                pri = self._pri(ev.span)
+                if ev.dnis in self.busy_numbers:
+                    pri.reject(self._now(), ev.call, 17)
+                    continue
+                pri.proceeding(self._now(), ev.call)
+                pri.alerting(self._now(), ev.call)
+                self._world.after(self.answer_after_ms, lambda c=c: self._answer(c))
+            elif isinstance(ev, CallAnswered):
+                c = self.calls.get(key)
+                if c is not None:
+                    c.state, c.answered_ms = "answered", now_ms
+                    self.stats.answered += 1
+                    if c.hangup_after_ms is not None:
+                        self._world.after(c.hangup_after_ms, lambda c=c: self._timed_hangup(c))
+            elif isinstance(ev, CallCleared):
+                c = self.calls.pop(key, None)
+                if c is not None:
+                    c.state, c.cause = "cleared", ev.cause
+                    self.stats.cleared[ev.cause] = self.stats.cleared.get(ev.cause, 0) + 1
+
+    def _answer(self, c: ExchangeCall) -> None:
+        if c.state == "setup" and (c.span, c.call) in self.calls:
+            self._pri(c.span).answer(self._now(), c.call)
+
+    def _timed_hangup(self, c: ExchangeCall) -> None:
+        if c.state == "answered" and (c.span, c.call) in self.calls:
+            self._pri(c.span).hangup(self._now(), c.call, 16)
+
+    def status(self) -> dict:
+        s = self.stats
+        return {"offered": s.offered, "congested": s.congested, "answered": s.answered,
+                "from_board": s.from_board, "cleared": dict(s.cleared),
+                "calls": [vars(c) for c in self.calls.values()]}
