@@ -52,9 +52,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drivers import board
+from drivers.board import SpanConfig
+from drivers.hal import lib
+
 __all__ = [
     "ConfigError",
-    "SpanConfig",
     "PortConfig",
     "BoardConfig",
     "SimConfig",
@@ -72,12 +75,13 @@ DEFAULT_HOME = "var"
 REQ_SOCKET = "cti-req.sock"
 EVENTS_SOCKET = "cti-events.sock"
 
-SIGNALLING = ("pri", "cas", "clear")
-LAWS = ("alaw", "ulaw")
-PORT_KINDS = ("fxs", "fxo")
+# What the board layer accepts, so that a file is checked against the board it drives.
+SIGNALLING = tuple(board.SIGNALLING)    # pri, cas, clear
+LAWS = tuple(board.LAWS)                # alaw, ulaw
+PORT_KINDS = tuple(board.PORT_KINDS)    # fxs, fxo
 BACKENDS = ("sim", "dahdi")
-MAX_SPANS = 64          # HAL_MAX_SPANS in csrc/hal.h
-MAX_PORTS = 256         # HAL_MAX_PORTS in csrc/hal.h
+MAX_SPANS = lib.HAL_MAX_SPANS           # csrc/hal.h
+MAX_PORTS = lib.HAL_MAX_PORTS
 FRAMES_PER_MS = 8       # G.704: 8000 frames/s
 TICK_MS_MIN, TICK_MS_MAX = 5, 100
 MAX_CABLE_DELAY_BITS = 4096  # what hal_sim_cable_connect accepts (16 frames of line time)
@@ -138,16 +142,6 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
-class SpanConfig:
-    """An E1 span: what TS16 carries, CRC-4 multiframe (G.704 2.3.3), and the G.711 law."""
-
-    number: int
-    signalling: str = "pri"
-    crc4: bool = True
-    law: str = "alaw"
-
-
-@dataclass(frozen=True)
 class PortConfig:
     """An analog port: ``fxs`` feeds a phone, ``fxo`` is a line from the exchange."""
 
@@ -161,6 +155,9 @@ class PortConfig:
 
 @dataclass(frozen=True)
 class BoardConfig:
+    """The board to drive; ``spans`` are :class:`drivers.board.SpanConfig`, as the board
+    takes them (what TS16 carries, CRC-4 multiframe of G.704 2.3.3, the G.711 law)."""
+
     name: str = "sim0"
     backend: str = "sim"
     tick_ms: int = 20
@@ -371,6 +368,15 @@ class _Checker:
                 self.error(path + (k,), f"unknown key (known here: {', '.join(allowed)})")
         return value
 
+    def tables(self, tbl: dict, path: tuple, key: str) -> list[tuple[tuple, Any]]:
+        """The elements of the array of tables ``tbl[key]`` with their paths."""
+        value = tbl.get(key, [])
+        if not isinstance(value, list):
+            self.error(path + (key,), f"must be an array of tables ([[{_path_str(path + (key,))}"
+                       f"]]), not {_tname(value)}")
+            return []
+        return [(path + (key, i), v) for i, v in enumerate(value)]
+
     def get(self, tbl: dict, path: tuple, key: str, kind: type | tuple, default: Any,
             choices: tuple | None = None, lo=None, hi=None) -> Any:
         if key not in tbl:
@@ -481,14 +487,8 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
             tick_ms = 20
 
     spans: list[SpanConfig] = []
-    raw_spans = b.get("spans", [])
-    if not isinstance(raw_spans, list):
-        c.error(("board", "spans"), f"must be an array of tables ([[board.spans]]), not "
-                f"{_tname(raw_spans)}")
-        raw_spans = []
     seen: dict[int, int] = {}
-    for i, s in enumerate(raw_spans):
-        p = ("board", "spans", i)
+    for p, s in c.tables(b, ("board",), "spans"):
         s = c.table(s, p, ("number", "signalling", "crc4", "law"))
         if not s:
             continue
@@ -501,7 +501,7 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
         if num in seen:
             c.error(p + ("number",), f"span {num} is already defined (board.spans[{seen[num]}])")
             continue
-        seen[num] = i
+        seen[num] = p[-1]
         spans.append(SpanConfig(
             number=num,
             signalling=c.get(s, p, "signalling", str, "pri", choices=SIGNALLING),
@@ -510,14 +510,9 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
         ))
 
     ports: list[PortConfig] = []
-    raw_ports = b.get("ports", [])
-    if not isinstance(raw_ports, list):
-        c.error(("board", "ports"), f"must be an array of tables ([[board.ports]]), not "
-                f"{_tname(raw_ports)}")
-        raw_ports = []
     used: dict[int, int] = {}
-    for i, pt in enumerate(raw_ports):
-        p = ("board", "ports", i)
+    for p, pt in c.tables(b, ("board",), "ports"):
+        i = p[-1]
         pt = c.table(pt, p, ("kind", "number", "count"))
         if not pt:
             continue

@@ -34,7 +34,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cti.bus import EventLog, Published, Publisher, ReplayGap
-from cti.config import Config
+from cti.config import MAX_SPANS, Config
+from drivers.board import Audio, Board
 
 __all__ = ["RequestError", "Service", "serve", "run", "PROTOCOL_VERSION"]
 
@@ -130,7 +131,7 @@ def check_args(op: str, spec: dict[str, Arg], args: Any) -> dict:
     return out
 
 
-SPAN = Arg(int, required=True, lo=1, hi=64)
+SPAN = Arg(int, required=True, lo=1, hi=MAX_SPANS)
 CHANNEL = Arg(str, required=True)
 LOOPBACK_MODES = ("off", "local", "line", "payload")
 DIRECTIONS = ("both", "to_board", "to_exchange", "to-board", "to-exchange")
@@ -237,9 +238,7 @@ class Service:
     # names ----------------------------------------------------------------------------
     def port_name(self, number: int) -> str:
         port = self.board.ports.get(number)
-        if port is not None and getattr(port, "name", None):
-            return port.name
-        return f"port/{number}"
+        return port.name if port is not None else f"port/{number}"
 
     def resolve_channel(self, name: str, field_: str = "args.channel"):
         """``"1/5"`` -> ('span', Span, Channel); ``"fxs/3"`` -> ('port', Port, None)."""
@@ -313,20 +312,13 @@ class Service:
         return self.log.append(self.ts(), topic, span=span, channel=channel,
                                data=_jsonable(d) if d else None)
 
-    def _audio_key(self, ev) -> tuple:
-        span = getattr(ev, "span", 0)
-        chan = getattr(ev, "timeslot", None)
-        if chan is None:
-            chan = getattr(ev, "port", None)
-        return (span, chan)
-
     def tick(self) -> tuple[list[Published], list[tuple[Any, dict]]]:
         """One board tick: the events to publish and the deferred replies now done."""
         events = self.world.tick() if self.world is not None else self.board.tick()
         out: list[Published] = []
         for ev in events:
-            if type(ev).__name__ == "Audio":
-                key = self._audio_key(ev)
+            if isinstance(ev, Audio):
+                key = (ev.span, ev.timeslot)   # span 0: timeslot is the port
                 for lst in self._listens:
                     if lst.key == key:
                         lst.buf += ev.data
@@ -551,9 +543,6 @@ class Service:
     def op_channel_tone(self, a):
         kind, obj, ch = self.resolve_channel(a["channel"])
         target = ch if kind == "span" else obj
-        if not hasattr(target, "tone"):
-            raise RequestError("not_supported", f"{a['channel']}: tones are not supported "
-                               "on analog ports by this board", "args.channel")
         target.tone(a["freq"], a["freq2"], a["level"], a["ms"])
         return {"channel": a["channel"], "freq": a["freq"], "freq2": a["freq2"],
                 "level": a["level"], "ms": a["ms"]}
@@ -563,10 +552,7 @@ class Service:
         if kind == "span":
             key, law = (obj.number, ch.timeslot), obj.law
         else:
-            key, law = (0, obj.number), getattr(obj, "law", None) or "alaw"
-            if not hasattr(obj, "tap"):
-                raise RequestError("not_supported", f"{a['channel']}: this board cannot tap "
-                                   "analog ports", "args.channel")
+            key, law = (0, obj.number), "alaw"   # the board law of analog ports (hal_sim.c)
         frames = max(1, int(round(a["seconds"] * 8000)))
         self._tap(key)
         self._listens.append(_Listen(token, rid, key, a["channel"], law, frames))
@@ -613,11 +599,7 @@ class Service:
     def op_sim_stats(self, a):
         cable = self._cable(a["span"])
         stats = dict(cable.stats())
-        far = stats.pop("far_end", None)
-        if far is None:
-            exchange = getattr(self.world, "exchange", None)
-            if exchange is not None and a["span"] in exchange.spans:
-                far = exchange.spans[a["span"]].status()
+        far = stats.pop("far_end")
         stats.pop("span", None)
         return {"span": a["span"], "cable": stats, "far_end": far}
 
@@ -641,10 +623,8 @@ def _ranges(nums: list[int]) -> str:
 
 def build_world(config: Config):
     """The board to own: ``(world, None)`` for backend "sim", else ``(None, board)``."""
-    from drivers.board import Board, SpanConfig
-
     bc = config.board
-    spans = [SpanConfig(s.number, s.signalling, s.crc4, s.law) for s in bc.spans]
+    spans = list(bc.spans)
     ports = [p.kind for p in bc.ports]
     if bc.backend == "sim":
         from simulators.world import SimWorld
@@ -791,9 +771,8 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             if p is not None:
                 p.unlink(missing_ok=True)
         (home / "cti.pid").unlink(missing_ok=True)
-        closer = world if world is not None and hasattr(world, "close") else service.board
         try:
-            closer.close()
+            (world if world is not None else service.board).close()
         except Exception:  # pragma: no cover
             pass
 

@@ -1,9 +1,8 @@
-"""The ``cti`` command: parsing, output, G.711 decoding, WAV and ALSA, against an
-in-process server on the fake world of test_server.py."""
+"""The ``cti`` command: parsing, output, G.711 decoding, WAV and ALSA, against the
+in-process server of test_server.py on its simulated world."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 import subprocess
@@ -16,16 +15,9 @@ import pytest
 
 from cti import cli
 from cti.cli import ALAW_TABLE, ULAW_TABLE, alarm_word, g711_decode, main
-from test_server import InProcessServer
+from test_server import InProcessServer, cti_env, server  # noqa: F401 - server: a fixture
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def server(tmp_path):
-    s = InProcessServer(tmp_path / "home", speed=10.0)
-    yield s
-    s.stop()
 
 
 def run(capsys, *argv):
@@ -148,8 +140,14 @@ def test_fault_then_alarms_red_and_clear(capsys, server):
         if "RED" in out or time.monotonic() > deadline:
             break
         time.sleep(0.02)
-    assert out.strip() == "Span 1: RED (LOS), out of sync"
-    st = run_json(capsys, "sim", "stats", "1", "--home", home)
+    # LOS, and the framer lost with it: frame (LOF) and CRC-4 multiframe (LOMF)
+    assert out.strip() == "Span 1: RED (LOS LOF LOMF), out of sync"
+    deadline = time.monotonic() + 5
+    while True:
+        st = run_json(capsys, "sim", "stats", "1", "--home", home)
+        if st["far_end"]["alarms"] or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
     assert st["far_end"]["alarms"] == ["RAI"]
     rc, out, _ = run(capsys, "sim", "stats", "1", "--home", home)
     assert "Far end (exchange)" in out and "RAI" in out
@@ -168,11 +166,22 @@ def test_counters_loopback_bert(capsys, server):
     assert rc == 0 and "Span 2 counters (now reset)" in out and "Framing errors" in out
     rc, out, _ = run(capsys, "span", "loopback", "2", "--mode", "local", "--home", home)
     assert out.strip() == "Span 2: loopback local"
-    rc, out, _ = run(capsys, "span", "bert", "2", "start", "--home", home)
-    assert "BERT (2^15-1, O.151): running, in sync" in out and "BER" in out
-    assert run_json(capsys, "span", "bert", "2", "--home", home)["running"] is True
+    rc, out, _ = run(capsys, "span", "loopback", "2", "--mode", "off", "--home", home)
+    assert out.strip() == "Span 2: loopback off"
+    # the exchange loops the line back: our BERT gets its own pattern
     rc, out, _ = run(capsys, "sim", "loopback", "2", "--mode", "line", "--home", home)
     assert "far-end loopback at the exchange line" in out
+    rc, out, _ = run(capsys, "span", "bert", "2", "start", "--home", home)
+    assert "BERT (2^15-1, O.151): running" in out and "BER" in out
+    deadline = time.monotonic() + 5
+    while "in sync" not in out and time.monotonic() < deadline:
+        time.sleep(0.02)
+        rc, out, _ = run(capsys, "span", "bert", "2", "--home", home)
+    assert "BERT (2^15-1, O.151): running, in sync" in out
+    st = run_json(capsys, "span", "bert", "2", "--home", home)
+    assert st["running"] is True and st["bits"] > 0
+    rc, out, _ = run(capsys, "span", "bert", "2", "stop", "--home", home)
+    assert "BERT (2^15-1, O.151): stopped" in out
 
 
 def test_board_list_and_show(capsys, server):
@@ -237,9 +246,7 @@ def test_listen_through_alsa_to_a_file_pcm(server, tmp_path):
     conf = tmp_path / "asound.conf"
     conf.write_text('pcm.tofile {\n type file\n slave.pcm { type null }\n'
                     f' file "{raw}"\n format "raw"\n}}\n')
-    env = {**os.environ, "ALSA_CONFIG_PATH": str(conf),
-           "PYTHONPATH": os.pathsep.join([str(ROOT)] + [
-               x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x])}
+    env = cti_env(ALSA_CONFIG_PATH=str(conf))
     home = str(server.config.server.home)
     p = subprocess.run([sys.executable, "-m", "cti", "channel", "listen", "1/7", "--seconds",
                         "0.1", "--device", "tofile", "--home", home], env=env, cwd=ROOT,
@@ -273,7 +280,8 @@ def test_watch_prints_events(capsys, server):
     evs = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
     assert [e["type"] for e in evs] == ["span.alarm", "span.alarm"]
     assert evs[1]["seq"] == evs[0]["seq"] + 1
-    assert evs[0]["data"]["alarms"] == ["AIS"] and evs[1]["data"]["alarms"] == []
+    assert evs[0]["span"] == 2 and "AIS" in evs[0]["data"]["raised"]
+    assert evs[1]["data"]["alarms"] == [] and "AIS" in evs[1]["data"]["cleared"]
 
 
 def test_watch_readable_and_bounded(capsys, server):
@@ -285,8 +293,7 @@ def test_watch_readable_and_bounded(capsys, server):
 
 
 def test_ping_snapshot_shutdown(capsys, tmp_path):
-    s = InProcessServer(tmp_path / "h")
-    try:
+    with InProcessServer(tmp_path / "h") as s:
         home = str(s.config.server.home)
         rc, out, _ = run(capsys, "ping", "--home", home)
         assert rc == 0 and out.startswith("server on board sim0")
@@ -298,5 +305,3 @@ def test_ping_snapshot_shutdown(capsys, tmp_path):
         assert rc == 0 and "stopping" in out
         s.thread.join(5)
         assert not s.thread.is_alive()
-    finally:
-        s.stop()
