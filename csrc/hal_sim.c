@@ -456,8 +456,8 @@ static void cable_carry(hal_sim_cable_t *c, int di, uint8_t *p, uint8_t *n, int 
         }
     }
     inject_bit_errors(d, p, n, nbytes);
-    if (dst == NULL)
-        return;
+    if (dst == NULL || dst->loopback == HAL_LOOP_LOCAL)
+        return;   /* a receiver in local loopback hears only itself */
     while (d->prefix_left > 0) {
         uint8_t zero = 0;
         rx_fifo_append(dst, &zero, &zero, 1);

@@ -71,6 +71,9 @@ ALARM_COLOUR = (("LOS", "RED"), ("LOF", "RED"), ("AIS", "BLUE"), ("RAI", "YELLOW
 def alarm_word(alarms: list[str], loopback: str | None = None) -> str:
     """dahdi's summary: RED (LOS/LOF), BLUE (AIS), YELLOW (RAI), else OK; LOOP when looped."""
     up = [a.upper() for a in alarms or []]
+    if "AIS" in up:
+        # all ones from upstream: the frame loss is AIS's doing, not the line's (dahdi: BLUE)
+        up = [a for a in up if a != "LOF"]
     words = []
     for name, colour in ALARM_COLOUR:
         if name in up and colour not in words:

@@ -315,3 +315,16 @@ def test_any_sequence_of_faults_recovers_once_cleared(steps):
         w.run(1500)
         assert w.board.spans[1].alarms() == ()
         assert w.exchange.spans[1].alarms() == ()
+
+
+def test_bert_in_local_loopback_hears_only_itself(world):
+    synced(world)
+    world.cable(1).fault(code_errors=1e-3)         # the line is noisy, but we do not use it
+    world.board.spans[1].loopback("local")
+    world.run(200)
+    world.board.spans[1].bert_start()
+    world.run(2000)
+    st = world.board.spans[1].bert_status()
+    assert st["sync"] and st["errors"] == 0 and st["bits"] > 3_000_000
+    assert world.board.spans[1].status()["loopback"] == "local"
+    assert "LOS" in world.exchange.spans[1].alarms() or "AIS" in world.exchange.spans[1].alarms()
