@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from cti.bus import decode
-from cti.config import DEFAULT_HOME, default_endpoints
+from cti.endpoints import DEFAULT_HOME, default_endpoints
 
 __all__ = ["CtiError", "NoServer", "Client", "Subscriber", "endpoints_for"]
 

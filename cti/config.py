@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cti.endpoints import DEFAULT_HOME, EVENTS_SOCKET, REQ_SOCKET, default_endpoints
 from drivers import board
 from drivers.board import SpanConfig
 from drivers.hal import lib
@@ -71,9 +72,6 @@ __all__ = [
     "check_endpoint",
 ]
 
-DEFAULT_HOME = "var"
-REQ_SOCKET = "cti-req.sock"
-EVENTS_SOCKET = "cti-events.sock"
 
 # What the board layer accepts, so that a file is checked against the board it drives.
 SIGNALLING = tuple(board.SIGNALLING)    # pri, cas, clear
@@ -194,12 +192,6 @@ class Config:
     server: ServerConfig
     source: str = "<default>"
     text: str = field(default="", repr=False)
-
-
-def default_endpoints(home: str | os.PathLike) -> tuple[str, str]:
-    """The ipc endpoints under ``home``: (requests, events)."""
-    home = Path(home)
-    return f"ipc://{home / REQ_SOCKET}", f"ipc://{home / EVENTS_SOCKET}"
 
 
 def check_endpoint(endpoint: str, curve_keys: bool = False) -> str | None:
