@@ -461,6 +461,8 @@ def cmd_sim(args) -> int:
         elif args.action == "loopback":
             res = c.request("sim.loopback", span=args.span, mode=args.mode)
             text = f"Span {res['span']}: far-end loopback at the exchange {res['far_loopback']}"
+        elif args.action in ("call", "calls"):
+            res, text = cmd_sim_call(args, c)
         else:
             res = c.request("sim.stats", span=args.span)
             parts = [f"Span {res['span']} virtual cable:"]
@@ -481,6 +483,105 @@ def cmd_sim(args) -> int:
                                   or "none")]))
             text = "\n".join(parts)
     _out(args, res, text)
+    return 0
+
+
+def cmd_sim_call(args, c) -> tuple[dict, str]:
+    if args.action == "call":
+        res = c.request("sim.call", span=args.span, **{"from": args.ani, "to": args.dnis},
+                        overlap=args.overlap or None, hangup_after=args.hangup_after)
+        if res.get("congested"):
+            text = (f"Span {res['span']}: every B-channel busy: the exchange gave the caller "
+                    f"congestion (cause 34)")
+        else:
+            text = (f"Span {res['span']}: the exchange offers a call from {args.ani or '-'} "
+                    f"to {args.dnis}{' (overlap)' if args.overlap else ''}: "
+                    f"exchange call {res['exchange_call']}")
+        return res, text
+    res = c.request("sim.calls")
+    cleared = ", ".join(f"cause {k}: {v}" for k, v in sorted(res["cleared"].items(),
+                                                               key=lambda kv: int(kv[0])))
+    text = kv([("Offered to the board", res["offered"]),
+               ("Congested (cause 34)", res["congested"]), ("Answered", res["answered"]),
+               ("Placed by the board", res["from_board"]), ("Cleared", cleared or "none"),
+               ("Calls up", len(res["calls"]))])
+    return res, text
+
+
+def cmd_call(args) -> int:
+    with _client(args) as c:
+        if args.action == "list":
+            res = c.request("call.list")
+            rows = [[x["span"], x["call"], x.get("timeslot") or "-", x["state"]]
+                    for x in res["calls"]]
+            text = table(rows, ["Span", "Call", "TS", "State"]) if rows else "no calls"
+            dch = [f"span {p['span']}: D-channel {p['dchannel']} ({p['side']} side), "
+                   f"{p['free_channels']} B-channels free" for p in res["spans"]]
+            text = "\n".join(dch + [text])
+        elif args.action == "place":
+            res = c.request("call.place", span=args.span, to=args.dnis,
+                            **{"from": args.ani or ""})
+            text = f"Span {res['span']}: call {res['call']} placed to {args.dnis}"
+        else:
+            extra = {} if args.action == "answer" else {"cause": args.cause}
+            res = c.request(f"call.{args.action}", span=args.span, call=args.call, **extra)
+            text = f"Span {res['span']} call {res['call']}: {args.action}" + (
+                f" (cause {args.cause})" if extra.get("cause") else "")
+    _out(args, res, text)
+    return 0
+
+
+def cmd_trace(args) -> int:
+    """Write every Q.921 frame of a span, live, to a pcap (LINUX_LAPD) for Wireshark."""
+    from cti.trace import lapd_record, pcap_header
+
+    sub = Subscriber(args.home, ["trace."])
+    written = 0
+    with _client(args) as c, open(args.pcap, "wb") as f:
+        f.write(pcap_header())
+        f.flush()
+        # a SUB socket takes a moment to join: whatever it missed comes from replay
+        time.sleep(0.2)
+        seconds = args.seconds if args.seconds else 86_400
+        start = c.request("trace.start", span=args.span, seconds=seconds)
+        last = start["seq"]
+
+        def write(ev: dict) -> None:
+            nonlocal written, last
+            last = max(last, ev["seq"])
+            if ev.get("type") != "trace.lapd" or ev.get("span") != args.span:
+                return
+            d = ev["data"]
+            f.write(lapd_record(ev["ts"], base64.b64decode(d["frame"]), sent=d["dir"] == "tx",
+                                network_side=d["network_side"]))
+            f.flush()
+            written += 1
+
+        deadline = time.monotonic() + (seconds / max(args.speed_hint, 1e-3)) + 30
+        done = False
+        try:
+            while not done and time.monotonic() < deadline:
+                got = sub.get(timeout=0.5)
+                if got is None:
+                    continue
+                _, ev = got
+                if ev["seq"] <= last:
+                    continue
+                if ev["seq"] > last + 1:
+                    for m in c.request("replay", after=last, topics=["trace."])["events"]:
+                        if last < m["seq"] < ev["seq"]:
+                            write(m)
+                            done = done or (m["type"] == "trace.end" and m["span"] == args.span)
+                write(ev)
+                done = done or (ev["type"] == "trace.end" and ev.get("span") == args.span)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            if not done:
+                c.request("trace.stop", span=args.span)
+            sub.close()
+    _out(args, {"span": args.span, "pcap": args.pcap, "frames": written},
+         f"Span {args.span}: {written} LAPD frames written to {args.pcap}")
     return 0
 
 
@@ -675,7 +776,43 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--mode", required=True, choices=("line", "payload", "off"))
     x = msub.add_parser("stats", parents=[common], help="the virtual cable and the far end")
     x.add_argument("span", type=_span, metavar="SPAN")
+    x = msub.add_parser("call", parents=[common], help="the exchange offers a call on a PRI span")
+    x.add_argument("span", type=_span, metavar="SPAN")
+    x.add_argument("--from", dest="ani", default="", metavar="ANI", help="calling number")
+    x.add_argument("--to", dest="dnis", required=True, metavar="DNIS", help="called number")
+    x.add_argument("--overlap", action="store_true", help="send the called number digit by "
+                   "digit (overlap sending)")
+    x.add_argument("--hangup-after", type=_positive_float, metavar="S",
+                   help="the caller hangs up S seconds after the answer")
+    x = msub.add_parser("calls", parents=[common], help="the exchange's call counts "
+                        "(offered, congested, answered, causes)")
     sm.set_defaults(func=cmd_sim)
+
+    cl = sub.add_parser("call", parents=[common], help="ISDN calls on our PRI spans: list, "
+                        "place, answer, reject, hangup")
+    clsub = cl.add_subparsers(dest="action", metavar="ACTION", required=True)
+    clsub.add_parser("list", parents=[common], help="calls and D-channels")
+    x = clsub.add_parser("place", parents=[common], help="call out on a span")
+    x.add_argument("span", type=_span, metavar="SPAN")
+    x.add_argument("--to", dest="dnis", required=True, metavar="DNIS")
+    x.add_argument("--from", dest="ani", default="", metavar="ANI")
+    for name, cause in (("answer", None), ("reject", 21), ("hangup", 16)):
+        x = clsub.add_parser(name, parents=[common], help=f"{name} a call")
+        x.add_argument("span", type=_span, metavar="SPAN")
+        x.add_argument("call", type=int, metavar="CALL")
+        if cause is not None:
+            x.add_argument("--cause", type=int, default=cause, metavar="N",
+                           help=f"Q.850 cause (default {cause})")
+    cl.set_defaults(func=cmd_call)
+
+    t = sub.add_parser("trace", parents=[common], help="write a span's Q.921/Q.931 frames to a "
+                       "pcap (Wireshark, tshark)")
+    t.add_argument("span", type=_span, metavar="SPAN")
+    t.add_argument("--pcap", required=True, metavar="FILE")
+    t.add_argument("--seconds", type=_positive_float, metavar="N",
+                   help="seconds of line time to trace (default: until Ctrl-C)")
+    t.add_argument("--speed-hint", type=_positive_float, default=1.0, help=argparse.SUPPRESS)
+    t.set_defaults(func=cmd_trace)
 
     w = sub.add_parser("watch", parents=[common], help="tail events (topic prefixes)")
     w.add_argument("topics", nargs="*", metavar="TOPIC", help="e.g. span. channel.hook")

@@ -35,7 +35,7 @@ from typing import Any, Callable
 
 from cti.bus import EventLog, Published, Publisher, ReplayGap
 from cti.config import MAX_SPANS, Config
-from drivers.board import Audio, Board
+from drivers.board import Audio, Board, DFrame, DFrameSent
 
 __all__ = ["RequestError", "Service", "serve", "run", "PROTOCOL_VERSION"]
 
@@ -132,6 +132,8 @@ def check_args(op: str, spec: dict[str, Arg], args: Any) -> dict:
 
 
 SPAN = Arg(int, required=True, lo=1, hi=MAX_SPANS)
+CALL = Arg(int, required=True, lo=0)
+CAUSE = Arg(int, default=16, lo=1, hi=127)     # Q.850 cause value
 CHANNEL = Arg(str, required=True)
 LOOPBACK_MODES = ("off", "local", "line", "payload")
 DIRECTIONS = ("both", "to_board", "to_exchange", "to-board", "to-exchange")
@@ -166,6 +168,19 @@ OPS: dict[str, dict[str, Arg]] = {
     "sim.loopback": {"span": SPAN,
                      "mode": Arg(str, required=True, choices=("line", "payload", "off"))},
     "sim.stats": {"span": SPAN},
+    "sim.call": {"span": SPAN, "from": Arg(str, default=""), "to": Arg(str, required=True),
+                 "overlap": Arg(bool, default=False),
+                 "hangup_after": Arg(float, lo=0, hi=86_400)},
+    "sim.hangup": {"span": SPAN, "call": CALL, "cause": CAUSE},
+    "sim.calls": {},
+    "call.list": {},
+    "call.place": {"span": SPAN, "to": Arg(str, required=True), "from": Arg(str, default=""),
+                   "timeslot": Arg(int, lo=1, hi=31)},
+    "call.answer": {"span": SPAN, "call": CALL},
+    "call.reject": {"span": SPAN, "call": CALL, "cause": Arg(int, default=21, lo=1, hi=127)},
+    "call.hangup": {"span": SPAN, "call": CALL, "cause": CAUSE},
+    "trace.start": {"span": SPAN, "seconds": Arg(float, default=60.0, lo=0.02, hi=86_400)},
+    "trace.stop": {"span": SPAN},
     "shutdown": {},
 }
 
@@ -225,6 +240,13 @@ class Service:
         self._listens: list[_Listen] = []
         self._taps: dict[tuple, int] = {}
         self._tick0 = self.board.tick_count
+        # PRI spans: the world runs ours; a real board gets the user side attached here
+        if world is not None:
+            self.pri = dict(world.pri)
+        else:
+            from drivers.sig import pri
+            self.pri = pri.attach(self.board, "user")
+        self._traces: dict[int, float] = {}       # span -> line time the trace ends
 
     # time -----------------------------------------------------------------------------
     @property
@@ -317,6 +339,15 @@ class Service:
         events = self.world.tick() if self.world is not None else self.board.tick()
         out: list[Published] = []
         for ev in events:
+            if isinstance(ev, (DFrame, DFrameSent)):
+                # D-channel frames go out only while someone traces the span
+                if ev.span in self._traces:
+                    out.append(self.log.append(self.ts(), "trace.lapd", span=ev.span,
+                                               channel=f"{ev.span}/16", data={
+                        "dir": "tx" if isinstance(ev, DFrameSent) else "rx",
+                        "network_side": self._network_side(ev.span),
+                        "frame": base64.b64encode(ev.data).decode()}))
+                continue
             if isinstance(ev, Audio):
                 key = (ev.span, ev.timeslot)   # span 0: timeslot is the port
                 for lst in self._listens:
@@ -326,6 +357,10 @@ class Service:
             pub = self.to_bus(ev)
             if pub is not None:
                 out.append(pub)
+        for span, until in list(self._traces.items()):
+            if self.line_time >= until:
+                del self._traces[span]
+                out.append(self.log.append(self.ts(), "trace.end", span=span, data=None))
         done = []
         for lst in list(self._listens):
             if len(lst.buf) >= lst.frames:
@@ -603,6 +638,91 @@ class Service:
         stats.pop("span", None)
         return {"span": a["span"], "cable": stats, "far_end": far}
 
+    # PRI: calls and traces ---------------------------------------------------------------
+    def _network_side(self, span: int) -> bool:
+        pri = self.pri.get(span)
+        return pri is not None and pri.side == "network"
+
+    def _pri(self, number: int):
+        self.get_span(number)
+        pri = self.pri.get(number)
+        if pri is None:
+            raise RequestError("not_supported", f"span {number} does not run ISDN PRI "
+                               f"(signalling {self.board.spans[number].signalling})", "args.span")
+        return pri
+
+    def _exchange(self, number: int):
+        self._cable(number)
+        if self.world.calls is None or number not in self.world.exchange_pri:
+            raise RequestError("not_supported", f"the exchange does not run PRI on span {number}",
+                               "args.span")
+        return self.world.calls
+
+    def _call(self, pri, call: int):
+        if call not in pri.q931.calls:
+            raise RequestError("not_found", f"no call {call} on span {pri.span.number} (calls: "
+                               f"{_ranges(sorted(pri.q931.calls))})", "args.call")
+        return call
+
+    def op_call_list(self, a):
+        return {"calls": [dict(c, span=n) for n, pri in sorted(self.pri.items())
+                          for c in pri.calls().values()],
+                "spans": [pri.status() for _, pri in sorted(self.pri.items())]}
+
+    def op_call_place(self, a):
+        pri = self._pri(a["span"])
+        if not a["to"].isdigit():
+            raise RequestError("bad_arg", f"{a['to']!r}: a called number is digits", "args.to")
+        call = pri.place_call(self.board.line_seconds, a["to"], a["from"], timeslot=a["timeslot"],
+                              exclusive=a["timeslot"] is not None)
+        return {"span": a["span"], "call": call}
+
+    def op_call_answer(self, a):
+        pri = self._pri(a["span"])
+        pri.answer(self.board.line_seconds, self._call(pri, a["call"]))
+        return {"span": a["span"], "call": a["call"], "answered": True}
+
+    def op_call_reject(self, a):
+        pri = self._pri(a["span"])
+        pri.reject(self.board.line_seconds, self._call(pri, a["call"]), a["cause"])
+        return {"span": a["span"], "call": a["call"], "cause": a["cause"]}
+
+    def op_call_hangup(self, a):
+        pri = self._pri(a["span"])
+        pri.hangup(self.board.line_seconds, self._call(pri, a["call"]), a["cause"])
+        return {"span": a["span"], "call": a["call"], "cause": a["cause"]}
+
+    def op_sim_call(self, a):
+        calls = self._exchange(a["span"])
+        for k in ("from", "to"):
+            if a[k] and not a[k].isdigit():
+                raise RequestError("bad_arg", f"{a[k]!r}: a number is digits", f"args.{k}")
+        hang = a["hangup_after"]
+        c = calls.offer_call(a["span"], a["from"], a["to"], overlap=a["overlap"],
+                             hangup_after_ms=None if hang is None else int(hang * 1000))
+        return {"span": a["span"], "exchange_call": c.call, "congested": c.cause == 34,
+                "state": c.state}
+
+    def op_sim_hangup(self, a):
+        calls = self._exchange(a["span"])
+        calls.hangup(a["span"], a["call"], a["cause"])
+        return {"span": a["span"], "exchange_call": a["call"], "cause": a["cause"]}
+
+    def op_sim_calls(self, a):
+        if self.world is None or self.world.calls is None:
+            raise RequestError("not_supported", "no simulated exchange runs PRI here", "op")
+        return self.world.calls.status()
+
+    def op_trace_start(self, a):
+        self._pri(a["span"])
+        self._traces[a["span"]] = self.line_time + a["seconds"]
+        return {"span": a["span"], "until": round(self.line_time + a["seconds"], 3),
+                "network_side": self._network_side(a["span"]), "seq": self.log.last_seq}
+
+    def op_trace_stop(self, a):
+        self._traces.pop(a["span"], None)
+        return {"span": a["span"], "stopped": True, "seq": self.log.last_seq}
+
     def op_shutdown(self, a):
         self.stopping = True
         return {"stopping": True, "seq": self.log.last_seq}
@@ -631,7 +751,8 @@ def build_world(config: Config):
 
         sim = config.sim
         return SimWorld(spans=spans, ports=ports, tick_ms=bc.tick_ms, seed=sim.seed,
-                        cable_delay_bits=sim.cable_delay_bits, name=bc.name), None
+                        cable_delay_bits=sim.cable_delay_bits, name=bc.name,
+                        signalling=True), None
     return None, Board(bc.name, bc.backend, spans, ports, bc.tick_ms, bc.device or None)
 
 

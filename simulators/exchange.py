@@ -85,8 +85,14 @@ class ExchangeCalls:
         return c
 
     def _digit(self, c: ExchangeCall, digit: str, last: bool) -> None:
-        if c.state == "setup" and (c.span, c.call) in self.calls:
-            self._pri(c.span).send_digits(self._now(), c.call, digit, complete=last)
+        if c.state != "setup" or (c.span, c.call) not in self.calls:
+            return
+        pri = self._pri(c.span)
+        if pri.q931.call_state(c.call).name not in ("OVERLAP_SENDING", "OVERLAP_RECEIVING"):
+            # no SETUP ACKNOWLEDGE yet: the digit waits (the caller keeps it in mind)
+            self._world.after(100, lambda: self._digit(c, digit, last))
+            return
+        pri.send_digits(self._now(), c.call, digit, complete=last)
 
     def hangup(self, span: int, call: int, cause: int = 16) -> None:
         c = self.calls.get((span, call))

@@ -273,7 +273,7 @@ def test_watch_prints_events(capsys, server):
 
     t = threading.Thread(target=later)
     t.start()
-    rc, out, err = run(capsys, "watch", "span.", "--count", "2", "--seconds", "8", "--json",
+    rc, out, err = run(capsys, "watch", "span.alarm", "--count", "2", "--seconds", "8", "--json",
                        "--home", home)
     t.join()
     assert rc == 0, err

@@ -196,7 +196,7 @@ def test_start_up_events_are_real_and_the_alarms_clear_within_the_first_ticks(sv
     evs = [p.event for p in settle(svc)]
     assert svc.board.tick_count <= START_TICKS
     assert [e["seq"] for e in evs] == list(range(1, len(evs) + 1))
-    alarms = [e for e in evs if e["type"].startswith("span.")]
+    alarms = [e for e in evs if e["type"].startswith("span.alarm")]
     assert alarms and all(e["type"] == "span.alarm" and "channel" not in e for e in alarms)
     # each span raised LOS before the far end's first bits, then cleared everything
     for n in (1, 2):
@@ -548,7 +548,7 @@ def test_shell_requests_and_errors(server):
 
 def test_shell_events_seq_and_replay(server):
     home = server.config.server.home
-    with Subscriber(home, ["span."]) as sub, Client(home, timeout=3) as c:
+    with Subscriber(home, ["span.alarm"]) as sub, Client(home, timeout=3) as c:
         time.sleep(0.2)  # let the subscription reach the PUB socket
         c.request("sim.fault", span=1, los=True)
         got = None
@@ -754,7 +754,7 @@ def test_e2e_bad_request_and_events_and_replay(live):
     assert p.returncode == 1 and "args.span" in p.stderr and len(p.stderr.splitlines()) == 1
     p = cti(live, "channel", "show", "1/40")
     assert p.returncode == 1 and "args.channel" in p.stderr
-    with Subscriber(live, ["span."]) as sub, Client(live) as c:
+    with Subscriber(live, ["span.alarm"]) as sub, Client(live) as c:
         time.sleep(0.3)
         c.request("sim.fault", span=2, los=True)
         seen = []
@@ -772,7 +772,7 @@ def test_e2e_bad_request_and_events_and_replay(live):
                 seen.append(m[1])
         assert seen and seen[-1]["data"]["alarms"] == []
         span_events = [e for e in c.request("replay", after=seen[0]["seq"] - 1,
-                                            topics=["span."])["events"]]
+                                            topics=["span.alarm"])["events"]]
         assert [e["seq"] for e in span_events][:len(seen)] == [e["seq"] for e in seen]
         allev = c.request("replay", after=seen[0]["seq"] - 1)["events"]
         assert [e["seq"] for e in allev] == list(range(seen[0]["seq"],

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from drivers.board import DFrame, Event
+from drivers.board import DFrame, Event, SpanAlarm
 from drivers.sig import q921, q931
 from drivers.sig.q931_codec import CAUSE_TEXT
 
@@ -24,6 +24,9 @@ __all__ = [
     "PriSpan", "attach", "CallOffered", "CallDigits", "CallProceeding", "CallAlerting", "CallAnswered",
     "CallCleared", "DChannelUp", "DChannelDown", "ChannelsRestarted",
 ]
+
+
+_LINE_DOWN = {"LOS", "LOF", "AIS"}
 
 
 # ---- channel events of a PRI span (topics under channel.* and span.*) --------
@@ -136,6 +139,7 @@ class PriSpan:
                               timers=q931_timers)
         self._channel: dict[int, int | None] = {}   # call -> timeslot
         self._out: list[Event] = []
+        self._acknowledge: list[int] = []       # offered calls to answer with SETUP ACK
         self._tick = 0
         self.link_up = False
 
@@ -150,8 +154,14 @@ class PriSpan:
         """Feed this tick's board events; run due timers; return the span's call events."""
         self._tick = tick
         for ev in events:
-            if isinstance(ev, DFrame) and ev.span == self.span.number:
+            if getattr(ev, "span", None) != self.span.number:
+                continue
+            if isinstance(ev, DFrame):
                 self.lapd.receive(now, ev.data)
+            elif isinstance(ev, SpanAlarm) and set(ev.raised) & _LINE_DOWN:
+                # the line is gone: tell LAPD at once (PH-DEACTIVATE) rather than wait
+                # for T203 and N200 retries to find out
+                self.lapd.layer1_down(now)
         for machine in (self.lapd, self.q931):
             due = machine.get_timer()
             if due is not None and due <= now:
@@ -181,6 +191,9 @@ class PriSpan:
                 moved = True
                 self._from_q931(qev)
                 qev = self.q931.next_event()
+            while self._acknowledge:
+                moved = True
+                self.q931.setup_acknowledge(now, self._acknowledge.pop(0))
             for frame in self.lapd.frames_to_send():
                 moved = True
                 self.span.send_dframe(frame)
@@ -208,6 +221,10 @@ class PriSpan:
         call = getattr(ev, "call", None)
         if isinstance(ev, q931.CallOffered):
             self._channel[call] = ev.channel
+            if not ev.sending_complete and self.side == "user":
+                # the number may be incomplete: overlap receiving (Q.931 5.2.4), the
+                # digits come in INFORMATION messages while T302 runs
+                self._acknowledge.append(call)
             self._out.append(CallOffered(t, n, ev.channel, call, ev.calling or "", ev.called or "",
                                          ev.sending_complete, ev.calling_presentation,
                                          ev.redirecting))
