@@ -279,7 +279,7 @@ def test_watch_prints_events(capsys, server):
     assert rc == 0, err
     evs = [json.loads(x) for x in out.splitlines() if x.startswith("{")]
     assert [e["type"] for e in evs] == ["span.alarm", "span.alarm"]
-    assert evs[1]["seq"] == evs[0]["seq"] + 1
+    assert evs[1]["seq"] > evs[0]["seq"]          # D-channel events may come between
     assert evs[0]["span"] == 2 and "AIS" in evs[0]["data"]["raised"]
     assert evs[1]["data"]["alarms"] == [] and "AIS" in evs[1]["data"]["cleared"]
 
