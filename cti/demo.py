@@ -4,8 +4,9 @@ Starts `cti serve` (the embedded default: two E1 spans cabled to a simulated
 exchange, eight FXS and four FXO ports), then runs the same `cti` commands a
 technician would type, printing each command and what it answered: spans in
 sync, noise on a cable and the CRC-4/E-bit errors it causes, a cut cable (LOS
-here, RAI at the exchange), recovery, a BERT through a far-end loop, and the
-events a desktop saw on the bus meanwhile.
+here, RAI at the exchange), recovery, a BERT through a far-end loop, a test
+tone, an ISDN call offered by the exchange and answered, traced to a pcap that
+tshark dissects, and the events a desktop saw on the bus meanwhile.
 """
 from __future__ import annotations
 
@@ -134,14 +135,44 @@ def main(argv=None) -> int:
                 if line.startswith(("RMS     amplitude", "Rough   frequency", "Length")):
                     print("  " + line)
 
+        say("an ISDN call on span 1, traced: the exchange calls 4008001234 from 13800138000, "
+            "we answer, the caller hangs up after 2 s")
+        pcap = os.path.join(home, "span1.pcap")
+        print(f"$ cti trace 1 --pcap {pcap} --seconds 5 &")
+        tracer = subprocess.Popen([sys.executable, "-m", "cti", "trace", "1", "--pcap", pcap,
+                                   "--seconds", "5", "--home", home],
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        time.sleep(0.5)
+        with Subscriber(home, ["channel.offered"]) as offers:
+            time.sleep(0.2)
+            cti(home, "sim", "call", "1", "--from", "13800138000", "--to", "4008001234",
+                "--hangup-after", "2")
+            got = offers.get(timeout=10)
+        if got is None:
+            raise SystemExit("demo: the call was not offered to the board")
+        call = got[1]["data"]["call"]
+        print(f"  (a desktop saw channel.offered on {got[1]['channel']}: "
+              f"ANI {got[1]['data']['ani']}, DNIS {got[1]['data']['dnis']})")
+        cti(home, "call", "answer", "1", str(call))
+        cti(home, "call", "list")
+        out, _ = tracer.communicate(timeout=60)
+        print("  " + out.strip())
+        if shutil.which("tshark"):
+            print(f"$ tshark -r {pcap} -Y q931")
+            r = subprocess.run(["tshark", "-r", pcap, "-Y", "q931"], capture_output=True,
+                               text=True, timeout=60)
+            for line in r.stdout.splitlines():
+                print("  " + line.strip())
+        cti(home, "sim", "calls")
+
         stop.set()
         watcher.join(timeout=2)
         say(f"what a desktop subscribed to span./channel. saw: {len(seen)} events")
-        for topic, ev in seen[:12]:
+        for topic, ev in seen[:20]:
             detail = {k: v for k, v in ev.items() if k not in ("ts", "type")}
             print(f"  {topic:<16} {detail}")
-        if len(seen) > 12:
-            print(f"  ... and {len(seen) - 12} more")
+        if len(seen) > 20:
+            print(f"  ... and {len(seen) - 20} more")
         cti(home, "shutdown")
         server.wait(timeout=10)
         print("\ndemo done: the server log is in " + log.name)
