@@ -175,3 +175,70 @@ def test_tshark_dissects_our_trace(world, tmp_path):
     causes = {r[4] for r in rows if len(r) > 4 and r[4]}
     assert {"16", "17"} <= causes
     assert all(r[0] == "0" for r in rows if r and r[0])
+
+
+# ---- PriSpan glue on its own: two PriSpans back to back, no board -------------------
+
+
+class _Wire:
+    """A span stand-in: PriSpan only needs ``number`` and ``send_dframe()``."""
+
+    number = 1
+
+    def __init__(self):
+        self.frames = []
+
+    def send_dframe(self, data):
+        self.frames.append(bytes(data))
+
+
+def _back_to_back():
+    from drivers.sig.pri import PriSpan
+    user, net = PriSpan(_Wire(), "user"), PriSpan(_Wire(), "network")
+    seen = {"user": [], "net": []}
+    clock = {"now": 0.0, "tick": 0}
+
+    def run(steps=20):
+        for _ in range(steps):
+            clock["tick"] += 1
+            clock["now"] += 0.001
+            for a, b, name in ((user, net, "net"), (net, user, "user")):
+                frames, a.span.frames = a.span.frames, []
+                seen[name] += b.handle(clock["now"], clock["tick"],
+                                       [DFrame(clock["tick"], 1, f) for f in frames])
+        return seen
+    user.start(0.0)
+    net.start(0.0)
+    run()
+    assert user.link_up and net.link_up
+    return user, net, seen, run, clock
+
+
+def test_our_restart_is_reported_when_the_peer_acknowledges_it():
+    from drivers.sig.pri import ChannelsRestarted
+    user, net, seen, run, clock = _back_to_back()
+    user.restart(clock["now"], (5,))
+    assert 5 not in user.q931.free_channels()             # out of service meanwhile
+    run()
+    assert [(e.timeslots, e.remote) for e in of(seen["net"], ChannelsRestarted)] == [((5,), True)]
+    assert [(e.timeslots, e.remote) for e in of(seen["user"], ChannelsRestarted)] == [((5,), False)]
+    assert 5 in user.q931.free_channels()
+
+
+def test_digits_dialled_before_setup_acknowledge_wait_for_it():
+    user, net, seen, run, clock = _back_to_back()
+    call = user.place_call(clock["now"], "12", "999", overlap=True)
+    user.send_digits(clock["now"], call, "3")             # no SETUP ACKNOWLEDGE yet
+    user.send_digits(clock["now"], call, "45", complete=True)
+    run()
+    offered = of(seen["net"], CallOffered)[0]
+    assert (offered.dnis, offered.sending_complete) == ("12", False)
+    assert not of(seen["net"], CallDigits)
+    net.q931.setup_acknowledge(clock["now"], offered.call)
+    net.handle(clock["now"], clock["tick"], [])
+    run()
+    digits = of(seen["net"], CallDigits)
+    assert [(d.digits, d.sending_complete) for d in digits] == [("345", True)]
+    net.proceeding(clock["now"], offered.call)
+    run()
+    assert of(seen["user"], CallProceeding, call=call)

@@ -571,6 +571,30 @@ def test_link_reset_clears_overlap_calls_with_41(pair):
     assert_idle(p)
 
 
+def test_status_enquiry_lost_in_a_link_reset_is_sent_again(pair):
+    # After a failure the STATUS ENQUIRY (5.8.9) went out, then the peer re-established
+    # the link (a crossing SABME): Q.921 discarded the unacknowledged I frame (5.7.1), so
+    # the enquiry is asked again at once instead of waiting for T322.
+    p = pair
+    n, u = active_call_net_to_user(p)
+    p.link = False
+    p.user.link_released(p.now)
+    p.pump()
+    p.user.link_established(p.now)                         # STATUS ENQUIRY, lost
+    p.pump()
+    p.advance(1)
+    p.user.link_established(p.now, reestablished=True)     # 5.8.8: enquire again
+    p.link = True
+    p.pump()
+    assert p.sent_types("user").count(MT.STATUS_ENQUIRY) == 2
+    assert p.sent_types("net")[-1] == MT.STATUS
+    assert p.user.get_timer() is None                      # T322 stopped by the STATUS
+    assert p.user.call_state(u) == CallState.ACTIVE and not p.of("user", ProtocolError)
+    p.net.hangup(p.now, n)
+    p.pump()
+    assert_idle(p)
+
+
 def test_status_enquiry_finds_a_lost_disconnect(pair):
     p = pair
     n, u = active_call_net_to_user(p)

@@ -116,7 +116,9 @@ class DChannelDown(Event):
 
 @dataclass(frozen=True)
 class ChannelsRestarted(Event):
-    """B-channels returned to idle by RESTART (Q.931 5.5), ours or the peer's."""
+    """B-channels returned to idle by RESTART (Q.931 5.5): the peer's (``remote``, when we
+    acknowledge it) or ours (when the peer's RESTART ACKNOWLEDGE comes; until then the
+    channels stay out of service). ``()`` is the whole interface."""
 
     topic: ClassVar[str] = "span.restart"
     span: int
@@ -140,6 +142,8 @@ class PriSpan:
         self._channel: dict[int, int | None] = {}   # call -> timeslot
         self._out: list[Event] = []
         self._acknowledge: list[int] = []       # offered calls to answer with SETUP ACK
+        self._dialled: dict[int, tuple[str, bool]] = {}   # call -> digits before SETUP ACK
+        self._info_ready: list[int] = []        # calls whose dialled digits can go now
         self._tick = 0
         self.link_up = False
 
@@ -194,6 +198,12 @@ class PriSpan:
             while self._acknowledge:
                 moved = True
                 self.q931.setup_acknowledge(now, self._acknowledge.pop(0))
+            while self._info_ready:
+                moved = True
+                call = self._info_ready.pop(0)
+                if call in self._dialled:
+                    digits, complete = self._dialled.pop(call)
+                    self.q931.information(now, call, digits, sending_complete=complete)
             for frame in self.lapd.frames_to_send():
                 moved = True
                 self.span.send_dframe(frame)
@@ -235,17 +245,24 @@ class PriSpan:
             if getattr(ev, "channel", None):
                 self._channel[call] = ev.channel
             if isinstance(ev, q931.CallProceeding):
+                self._dialled.pop(call, None)    # the peer has all the number it wants
                 self._out.append(CallProceeding(t, n, self._channel.get(call), call))
+            elif call in self._dialled:
+                self._info_ready.append(call)
         elif isinstance(ev, q931.CallAlerting):
             self._out.append(CallAlerting(t, n, self._channel.get(call), call))
         elif isinstance(ev, q931.CallAnswered):
             self._out.append(CallAnswered(t, n, self._channel.get(call), call))
         elif isinstance(ev, q931.CallCleared):
+            self._dialled.pop(call, None)
             ts = self._channel.pop(call, None) or getattr(ev, "channel", None)
             self._out.append(CallCleared(t, n, ts, call, ev.cause,
                                          CAUSE_TEXT.get(ev.cause, "unknown cause"), ev.remote))
         elif isinstance(ev, q931.ChannelsRestarted):
             self._out.append(ChannelsRestarted(t, n, tuple(ev.channels), ev.remote))
+        elif isinstance(ev, q931.RestartAcknowledged):
+            # our RESTART (5.5.1): the channels are idle and usable again only now
+            self._out.append(ChannelsRestarted(t, n, tuple(ev.channels), False))
 
     # ---- channel commands ------------------------------------------------------
 
@@ -259,6 +276,17 @@ class PriSpan:
         return call
 
     def send_digits(self, now: float, call: int, digits: str, complete: bool = False) -> None:
+        """More of the called number of a call placed with ``overlap`` (Q.931 5.1.3):
+        INFORMATION. Digits dialled before the peer's SETUP ACKNOWLEDGE wait for it (the
+        user may send INFORMATION only in Overlap sending) and then go in one message;
+        they are dropped if the peer answers CALL PROCEEDING (number complete) instead."""
+        info = self.q931.calls.get(call)
+        initial = q931.CallState.CALL_INITIATED if self.side == "user" \
+            else q931.CallState.CALL_PRESENT
+        if info is not None and info.outgoing and info.state == initial:
+            before, done = self._dialled.get(call, ("", False))
+            self._dialled[call] = (before + digits, done or complete)
+            return
         self.q931.information(now, call, digits, sending_complete=complete)
         self._pump(now)
 

@@ -325,13 +325,17 @@ class Q931:
         checked with STATUS ENQUIRY."""
         self.link_up = True
         for c in list(self._calls.values()):
+            # A STATUS ENQUIRY still under T322 went out before the failure or reset and
+            # Q.921 may have discarded it with its I queue (5.7.1): none is outstanding any
+            # more (5.8.10 keeps one at a time), so it is asked again at once, T322 anew.
             if "T309" in c.timers:
-                self._stop(c, "T309")
+                self._stop(c, "T309", "T322")
                 self._send_status_enquiry(now, c)
             elif reestablished:
                 if c.state in (S.OVERLAP_SENDING, S.OVERLAP_RECEIVING):
                     self._disconnect(now, c, 41)
                 elif c.state == S.ACTIVE:
+                    self._stop(c, "T322")
                     self._send_status_enquiry(now, c)
 
     def link_released(self, now: float) -> None:
