@@ -259,6 +259,27 @@ int hal_chan_tone(hal_board_t *b, int span, int chan, int f1, int f2, int level_
     CHAN_DISPATCH(tone, f1, f2, level_dbm0, ms);
 }
 int hal_chan_tap(hal_board_t *b, int span, int chan, int on) { CHAN_DISPATCH(tap, on); }
+int hal_chan_detect(hal_board_t *b, int span, int chan, int mask) { CHAN_DISPATCH(detect, mask); }
+int hal_chan_dtmf(hal_board_t *b, int span, int chan, const char *digits, int len)
+{
+    CHAN_DISPATCH(dtmf, digits, len);
+}
+int hal_chan_mfc(hal_board_t *b, int span, int chan, int backward, int digit)
+{
+    CHAN_DISPATCH(mfc, backward, digit);
+}
+int hal_chan_cpt(hal_board_t *b, int span, int chan, int tone) { CHAN_DISPATCH(cpt, tone); }
+int hal_chan_fsk(hal_board_t *b, int span, int chan, int mode, const uint8_t *bits, int nbits)
+{
+    CHAN_DISPATCH(fsk, mode, bits, nbits);
+}
+
+int hal_board_tone_set(hal_board_t *b, int set)
+{
+    if (b == NULL)
+        return HAL_EINVAL;
+    return b->backend->tone_set ? b->backend->tone_set(b, set) : HAL_ENOTSUP;
+}
 
 int hal_span_reset_counters(hal_board_t *b, int span)
 {

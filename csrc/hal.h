@@ -71,6 +71,27 @@
 #define HAL_EV_TONE_DONE 10 /* a generated tone or played buffer ran out; chan */
 #define HAL_EV_OVERFLOW  11 /* value events were lost because the queue was full */
 #define HAL_EV_DFRAME_TX 12 /* HDLC frame sent (copy, for traces); data at offset, value = length */
+#define HAL_EV_DIGIT     13 /* DTMF digit received: value = the ASCII digit, aux = duration in ms */
+#define HAL_EV_MFC       14 /* MFC R2 signal: value = 1..15 recognised, 0 ceased; aux = 1 backward */
+#define HAL_EV_TONE      15 /* call progress: value = what is heard now (CPT_* of dsp/cpt.h) */
+#define HAL_EV_FSK       16 /* FSK characters received (caller ID); data at offset, value = length */
+#define HAL_EV_VOICE     17 /* voice activity: value 1 voice, 0 silence; aux = level in dBm0 * 10 */
+
+/* Detectors a channel runs on what it receives (hal_chan_detect) */
+#define HAL_DET_DTMF     0x01
+#define HAL_DET_MFC_FWD  0x02   /* MFC R2 forward signals (group I/II) */
+#define HAL_DET_MFC_BWD  0x04   /* MFC R2 backward signals (group A/B) */
+#define HAL_DET_CPT      0x08   /* call-progress tones, with cadence, and answer by voice */
+#define HAL_DET_FSK      0x10   /* Bell 202 FSK (caller ID) */
+#define HAL_DET_FSK_V23  0x20   /* ITU-T V.23 FSK (caller ID, ETSI) */
+#define HAL_DET_VAD      0x40   /* voice activity */
+#define HAL_DET_ALL      0x7F
+
+/* What a HAL_EV_TONE_DONE reports in value */
+#define HAL_DONE_TONE    0
+#define HAL_DONE_PLAY    1
+#define HAL_DONE_DTMF    2
+#define HAL_DONE_FSK     3
 
 typedef struct {
     int32_t type;
@@ -152,6 +173,12 @@ typedef struct hal_backend_s {
     int (*play)(hal_board_t *b, int span, int chan, const uint8_t *data, int len);
     int (*tone)(hal_board_t *b, int span, int chan, int f1, int f2, int level_dbm0, int ms);
     int (*tap)(hal_board_t *b, int span, int chan, int on);
+    int (*detect)(hal_board_t *b, int span, int chan, int mask);
+    int (*dtmf)(hal_board_t *b, int span, int chan, const char *digits, int len);
+    int (*mfc)(hal_board_t *b, int span, int chan, int backward, int digit);
+    int (*cpt)(hal_board_t *b, int span, int chan, int tone);
+    int (*fsk)(hal_board_t *b, int span, int chan, int mode, const uint8_t *bits, int nbits);
+    int (*tone_set)(hal_board_t *b, int set);
     int (*port_command)(hal_board_t *b, int port, int command, int value);
     int (*port_status)(hal_board_t *b, int port, hal_port_status_t *st);
 } hal_backend_t;
@@ -213,6 +240,19 @@ int hal_span_dframe_send(hal_board_t *b, int span, const uint8_t *data, int len)
 int hal_chan_play(hal_board_t *b, int span, int chan, const uint8_t *data, int len);
 int hal_chan_tone(hal_board_t *b, int span, int chan, int f1, int f2, int level_dbm0, int ms);
 int hal_chan_tap(hal_board_t *b, int span, int chan, int on);
+/* Detectors on what the channel receives (HAL_DET_* mask; 0 stops them all). */
+int hal_chan_detect(hal_board_t *b, int span, int chan, int mask);
+/* Send DTMF digits (Q.23; 80 ms on, 80 ms off), queued after any being sent. */
+int hal_chan_dtmf(hal_board_t *b, int span, int chan, const char *digits, int len);
+/* Send MFC R2 signal 1..15 steadily (forward, or backward), -1 to stop (Q.441 compelled). */
+int hal_chan_mfc(hal_board_t *b, int span, int chan, int backward, int digit);
+/* Play call-progress tone 1..4 (dial, ringback, busy, congestion) of the board's set, 0 stops. */
+int hal_chan_cpt(hal_board_t *b, int span, int chan, int tone);
+/* Send FSK bits (each byte 0 or 1: seizure, mark and framed characters as the caller-ID
+ * layer builds them); mode 0 Bell 202, 1 V.23. */
+int hal_chan_fsk(hal_board_t *b, int span, int chan, int mode, const uint8_t *bits, int nbits);
+/* The call-progress tone set of the board (dsp/cpt.h: cpt_set_find("cn"), ...). */
+int hal_board_tone_set(hal_board_t *b, int set);
 
 int hal_port_command(hal_board_t *b, int port, int command, int value);
 int hal_port_status(hal_board_t *b, int port, hal_port_status_t *st);

@@ -1030,27 +1030,29 @@ static int dahdi_port_status(hal_board_t *b, int port, hal_port_status_t *st)
     return HAL_OK;
 }
 
+/* The DSP entries (detect, dtmf, mfc, cpt, fsk, tone_set) are not wired to
+ * DAHDI yet: the HAL answers HAL_ENOTSUP for them on these cards. */
 const hal_backend_t hal_dahdi_backend =
 {
-    "dahdi",
-    dahdi_open,
-    dahdi_close,
-    dahdi_configure_span,
-    dahdi_tick,
-    dahdi_set_cas,
-    dahdi_get_cas,
-    dahdi_span_status,
-    dahdi_reset_counters,
-    dahdi_loopback,
-    dahdi_bert,
-    dahdi_bert_status,
-    dahdi_send_ais,
-    dahdi_dframe_send,
-    dahdi_play,
-    dahdi_tone,
-    dahdi_tap,
-    dahdi_port_command,
-    dahdi_port_status,
+    .name = "dahdi",
+    .open = dahdi_open,
+    .close = dahdi_close,
+    .configure_span = dahdi_configure_span,
+    .tick = dahdi_tick,
+    .set_cas = dahdi_set_cas,
+    .get_cas = dahdi_get_cas,
+    .span_status = dahdi_span_status,
+    .reset_counters = dahdi_reset_counters,
+    .loopback = dahdi_loopback,
+    .bert = dahdi_bert,
+    .bert_status = dahdi_bert_status,
+    .send_ais = dahdi_send_ais,
+    .dframe_send = dahdi_dframe_send,
+    .play = dahdi_play,
+    .tone = dahdi_tone,
+    .tap = dahdi_tap,
+    .port_command = dahdi_port_command,
+    .port_status = dahdi_port_status,
 };
 
 #else /* !HAL_HAVE_DAHDI */
@@ -1131,25 +1133,25 @@ static int dahdi_stub_port_status(hal_board_t *b, int port, hal_port_status_t *s
 
 const hal_backend_t hal_dahdi_backend =
 {
-    "dahdi",
-    dahdi_stub_open,
-    dahdi_stub_close,
-    dahdi_stub_configure_span,
-    dahdi_stub_int,             /* tick(b, frames) */
-    dahdi_stub_int3,            /* set_cas */
-    dahdi_stub_int2,            /* get_cas */
-    dahdi_stub_span_status,
-    dahdi_stub_int,             /* reset_counters */
-    dahdi_stub_int2,            /* loopback */
-    dahdi_stub_int2,            /* bert */
-    dahdi_stub_bert_status,
-    dahdi_stub_int2,            /* send_ais */
-    dahdi_stub_dframe_send,
-    dahdi_stub_play,
-    dahdi_stub_tone,
-    dahdi_stub_int3,            /* tap */
-    dahdi_stub_int3,            /* port_command */
-    dahdi_stub_port_status,
+    .name = "dahdi",
+    .open = dahdi_stub_open,
+    .close = dahdi_stub_close,
+    .configure_span = dahdi_stub_configure_span,
+    .tick = dahdi_stub_int,
+    .set_cas = dahdi_stub_int3,
+    .get_cas = dahdi_stub_int2,
+    .span_status = dahdi_stub_span_status,
+    .reset_counters = dahdi_stub_int,
+    .loopback = dahdi_stub_int2,
+    .bert = dahdi_stub_int2,
+    .bert_status = dahdi_stub_bert_status,
+    .send_ais = dahdi_stub_int2,
+    .dframe_send = dahdi_stub_dframe_send,
+    .play = dahdi_stub_play,
+    .tone = dahdi_stub_tone,
+    .tap = dahdi_stub_int3,
+    .port_command = dahdi_stub_int3,
+    .port_status = dahdi_stub_port_status,
 };
 
 #endif /* HAL_HAVE_DAHDI */

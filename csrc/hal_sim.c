@@ -15,7 +15,12 @@
 
 #include "hal.h"
 #include "hal_sim.h"
+#include "dsp/cpt.h"
+#include "dsp/dtmf.h"
+#include "dsp/fsk.h"
 #include "dsp/g711.h"
+#include "dsp/mfc.h"
+#include "dsp/vad.h"
 #include "line/e1_framer.h"
 #include "line/hdlc.h"
 #include "line/prbs.h"
@@ -37,6 +42,20 @@ typedef struct {
     double ph1, ph2, step1, step2, amp;
     int64_t tone_left;      /* samples; < 0 runs until stopped */
     int tap;
+    /* signal generators, made on first use, summed when several run */
+    dtmf_tx_t *dtmf_tx;
+    mfc_tx_t *mfc_tx;
+    cpt_tx_t *cpt_tx;
+    fsk_tx_t *fsk_tx;
+    int mfc_backward;
+    int fsk_mode;
+    /* detectors on the received signal (HAL_DET_* in detect) */
+    int detect;
+    dtmf_rx_t *dtmf_rx;
+    mfc_rx_t *mfc_rx;
+    cpt_rx_t *cpt_rx;
+    fsk_rx_t *fsk_rx;
+    vad_rx_t *vad_rx;
 } sim_chan_t;
 
 struct sim_span_s;
@@ -116,6 +135,7 @@ typedef struct {
     sim_span_t *spans;
     sim_port_t *ports;
     int law;
+    int tone_set;           /* call-progress tone set (dsp/cpt.h) */
 } sim_board_t;
 
 #define SIM(b) ((sim_board_t *) (b)->priv)
@@ -169,6 +189,31 @@ static void chan_stop(sim_chan_t *c)
     c->play = NULL;
     c->play_len = c->play_pos = 0;
     c->tone_on = 0;
+}
+
+/* Free everything a channel made: sources, generators, detectors. */
+static void chan_release(sim_chan_t *c)
+{
+    chan_stop(c);
+    if (c->dtmf_tx)
+        dtmf_tx_free(c->dtmf_tx);
+    if (c->mfc_tx)
+        mfc_tx_free(c->mfc_tx);
+    if (c->cpt_tx)
+        cpt_tx_free(c->cpt_tx);
+    if (c->fsk_tx)
+        fsk_tx_free(c->fsk_tx);
+    if (c->dtmf_rx)
+        dtmf_rx_free(c->dtmf_rx);
+    if (c->mfc_rx)
+        mfc_rx_free(c->mfc_rx);
+    if (c->cpt_rx)
+        cpt_rx_free(c->cpt_rx);
+    if (c->fsk_rx)
+        fsk_rx_free(c->fsk_rx);
+    if (c->vad_rx)
+        vad_rx_free(c->vad_rx);
+    memset(c, 0, sizeof(*c));
 }
 
 static int chan_play(sim_chan_t *c, const uint8_t *data, int len)
@@ -229,9 +274,26 @@ static int16_t tone_sample(sim_chan_t *c)
     return (int16_t) lrint(v);
 }
 
-/* Fill n samples as G.711 at out[i * stride]. Returns 1 when a source ran
- * out in this call (tone or play done), with *what 0 tone, 1 play. */
-static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int n, int *what)
+static int chan_generating(const sim_chan_t *c)
+{
+    return c->tone_on || (c->dtmf_tx && dtmf_tx_pending(c->dtmf_tx))
+           || (c->mfc_tx && mfc_tx_get_digit(c->mfc_tx) > 0)
+           || (c->cpt_tx && cpt_tx_playing(c->cpt_tx))
+           || (c->fsk_tx && fsk_tx_queued(c->fsk_tx) > 0);
+}
+
+static void add_sat(int32_t *acc, const int16_t *x, int n)
+{
+    int i;
+    for (i = 0; i < n; i++)
+        acc[i] += x[i];
+}
+
+/* Fill n samples as G.711 at out[i * stride]: a played buffer, else the sum
+ * of the running generators (tone, DTMF, MFC, call progress, FSK), else
+ * silence. Returns a mask of the sources that ran out in this call (bit
+ * HAL_DONE_*). */
+static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int n)
 {
     int i = 0, done = 0;
 
@@ -242,24 +304,109 @@ static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int 
             free(c->play);
             c->play = NULL;
             c->play_len = c->play_pos = 0;
-            done = 1;
-            *what = 1;
+            done |= 1 << HAL_DONE_PLAY;
         }
-    } else if (c->tone_on) {
-        for (; i < n && c->tone_left != 0; i++) {
-            out[i * stride] = law_encode(law, tone_sample(c));
-            if (c->tone_left > 0)
-                c->tone_left--;
+    } else if (chan_generating(c)) {
+        int32_t acc[8192];
+        int16_t buf[8192];
+        int k, m = n < 8192 ? n : 8192;
+
+        memset(acc, 0, sizeof(acc[0]) * m);
+        if (c->tone_on) {
+            for (k = 0; k < m && c->tone_left != 0; k++) {
+                acc[k] += tone_sample(c);
+                if (c->tone_left > 0)
+                    c->tone_left--;
+            }
+            if (c->tone_left == 0) {
+                c->tone_on = 0;
+                done |= 1 << HAL_DONE_TONE;
+            }
         }
-        if (c->tone_left == 0) {
-            c->tone_on = 0;
-            done = 1;
-            *what = 0;
+        if (c->dtmf_tx && dtmf_tx_pending(c->dtmf_tx)) {
+            memset(buf, 0, sizeof(buf[0]) * m);
+            dtmf_tx(c->dtmf_tx, buf, m);
+            add_sat(acc, buf, m);
+            if (!dtmf_tx_pending(c->dtmf_tx))
+                done |= 1 << HAL_DONE_DTMF;
         }
+        if (c->mfc_tx && mfc_tx_get_digit(c->mfc_tx) > 0) {
+            mfc_tx(c->mfc_tx, buf, m);
+            add_sat(acc, buf, m);
+        }
+        if (c->cpt_tx && cpt_tx_playing(c->cpt_tx)) {
+            cpt_tx(c->cpt_tx, buf, m);
+            add_sat(acc, buf, m);
+        }
+        if (c->fsk_tx && fsk_tx_queued(c->fsk_tx) > 0) {
+            memset(buf, 0, sizeof(buf[0]) * m);
+            fsk_tx(c->fsk_tx, buf, m);
+            add_sat(acc, buf, m);
+            if (fsk_tx_queued(c->fsk_tx) == 0)
+                done |= 1 << HAL_DONE_FSK;
+        }
+        for (k = 0; k < m; k++) {
+            int32_t v = acc[k] > 32767 ? 32767 : acc[k] < -32768 ? -32768 : acc[k];
+            out[k * stride] = law_encode(law, (int16_t) v);
+        }
+        i = m;
     }
     for (; i < n; i++)
         out[i * stride] = law_silence(law);
     return done;
+}
+
+static void push_done(hal_board_t *b, int span, int chan, int done)
+{
+    int k;
+    for (k = HAL_DONE_TONE; k <= HAL_DONE_FSK; k++)
+        if (done & (1 << k))
+            hal_board_push_event(b, HAL_EV_TONE_DONE, span, chan, k, 0, NULL, 0);
+}
+
+/* Run the channel's detectors over what it received and report what they found. */
+static void chan_detect(hal_board_t *b, sim_chan_t *c, int span, int chan, const int16_t *lin,
+                        int n)
+{
+    int64_t at;
+    int v;
+
+    if (c->dtmf_rx) {
+        char digits[DTMF_RX_MAX_DIGITS];
+        dtmf_rx_report_t rep[DTMF_RX_MAX_REPORTS];
+        int k, got;
+        dtmf_rx(c->dtmf_rx, lin, n);
+        got = dtmf_rx_get(c->dtmf_rx, digits, sizeof(digits));
+        for (k = 0; k < got; k++)
+            hal_board_push_event(b, HAL_EV_DIGIT, span, chan, digits[k], 0, NULL, 0);
+        /* the digits are reported as they start; their end reports are not needed */
+        while (dtmf_rx_get_reports(c->dtmf_rx, rep, DTMF_RX_MAX_REPORTS) > 0)
+            ;
+    }
+    if (c->mfc_rx) {
+        mfc_rx(c->mfc_rx, lin, n);
+        while ((v = mfc_rx_get(c->mfc_rx, &at)) != MFC_EVENT_NONE)
+            hal_board_push_event(b, HAL_EV_MFC, span, chan, v, c->detect & HAL_DET_MFC_BWD ? 1 : 0,
+                                 NULL, 0);
+    }
+    if (c->cpt_rx) {
+        cpt_rx(c->cpt_rx, lin, n);
+        while ((v = cpt_rx_get(c->cpt_rx, &at)) != CPT_EVENT_NONE)
+            hal_board_push_event(b, HAL_EV_TONE, span, chan, v, 0, NULL, 0);
+    }
+    if (c->fsk_rx) {
+        uint8_t buf[256];
+        int got;
+        fsk_rx(c->fsk_rx, lin, n);
+        while ((got = fsk_rx_get(c->fsk_rx, buf, sizeof(buf))) > 0)
+            hal_board_push_event(b, HAL_EV_FSK, span, chan, got, 0, buf, got);
+    }
+    if (c->vad_rx) {
+        vad_rx(c->vad_rx, lin, n);
+        while ((v = vad_rx_get(c->vad_rx, &at)) != VAD_EVENT_NONE)
+            hal_board_push_event(b, HAL_EV_VOICE, span, chan, v,
+                                 (int) lrintf(vad_rx_level(c->vad_rx) * 10.0f), NULL, 0);
+    }
 }
 
 /* ---- cables ------------------------------------------------------------- */
@@ -588,7 +735,7 @@ static void span_release(sim_span_t *s)
     free(s->lbn);
     free(s->bert_buf);
     for (i = 0; i < HAL_TIMESLOTS; i++)
-        chan_stop(&s->chan[i]);
+        chan_release(&s->chan[i]);
     s->framer = NULL;
     s->htx = NULL;
     s->hrx = NULL;
@@ -720,12 +867,22 @@ static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
             hal_board_push_event(b, HAL_EV_DFRAME, s->number, 16, len, 0, s->dbuf, len);
     }
     for (i = 1; i < HAL_TIMESLOTS; i++) {
-        if (s->chan[i].tap) {
-            uint8_t col[8000];
-            int f, n = frames < 8000 ? frames : 8000;
-            for (f = 0; f < n; f++)
-                col[f] = s->rx_ts[f * E1_FRAME_BYTES + i];
+        sim_chan_t *c = &s->chan[i];
+        uint8_t col[8000];
+        int f, n = frames < 8000 ? frames : 8000;
+        if (!c->tap && !c->detect)
+            continue;
+        for (f = 0; f < n; f++)
+            col[f] = s->rx_ts[f * E1_FRAME_BYTES + i];
+        if (c->tap)
             hal_board_push_event(b, HAL_EV_AUDIO, s->number, i, n, 0, col, n);
+        if (c->detect) {
+            int16_t lin[8000];
+            if (s->cfg.law == HAL_LAW_ULAW)
+                g711_ulaw_decode(col, lin, n);
+            else
+                g711_alaw_decode(col, lin, n);
+            chan_detect(b, c, s->number, i, lin, n);
         }
     }
 }
@@ -762,11 +919,10 @@ static void span_transmit(hal_board_t *b, sim_span_t *s, int frames)
             memset(s->tx_ts, law_silence(s->cfg.law), nbytes);
             for (i = 1; i < HAL_TIMESLOTS; i++) {
                 sim_chan_t *c = &s->chan[i];
-                int what = 0;
-                if (!span_is_bearer(s, i) || (c->play == NULL && !c->tone_on))
+                if (!span_is_bearer(s, i) || (c->play == NULL && !chan_generating(c)))
                     continue;
-                if (chan_fill_g711(c, s->cfg.law, s->tx_ts + i, E1_FRAME_BYTES, n, &what))
-                    hal_board_push_event(b, HAL_EV_TONE_DONE, s->number, i, what, 0, NULL, 0);
+                push_done(b, s->number, i,
+                          chan_fill_g711(c, s->cfg.law, s->tx_ts + i, E1_FRAME_BYTES, n));
             }
             if (s->cfg.signalling == HAL_SIG_CCS)
                 hdlc_tx_get_strided(s->htx, s->tx_ts + 16, n, E1_FRAME_BYTES);
@@ -789,7 +945,7 @@ static void port_tick(hal_board_t *b, sim_port_t *p, int frames)
 {
     int tick_ms = frames / 8;
     sim_port_t *peer = p->peer;
-    int i, what = 0;
+    int i;
 
     /* what the far end put on the line */
     if (p->kind == HAL_PORT_FXS) {
@@ -829,18 +985,25 @@ static void port_tick(hal_board_t *b, sim_port_t *p, int frames)
             hal_board_push_event(b, HAL_EV_BATTERY, 0, p->number, bat, 0, NULL, 0);
         }
     }
-    if (p->chan.tap) {
-        /* speech passes only with the loop closed */
-        int talking = peer && (p->kind == HAL_PORT_FXS ? peer->hook : p->hook);
-        for (i = 0; i < frames; i++) {
-            int16_t x = (talking && peer->tx_len > i) ? peer->tx_audio[i] : 0;
-            p->tap_buf[i] = law_encode(SIM(b)->law, x);
+    if (p->chan.tap || p->chan.detect) {
+        /* The exchange side of a line (FXS kind) reaches the phone side on hook too,
+         * which is how caller ID travels between rings (on-hook transmission); the
+         * phone side is heard only with its loop closed. */
+        int heard = peer && (p->kind == HAL_PORT_FXO || peer->hook);
+        int16_t lin[8000];
+        int n = frames < 8000 ? frames : 8000;
+        for (i = 0; i < n; i++)
+            lin[i] = (heard && peer->tx_len > i) ? peer->tx_audio[i] : 0;
+        if (p->chan.tap) {
+            for (i = 0; i < n; i++)
+                p->tap_buf[i] = law_encode(SIM(b)->law, lin[i]);
+            hal_board_push_event(b, HAL_EV_AUDIO, 0, p->number, n, 0, p->tap_buf, n);
         }
-        hal_board_push_event(b, HAL_EV_AUDIO, 0, p->number, frames, 0, p->tap_buf, frames);
+        if (p->chan.detect)
+            chan_detect(b, &p->chan, 0, p->number, lin, n);
     }
     /* what we send: sources are G.711, the line carries linear audio */
-    if (chan_fill_g711(&p->chan, SIM(b)->law, p->tap_buf, 1, frames, &what))
-        hal_board_push_event(b, HAL_EV_TONE_DONE, 0, p->number, what, 0, NULL, 0);
+    push_done(b, 0, p->number, chan_fill_g711(&p->chan, SIM(b)->law, p->tap_buf, 1, frames));
     for (i = 0; i < frames; i++)
         p->tx_audio[i] = law_decode(SIM(b)->law, p->tap_buf[i]);
     p->tx_len = frames;
@@ -929,7 +1092,7 @@ static void sim_close(hal_board_t *b)
         sim_port_t *p = &sb->ports[i];
         if (p->peer)
             p->peer->peer = NULL;
-        chan_stop(&p->chan);
+        chan_release(&p->chan);
         free(p->tx_audio);
         free(p->tap_buf);
     }
@@ -1138,6 +1301,142 @@ static int sim_tap(hal_board_t *b, int span, int chan, int on)
     return HAL_OK;
 }
 
+static int sim_detect(hal_board_t *b, int span, int chan, int mask)
+{
+    sim_chan_t *c = span == 0 ? &SIM(b)->ports[chan - 1].chan : &SIM(b)->spans[span - 1].chan[chan];
+    int set = SIM(b)->tone_set;
+
+    if (mask & ~HAL_DET_ALL || ((mask & HAL_DET_MFC_FWD) && (mask & HAL_DET_MFC_BWD))
+        || ((mask & HAL_DET_FSK) && (mask & HAL_DET_FSK_V23)))
+        return HAL_EINVAL;
+    /* a detector switched off is freed, one switched on starts afresh */
+#define SIM_DETECTOR(bit, field, make, release)             \
+    do {                                                    \
+        if (!(mask & (bit)) && c->field) {                  \
+            release(c->field);                              \
+            c->field = NULL;                                \
+        } else if ((mask & (bit)) && !c->field) {           \
+            c->field = make;                                \
+            if (c->field == NULL)                           \
+                return HAL_ENOMEM;                          \
+        }                                                   \
+    } while (0)
+    if (c->mfc_rx && (mask & (HAL_DET_MFC_FWD | HAL_DET_MFC_BWD)) != (c->detect & (HAL_DET_MFC_FWD | HAL_DET_MFC_BWD))) {
+        mfc_rx_free(c->mfc_rx);
+        c->mfc_rx = NULL;
+    }
+    if (c->fsk_rx && (mask & (HAL_DET_FSK | HAL_DET_FSK_V23)) != (c->detect & (HAL_DET_FSK | HAL_DET_FSK_V23))) {
+        fsk_rx_free(c->fsk_rx);
+        c->fsk_rx = NULL;
+    }
+    SIM_DETECTOR(HAL_DET_DTMF, dtmf_rx, dtmf_rx_init(NULL, NULL), dtmf_rx_free);
+    SIM_DETECTOR(HAL_DET_MFC_FWD | HAL_DET_MFC_BWD, mfc_rx,
+                 mfc_rx_init(NULL, (mask & HAL_DET_MFC_BWD) != 0), mfc_rx_free);
+    SIM_DETECTOR(HAL_DET_CPT, cpt_rx, cpt_rx_init(NULL, set), cpt_rx_free);
+    SIM_DETECTOR(HAL_DET_FSK | HAL_DET_FSK_V23, fsk_rx,
+                 fsk_rx_init(NULL, (mask & HAL_DET_FSK_V23) ? FSK_V23 : FSK_BELL202), fsk_rx_free);
+    SIM_DETECTOR(HAL_DET_VAD, vad_rx, vad_rx_init(NULL, -40.0f, VAD_DEFAULT_HANG_MS), vad_rx_free);
+#undef SIM_DETECTOR
+    c->detect = mask;
+    return HAL_OK;
+}
+
+static sim_chan_t *sim_gen_chan(hal_board_t *b, int span, int chan)
+{
+    sim_chan_t *c = sim_chan(b, span, chan);
+    if (c && c->play) {
+        /* a generator takes over from a played buffer */
+        free(c->play);
+        c->play = NULL;
+        c->play_len = c->play_pos = 0;
+    }
+    return c;
+}
+
+static int sim_dtmf(hal_board_t *b, int span, int chan, const char *digits, int len)
+{
+    sim_chan_t *c = sim_gen_chan(b, span, chan);
+    int rc;
+
+    if (c == NULL)
+        return HAL_ENOCHAN;
+    if (digits == NULL || len < 0)
+        return HAL_EINVAL;
+    if (c->dtmf_tx == NULL && (c->dtmf_tx = dtmf_tx_init(NULL, NULL)) == NULL)
+        return HAL_ENOMEM;
+    rc = dtmf_tx_put(c->dtmf_tx, digits, len);
+    if (rc < 0)
+        return HAL_EINVAL;
+    return rc < len ? HAL_EBUSY : HAL_OK;
+}
+
+static int sim_mfc(hal_board_t *b, int span, int chan, int backward, int digit)
+{
+    sim_chan_t *c = sim_gen_chan(b, span, chan);
+
+    if (c == NULL)
+        return HAL_ENOCHAN;
+    if ((digit < 1 || digit > MFC_DIGITS) && digit != -1)
+        return HAL_EINVAL;
+    if (c->mfc_tx && c->mfc_backward != (backward != 0)) {
+        mfc_tx_free(c->mfc_tx);
+        c->mfc_tx = NULL;
+    }
+    if (c->mfc_tx == NULL) {
+        if ((c->mfc_tx = mfc_tx_init(NULL, backward != 0)) == NULL)
+            return HAL_ENOMEM;
+        c->mfc_backward = backward != 0;
+    }
+    return mfc_tx_set(c->mfc_tx, digit) < 0 ? HAL_EINVAL : HAL_OK;
+}
+
+static int sim_cpt(hal_board_t *b, int span, int chan, int tone)
+{
+    sim_chan_t *c = sim_gen_chan(b, span, chan);
+
+    if (c == NULL)
+        return HAL_ENOCHAN;
+    if (c->cpt_tx == NULL && (c->cpt_tx = cpt_tx_init(NULL, SIM(b)->tone_set)) == NULL)
+        return HAL_ENOMEM;
+    return cpt_tx_play(c->cpt_tx, tone) < 0 ? HAL_EINVAL : HAL_OK;
+}
+
+static int sim_fsk(hal_board_t *b, int span, int chan, int mode, const uint8_t *bits, int nbits)
+{
+    sim_chan_t *c = sim_gen_chan(b, span, chan);
+    int fmode = mode ? FSK_V23 : FSK_BELL202;
+    int rc;
+
+    if (c == NULL)
+        return HAL_ENOCHAN;
+    if (bits == NULL || nbits < 1 || (mode != 0 && mode != 1))
+        return HAL_EINVAL;
+    if (c->fsk_tx && c->fsk_mode != fmode) {
+        if (fsk_tx_queued(c->fsk_tx) > 0)
+            return HAL_EBUSY;
+        fsk_tx_free(c->fsk_tx);
+        c->fsk_tx = NULL;
+    }
+    if (c->fsk_tx == NULL) {
+        /* caller ID level: ETSI EN 300 659-1 sends about -13.5 dBm0 */
+        if ((c->fsk_tx = fsk_tx_init(NULL, fmode, -13)) == NULL)
+            return HAL_ENOMEM;
+        c->fsk_mode = fmode;
+    }
+    rc = fsk_tx_put_bits(c->fsk_tx, bits, nbits);
+    if (rc == nbits)
+        return HAL_OK;
+    return rc == -5 ? HAL_EBUSY : HAL_EINVAL;
+}
+
+static int sim_tone_set(hal_board_t *b, int set)
+{
+    if (set < 0 || set >= cpt_set_count())
+        return HAL_EINVAL;
+    SIM(b)->tone_set = set;
+    return HAL_OK;
+}
+
 static int sim_port_command(hal_board_t *b, int port, int command, int value)
 {
     sim_port_t *p = &SIM(b)->ports[port - 1];
@@ -1206,6 +1505,12 @@ const hal_backend_t hal_sim_backend = {
     .play = sim_play,
     .tone = sim_tone,
     .tap = sim_tap,
+    .detect = sim_detect,
+    .dtmf = sim_dtmf,
+    .mfc = sim_mfc,
+    .cpt = sim_cpt,
+    .fsk = sim_fsk,
+    .tone_set = sim_tone_set,
     .port_command = sim_port_command,
     .port_status = sim_port_status,
 };

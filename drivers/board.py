@@ -16,7 +16,8 @@ from drivers.hal import HalError, check, ffi, lib
 __all__ = [
     "Board", "Span", "Channel", "Port", "SpanConfig", "Event", "SpanAlarm", "CasChanged",
     "DFrame", "DFrameSent", "Audio", "Hook", "Flash", "Ring", "Polarity", "Battery", "ToneDone",
-    "EventsLost", "ALARM_NAMES", "alarm_names",
+    "DigitDetected", "MfcSignal", "ToneDetected", "FskData", "VoiceActivity",
+    "EventsLost", "ALARM_NAMES", "alarm_names", "DETECTORS", "detector_mask",
 ]
 
 ALARM_NAMES = (
@@ -41,6 +42,75 @@ LOOPBACKS = {
 }
 PORT_KINDS = {"fxs": lib.HAL_PORT_FXS, "fxo": lib.HAL_PORT_FXO}
 _NAME_OF = lambda table, value: next(k for k, v in table.items() if v == value)  # noqa: E731
+
+# Detector names (HAL_DET_*) and what the call-progress detector reports (dsp/cpt.h)
+DETECTORS = {
+    "dtmf": lib.HAL_DET_DTMF, "mfc_forward": lib.HAL_DET_MFC_FWD,
+    "mfc_backward": lib.HAL_DET_MFC_BWD, "cpt": lib.HAL_DET_CPT, "fsk": lib.HAL_DET_FSK,
+    "fsk_v23": lib.HAL_DET_FSK_V23, "vad": lib.HAL_DET_VAD,
+}
+CPT_NAMES = {lib.CPT_SILENCE: "silence", lib.CPT_DIAL: "dial", lib.CPT_RINGBACK: "ringback",
+             lib.CPT_BUSY: "busy", lib.CPT_CONGESTION: "congestion",
+             lib.CPT_UNKNOWN_TONE: "unknown", lib.CPT_VOICE: "voice", lib.CPT_ANSWER: "answer"}
+CPT_TONES = {"dial": lib.CPT_DIAL, "ringback": lib.CPT_RINGBACK, "busy": lib.CPT_BUSY,
+             "congestion": lib.CPT_CONGESTION}
+_DONE_KIND = {lib.HAL_DONE_TONE: "tone", lib.HAL_DONE_PLAY: "play", lib.HAL_DONE_DTMF: "dtmf",
+              lib.HAL_DONE_FSK: "fsk"}
+FSK_MODES = {"bell202": 0, "v23": 1}
+
+
+def detector_mask(names) -> int:
+    """``{"dtmf", "cpt"}`` -> the HAL_DET_* mask; unknown names are a ValueError."""
+    mask = 0
+    for n in names:
+        if n not in DETECTORS:
+            raise ValueError(f"detector must be one of {', '.join(DETECTORS)}, not {n!r}")
+        mask |= DETECTORS[n]
+    return mask
+
+
+class _Signals:
+    """Signal generators and detectors of a channel or a port (the C DSP core)."""
+
+    def _sig_target(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def detect(self, *names: str) -> None:
+        """Run these detectors on what the channel receives (none: stop them all)."""
+        span, chan = self._sig_target()
+        check(lib.hal_chan_detect(self._board._b, span, chan, detector_mask(names)),
+              self._what("detect"))
+
+    def dtmf(self, digits: str) -> None:
+        """Send DTMF digits (0-9 * # A-D), 80 ms on and 80 ms off (Q.23)."""
+        span, chan = self._sig_target()
+        raw = digits.encode("ascii", "replace")
+        check(lib.hal_chan_dtmf(self._board._b, span, chan, raw, len(raw)),
+              self._what(f"DTMF {digits!r}"))
+
+    def mfc(self, digit: int | None, backward: bool = False) -> None:
+        """Send MFC R2 signal 1..15 steadily until changed; None stops it (Q.441)."""
+        span, chan = self._sig_target()
+        check(lib.hal_chan_mfc(self._board._b, span, chan, int(backward),
+                               -1 if digit is None else int(digit)), self._what("MFC"))
+
+    def progress_tone(self, name: str | None) -> None:
+        """Play a call-progress tone of the board's set (dial, ringback, busy, congestion)."""
+        if name is not None and name not in CPT_TONES:
+            raise ValueError(f"tone must be one of {', '.join(CPT_TONES)}, not {name!r}")
+        span, chan = self._sig_target()
+        check(lib.hal_chan_cpt(self._board._b, span, chan, CPT_TONES.get(name, 0)),
+              self._what(f"tone {name}"))
+
+    def fsk(self, bits, mode: str = "bell202") -> None:
+        """Send FSK bits (seizure, mark, framed characters: see drivers.callerid)."""
+        if mode not in FSK_MODES:
+            raise ValueError(f"FSK mode must be bell202 or v23, not {mode!r}")
+        span, chan = self._sig_target()
+        raw = bytes(1 if b else 0 for b in bits)
+        check(lib.hal_chan_fsk(self._board._b, span, chan, FSK_MODES[mode], raw, len(raw)),
+              self._what("FSK"))
+
 
 _EVENT_BATCH = 1024
 _DATA_BATCH = 1 << 20
@@ -166,12 +236,85 @@ class Battery(Event):
 
 @dataclass(frozen=True)
 class ToneDone(Event):
-    """A tone or a played buffer ran out. ``span`` 0 means ``timeslot`` is a port."""
+    """A tone, a played buffer, DTMF digits or an FSK burst ran out (``what``: tone, play,
+    dtmf, fsk). ``span`` 0 means ``timeslot`` is a port."""
 
     topic: ClassVar[str] = "channel.tone_done"
     span: int
     timeslot: int
     played: bool
+    what: str = "tone"
+
+
+@dataclass(frozen=True)
+class DigitDetected(Event):
+    """A DTMF digit heard on a channel (Q.24 limits); ``span`` 0: ``timeslot`` is a port."""
+
+    topic: ClassVar[str] = "channel.dtmf"
+    span: int
+    timeslot: int
+    digit: str
+
+    @property
+    def port(self) -> int | None:
+        return self.timeslot if self.span == 0 else None
+
+
+@dataclass(frozen=True)
+class MfcSignal(Event):
+    """An MFC R2 signal (Q.441) began (``digit`` 1..15) or ceased (``digit`` 0)."""
+
+    topic: ClassVar[str] = "channel.mfc"
+    span: int
+    timeslot: int
+    digit: int
+    backward: bool
+
+    @property
+    def port(self) -> int | None:
+        return self.timeslot if self.span == 0 else None
+
+
+@dataclass(frozen=True)
+class ToneDetected(Event):
+    """What a channel hears now: dial, ringback, busy, congestion, unknown, voice, silence,
+    or ``answer`` (voice after ringback, for answer detection on analog trunks)."""
+
+    topic: ClassVar[str] = "channel.tone"
+    span: int
+    timeslot: int
+    tone: str
+
+    @property
+    def port(self) -> int | None:
+        return self.timeslot if self.span == 0 else None
+
+
+@dataclass(frozen=True)
+class FskData(Event):
+    """Characters an FSK receiver decoded (caller ID on the line)."""
+
+    topic: ClassVar[str] = "channel.fsk"
+    span: int
+    timeslot: int
+    data: bytes
+
+    @property
+    def port(self) -> int | None:
+        return self.timeslot if self.span == 0 else None
+
+
+@dataclass(frozen=True)
+class VoiceActivity(Event):
+    topic: ClassVar[str] = "channel.voice"
+    span: int
+    timeslot: int
+    active: bool
+    level_dbm0: float
+
+    @property
+    def port(self) -> int | None:
+        return self.timeslot if self.span == 0 else None
 
 
 @dataclass(frozen=True)
@@ -190,7 +333,7 @@ def _convert(ev, data) -> Event | None:
                          alarm_names(old & ~new))
     if t == lib.HAL_EV_CAS:
         return CasChanged(tick, ev.span, ev.chan, ev.value)
-    if t in (lib.HAL_EV_DFRAME, lib.HAL_EV_DFRAME_TX, lib.HAL_EV_AUDIO):
+    if t in (lib.HAL_EV_DFRAME, lib.HAL_EV_DFRAME_TX, lib.HAL_EV_AUDIO):  # data-carrying
         payload = bytes(data[ev.offset:ev.offset + ev.value])
         if t == lib.HAL_EV_DFRAME:
             return DFrame(tick, ev.span, payload)
@@ -208,7 +351,18 @@ def _convert(ev, data) -> Event | None:
     if t == lib.HAL_EV_BATTERY:
         return Battery(tick, ev.chan, bool(ev.value))
     if t == lib.HAL_EV_TONE_DONE:
-        return ToneDone(tick, ev.span, ev.chan, bool(ev.value))
+        return ToneDone(tick, ev.span, ev.chan, ev.value == lib.HAL_DONE_PLAY,
+                        _DONE_KIND.get(ev.value, "tone"))
+    if t == lib.HAL_EV_DIGIT:
+        return DigitDetected(tick, ev.span, ev.chan, chr(ev.value))
+    if t == lib.HAL_EV_MFC:
+        return MfcSignal(tick, ev.span, ev.chan, ev.value, bool(ev.aux))
+    if t == lib.HAL_EV_TONE:
+        return ToneDetected(tick, ev.span, ev.chan, CPT_NAMES.get(ev.value, "unknown"))
+    if t == lib.HAL_EV_FSK:
+        return FskData(tick, ev.span, ev.chan, bytes(data[ev.offset:ev.offset + ev.value]))
+    if t == lib.HAL_EV_VOICE:
+        return VoiceActivity(tick, ev.span, ev.chan, bool(ev.value), ev.aux / 10.0)
     if t == lib.HAL_EV_OVERFLOW:
         return EventsLost(tick, ev.value)
     return None
@@ -237,8 +391,11 @@ class SpanConfig:
 # ---- objects -----------------------------------------------------------------
 
 
-class Channel:
+class Channel(_Signals):
     """A timeslot of a span (``span/ts``, as DAHDI numbers them: 1..31)."""
+
+    def _sig_target(self):
+        return self.span, self.timeslot
 
     def __init__(self, board: "Board", span: "Span", timeslot: int):
         self._board = board
@@ -382,8 +539,11 @@ class Span:
               self._what("D-channel send"))
 
 
-class Port:
+class Port(_Signals):
     """An analog port: FXS (we ring a phone) or FXO (a line from an exchange)."""
+
+    def _sig_target(self):
+        return 0, self.number
 
     def __init__(self, board: "Board", number: int, kind: str):
         self._board = board
@@ -480,6 +640,14 @@ class Board:
         self._used = ffi.new("int *")
         self._more = ffi.new("int *")
         self._signalling: list = []
+
+    def tone_set(self, name: str) -> None:
+        """Choose the call-progress tone set (``cn`` by default; ``itu``, ``us``, ``uk``, ...)."""
+        n = lib.cpt_set_find(name.encode())
+        if n < 0:
+            names = [ffi.string(lib.cpt_set_name(i)).decode() for i in range(lib.cpt_set_count())]
+            raise ValueError(f"tone set must be one of {', '.join(names)}, not {name!r}")
+        check(lib.hal_board_tone_set(self._b, n), f"tone set of board {self.name}")
 
     @staticmethod
     def backend_available(backend: str) -> bool:

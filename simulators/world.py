@@ -19,7 +19,8 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Callable
 
-from drivers.board import Board, Event, Hook, Ring, Polarity, Battery, SpanConfig
+from drivers.board import (Board, Event, FskData, Hook, Ring, Polarity, Battery, SpanConfig,
+                           ToneDetected)
 from drivers.hal import check, ffi, lib
 
 __all__ = ["SimWorld", "Cable", "Phone", "COLine", "DIRECTIONS"]
@@ -128,14 +129,31 @@ class Cable:
 
 
 class Phone:
-    """An agent's phone on one of our FXS ports."""
+    """An agent's phone on one of our FXS ports: it rings, shows caller ID (an FSK
+    receiver, Bell 202 or V.23), hears tones (a call-progress detector) and dials DTMF."""
 
-    def __init__(self, world: "SimWorld", port: int, phone_port: int):
+    def __init__(self, world: "SimWorld", port: int, phone_port: int,
+                 cid_mode: str = "bell202"):
+        from drivers.callerid import MessageAssembler
+
         self._world = world
         self.port = port
         self._p = world.phones_board.ports[phone_port]
         self.ringing = False
+        self.rings = 0
         self.off_hook = False
+        self.caller_ids: list = []          # what the display showed, newest last
+        self.heard: list[str] = []          # tones heard (dial, busy, ...), in order
+        self._assembler = MessageAssembler()
+        self._p.detect("cpt", "fsk_v23" if cid_mode == "v23" else "fsk")
+
+    @property
+    def caller_id(self):
+        return self.caller_ids[-1] if self.caller_ids else None
+
+    def dial(self, digits: str) -> None:
+        """Key DTMF digits (the phone must be off hook for the exchange side to hear them)."""
+        self._p.dtmf(digits)
 
     def lift(self) -> None:
         self.off_hook = True
@@ -159,6 +177,11 @@ class Phone:
     def _event(self, ev: Event) -> None:
         if isinstance(ev, Ring):
             self.ringing = ev.on
+            self.rings += ev.on
+        elif isinstance(ev, FskData):
+            self.caller_ids += self._assembler.feed(ev.data)
+        elif isinstance(ev, ToneDetected) and ev.tone not in ("silence",):
+            self.heard.append(ev.tone)
 
 
 class COLine:
@@ -182,9 +205,38 @@ class COLine:
     def tone(self, *args, **kw) -> None:
         self._p.tone(*args, **kw)
 
+    def call(self, number: str | None = None, name: str | None = None, *,
+             cadence_ms: tuple[int, int] = (1000, 4000), cid_mode: str = "bell202",
+             max_rings: int = 10) -> None:
+        """Ring our FXO port with cadence, sending caller ID between the first and second
+        ring (ETSI EN 300 659-1: from 500 ms after the first ring); ringing stops when
+        our port answers (loops the line) or after ``max_rings``."""
+        from drivers import callerid
+
+        on, off = cadence_ms
+        self.answered = False
+
+        def ring(n: int) -> None:
+            if self.looped:
+                self.answered = True
+                return
+            if n >= max_rings:
+                return
+            self._p.ring(True)
+            self._world.after(on, lambda: self._p.ring(False))
+            if n == 0 and number is not None:
+                burst = callerid.fsk_burst(callerid.build_mdmf(
+                    callerid.CallerId(number=number, name=name)))
+                self._world.after(on + 500, lambda: self._p.fsk(burst.bits(), cid_mode))
+            self._world.after(on + off, lambda: ring(n + 1))
+
+        ring(0)
+
     def _event(self, ev: Event) -> None:
         if isinstance(ev, Hook):
             self.looped = ev.off_hook
+            if ev.off_hook:
+                self._p.ring(False)       # ring trip
 
 
 class SimWorld:

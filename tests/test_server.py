@@ -259,7 +259,7 @@ def test_channel_ops(svc):
     done = [p.event for p in pubs if p.topic == "channel.tone_done"]
     # played: false, a generated tone ran out (true: a played buffer)
     assert len(done) == 1 and done[0]["channel"] == "1/5" and done[0]["span"] == 1
-    assert done[0]["data"] == {"played": False}
+    assert done[0]["data"] == {"played": False, "what": "tone"}
 
 
 def test_listen_is_answered_after_the_line_time(svc):

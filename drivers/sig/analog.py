@@ -1247,6 +1247,8 @@ class AnalogCallEvent(Event):
         return d
 
 
+_BOARD_TONES = ("dial", "ringback", "busy", "congestion")
+
 _BOARD_INPUTS = {
     "Hook": lambda ev: Hook(bool(ev.off_hook)),
     "Flash": lambda ev: Flash(int(ev.ms)),
@@ -1277,7 +1279,8 @@ class AnalogPort:
 
     def __init__(self, port, machine: Fxs | Fxo | None = None, *, tone_plan: str = "cn",
                  dsp=None, dtmf_on: float = 0.1, dtmf_off: float = 0.1,
-                 dtmf_level: float = -7):
+                 dtmf_level: float = -7, board_dsp: bool = True, cid_mode: str = "bell202",
+                 cid_standard: str = "etsi"):
         if machine is None:
             machine = Fxs() if port.kind == "fxs" else Fxo()
         if isinstance(machine, Fxs) != (port.kind == "fxs"):
@@ -1297,6 +1300,18 @@ class AnalogPort:
         self._seq_dtmf = False
         self._tick = 0
         self._out_later: list[Event] = []
+        # The board's DSP core: DTMF digits from the phone (FXS), caller ID and call
+        # progress from the exchange (FXO), DTMF dialling and FSK caller ID out.
+        self.board_dsp = board_dsp and hasattr(port, "detect")
+        self.cid_mode = cid_mode
+        from drivers import callerid
+        self.cid_standard = callerid.Standard(cid_standard)
+        self._assembler = callerid.MessageAssembler()
+        self._dialling = False
+        self._board_tone = False
+        if self.board_dsp:
+            fsk = "fsk_v23" if cid_mode == "v23" else "fsk"
+            port.detect(*(("dtmf",) if port.kind == "fxs" else ("cpt", fsk)))
 
     def _seq_start(self, now: float, segs, repeat: bool, dtmf: bool = False) -> None:
         self._seq = list(segs)
@@ -1343,6 +1358,14 @@ class AnalogPort:
             p.hook(cmd.off_hook)
             if not cmd.off_hook:
                 self._seq_stop()
+                if self._board_tone:
+                    p.progress_tone(None)
+                    self._board_tone = False
+        elif isinstance(cmd, StartTone) and self.board_dsp and cmd.name in _BOARD_TONES:
+            # the board's call-progress generator, in the board's tone set
+            self._seq_stop()
+            p.progress_tone(cmd.name)
+            self._board_tone = True
         elif isinstance(cmd, StartTone) and cmd.name in self.tones:
             f1, f2, level, cadence = self.tones[cmd.name]
             if not cadence:
@@ -1353,6 +1376,13 @@ class AnalogPort:
                 self._seq_start(now, segs, repeat=True)
         elif isinstance(cmd, StopTone):
             self._seq_stop()
+            if self._board_tone:
+                p.progress_tone(None)
+                self._board_tone = False
+        elif isinstance(cmd, DialDigits) and self.board_dsp:
+            # the board's DTMF generator (Q.23); its ToneDone(what="dtmf") ends the dialling
+            p.dtmf(cmd.digits)
+            self._dialling = True
         elif isinstance(cmd, DialDigits) and self.dsp is None:
             on, off, level = self._dtmf
             segs = []
@@ -1360,10 +1390,31 @@ class AnalogPort:
                 f1, f2 = DTMF_FREQS[d]
                 segs += [(f1, f2, level, on), (0, 0, level, off)]
             self._seq_start(now, segs, repeat=False, dtmf=True)
+        elif isinstance(cmd, SendCallerId) and self.board_dsp:
+            self._send_caller_id(cmd)
+        elif isinstance(cmd, CancelCallerId) and self.board_dsp:
+            pass        # a burst already on the line runs out by itself (a second or less)
         elif self.dsp is not None:
             self.dsp(self.port.number, cmd)
         else:
             self.unhandled.append((now, cmd))
+
+    def _send_caller_id(self, cmd) -> None:
+        """Caller ID towards the phone: an FSK burst (EN 300 659-3 MDMF, seizure and mark)
+        or, for 'dtmf', the DTMF string (A...C) played before the first ring."""
+        from drivers import callerid
+
+        cid = callerid.CallerId(number=cmd.number or None, name=cmd.name or None,
+                                number_absence=None if cmd.number else "O")
+        if cmd.when == "dtmf":
+            self.port.dtmf(callerid.dtmf_string(cid))
+            return
+        burst = callerid.fsk_burst(callerid.build_mdmf(cid), self.cid_standard)
+        self.port.fsk(burst.bits(), self.cid_mode)
+
+    def _caller_id_in(self, now: float, data: bytes) -> None:
+        for cid in self._assembler.feed(data):
+            self.machine.receive(now, CallerIdReceived(cid.number, cid.name, "fsk"))
 
     def feed(self, now: float, event) -> None:
         """Give the machine one input directly (a DSP result the board does not carry);
@@ -1388,8 +1439,17 @@ class AnalogPort:
             name = type(ev).__name__
             if name == "ToneDone":
                 if getattr(ev, "span", None) == 0 and getattr(ev, "timeslot", None) == n:
-                    if not self._seq:        # our sequencer's own segments end all the time
+                    what = getattr(ev, "what", "tone")
+                    if what == "dtmf" and self._dialling:
+                        self._dialling = False
+                        self.machine.receive(now, ToneDone(True))
+                    elif what in ("tone", "play") and not self._seq:
+                        # our sequencer's own segments end all the time
                         self.machine.receive(now, ToneDone(bool(ev.played)))
+                continue
+            if name == "FskData":
+                if getattr(ev, "port", None) == n:
+                    self._caller_id_in(now, ev.data)
                 continue
             if getattr(ev, "port", None) != self.port.number or name not in _BOARD_INPUTS:
                 continue
