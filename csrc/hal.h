@@ -62,7 +62,8 @@
 #define HAL_EV_ALARM     1  /* span alarms changed; value = new alarm bits, aux = old */
 #define HAL_EV_CAS       2  /* received abcd changed; chan = timeslot, value = abcd */
 #define HAL_EV_DFRAME    3  /* HDLC frame on the D-channel; data at offset, value = length */
-#define HAL_EV_AUDIO     4  /* tapped receive audio; value = bytes at offset (G.711 of the span/port) */
+#define HAL_EV_AUDIO     4  /* tapped audio; value = bytes at offset (G.711 of the span/port);
+                               aux 0 what was received, 1 what was sent */
 #define HAL_EV_HOOK      5  /* FXS: value 1 off hook, 0 on hook */
 #define HAL_EV_FLASH     6  /* FXS: hook flash */
 #define HAL_EV_RING      7  /* FXO: ringing voltage value 1 on, 0 off */
@@ -76,6 +77,10 @@
 #define HAL_EV_TONE      15 /* call progress: value = what is heard now (CPT_* of dsp/cpt.h) */
 #define HAL_EV_FSK       16 /* FSK characters received (caller ID); data at offset, value = length */
 #define HAL_EV_VOICE     17 /* voice activity: value 1 voice, 0 silence; aux = level in dBm0 * 10 */
+
+/* hal_chan_tap: what to copy out as HAL_EV_AUDIO */
+#define HAL_TAP_RX       1
+#define HAL_TAP_TX       2
 
 /* Detectors a channel runs on what it receives (hal_chan_detect) */
 #define HAL_DET_DTMF     0x01

@@ -870,11 +870,11 @@ static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
         sim_chan_t *c = &s->chan[i];
         uint8_t col[8000];
         int f, n = frames < 8000 ? frames : 8000;
-        if (!c->tap && !c->detect)
+        if (!(c->tap & HAL_TAP_RX) && !c->detect)
             continue;
         for (f = 0; f < n; f++)
             col[f] = s->rx_ts[f * E1_FRAME_BYTES + i];
-        if (c->tap)
+        if (c->tap & HAL_TAP_RX)
             hal_board_push_event(b, HAL_EV_AUDIO, s->number, i, n, 0, col, n);
         if (c->detect) {
             int16_t lin[8000];
@@ -926,6 +926,16 @@ static void span_transmit(hal_board_t *b, sim_span_t *s, int frames)
             }
             if (s->cfg.signalling == HAL_SIG_CCS)
                 hdlc_tx_get_strided(s->htx, s->tx_ts + 16, n, E1_FRAME_BYTES);
+            for (i = 1; i < HAL_TIMESLOTS; i++) {
+                /* what goes out on a tapped timeslot, for a technician or a recording */
+                uint8_t col[8002];
+                int f;
+                if (!(s->chan[i].tap & HAL_TAP_TX) || n > 8002)
+                    continue;
+                for (f = 0; f < n; f++)
+                    col[f] = s->tx_ts[f * E1_FRAME_BYTES + i];
+                hal_board_push_event(b, HAL_EV_AUDIO, s->number, i, n, 1, col, n);
+            }
         }
         e1_framer_tx(s->framer, s->tx_ts, n, s->txp, s->txn);
     }
@@ -985,7 +995,7 @@ static void port_tick(hal_board_t *b, sim_port_t *p, int frames)
             hal_board_push_event(b, HAL_EV_BATTERY, 0, p->number, bat, 0, NULL, 0);
         }
     }
-    if (p->chan.tap || p->chan.detect) {
+    if ((p->chan.tap & HAL_TAP_RX) || p->chan.detect) {
         /* The exchange side of a line (FXS kind) reaches the phone side on hook too,
          * which is how caller ID travels between rings (on-hook transmission); the
          * phone side is heard only with its loop closed. */
@@ -994,7 +1004,7 @@ static void port_tick(hal_board_t *b, sim_port_t *p, int frames)
         int n = frames < 8000 ? frames : 8000;
         for (i = 0; i < n; i++)
             lin[i] = (heard && peer->tx_len > i) ? peer->tx_audio[i] : 0;
-        if (p->chan.tap) {
+        if (p->chan.tap & HAL_TAP_RX) {
             for (i = 0; i < n; i++)
                 p->tap_buf[i] = law_encode(SIM(b)->law, lin[i]);
             hal_board_push_event(b, HAL_EV_AUDIO, 0, p->number, n, 0, p->tap_buf, n);
@@ -1004,6 +1014,8 @@ static void port_tick(hal_board_t *b, sim_port_t *p, int frames)
     }
     /* what we send: sources are G.711, the line carries linear audio */
     push_done(b, 0, p->number, chan_fill_g711(&p->chan, SIM(b)->law, p->tap_buf, 1, frames));
+    if (p->chan.tap & HAL_TAP_TX)
+        hal_board_push_event(b, HAL_EV_AUDIO, 0, p->number, frames, 1, p->tap_buf, frames);
     for (i = 0; i < frames; i++)
         p->tx_audio[i] = law_decode(SIM(b)->law, p->tap_buf[i]);
     p->tx_len = frames;
@@ -1297,7 +1309,9 @@ static int sim_tap(hal_board_t *b, int span, int chan, int on)
         return HAL_ENOCHAN;
     /* a D-channel or CAS timeslot may be tapped too: a technician listens to anything */
     c = span == 0 ? &SIM(b)->ports[chan - 1].chan : &SIM(b)->spans[span - 1].chan[chan];
-    c->tap = on ? 1 : 0;
+    if (on < 0 || on > (HAL_TAP_RX | HAL_TAP_TX))
+        return HAL_EINVAL;
+    c->tap = on;
     return HAL_OK;
 }
 

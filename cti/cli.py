@@ -386,11 +386,25 @@ def cmd_channel(args) -> int:
                     text += "\n" + kv(extra)
             _out(args, res, text)
         elif a == "tone":
+            wait = args.timeout + (0.16 * len(args.dtmf) if args.dtmf else
+                                   (args.ms or 1000) / 1000.0) * 2
             res = c.request("channel.tone", channel=args.channel, freq=args.freq,
-                            freq2=args.freq2, level=args.level, ms=args.ms)
-            f = f"{res['freq']:g}" + (f"+{res['freq2']:g}" if res.get("freq2") else "")
-            _out(args, res, f"{res['channel']}: tone {f} Hz at {res['level']:g} dBm0 for "
-                 f"{res['ms']} ms")
+                            freq2=args.freq2, level=args.level, ms=args.ms, dtmf=args.dtmf,
+                            tone=args.tone, capture=bool(args.wav) or None, timeout=wait)
+            if res.get("dtmf"):
+                what = f"DTMF {res['dtmf']}"
+            elif res.get("tone"):
+                what = f"{res['tone']} tone for {res['ms']} ms"
+            else:
+                f = f"{res['freq']:g}" + (f"+{res['freq2']:g}" if res.get("freq2") else "")
+                what = f"tone {f} Hz at {res['level']:g} dBm0 for {res['ms']} ms"
+            text = f"{res['channel']}: {what}"
+            if args.wav:
+                audio = base64.b64decode(res.pop("audio", ""))
+                write_wav(args.wav, g711_decode(audio, res.get("law", "alaw")))
+                res["wav"] = args.wav
+                text += f"; what went out on the line is in {args.wav}"
+            _out(args, res, text)
         elif a == "listen":
             res = c.request("channel.listen", channel=args.channel, seconds=args.seconds,
                             timeout=args.timeout + args.seconds * 2)
@@ -736,9 +750,15 @@ def build_parser() -> argparse.ArgumentParser:
     csub = ch.add_subparsers(dest="action", metavar="ACTION", required=True)
     x = csub.add_parser("show", parents=[common], help="signalling and hook state")
     x.add_argument("channel", metavar="CHAN", help="SPAN/TIMESLOT (1/5) or fxs/N, fxo/N")
-    x = csub.add_parser("tone", parents=[common], help="send a tone on a channel")
+    x = csub.add_parser("tone", parents=[common], help="send a tone, DTMF or a call-progress "
+                        "tone on a channel")
     x.add_argument("channel", metavar="CHAN")
-    x.add_argument("--freq", type=float, required=True, help="Hz")
+    what = x.add_mutually_exclusive_group(required=True)
+    what.add_argument("--freq", type=float, help="a tone of this frequency, Hz")
+    what.add_argument("--dtmf", metavar="DIGITS", help="DTMF digits (Q.23), 80 ms on, 80 ms off")
+    what.add_argument("--tone", choices=("dial", "ringback", "busy", "congestion"),
+                      help="a call-progress tone of the board's tone set, with its cadence")
+    x.add_argument("--wav", metavar="FILE", help="also write what went out on the line")
     x.add_argument("--freq2", type=float, default=None, help="second frequency, Hz")
     x.add_argument("--level", type=float, default=None, help="dBm0 (default -10)")
     x.add_argument("--ms", type=int, default=None, help="duration (default 1000)")

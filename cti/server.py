@@ -152,11 +152,15 @@ OPS: dict[str, dict[str, Arg]] = {
                   "action": Arg(str, default="status", choices=("start", "stop", "status"))},
     "channel.show": {"channel": CHANNEL},
     "channel.tone": {"channel": CHANNEL,
-                     "freq": Arg(float, required=True, lo=0, hi=4000),
+                     "freq": Arg(float, lo=0, hi=4000),
+                     "dtmf": Arg(str),
+                     "tone": Arg(str, choices=("dial", "ringback", "busy", "congestion")),
+                     "capture": Arg(bool, default=False),
                      "freq2": Arg(float, default=0, lo=0, hi=4000),
                      "level": Arg(float, default=-10, lo=-60, hi=3),
                      "ms": Arg(int, default=1000, lo=1, hi=600_000)},
     "channel.listen": {"channel": CHANNEL,
+                       "direction": Arg(str, default="rx", choices=("rx", "tx")),
                        "seconds": Arg(float, default=1.0, lo=0.001, hi=MAX_LISTEN_SECONDS)},
     "sim.fault": {"span": SPAN,
                   "los": Arg(bool), "ais": Arg(bool), "lof": Arg(bool),
@@ -217,6 +221,7 @@ class _Listen:
     law: str
     frames: int
     buf: bytearray = field(default_factory=bytearray)
+    extra: dict = field(default_factory=dict)     # more of the reply (channel.tone capture)
 
 
 class Service:
@@ -247,6 +252,7 @@ class Service:
             from drivers.sig import pri
             self.pri = pri.attach(self.board, "user")
         self._traces: dict[int, float] = {}       # span -> line time the trace ends
+        self._stops: list[tuple[float, Callable[[], None]]] = []   # tones to stop, in line time
 
     # time -----------------------------------------------------------------------------
     @property
@@ -349,7 +355,8 @@ class Service:
                         "frame": base64.b64encode(ev.data).decode()}))
                 continue
             if isinstance(ev, Audio):
-                key = (ev.span, ev.timeslot)   # span 0: timeslot is the port
+                # span 0: timeslot is the port
+                key = (ev.span, ev.timeslot, "tx" if ev.sent else "rx")
                 for lst in self._listens:
                     if lst.key == key:
                         lst.buf += ev.data
@@ -366,35 +373,44 @@ class Service:
             if len(lst.buf) >= lst.frames:
                 self._listens.remove(lst)
                 self._untap(lst.key)
-                done.append((lst.token, self._reply(lst.rid, {
+                done.append((lst.token, self._reply(lst.rid, dict(lst.extra, **{
                     "channel": lst.channel, "law": lst.law, "rate": 8000,
-                    "seconds": lst.frames / 8000,
+                    "seconds": lst.frames / 8000, "direction": lst.key[2],
                     "audio": base64.b64encode(bytes(lst.buf[:lst.frames])).decode(),
-                })))
+                }))))
+        for when, stop in list(self._stops):
+            if self.line_time >= when:
+                self._stops.remove((when, stop))
+                stop()
         return out, done
 
     def _tap_target(self, key: tuple):
-        span, chan = key
+        span, chan = key[:2]
         if span == 0:
             return self.board.ports[chan]
         return self.board.spans[span].channels[chan]
 
+    def _retap(self, key: tuple) -> None:
+        """Set the channel's taps to what the listens on it need (rx, tx or both)."""
+        span, chan = key[:2]
+        rx = self._taps.get((span, chan, "rx"), 0) > 0
+        tx = self._taps.get((span, chan, "tx"), 0) > 0
+        try:
+            self._tap_target(key).tap(rx or tx, "both" if rx and tx else "tx" if tx else "rx")
+        except Exception:  # pragma: no cover - best effort on the way out
+            pass
+
     def _tap(self, key: tuple) -> None:
-        n = self._taps.get(key, 0)
-        if n == 0:
-            self._tap_target(key).tap(True)
-        self._taps[key] = n + 1
+        self._taps[key] = self._taps.get(key, 0) + 1
+        self._retap(key)
 
     def _untap(self, key: tuple) -> None:
         n = self._taps.get(key, 0) - 1
         if n <= 0:
             self._taps.pop(key, None)
-            try:
-                self._tap_target(key).tap(False)
-            except Exception:  # pragma: no cover - best effort on the way out
-                pass
         else:
             self._taps[key] = n
+        self._retap(key)
 
     # requests -------------------------------------------------------------------------
     @staticmethod
@@ -419,8 +435,9 @@ class Service:
                                    "op")
             args = check_args(op, spec, req.get("args"))
             fn = getattr(self, "op_" + op.replace(".", "_"))
-            if op == "channel.listen":
-                return fn(args, rid=rid, token=token)
+            if op in ("channel.listen", "channel.tone"):   # may answer in a later tick
+                result = fn(args, rid=rid, token=token)
+                return None if result is None else self._reply(rid, _jsonable(result))
             return self._reply(rid, _jsonable(fn(args)))
         except RequestError as e:
             return self._error(rid if rid is not None else e.rid, e)
@@ -575,22 +592,56 @@ class Service:
             return self._port_status(obj)
         return ch.show()
 
-    def op_channel_tone(self, a):
+    def op_channel_tone(self, a, rid=None, token=None):
+        """A tone (``freq``), DTMF digits (``dtmf``) or a call-progress tone (``tone``);
+        with ``capture`` the reply waits until it is over and carries what went out."""
+        given = [k for k in ("freq", "dtmf", "tone") if a[k] is not None]
+        if len(given) != 1:
+            raise RequestError("bad_arg", "give one of freq, dtmf or tone" + (
+                f" (not {' and '.join(given)})" if given else ""), "args")
         kind, obj, ch = self.resolve_channel(a["channel"])
         target = ch if kind == "span" else obj
-        target.tone(a["freq"], a["freq2"], a["level"], a["ms"])
-        return {"channel": a["channel"], "freq": a["freq"], "freq2": a["freq2"],
-                "level": a["level"], "ms": a["ms"]}
+        result = {"channel": a["channel"]}
+        if a["dtmf"] is not None:
+            digits = a["dtmf"]
+            if not digits or any(d not in "0123456789*#ABCDabcd" for d in digits):
+                raise RequestError("bad_arg", f"{digits!r}: DTMF digits are 0-9 * # A-D",
+                                   "args.dtmf")
+            seconds = 0.16 * len(digits)          # 80 ms on, 80 ms off (Q.23)
+            start = lambda: target.dtmf(digits)   # noqa: E731
+            result.update(dtmf=digits)
+        elif a["tone"] is not None:
+            seconds = a["ms"] / 1000.0
+            start = lambda: target.progress_tone(a["tone"])   # noqa: E731
+            self._stops.append((self.line_time + seconds, lambda: target.progress_tone(None)))
+            result.update(tone=a["tone"], ms=a["ms"])
+        else:
+            seconds = a["ms"] / 1000.0
+            start = lambda: target.tone(a["freq"], a["freq2"], a["level"], a["ms"])  # noqa: E731
+            result.update(freq=a["freq"], freq2=a["freq2"], level=a["level"], ms=a["ms"])
+        if not a["capture"]:
+            start()
+            return result
+        # tap what goes out first, so the capture starts with the signal
+        listen = self._listen(a["channel"], "tx", seconds + 0.04, token, rid)
+        listen.extra = result
+        start()
+        return None
+
+    def _listen(self, channel: str, direction: str, seconds: float, token, rid) -> "_Listen":
+        kind, obj, ch = self.resolve_channel(channel)
+        if kind == "span":
+            key, law = (obj.number, ch.timeslot, direction), obj.law
+        else:
+            key, law = (0, obj.number, direction), "alaw"   # analog ports: A-law (hal_sim.c)
+        frames = max(1, int(round(seconds * 8000)))
+        lst = _Listen(token, rid, key, channel, law, frames)
+        self._tap(key)
+        self._listens.append(lst)
+        return lst
 
     def op_channel_listen(self, a, rid=None, token=None):
-        kind, obj, ch = self.resolve_channel(a["channel"])
-        if kind == "span":
-            key, law = (obj.number, ch.timeslot), obj.law
-        else:
-            key, law = (0, obj.number), "alaw"   # the board law of analog ports (hal_sim.c)
-        frames = max(1, int(round(a["seconds"] * 8000)))
-        self._tap(key)
-        self._listens.append(_Listen(token, rid, key, a["channel"], law, frames))
+        self._listen(a["channel"], a["direction"], a["seconds"], token, rid)
         return None
 
     def _cable(self, number: int):

@@ -59,6 +59,15 @@ _DONE_KIND = {lib.HAL_DONE_TONE: "tone", lib.HAL_DONE_PLAY: "play", lib.HAL_DONE
 FSK_MODES = {"bell202": 0, "v23": 1}
 
 
+_TAPS = {"rx": lib.HAL_TAP_RX, "tx": lib.HAL_TAP_TX, "both": lib.HAL_TAP_RX | lib.HAL_TAP_TX}
+
+
+def _tap_bits(on: bool, direction: str) -> int:
+    if direction not in _TAPS:
+        raise ValueError(f"tap direction must be rx, tx or both, not {direction!r}")
+    return _TAPS[direction] if on else 0
+
+
 def detector_mask(names) -> int:
     """``{"dtmf", "cpt"}`` -> the HAL_DET_* mask; unknown names are a ValueError."""
     mask = 0
@@ -195,6 +204,7 @@ class Audio(Event):
     span: int
     timeslot: int
     data: bytes
+    sent: bool = False      # True: what the channel sent (a transmit tap)
 
 
 @dataclass(frozen=True)
@@ -339,7 +349,7 @@ def _convert(ev, data) -> Event | None:
             return DFrame(tick, ev.span, payload)
         if t == lib.HAL_EV_DFRAME_TX:
             return DFrameSent(tick, ev.span, payload)
-        return Audio(tick, ev.span, ev.chan, payload)
+        return Audio(tick, ev.span, ev.chan, payload, bool(ev.aux))
     if t == lib.HAL_EV_HOOK:
         return Hook(tick, ev.chan, bool(ev.value))
     if t == lib.HAL_EV_FLASH:
@@ -426,8 +436,10 @@ class Channel(_Signals):
         check(lib.hal_chan_play(self._board._b, self.span, self.timeslot, data, len(data)),
               self._what("play"))
 
-    def tap(self, on: bool) -> None:
-        check(lib.hal_chan_tap(self._board._b, self.span, self.timeslot, int(bool(on))),
+    def tap(self, on: bool, direction: str = "rx") -> None:
+        """Copy the channel's audio out as Audio events: what it receives (``rx``), what
+        it sends (``tx``) or ``both``."""
+        check(lib.hal_chan_tap(self._board._b, self.span, self.timeslot, _tap_bits(on, direction)),
               self._what("tap"))
 
     def cas_tx(self, abcd: int) -> None:
@@ -577,8 +589,9 @@ class Port(_Signals):
     def play(self, data: bytes) -> None:
         check(lib.hal_chan_play(self._board._b, 0, self.number, data, len(data)), self._what("play"))
 
-    def tap(self, on: bool) -> None:
-        check(lib.hal_chan_tap(self._board._b, 0, self.number, int(bool(on))), self._what("tap"))
+    def tap(self, on: bool, direction: str = "rx") -> None:
+        check(lib.hal_chan_tap(self._board._b, 0, self.number, _tap_bits(on, direction)),
+              self._what("tap"))
 
     def status(self) -> dict:
         st = ffi.new("hal_port_status_t *")

@@ -173,7 +173,8 @@ def test_every_op_has_a_method():
 
 def test_check_args_defaults_and_ints_as_floats():
     a = check_args("channel.tone", OPS["channel.tone"], {"channel": "1/1", "freq": 1000})
-    assert a == {"channel": "1/1", "freq": 1000, "freq2": 0, "level": -10, "ms": 1000}
+    assert a == {"channel": "1/1", "freq": 1000, "freq2": 0, "level": -10, "ms": 1000,
+                 "dtmf": None, "tone": None, "capture": False}
     e = pytest.raises(Exception, check_args, "x", OPS["channel.tone"],
                       {"channel": "1/1", "freq": float("nan")})
     assert e.value.field == "args.freq"

@@ -32,7 +32,9 @@
  * longer than any cadenced tone of the same frequencies may. "Other" blocks
  * make voice when they fill 6 of the last 10 blocks and the energy changes by
  * 1.5 times or more between blocks in 3 of them (syllables; line noise is
- * steadier); a steady "other" (energy and zero crossings) for 400 ms is an
+ * steadier), and voice ends 1 s after the last two "other" blocks in a row
+ * (a lone one is the edge of a tone burst that starts or ends inside a
+ * block); a steady "other" (energy and zero crossings) for 400 ms is an
  * unknown tone. Blocks within 6 dB of a noise floor learnt from non-tone
  * blocks count as silence. Voice after ringback (confirmed, or a ringback-length burst
  * seen) is reported as an answer.
@@ -64,7 +66,7 @@
 #define CPT_FLOOR_MARGIN 4.0f           /* silence: within 6 dB of the noise floor */
 #define CPT_FLOOR_FAST  1.122f          /* floor rise per steady block (0.5 dB) */
 #define CPT_FLOOR_SLOW  1.0116f         /* and per other block (0.05 dB) */
-#define CPT_VOICE_HANG  40              /* blocks without "other" to end voice (1 s) */
+#define CPT_VOICE_HANG  40              /* blocks without a run of "other" to end voice (1 s) */
 #define CPT_STEADY_RUN  16              /* steady "other" blocks for an unknown tone (400 ms) */
 #define CPT_GONE_MS     300             /* silence beyond a tone's longest off: the tone has stopped */
 #define CPT_CONT_MIN_MS 1000            /* a continuous tone is confirmed after at least this */
@@ -410,7 +412,7 @@ struct cpt_rx_s
 
     uint32_t other_bits;    /* newest block in bit 0 */
     uint32_t vary_bits;
-    int other_idle;         /* blocks since the last "other" */
+    int other_idle;         /* blocks since the last of two or more "other" in a row */
     int steady_run;
     int ringback_seen;
 
@@ -728,7 +730,15 @@ static void cpt_rx_block(cpt_rx_t *s, const float *p, float e, int zc)
     s->other_bits = (s->other_bits << 1) | (cls == CPT_CLS_OTHER);
     s->vary_bits = (s->vary_bits << 1) | vary;
     s->steady_run = (cls == CPT_CLS_OTHER && steady) ? s->steady_run + 1 : 0;
-    s->other_idle = (cls == CPT_CLS_OTHER) ? 0 : s->other_idle + 1;
+    /* The hangover that holds voice counts from the last run of "other"
+     * blocks, not from any lone one: a burst of a tone that starts or ends
+     * inside a block leaves a block holding too little of it to pass
+     * CPT_PURITY (the share of the Goertzel power is the share of the block
+     * the tone fills), which the intervals below take as part of the burst.
+     * Counted as voice, that block came back with every burst and a tone
+     * whose cadence repeats within CPT_VOICE_HANG (busy, congestion) held the
+     * detector in voice for as long as it played after voice or DTMF. */
+    s->other_idle = (cls == CPT_CLS_OTHER && s->prev_cls == CPT_CLS_OTHER) ? 0 : s->other_idle + 1;
     s->prev_cls = cls;
     s->prev_energy = e;
     s->prev_zc = zc;
