@@ -41,7 +41,7 @@ from drivers.hal import ffi, lib  # noqa: E402
 
 RATE = 8000
 TICK = 160                       # 20 ms
-PEAK_0DBM0 = 22400.0             # G.711: peak of a 0 dBm0 sine, 16-bit scale
+PEAK_0DBM0 = 22827.0             # G.711: peak of a 0 dBm0 sine, 16-bit scale
 CHANNEL_SHIFT = 1237             # samples between the starts of two channels' audio
 
 SPEECH = (
@@ -115,9 +115,32 @@ def dtmf_bank(channels: int):
     return run
 
 
-# Other detector families (MFC R2, call progress) register their bank here.
+def _bulk_bank(init, bulk, free_name, channels: int, *init_args):
+    """A bank of one detector per channel run by a *_rx_bulk call each tick (MFC, call progress)."""
+    states = [init(ffi.NULL, *init_args) for _ in range(channels)]
+    ptrs = ffi.new(f"{free_name} *[]", states)
+    out = ffi.new("int[]", channels)
+
+    def run(ptr, samples, stride):
+        bulk(ptrs, channels, ptr, stride, 1, samples, out)
+    run.keep = (states, ptrs, out)
+    return run
+
+
+def mfc_bank(channels: int):
+    """MFC R2 forward receivers (Q.441): what an incoming register runs on every channel."""
+    return _bulk_bank(lib.mfc_rx_init, lib.mfc_rx_bulk, "mfc_rx_t", channels, 0)
+
+
+def cpt_bank(channels: int):
+    """Call-progress receivers (the Chinese tone set), as an outbound dialler runs them."""
+    return _bulk_bank(lib.cpt_rx_init, lib.cpt_rx_bulk, "cpt_rx_t", channels, 0)
+
+
 FAMILIES = {
     "dtmf": dtmf_bank,
+    "mfc": mfc_bank,
+    "cpt": cpt_bank,
 }
 
 

@@ -30,7 +30,7 @@
 #define SIM_RX_TICKS       4     /* receive FIFO holds this many ticks of line */
 #define SIM_TICK_SLACK     2     /* frames a tick may grow by under clock offset */
 #define SIM_ELASTIC_FRAMES 8     /* receive elastic store: +-3 frames of wander before a slip */
-#define SIM_PEAK_0DBM0     22400.0  /* G.711: peak of a 0 dBm0 sine, 16-bit scale (+3.14 dBm0 = full scale) */
+#define SIM_PEAK_0DBM0     22827.0  /* G.711 A-law: peak of a 0 dBm0 sine, 16-bit scale (+3.14 dBm0 = full scale) */
 
 extern const hal_backend_t hal_sim_backend;
 #define IS_SIM(b) ((b) != NULL && (b)->backend == &hal_sim_backend)

@@ -216,8 +216,8 @@ def test_tone_on_a_timeslot_arrives_at_the_far_end(world):
     seg = samples[samples.index(loud[0]):][:800]
     assert _goertzel_power(seg, 1004) > 100 * _goertzel_power(seg, 1400)
     rms = math.sqrt(sum(x * x for x in seg) / len(seg))
-    # -10 dBm0: peak 22400 * 10^(-0.5), rms = peak / sqrt(2)
-    assert rms == pytest.approx(22400 * 10 ** -0.5 / math.sqrt(2), rel=0.05)
+    # -10 dBm0: peak 22827 * 10^(-0.5), rms = peak / sqrt(2)
+    assert rms == pytest.approx(22827 * 10 ** -0.5 / math.sqrt(2), rel=0.05)
 
 
 def test_fxs_port_rings_the_phone_and_sees_hook_and_flash(world):

@@ -30,7 +30,7 @@ from drivers.hal import InvalidArgument
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RATE = 8000
-PEAK_0DBM0 = 22400.0            # G.711: peak of a 0 dBm0 sine (csrc/hal_sim.c SIM_PEAK_0DBM0)
+PEAK_0DBM0 = 22827.0            # G.711: peak of a 0 dBm0 sine (csrc/hal_sim.c SIM_PEAK_0DBM0)
 LOW = (697, 770, 852, 941)      # Q.23 table 1
 HIGH = (1209, 1336, 1477, 1633)
 KEYPAD = "123A456B789C*0#D"     # rows: low group; columns: high group

@@ -256,7 +256,7 @@ def test_channel_ops(svc):
     crossings = sum(1 for x, y in zip(tone, tone[1:]) if (x < 0) != (y < 0))
     assert crossings * 8000 / (2 * len(tone)) == pytest.approx(1004, rel=0.03)
     rms = math.sqrt(sum(x * x for x in tone) / len(tone))
-    assert rms == pytest.approx(22400 * 10 ** (-13 / 20) / math.sqrt(2), rel=0.05)
+    assert rms == pytest.approx(22827 * 10 ** (-13 / 20) / math.sqrt(2), rel=0.05)
     done = [p.event for p in pubs if p.topic == "channel.tone_done"]
     # played: false, a generated tone ran out (true: a played buffer)
     assert len(done) == 1 and done[0]["channel"] == "1/5" and done[0]["span"] == 1

@@ -71,7 +71,7 @@
 
 #define DTMF_M          DTMF_RX_BLOCK
 #define DTMF_N          DTMF_RX_WINDOW
-#define DTMF_PEAK_0DBM0 22400.0          /* G.711: peak of a 0 dBm0 sine on the 16-bit scale */
+#define DTMF_PEAK_0DBM0 22827.0          /* G.711: peak of a 0 dBm0 sine on the 16-bit scale */
 #define DTMF_BALANCE    0.25f            /* |a|^2 and |b|^2 within 6 dB of each other */
 /* A window's twist can be off by +-1.5 dB (a tone leaks into the other group's
    filters through the window's sidelobes, by an amount that turns with the

@@ -5,7 +5,7 @@
  * Q.23 table 1 frequencies: low group 697, 770, 852, 941 Hz; high group
  * 1209, 1336, 1477, 1633 Hz; digits 0-9, *, #, A-D.
  *
- * Levels are in dBm0 per tone; 0 dBm0 is a sine of peak 22400 on the
+ * Levels are in dBm0 per tone; 0 dBm0 is a sine of peak 22827 on the
  * 16-bit scale (G.711, as csrc/hal_sim.c SIM_PEAK_0DBM0).
  */
 #ifndef DTMF_H
