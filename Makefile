@@ -50,6 +50,8 @@ demo: build
 
 bench: build
 	$(PY) bench/framer.py
+	$(PY) bench/pri.py
+	$(PY) bench/dsp.py
 
 clean:
 	rm -rf build $(VENV) .stamp-deps drivers/_hal*.so drivers/_hal.c *.egg-info var
