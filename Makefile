@@ -33,7 +33,7 @@ venv: $(VENV)/.stamp
 $(VENV)/.stamp: .stamp-deps setup.py pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q cffi setuptools wheel pytest hypothesis pyzmq sqlite-utils pyserial pyalsaaudio
+	$(PY) -m pip install -q cffi setuptools wheel pytest hypothesis numpy pyzmq sqlite-utils pyserial pyalsaaudio
 	@touch $@
 
 build: $(VENV)/.stamp-build
