@@ -274,6 +274,29 @@ int hal_chan_fsk(hal_board_t *b, int span, int chan, int mode, const uint8_t *bi
     CHAN_DISPATCH(fsk, mode, bits, nbits);
 }
 
+int hal_conf_create(hal_board_t *b)
+{
+    if (b == NULL)
+        return HAL_EINVAL;
+    return b->backend->conf_create ? b->backend->conf_create(b) : HAL_ENOTSUP;
+}
+
+int hal_conf_destroy(hal_board_t *b, int conf)
+{
+    if (b == NULL)
+        return HAL_EINVAL;
+    return b->backend->conf_destroy ? b->backend->conf_destroy(b, conf) : HAL_ENOTSUP;
+}
+
+int hal_conf_join(hal_board_t *b, int conf, int span, int chan, int flags, int whisper_to_span,
+                  int whisper_to_chan)
+{
+    CHAN_DISPATCH(conf_join_chan, conf, flags, whisper_to_span, whisper_to_chan);
+}
+
+int hal_conf_leave(hal_board_t *b, int span, int chan) { CHAN_DISPATCH(conf_leave_chan, 0); }
+int hal_chan_conf(hal_board_t *b, int span, int chan) { CHAN_DISPATCH(chan_conf_chan, 0); }
+
 int hal_board_tone_set(hal_board_t *b, int set)
 {
     if (b == NULL)

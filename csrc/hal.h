@@ -184,6 +184,14 @@ typedef struct hal_backend_s {
     int (*cpt)(hal_board_t *b, int span, int chan, int tone);
     int (*fsk)(hal_board_t *b, int span, int chan, int mode, const uint8_t *bits, int nbits);
     int (*tone_set)(hal_board_t *b, int set);
+    int (*conf_create)(hal_board_t *b);
+    int (*conf_destroy)(hal_board_t *b, int conf);
+    /* channel-first, as the other channel calls (the last argument of the two
+     * below is unused) */
+    int (*conf_join_chan)(hal_board_t *b, int span, int chan, int conf, int flags, int wspan,
+                          int wchan);
+    int (*conf_leave_chan)(hal_board_t *b, int span, int chan, int unused);
+    int (*chan_conf_chan)(hal_board_t *b, int span, int chan, int unused);
     int (*port_command)(hal_board_t *b, int port, int command, int value);
     int (*port_status)(hal_board_t *b, int port, hal_port_status_t *st);
 } hal_backend_t;
@@ -256,6 +264,20 @@ int hal_chan_cpt(hal_board_t *b, int span, int chan, int tone);
 /* Send FSK bits (each byte 0 or 1: seizure, mark and framed characters as the caller-ID
  * layer builds them); mode 0 Bell 202, 1 V.23. */
 int hal_chan_fsk(hal_board_t *b, int span, int chan, int mode, const uint8_t *bits, int nbits);
+/* Conferences: the board's switching. Two channels in one conference are a
+ * cross-connect (a call's two legs); three or more a conference call; the
+ * flags make monitor, whisper and barge (dsp/conf.h: CONF_TALK, CONF_HEAR,
+ * CONF_WHISPER). A channel (a timeslot, or span 0 and a port) is in at most
+ * one conference. */
+#define HAL_MAX_CONFS     256
+#define HAL_CONF_MEMBERS  16
+int hal_conf_create(hal_board_t *b);                 /* a conference id, or an error */
+int hal_conf_destroy(hal_board_t *b, int conf);      /* every member leaves */
+int hal_conf_join(hal_board_t *b, int conf, int span, int chan, int flags, int whisper_to_span,
+                  int whisper_to_chan);
+int hal_conf_leave(hal_board_t *b, int span, int chan);
+/* The conference a channel is in, or -1. */
+int hal_chan_conf(hal_board_t *b, int span, int chan);
 /* The call-progress tone set of the board (dsp/cpt.h: cpt_set_find("cn"), ...). */
 int hal_board_tone_set(hal_board_t *b, int set);
 

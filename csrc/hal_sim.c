@@ -15,6 +15,7 @@
 
 #include "hal.h"
 #include "hal_sim.h"
+#include "dsp/conf.h"
 #include "dsp/cpt.h"
 #include "dsp/dtmf.h"
 #include "dsp/fsk.h"
@@ -56,7 +57,18 @@ typedef struct {
     cpt_rx_t *cpt_rx;
     fsk_rx_t *fsk_rx;
     vad_rx_t *vad_rx;
+    /* switching: the conference this channel is in (id + 1; 0 none) */
+    int conf;
+    int conf_slot;
+    int16_t *rxlin;         /* what it received this tick, linear */
+    int16_t *confout;       /* what it hears from the conference this tick */
+    int conf_frames;
 } sim_chan_t;
+
+typedef struct {
+    conf_t *mix;            /* NULL: this conference id is free */
+    sim_chan_t *member[HAL_CONF_MEMBERS];
+} sim_conf_t;
 
 struct sim_span_s;
 
@@ -136,6 +148,7 @@ typedef struct {
     sim_port_t *ports;
     int law;
     int tone_set;           /* call-progress tone set (dsp/cpt.h) */
+    sim_conf_t confs[HAL_MAX_CONFS];
 } sim_board_t;
 
 #define SIM(b) ((sim_board_t *) (b)->priv)
@@ -213,6 +226,8 @@ static void chan_release(sim_chan_t *c)
         fsk_rx_free(c->fsk_rx);
     if (c->vad_rx)
         vad_rx_free(c->vad_rx);
+    free(c->rxlin);
+    free(c->confout);
     memset(c, 0, sizeof(*c));
 }
 
@@ -276,7 +291,7 @@ static int16_t tone_sample(sim_chan_t *c)
 
 static int chan_generating(const sim_chan_t *c)
 {
-    return c->tone_on || (c->dtmf_tx && dtmf_tx_pending(c->dtmf_tx))
+    return c->conf || c->tone_on || (c->dtmf_tx && dtmf_tx_pending(c->dtmf_tx))
            || (c->mfc_tx && mfc_tx_get_digit(c->mfc_tx) > 0)
            || (c->cpt_tx && cpt_tx_playing(c->cpt_tx))
            || (c->fsk_tx && fsk_tx_queued(c->fsk_tx) > 0);
@@ -312,6 +327,12 @@ static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int 
         int k, m = n < 8192 ? n : 8192;
 
         memset(acc, 0, sizeof(acc[0]) * m);
+        if (c->conf && c->confout) {
+            /* what the other members say (the far leg of a call, a conference) */
+            int cm = m < c->conf_frames ? m : c->conf_frames;
+            for (k = 0; k < cm; k++)
+                acc[k] = c->confout[k];
+        }
         if (c->tone_on) {
             for (k = 0; k < m && c->tone_left != 0; k++) {
                 acc[k] += tone_sample(c);
@@ -870,19 +891,22 @@ static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
         sim_chan_t *c = &s->chan[i];
         uint8_t col[8000];
         int f, n = frames < 8000 ? frames : 8000;
-        if (!(c->tap & HAL_TAP_RX) && !c->detect)
+        if (!(c->tap & HAL_TAP_RX) && !c->detect && !c->conf)
             continue;
         for (f = 0; f < n; f++)
             col[f] = s->rx_ts[f * E1_FRAME_BYTES + i];
         if (c->tap & HAL_TAP_RX)
             hal_board_push_event(b, HAL_EV_AUDIO, s->number, i, n, 0, col, n);
-        if (c->detect) {
+        if (c->detect || c->conf) {
             int16_t lin[8000];
             if (s->cfg.law == HAL_LAW_ULAW)
                 g711_ulaw_decode(col, lin, n);
             else
                 g711_alaw_decode(col, lin, n);
-            chan_detect(b, c, s->number, i, lin, n);
+            if (c->detect)
+                chan_detect(b, c, s->number, i, lin, n);
+            if (c->conf && c->rxlin)
+                memcpy(c->rxlin, lin, sizeof(lin[0]) * (n < c->conf_frames ? n : c->conf_frames));
         }
     }
 }
@@ -951,7 +975,7 @@ static void span_transmit(hal_board_t *b, sim_span_t *s, int frames)
 
 /* ---- analog ports ------------------------------------------------------- */
 
-static void port_tick(hal_board_t *b, sim_port_t *p, int frames)
+static void port_receive(hal_board_t *b, sim_port_t *p, int frames)
 {
     int tick_ms = frames / 8;
     sim_port_t *peer = p->peer;
@@ -995,7 +1019,7 @@ static void port_tick(hal_board_t *b, sim_port_t *p, int frames)
             hal_board_push_event(b, HAL_EV_BATTERY, 0, p->number, bat, 0, NULL, 0);
         }
     }
-    if ((p->chan.tap & HAL_TAP_RX) || p->chan.detect) {
+    if ((p->chan.tap & HAL_TAP_RX) || p->chan.detect || p->chan.conf) {
         /* The exchange side of a line (FXS kind) reaches the phone side on hook too,
          * which is how caller ID travels between rings (on-hook transmission); the
          * phone side is heard only with its loop closed. */
@@ -1011,8 +1035,17 @@ static void port_tick(hal_board_t *b, sim_port_t *p, int frames)
         }
         if (p->chan.detect)
             chan_detect(b, &p->chan, 0, p->number, lin, n);
+        if (p->chan.conf && p->chan.rxlin)
+            memcpy(p->chan.rxlin, lin,
+                   sizeof(lin[0]) * (n < p->chan.conf_frames ? n : p->chan.conf_frames));
     }
-    /* what we send: sources are G.711, the line carries linear audio */
+}
+
+/* What the port sends this tick: sources are G.711, the line carries linear audio. */
+static void port_transmit(hal_board_t *b, sim_port_t *p, int frames)
+{
+    int i;
+
     push_done(b, 0, p->number, chan_fill_g711(&p->chan, SIM(b)->law, p->tap_buf, 1, frames));
     if (p->chan.tap & HAL_TAP_TX)
         hal_board_push_event(b, HAL_EV_AUDIO, 0, p->number, frames, 1, p->tap_buf, frames);
@@ -1044,6 +1077,7 @@ int hal_sim_line_connect(hal_board_t *fxs_board, int fxs_port, hal_board_t *fxo_
 /* ---- backend table ------------------------------------------------------ */
 
 static void sim_close(hal_board_t *b);
+static int sim_conf_destroy(hal_board_t *b, int conf);
 
 static int sim_open(hal_board_t *b, const char *device)
 {
@@ -1092,6 +1126,9 @@ static void sim_close(hal_board_t *b)
 
     if (sb == NULL)
         return;
+    for (i = 0; i < HAL_MAX_CONFS; i++)
+        if (sb->confs[i].mix)
+            sim_conf_destroy(b, i);
     for (i = 0; sb->spans && i < b->nspans; i++) {
         if (sb->spans[i].cable) {
             hal_sim_cable_t *c = sb->spans[i].cable;
@@ -1119,18 +1156,163 @@ static int sim_configure_span(hal_board_t *b, int span, const hal_span_config_t 
     return span_setup(b, &SIM(b)->spans[span - 1], cfg);
 }
 
+/* Mix every conference: each member hears the others of this tick. */
+static void confs_mix(sim_board_t *sb, int frames)
+{
+    int i, m;
+
+    for (i = 0; i < HAL_MAX_CONFS; i++) {
+        sim_conf_t *cf = &sb->confs[i];
+        const int16_t *in[HAL_CONF_MEMBERS];
+        int16_t *out[HAL_CONF_MEMBERS];
+        int n = frames;
+        if (cf->mix == NULL || conf_members(cf->mix) == 0)
+            continue;
+        for (m = 0; m < HAL_CONF_MEMBERS; m++) {
+            sim_chan_t *c = cf->member[m];
+            in[m] = c ? c->rxlin : NULL;
+            out[m] = c ? c->confout : NULL;
+            if (c && c->conf_frames < n)
+                n = c->conf_frames;
+        }
+        conf_mix(cf->mix, in, out, n);
+    }
+}
+
 static int sim_tick(hal_board_t *b, int frames)
 {
     sim_board_t *sb = SIM(b);
     int i;
 
-    for (i = 0; i < b->nspans; i++) {
+    /* everything received first, then the switching, then everything sent, so a
+     * conference carries this tick's audio from one leg to the other */
+    for (i = 0; i < b->nspans; i++)
         span_receive(b, &sb->spans[i], frames);
-        span_transmit(b, &sb->spans[i], frames);
-    }
     for (i = 0; i < b->nports; i++)
-        port_tick(b, &sb->ports[i], frames);
+        port_receive(b, &sb->ports[i], frames);
+    confs_mix(sb, frames);
+    for (i = 0; i < b->nspans; i++)
+        span_transmit(b, &sb->spans[i], frames);
+    for (i = 0; i < b->nports; i++)
+        port_transmit(b, &sb->ports[i], frames);
     return HAL_OK;
+}
+
+/* ---- conferences (the board's switching) --------------------------------- */
+
+static sim_chan_t *sim_any_chan(hal_board_t *b, int span, int chan)
+{
+    return span == 0 ? &SIM(b)->ports[chan - 1].chan : &SIM(b)->spans[span - 1].chan[chan];
+}
+
+static int sim_conf_create(hal_board_t *b)
+{
+    sim_board_t *sb = SIM(b);
+    int i;
+
+    for (i = 0; i < HAL_MAX_CONFS; i++) {
+        if (sb->confs[i].mix == NULL) {
+            sb->confs[i].mix = conf_init(NULL, HAL_CONF_MEMBERS);
+            return sb->confs[i].mix ? i : HAL_ENOMEM;
+        }
+    }
+    return HAL_EBUSY;
+}
+
+static void conf_drop_member(sim_board_t *sb, sim_chan_t *c)
+{
+    sim_conf_t *cf;
+
+    if (!c->conf)
+        return;
+    cf = &sb->confs[c->conf - 1];
+    if (cf->mix)
+        conf_leave(cf->mix, c->conf_slot);
+    cf->member[c->conf_slot] = NULL;
+    c->conf = 0;
+}
+
+static int sim_conf_destroy(hal_board_t *b, int conf)
+{
+    sim_board_t *sb = SIM(b);
+    int m;
+
+    if (conf < 0 || conf >= HAL_MAX_CONFS || sb->confs[conf].mix == NULL)
+        return HAL_EINVAL;
+    for (m = 0; m < HAL_CONF_MEMBERS; m++)
+        if (sb->confs[conf].member[m])
+            conf_drop_member(sb, sb->confs[conf].member[m]);
+    conf_free(sb->confs[conf].mix);
+    sb->confs[conf].mix = NULL;
+    return HAL_OK;
+}
+
+static int sim_conf_join(hal_board_t *b, int span, int chan, int conf, int flags, int wspan,
+                         int wchan)
+{
+    sim_board_t *sb = SIM(b);
+    sim_conf_t *cf;
+    sim_chan_t *c, *target = NULL;
+    int slot, frames = b->tick_frames + SIM_TICK_SLACK;
+
+    if (conf < 0 || conf >= HAL_MAX_CONFS || sb->confs[conf].mix == NULL)
+        return HAL_EINVAL;
+    if (span != 0 && !span_is_bearer(&sb->spans[span - 1], chan))
+        return HAL_ENOCHAN;
+    if (flags <= 0 || flags > (CONF_TALK | CONF_HEAR | CONF_WHISPER))
+        return HAL_EINVAL;
+    cf = &sb->confs[conf];
+    c = sim_any_chan(b, span, chan);
+    if (flags & CONF_WHISPER) {
+        if (wspan < 0 || wspan > b->nspans || wchan < 1
+            || (wspan == 0 ? wchan > b->nports : wchan >= HAL_TIMESLOTS))
+            return HAL_ENOCHAN;
+        target = sim_any_chan(b, wspan, wchan);
+        if (target->conf != conf + 1 || target == c)
+            return HAL_ESTATE;      /* whisper to a member of the same conference */
+    }
+    if (c->conf == conf + 1) {
+        slot = c->conf_slot;        /* a change of flags (monitor -> barge, say) */
+    } else {
+        for (slot = 0; slot < HAL_CONF_MEMBERS && cf->member[slot]; slot++)
+            ;
+        if (slot == HAL_CONF_MEMBERS)
+            return HAL_EBUSY;
+        if (c->rxlin == NULL)
+            c->rxlin = calloc(frames, sizeof(int16_t));
+        if (c->confout == NULL)
+            c->confout = calloc(frames, sizeof(int16_t));
+        if (c->rxlin == NULL || c->confout == NULL)
+            return HAL_ENOMEM;
+        c->conf_frames = frames;
+        conf_drop_member(sb, c);
+    }
+    if (conf_join(cf->mix, slot, flags) < 0)
+        return HAL_EINVAL;
+    conf_set_target(cf->mix, slot, target ? target->conf_slot : -1);
+    cf->member[slot] = c;
+    c->conf = conf + 1;
+    c->conf_slot = slot;
+    return HAL_OK;
+}
+
+static int sim_conf_leave(hal_board_t *b, int span, int chan, int unused)
+{
+    sim_chan_t *c = sim_any_chan(b, span, chan);
+
+    (void) unused;
+    if (!c->conf)
+        return HAL_ESTATE;
+    conf_drop_member(SIM(b), c);
+    return HAL_OK;
+}
+
+static int sim_chan_conf(hal_board_t *b, int span, int chan, int unused)
+{
+    sim_chan_t *c = sim_any_chan(b, span, chan);
+
+    (void) unused;
+    return c->conf ? c->conf - 1 : HAL_ESTATE;
 }
 
 static int sim_set_cas(hal_board_t *b, int span, int ts, int abcd)
@@ -1525,6 +1707,11 @@ const hal_backend_t hal_sim_backend = {
     .cpt = sim_cpt,
     .fsk = sim_fsk,
     .tone_set = sim_tone_set,
+    .conf_create = sim_conf_create,
+    .conf_destroy = sim_conf_destroy,
+    .conf_join_chan = sim_conf_join,
+    .conf_leave_chan = sim_conf_leave,
+    .chan_conf_chan = sim_chan_conf,
     .port_command = sim_port_command,
     .port_status = sim_port_status,
 };

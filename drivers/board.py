@@ -111,6 +111,18 @@ class _Signals:
         check(lib.hal_chan_cpt(self._board._b, span, chan, CPT_TONES.get(name, 0)),
               self._what(f"tone {name}"))
 
+    def conference(self) -> int | None:
+        """The id of the conference (the board's switching) this channel is in, or None."""
+        span, chan = self._sig_target()
+        rc = lib.hal_chan_conf(self._board._b, span, chan)
+        return None if rc == lib.HAL_ESTATE else check(rc, self._what("conference"))
+
+    def leave_conference(self) -> None:
+        span, chan = self._sig_target()
+        rc = lib.hal_conf_leave(self._board._b, span, chan)
+        if rc != lib.HAL_ESTATE:
+            check(rc, self._what("leave conference"))
+
     def fsk(self, bits, mode: str = "bell202") -> None:
         """Send FSK bits (seizure, mark, framed characters: see drivers.callerid)."""
         if mode not in FSK_MODES:
@@ -610,6 +622,44 @@ class Port(_Signals):
     show = status
 
 
+CONF_MODES = {"member": lib.CONF_MEMBER, "monitor": lib.CONF_MONITOR,
+              "whisper": lib.CONF_HEAR | lib.CONF_WHISPER, "talk_only": lib.CONF_TALK}
+
+
+class Conference:
+    """The board's switching: channels that hear each other.
+
+    Two members are a cross-connect (the two legs of a call), three or more a
+    conference call. ``mode``: ``member`` (talks and hears: a party, or a barge-in),
+    ``monitor`` (hears, is not heard: a supervisor listening), ``whisper`` (hears all,
+    heard by ``to`` only: a supervisor coaching the agent), ``talk_only`` (a source:
+    music on hold, a prompt)."""
+
+    def __init__(self, board: "Board"):
+        self._board = board
+        self.id = check(lib.hal_conf_create(board._b), f"create a conference on {board.name}")
+
+    def join(self, channel, mode: str = "member", to=None) -> None:
+        if mode not in CONF_MODES:
+            raise ValueError(f"conference mode must be one of {', '.join(CONF_MODES)}, "
+                             f"not {mode!r}")
+        if (mode == "whisper") != (to is not None):
+            raise ValueError("whisper needs `to` (the member who hears it), and only whisper")
+        span, chan = channel._sig_target()
+        wspan, wchan = to._sig_target() if to is not None else (0, 0)
+        check(lib.hal_conf_join(self._board._b, self.id, span, chan, CONF_MODES[mode], wspan,
+                                wchan), f"join {getattr(channel, 'name', channel)} to "
+                                        f"conference {self.id} as {mode}")
+
+    def leave(self, channel) -> None:
+        channel.leave_conference()
+
+    def destroy(self) -> None:
+        if self.id is not None and self._board._b is not None:
+            check(lib.hal_conf_destroy(self._board._b, self.id), f"conference {self.id}")
+        self.id = None
+
+
 class Board:
     """One board: its spans, its analog ports and its tick."""
 
@@ -653,6 +703,10 @@ class Board:
         self._used = ffi.new("int *")
         self._more = ffi.new("int *")
         self._signalling: list = []
+
+    def conference(self) -> Conference:
+        """A new conference (cross-connect) on this board."""
+        return Conference(self)
 
     def tone_set(self, name: str) -> None:
         """Choose the call-progress tone set (``cn`` by default; ``itu``, ``us``, ``uk``, ...)."""
