@@ -522,10 +522,10 @@ def cmd_sim_call(args, c) -> tuple[dict, str]:
     return res, text
 
 
-def cmd_call(args) -> int:
+def cmd_pri(args) -> int:
     with _client(args) as c:
         if args.action == "list":
-            res = c.request("call.list")
+            res = c.request("pri.list")
             rows = [[x["span"], x["call"], x.get("timeslot") or "-", x["state"]]
                     for x in res["calls"]]
             text = table(rows, ["Span", "Call", "TS", "State"]) if rows else "no calls"
@@ -533,12 +533,12 @@ def cmd_call(args) -> int:
                    f"{p['free_channels']} B-channels free" for p in res["spans"]]
             text = "\n".join(dch + [text])
         elif args.action == "place":
-            res = c.request("call.place", span=args.span, to=args.dnis,
+            res = c.request("pri.place", span=args.span, to=args.dnis,
                             **{"from": args.ani or ""})
             text = f"Span {res['span']}: call {res['call']} placed to {args.dnis}"
         else:
             extra = {} if args.action == "answer" else {"cause": args.cause}
-            res = c.request(f"call.{args.action}", span=args.span, call=args.call, **extra)
+            res = c.request(f"pri.{args.action}", span=args.span, call=args.call, **extra)
             text = f"Span {res['span']} call {res['call']}: {args.action}" + (
                 f" (cause {args.cause})" if extra.get("cause") else "")
     _out(args, res, text)
@@ -808,8 +808,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(offered, congested, answered, causes)")
     sm.set_defaults(func=cmd_sim)
 
-    cl = sub.add_parser("call", parents=[common], help="ISDN calls on our PRI spans: list, "
-                        "place, answer, reject, hangup")
+    cl = sub.add_parser("pri", parents=[common], help="ISDN calls on our PRI spans, at the "
+                        "signalling level: list, place, answer, reject, hangup")
     clsub = cl.add_subparsers(dest="action", metavar="ACTION", required=True)
     clsub.add_parser("list", parents=[common], help="calls and D-channels")
     x = clsub.add_parser("place", parents=[common], help="call out on a span")
@@ -823,7 +823,7 @@ def build_parser() -> argparse.ArgumentParser:
         if cause is not None:
             x.add_argument("--cause", type=int, default=cause, metavar="N",
                            help=f"Q.850 cause (default {cause})")
-    cl.set_defaults(func=cmd_call)
+    cl.set_defaults(func=cmd_pri)
 
     t = sub.add_parser("trace", parents=[common], help="write a span's Q.921/Q.931 frames to a "
                        "pcap (Wireshark, tshark)")

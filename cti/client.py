@@ -5,21 +5,43 @@ DEALER socket and waits for the matching ``{id, ok, result|error}``; ``ok: false
 raises :class:`CtiError` with the server's message. :class:`Subscriber` tails the PUB
 socket for ``cti watch``.
 
-The reconnecting asyncio client for desktops grows from this one: the wire format is
-in :func:`make_request` / :func:`parse_reply`, apart from the socket handling.
+For desktops and integrators that must not lose an event:
+
+* :class:`EventStream` (blocking) and :class:`AsyncEventStream` (asyncio) deliver the
+  events of their topic prefixes in ``seq`` order with no gaps. A jump in ``seq`` is
+  mended with ``replay``; events gone from the server's ring (``replay_gap``) or a
+  restarted server (a new ``instance``, or ``seq`` going backwards) give a
+  :class:`Resync` carrying a ``snapshot`` to rebuild state from; a server that goes
+  silent (periodic ``ping`` with a timeout) gives :class:`Disconnected`, then
+  :class:`Reconnected` and the missed events (or a :class:`Resync`) when it is back.
+  The logic is :class:`StreamState`, sans-I/O: it never reads a socket or a clock; it
+  yields the requests it needs and the two shells do them.
+* :class:`Requester` / :class:`AsyncRequester`: requests with a timeout, retried (after
+  ``NoServer``: no reply in time) only for idempotent ops (:func:`is_idempotent`): a
+  call control op is never sent twice by the library.
+
+The wire format is in :func:`make_request` / :func:`parse_reply`, apart from the
+socket handling.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import os
+import time
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Generator, Iterable, Iterator
 
 from cti.bus import decode
 from cti.endpoints import DEFAULT_HOME, default_endpoints
 
-__all__ = ["CtiError", "NoServer", "Client", "Subscriber", "endpoints_for"]
+__all__ = ["CtiError", "NoServer", "Client", "Subscriber", "endpoints_for",
+           "Requester", "AsyncRequester", "is_idempotent", "IDEMPOTENT_OPS",
+           "Event", "Resync", "Disconnected", "Reconnected", "StreamState",
+           "EventStream", "AsyncEventStream"]
 
 DEFAULT_TIMEOUT = 5.0
 
@@ -79,13 +101,14 @@ class Client:
     """
 
     def __init__(self, home: str | os.PathLike | None = None, *, requests: str | None = None,
-                 events: str | None = None, timeout: float = DEFAULT_TIMEOUT):
+                 events: str | None = None, timeout: float = DEFAULT_TIMEOUT, context=None):
         import zmq
 
         self.requests, self.events = endpoints_for(home, requests, events)
         self.timeout = timeout
         self._zmq = zmq
-        self._ctx = zmq.Context()
+        self._own_ctx = context is None
+        self._ctx = context if context is not None else zmq.Context()
         self._sock = None
 
     def _socket(self):
@@ -131,7 +154,8 @@ class Client:
         if self._sock is not None:
             self._sock.close(0)
             self._sock = None
-        self._ctx.term()
+        if self._own_ctx:
+            self._ctx.term()
 
     def __enter__(self) -> "Client":
         return self

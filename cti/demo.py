@@ -153,8 +153,8 @@ def main(argv=None) -> int:
         call = got[1]["data"]["call"]
         print(f"  (a desktop saw channel.offered on {got[1]['channel']}: "
               f"ANI {got[1]['data']['ani']}, DNIS {got[1]['data']['dnis']})")
-        cti(home, "call", "answer", "1", str(call))
-        cti(home, "call", "list")
+        cti(home, "pri", "answer", "1", str(call))
+        cti(home, "pri", "list")
         out, _ = tracer.communicate(timeout=60)
         print("  " + out.strip())
         if shutil.which("tshark"):

@@ -177,12 +177,12 @@ OPS: dict[str, dict[str, Arg]] = {
                  "hangup_after": Arg(float, lo=0, hi=86_400)},
     "sim.hangup": {"span": SPAN, "call": CALL, "cause": CAUSE},
     "sim.calls": {},
-    "call.list": {},
-    "call.place": {"span": SPAN, "to": Arg(str, required=True), "from": Arg(str, default=""),
+    "pri.list": {},
+    "pri.place": {"span": SPAN, "to": Arg(str, required=True), "from": Arg(str, default=""),
                    "timeslot": Arg(int, lo=1, hi=31)},
-    "call.answer": {"span": SPAN, "call": CALL},
-    "call.reject": {"span": SPAN, "call": CALL, "cause": Arg(int, default=21, lo=1, hi=127)},
-    "call.hangup": {"span": SPAN, "call": CALL, "cause": CAUSE},
+    "pri.answer": {"span": SPAN, "call": CALL},
+    "pri.reject": {"span": SPAN, "call": CALL, "cause": Arg(int, default=21, lo=1, hi=127)},
+    "pri.hangup": {"span": SPAN, "call": CALL, "cause": CAUSE},
     "trace.start": {"span": SPAN, "seconds": Arg(float, default=60.0, lo=0.02, hi=86_400)},
     "trace.stop": {"span": SPAN},
     "shutdown": {},
@@ -715,12 +715,12 @@ class Service:
                                f"{_ranges(sorted(pri.q931.calls))})", "args.call")
         return call
 
-    def op_call_list(self, a):
+    def op_pri_list(self, a):
         return {"calls": [dict(c, span=n) for n, pri in sorted(self.pri.items())
                           for c in pri.calls().values()],
                 "spans": [pri.status() for _, pri in sorted(self.pri.items())]}
 
-    def op_call_place(self, a):
+    def op_pri_place(self, a):
         pri = self._pri(a["span"])
         if not a["to"].isdigit():
             raise RequestError("bad_arg", f"{a['to']!r}: a called number is digits", "args.to")
@@ -728,17 +728,17 @@ class Service:
                               exclusive=a["timeslot"] is not None)
         return {"span": a["span"], "call": call}
 
-    def op_call_answer(self, a):
+    def op_pri_answer(self, a):
         pri = self._pri(a["span"])
         pri.answer(self.board.line_seconds, self._call(pri, a["call"]))
         return {"span": a["span"], "call": a["call"], "answered": True}
 
-    def op_call_reject(self, a):
+    def op_pri_reject(self, a):
         pri = self._pri(a["span"])
         pri.reject(self.board.line_seconds, self._call(pri, a["call"]), a["cause"])
         return {"span": a["span"], "call": a["call"], "cause": a["cause"]}
 
-    def op_call_hangup(self, a):
+    def op_pri_hangup(self, a):
         pri = self._pri(a["span"])
         pri.hangup(self.board.line_seconds, self._call(pri, a["call"]), a["cause"])
         return {"span": a["span"], "call": a["call"], "cause": a["cause"]}

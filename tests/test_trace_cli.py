@@ -42,11 +42,11 @@ def test_trace_of_calls_is_dissected_by_tshark(server, tmp_path, capsys):
         ev = wait_offered(sub)
         assert (ev["data"]["ani"], ev["data"]["dnis"]) == ("13800138000", "4008001234")
         assert ev["channel"].startswith("1/")
-        c.request("call.answer", span=1, call=ev["data"]["call"])
+        c.request("pri.answer", span=1, call=ev["data"]["call"])
         # a call we reject as busy (cause 17)
         c.request("sim.call", span=1, **{"from": "13900000000", "to": "4008005555"})
         ev = wait_offered(sub)
-        c.request("call.reject", span=1, call=ev["data"]["call"], cause=17)
+        c.request("pri.reject", span=1, call=ev["data"]["call"], cause=17)
         calls = None
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
