@@ -1,0 +1,516 @@
+"""``cti agent``: a line-oriented terminal agent desktop.
+
+``cti agent --agent 1001 --extension 201 [--home DIR]`` logs the agent in, shows its
+state and the queues it serves, prints a SCREEN POP when a call is delivered to its
+extension (the caller's ANI, the DNIS, the queue, the customer record found by ANI and
+the call's attached data) and takes commands on stdin, one a line::
+
+    ready                      agent.ready
+    notready [REASON]          agent.not_ready
+    answer                     call.answer        (the call ringing here)
+    hangup                     call.hangup        (the consultation call, else the call)
+    transfer EXT [KEY=VALUE..] call.transfer      (blind, with attached data)
+    consult EXT / complete     call.consult / call.transfer_complete
+    hold / retrieve            call.hold / call.retrieve
+    logout                     agent.logout
+    status, help, quit         (quit logs out first)
+
+Two layers, after the sans-I/O rule: :class:`AgentDesktop` is the logic (events in ->
+screen lines out; command lines in -> :class:`Request` objects out; replies in -> lines
+out), with no terminal, socket or clock; :func:`run_desktop` is the asyncio shell over
+:class:`cti.client.AsyncEventStream` and :class:`cti.client.AsyncRequester`, which fill
+event gaps and resynchronise from a snapshot (the desktop rebuilds its state from it).
+Call control requests are never retried by the library: a lost reply is shown, not
+repeated.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+__all__ = ["Request", "AgentDesktop", "run_desktop", "add_parser", "main", "HELP"]
+
+HELP = """commands:
+  ready                        take calls
+  notready [REASON]            stop taking calls (break, lunch, ...)
+  answer                       answer the call ringing at your extension
+  hangup                       hang up (the consultation call first, if any)
+  transfer EXT [KEY=VALUE ...] blind transfer to an extension or a queue, with data
+  consult EXT                  call EXT, the caller on hold; then `complete` or `hangup`
+  complete                     complete the consultative transfer
+  hold / retrieve              put the call on hold / take it back
+  logout                       log out
+  status                       your state and call
+  quit                         log out and leave"""
+
+_COMMANDS = ("ready", "notready", "not_ready", "answer", "hangup", "transfer", "consult",
+             "complete", "hold", "retrieve", "logout", "status", "help", "quit", "exit")
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request for the server: ``op`` and ``args`` (docs/protocol.md)."""
+
+    op: str
+    args: dict = field(default_factory=dict)
+
+
+def _get(ev: dict, key: str) -> Any:
+    """A field of an event: top level first, else inside ``data`` for the fields that
+    name the event (bus events put their specifics in ``data``)."""
+    if key in ev:
+        return ev[key]
+    d = ev.get("data")
+    if isinstance(d, dict) and key in ("agent", "state", "reason", "extension", "queues",
+                                       "call_id", "call", "to", "cause", "consult"):
+        return d.get(key)
+    return None
+
+
+def _call_id(ev: dict) -> Any:
+    cid = _get(ev, "call_id")
+    return cid if cid is not None else _get(ev, "call")
+
+
+def _same(a: Any, b: Any) -> bool:
+    return a is not None and b is not None and str(a) == str(b)
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}={_text(x)}" for k, x in v.items())
+    if isinstance(v, (list, tuple)):
+        return "; ".join(_text(x) for x in v)
+    return str(v)
+
+
+_ORDER_KEYS = ("id", "order", "order_id", "date", "item", "items", "product", "amount",
+               "total", "status")
+
+
+def _order_text(o: Any) -> str:
+    if not isinstance(o, dict):
+        return _text(o)
+    known = [_text(o[k]) for k in _ORDER_KEYS if k in o and o[k] not in (None, "")]
+    rest = [f"{k}={_text(v)}" for k, v in o.items() if k not in _ORDER_KEYS]
+    return " ".join(known + rest)
+
+
+def _state_word(state: Any, reason: Any = None) -> str:
+    word = str(state or "unknown").replace("_", " ").upper()
+    return f"{word} ({reason})" if reason else word
+
+
+@dataclass
+class _Call:
+    id: Any
+    state: str                      # ringing, talking, held
+    ani: str | None = None
+    dnis: str | None = None
+    queue: str | None = None
+
+
+class AgentDesktop:
+    """The desktop's logic for agent ``agent`` at extension ``extension``.
+
+    * :meth:`event` (topic, event dict) and :meth:`resync` (a snapshot) -> screen lines;
+    * :meth:`command` (a line typed) -> (requests to send, screen lines);
+    * :meth:`reply` (a request and its result or error) -> screen lines.
+
+    It follows ``agent.<ID>`` and ``call.`` events (:attr:`topics`) and keeps the
+    agent's state, its queues and the call at its extension (plus a consultation call).
+    """
+
+    def __init__(self, agent: str, extension: str):
+        self.agent, self.extension = agent, extension
+        self.state: str | None = None
+        self.reason: str | None = None
+        self.queues: list[str] = []
+        self.logged_in = False
+        self.call: _Call | None = None
+        self.consult: Any = None       # the consultation call's id
+        self.done = False              # quit was typed
+
+    @property
+    def topics(self) -> list[str]:
+        return [f"agent.{self.agent}", "call."]
+
+    # requests -------------------------------------------------------------------------
+    def login(self) -> Request:
+        return Request("agent.login", {"agent": self.agent, "extension": self.extension})
+
+    def command(self, line: str) -> tuple[list[Request], list[str]]:
+        words = line.split()
+        if not words:
+            return [], []
+        cmd, rest = words[0].lower(), words[1:]
+        me = {"agent": self.agent}
+        if cmd == "help":
+            return [], HELP.splitlines()
+        if cmd == "status":
+            return [], self.status_lines()
+        if cmd in ("quit", "exit"):
+            self.done = True
+            return ([Request("agent.logout", me)] if self.logged_in else []), ["bye"]
+        if cmd == "ready":
+            return [Request("agent.ready", me)], []
+        if cmd in ("notready", "not_ready"):
+            args = dict(me)
+            if rest:
+                args["reason"] = " ".join(rest)
+            return [Request("agent.not_ready", args)], []
+        if cmd == "logout":
+            return [Request("agent.logout", me)], []
+        if cmd == "answer":
+            if self.call is None or self.call.state != "ringing":
+                return [], ["! no call is ringing at your extension"]
+            return [Request("call.answer", {"call": self.call.id})], []
+        if cmd in ("hangup", "hold", "retrieve", "complete", "transfer", "consult"):
+            if self.call is None:
+                return [], ["! no call at your extension"]
+            cid = self.call.id
+            if cmd == "hangup":
+                return [Request("call.hangup",
+                                {"call": self.consult if self.consult is not None else cid})], []
+            if cmd in ("hold", "retrieve"):
+                return [Request(f"call.{cmd}", {"call": cid})], []
+            if cmd == "complete":
+                if self.consult is None:
+                    return [], ["! no consultation call: `consult EXT` first"]
+                return [Request("call.transfer_complete", {"call": cid})], []
+            if cmd == "consult":
+                if len(rest) != 1:
+                    return [], ["! usage: consult EXT"]
+                return [Request("call.consult", {"call": cid, "to": rest[0]})], []
+            # transfer EXT [key=value ...]
+            if not rest:
+                return [], ["! usage: transfer EXT [KEY=VALUE ...]"]
+            data = {}
+            for kv in rest[1:]:
+                if "=" not in kv or kv.startswith("="):
+                    return [], [f"! {kv!r}: attached data is KEY=VALUE"]
+                k, v = kv.split("=", 1)
+                data[k] = v
+            return [Request("call.transfer", {"call": cid, "to": rest[0], "data": data})], []
+        return [], [f"! unknown command {cmd!r} (type help)"]
+
+    def reply(self, req: Request, result: dict | None = None,
+              error: Exception | str | None = None) -> list[str]:
+        """What the server said to ``req``: ``result``, or ``error`` (a CtiError)."""
+        if error is not None:
+            if req.op == "agent.login":
+                return [f"! login failed: {error}"]
+            return [f"! {req.op}: {error}"]
+        result = result or {}
+        lines = []
+        if req.op == "agent.login":
+            self.logged_in = True
+            self._agent_fields(result)
+            lines.append(f"logged in: agent {self.agent} at extension {self.extension}")
+            lines.append(self.status_line())
+        elif req.op == "agent.logout":
+            self.logged_in = False
+            self.state = result.get("state", "logged_out")
+            lines.append("logged out")
+        elif req.op == "call.consult":
+            cid = result.get("consult", result.get("consult_call"))
+            if cid is None and not _same(result.get("call"), self.call and self.call.id):
+                cid = result.get("call")
+            self.consult = cid
+            lines.append(f"consulting {req.args.get('to')} (call {cid}); the caller is on hold:"
+                         " `complete` to transfer, `hangup` to drop the consultation")
+        elif req.op == "call.transfer":
+            lines.append(f"transferring call {req.args['call']} to {req.args['to']}")
+        return lines
+
+    # events -----------------------------------------------------------------------------
+    def _agent_fields(self, d: dict) -> None:
+        if d.get("state") is not None:
+            self.state = d["state"]
+            self.reason = d.get("reason")
+        qs = d.get("queues", d.get("queue"))
+        if isinstance(qs, str):
+            qs = [qs]
+        if isinstance(qs, (list, tuple)):
+            self.queues = [q if isinstance(q, str) else str(q.get("name", q))
+                           if isinstance(q, dict) else str(q) for q in qs]
+
+    def _ours(self, ev: dict) -> bool:
+        cid = _call_id(ev)
+        return (_same(_get(ev, "agent"), self.agent)
+                or _same(_get(ev, "extension"), self.extension)
+                or (self.call is not None and _same(cid, self.call.id))
+                or _same(cid, self.consult))
+
+    def event(self, topic: str, ev: dict) -> list[str]:
+        kind = ev.get("type") or topic
+        if topic.startswith("agent.") or kind.startswith("agent."):
+            if not _same(_get(ev, "agent"), self.agent):
+                return []     # agent.10010 matches the prefix agent.1001
+            fields = {k: _get(ev, k) for k in ("state", "reason", "queues")}
+            if ev.get("queue") is not None and fields["queues"] is None:
+                fields["queues"] = ev["queue"]
+            self._agent_fields({k: v for k, v in fields.items() if v is not None})
+            if str(self.state).lower() in ("logged_out", "loggedout", "logged out"):
+                self.logged_in = False
+            elif self.state is not None:
+                self.logged_in = True
+            return [self.status_line()]
+        if not kind.startswith("call.") or not self._ours(ev):
+            return []
+        cid = _call_id(ev)
+        name = kind.split(".", 1)[1]
+        is_consult = _same(cid, self.consult)
+        if name in ("delivered", "offered", "alerting") and not is_consult:
+            self.call = _Call(cid, "ringing", _get(ev, "ani"), _get(ev, "dnis"),
+                              _get(ev, "queue"))
+            return self.screen_pop(ev)
+        if name in ("established", "answered", "connected"):
+            if is_consult:
+                return [f"consultation call {cid}: connected to {_get(ev, 'to') or 'the party'}"]
+            if self.call is not None:
+                self.call.state = "talking"
+            return [f"call {cid}: connected (talking)"]
+        if name == "held" and self.call is not None and _same(cid, self.call.id):
+            self.call.state = "held"
+            return [f"call {cid}: on hold"]
+        if name == "retrieved" and self.call is not None and _same(cid, self.call.id):
+            self.call.state = "talking"
+            return [f"call {cid}: retrieved (talking)"]
+        if name == "transferred":
+            to = _get(ev, "to")
+            if self.call is not None and _same(cid, self.call.id) and not _same(to, self.extension):
+                self.call, self.consult = None, None      # it left us
+                return [f"call {cid}: transferred to {to}"]
+            return [f"call {cid}: transferred to you"]
+        if name in ("cleared", "connection_cleared", "failed"):
+            cause = _get(ev, "cause")
+            why = f" (cause {cause})" if cause is not None else ""
+            if is_consult:
+                self.consult = None
+                return [f"consultation call {cid}: cleared{why}"]
+            if self.call is not None and _same(cid, self.call.id):
+                self.call, self.consult = None, None
+            return [f"call {cid}: cleared{why}"]
+        return []
+
+    def screen_pop(self, ev: dict) -> list[str]:
+        cid = _call_id(ev)
+        ani, dnis, queue = _get(ev, "ani"), _get(ev, "dnis"), _get(ev, "queue")
+        head = f"call {cid} from {ani or 'unknown'} to {dnis or '?'}"
+        if queue:
+            head += f" (queue {queue})"
+        lines = ["*" * 24 + " SCREEN POP " + "*" * 24, head]
+        cust = ev.get("customer")
+        data = ev.get("data") if isinstance(ev.get("data"), dict) else {}
+        if isinstance(cust, dict) and cust:
+            parts = [f"customer: {cust.get('name') or '(no name)'}"]
+            if cust.get("phone"):
+                parts.append(f"phone {cust['phone']}")
+            if cust.get("points") is not None:
+                parts.append(f"points {_text(cust['points'])}")
+            lines.append("   ".join(parts))
+            extra = {k: v for k, v in cust.items()
+                     if k not in ("name", "phone", "points", "orders", "recent_orders")}
+            if extra:
+                lines.append(f"  {_text(extra)}")
+        else:
+            lines.append(f"customer: not found for {ani or 'unknown ANI'}")
+        orders = None
+        for src in (cust if isinstance(cust, dict) else {}, data):
+            for key in ("orders", "recent_orders"):
+                if orders is None and src.get(key):
+                    orders = src[key]
+        if orders:
+            lines.append("recent orders:")
+            for o in (orders if isinstance(orders, list) else [orders])[:5]:
+                lines.append(f"  - {_order_text(o)}")
+        shown = {k: v for k, v in data.items() if k not in ("orders", "recent_orders")}
+        if shown:
+            lines.append("data: " + "  ".join(f"{k}={_text(v)}" for k, v in shown.items()))
+        lines.append("(type `answer`)")
+        lines.append("*" * 60)
+        return lines
+
+    def resync(self, snapshot: dict) -> list[str]:
+        """Rebuild from a snapshot (after a restart or events lost for good)."""
+        agents = snapshot.get("agents")
+        me = None
+        if isinstance(agents, dict):
+            me = agents.get(self.agent) or agents.get(str(self.agent))
+        elif isinstance(agents, list):
+            me = next((a for a in agents if isinstance(a, dict)
+                       and _same(a.get("agent", a.get("id")), self.agent)), None)
+        if me is not None:
+            self._agent_fields(me)
+            st = str(self.state).lower()
+            self.logged_in = self.state is not None and st not in ("logged_out", "logged out")
+        elif agents is not None:
+            self.state, self.logged_in = "logged_out", False
+        self.call, self.consult = None, None
+        for c in snapshot.get("calls") or []:
+            if not isinstance(c, dict):
+                continue
+            if _same(c.get("agent"), self.agent) or _same(c.get("extension"), self.extension):
+                st = str(c.get("state", "talking")).lower()
+                st = "ringing" if st in ("delivered", "alerting", "ringing") else \
+                    "held" if st == "held" else "talking"
+                self.call = _Call(_call_id(c), st, c.get("ani"), c.get("dnis"), c.get("queue"))
+        return ["(state resynchronised from the server)"] + self.status_lines()
+
+    # the screen -----------------------------------------------------------------------
+    def status_line(self) -> str:
+        queues = ", ".join(self.queues) if self.queues else "none"
+        state = _state_word(self.state if self.logged_in or self.state else "logged_out",
+                            self.reason)
+        return f"[agent {self.agent} @ {self.extension}] {state}   queues: {queues}"
+
+    def status_lines(self) -> list[str]:
+        lines = [self.status_line()]
+        if self.call is not None:
+            c = self.call
+            lines.append(f"call {c.id}: {c.state}, from {c.ani or 'unknown'} to {c.dnis or '?'}"
+                         + (f" (queue {c.queue})" if c.queue else ""))
+        if self.consult is not None:
+            lines.append(f"consultation call {self.consult}")
+        return lines
+
+
+# --- the shell ------------------------------------------------------------------------
+
+async def _stdin_lines(queue: asyncio.Queue) -> None:
+    """Read stdin in a daemon thread (it may block for ever) into ``queue``; EOF: None."""
+    loop = asyncio.get_running_loop()
+
+    def reader() -> None:
+        for line in sys.stdin:
+            loop.call_soon_threadsafe(queue.put_nowait, line)
+        loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=reader, daemon=True, name="cti-agent-stdin").start()
+
+
+async def run_desktop(desk: AgentDesktop, stream, requester, lines: asyncio.Queue,
+                      out: Callable[[str], None]) -> int:
+    """Drive ``desk``: items from ``stream`` (an AsyncEventStream), command lines from
+    ``lines`` (None ends), requests through ``requester`` (an AsyncRequester); screen
+    lines to ``out``. Returns the exit status (1 when the login is refused)."""
+    from cti.client import CtiError, Disconnected, Reconnected, Resync
+
+    async def send(req: Request) -> None:
+        try:
+            res = await requester.call(req.op, req.args)
+        except CtiError as e:
+            for line in desk.reply(req, error=e):
+                out(line)
+            if req.op == "agent.login":
+                raise
+            return
+        for line in desk.reply(req, result=res):
+            out(line)
+
+    async def events() -> None:
+        while True:
+            item = await stream.get()
+            if item is None:
+                continue
+            if isinstance(item, Resync):
+                show = desk.resync(item.snapshot)
+                if item.reason == "start":
+                    show = show[1:]
+            elif isinstance(item, Disconnected):
+                show = [f"!! the server does not answer ({item.reason}); waiting for it"]
+            elif isinstance(item, Reconnected):
+                show = ["!! the server is back" + (" (restarted)" if item.restarted else "")]
+            else:
+                show = desk.event(item.topic, item.event)
+            for line in show:
+                out(line)
+
+    out(f"cti agent: agent {desk.agent}, extension {desk.extension} (type help)")
+    try:
+        await send(desk.login())
+    except CtiError:
+        return 1
+    task = asyncio.create_task(events())
+    try:
+        while not desk.done:
+            getter = asyncio.create_task(lines.get())
+            done, _ = await asyncio.wait({getter, task}, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                getter.cancel()
+                task.result()        # raises what stopped it
+                return 1
+            line = getter.result()
+            if line is None:
+                line = "quit"
+            reqs, show = desk.command(line)
+            for s in show:
+                out(s)
+            for r in reqs:
+                await send(r)
+        return 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+async def _main_async(args) -> int:
+    from cti.client import AsyncEventStream, AsyncRequester
+
+    desk = AgentDesktop(args.agent, args.extension)
+    timeout = getattr(args, "timeout", 5.0)
+    stream = AsyncEventStream(args.home, desk.topics, timeout=timeout)
+    requester = AsyncRequester(args.home, timeout=timeout)
+    lines: asyncio.Queue = asyncio.Queue()
+    await _stdin_lines(lines)
+
+    def out(line: str) -> None:
+        print(line, flush=True)
+    try:
+        return await run_desktop(desk, stream, requester, lines, out)
+    finally:
+        requester.close()
+        stream.close()
+
+
+def run(args) -> int:
+    """``cti agent`` with parsed ``args`` (``agent``, ``extension``, ``home``, ``timeout``)."""
+    if getattr(args, "home", None) is None:
+        args.home = os.environ.get("CTI_HOME") or "var"
+    try:
+        return asyncio.run(_main_async(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+def add_parser(sub, parents=()) -> argparse.ArgumentParser:
+    """Add ``agent`` to the subcommands of ``cti`` (``sub``: its add_subparsers())."""
+    p = sub.add_parser("agent", parents=list(parents), help="a terminal agent desktop",
+                       description=__doc__.split("\n\n")[1] if __doc__ else None)
+    p.add_argument("--agent", required=True, metavar="ID", help="the agent's ID")
+    p.add_argument("--extension", required=True, metavar="N",
+                   help="the extension (phone) the agent sits at")
+    p.set_defaults(func=run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Stand-alone: ``python -m cti.agent_tui --agent ID --extension N [--home DIR]``."""
+    p = argparse.ArgumentParser(prog="cti agent", description="a terminal agent desktop")
+    p.add_argument("--agent", required=True, metavar="ID")
+    p.add_argument("--extension", required=True, metavar="N")
+    p.add_argument("--home", default=None)
+    p.add_argument("--timeout", type=float, default=5.0)
+    return run(p.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
