@@ -144,7 +144,8 @@ class AgentDesktop:
 
     # requests -------------------------------------------------------------------------
     def login(self) -> Request:
-        return Request("agent.login", {"agent": self.agent, "extension": self.extension})
+        ext = int(self.extension) if str(self.extension).isdigit() else self.extension
+        return Request("agent.login", {"agent": self.agent, "extension": ext})
 
     def command(self, line: str) -> tuple[list[Request], list[str]]:
         words = line.split()

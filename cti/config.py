@@ -52,6 +52,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cti.ivr import EXAMPLE_FLOWS_TOML
 from cti.endpoints import DEFAULT_HOME, EVENTS_SOCKET, REQ_SOCKET, default_endpoints
 from drivers import board
 from drivers.board import SpanConfig
@@ -119,7 +120,38 @@ count = 4
 [sim]
 seed = 1
 cable_delay_bits = 3
-"""
+
+# The call centre: eight agents on the FXS ports, two queues, the IVR on the PRI trunks.
+[centre]
+ivr_ports = 8
+record = true
+moh = "moh"
+
+[[agents]]
+first = 1001
+count = 8
+first_extension = 1
+
+[[queues]]
+name = "sales"
+strategy = "longest-idle"
+members = "all"
+ring_timeout = 12
+wrapup = 5
+max_wait = 60
+overflow = "voicemail:sales"
+
+[[queues]]
+name = "service"
+strategy = "ring-all"
+members = ["1001", "1002", "1003", "1004"]
+ring_timeout = 12
+wrapup = 5
+
+[routing]
+default = "ivr:main"
+dnis = { "4008005555" = "queue:service" }
+""" + EXAMPLE_FLOWS_TOML
 
 
 class ConfigError(ValueError):
@@ -192,6 +224,7 @@ class Config:
     server: ServerConfig
     source: str = "<default>"
     text: str = field(default="", repr=False)
+    centre: Any = None        # cti.centre.CentreConfig, when agents and queues are configured
 
 
 def check_endpoint(endpoint: str, curve_keys: bool = False) -> str | None:
@@ -435,7 +468,7 @@ def load_config(path: str | os.PathLike | None = None, home: str | os.PathLike |
 
 def _build(data: dict, text: str, source: str, home_override) -> Config:
     c = _Checker(text)
-    c.table(data, (), ("server", "board", "sim"))
+    c.table(data, (), ("server", "board", "sim", "centre", "agents", "queues", "routing", "ivr"))
 
     # [server]
     srv = c.table(data.get("server", {}), ("server",),
@@ -554,6 +587,10 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
                                    hi=MAX_CABLE_DELAY_BITS),
         )
 
+    centre = None
+    if any(k in data for k in ("centre", "agents", "queues", "routing", "ivr")):
+        centre = _centre(c, data, home_path, [p.kind for p in ports])
+
     if c.errors:
         raise ConfigError(c.errors, source)
     return Config(
@@ -563,4 +600,126 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
         server=ServerConfig(home=home_path, requests=requests, events=events, replay_ring=ring),
         source=source,
         text=text,
+        centre=centre,
     )
+
+
+# ---- the call centre: agents, queues, routing, IVR ---------------------------------------
+
+def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
+    """[centre], [[agents]], [[queues]], [routing] and [ivr] as a CentreConfig."""
+    from cti import acd, ivr
+    from cti.centre import CentreConfig
+
+    ce = c.table(data.get("centre", {}), ("centre",),
+                 ("ivr_ports", "record", "moh", "voicemail_seconds", "prompts"))
+    agents = []
+    for path, a in c.tables(data, (), "agents"):
+        a = c.table(a, path, ("id", "name", "extension", "skills", "first", "count",
+                              "first_extension"))
+        if "count" in a:         # a run of agents: ids first.., extensions first_extension..
+            first = c.get(a, path, "first", int, 1001, lo=0)
+            count = c.get(a, path, "count", int, 1, lo=1, hi=10000)
+            ext0 = c.get(a, path, "first_extension", int, 1, lo=1, hi=MAX_PORTS)
+            for i in range(count):
+                agents.append((path, {"id": str(first + i), "extension": ext0 + i,
+                                      "skills": a.get("skills", {})}))
+        else:
+            agents.append((path, a))
+    agent_cfgs = {}
+    for path, a in agents:
+        aid = a.get("id")
+        if not isinstance(aid, str) or not aid:
+            c.error(path + ("id",), "missing: every agent has an id (a string)")
+            continue
+        ext = a.get("extension")
+        if ext is not None and (not isinstance(ext, int) or isinstance(ext, bool)
+                                or not 1 <= ext <= len(port_kinds) or port_kinds[ext - 1] != "fxs"):
+            c.error(path + ("extension",), f"{ext!r} is not an FXS port of the board "
+                    f"(FXS ports: {', '.join(str(i + 1) for i, k in enumerate(port_kinds) if k == 'fxs')})")
+            ext = None
+        if aid in agent_cfgs:
+            c.error(path + ("id",), f"agent {aid!r} twice")
+            continue
+        try:
+            agent_cfgs[aid] = acd.AgentConfig(aid, str(a.get("name", "")), ext,
+                                              dict(a.get("skills", {})))
+        except (ValueError, TypeError) as e:
+            c.error(path, str(e))
+    queues = []
+    for path, q in c.tables(data, (), "queues"):
+        q = c.table(q, path, ("name", "strategy", "members", "ring_timeout", "wrapup",
+                              "max_wait", "overflow", "join_empty", "leave_when_empty",
+                              "announce_every", "pause_on_no_answer", "required_skills",
+                              "weight", "max_len"))
+        members = q.get("members", "all")
+        if members == "all":
+            members = list(agent_cfgs)
+        if not isinstance(members, list):
+            c.error(path + ("members",), "must be an array of agent ids, or \"all\"")
+            members = []
+        mem = []
+        for i, m in enumerate(members):
+            aid, _, pen = str(m).partition(":")
+            if aid not in agent_cfgs:
+                c.error(path + ("members", i), f"no agent {aid!r}")
+                continue
+            mem.append(acd.Member(aid, int(pen) if pen.isdigit() else 0))
+        kw = {k: q[k] for k in ("strategy", "ring_timeout", "wrapup", "max_wait", "overflow",
+                                "join_empty", "leave_when_empty", "announce_every",
+                                "pause_on_no_answer", "required_skills", "weight", "max_len")
+              if k in q}
+        try:
+            queues.append(acd.QueueConfig(str(q.get("name", "")), members=tuple(mem), **kw))
+        except (ValueError, TypeError) as e:
+            c.error(path, str(e))
+    if not queues:
+        c.error(("queues",), "missing: at least one queue ([[queues]])")
+    qnames = {q.name for q in queues}
+    r = c.table(data.get("routing", {}), ("routing",), ("default", "dnis", "area"))
+    routes = {}
+    dn = r.get("dnis", {})
+    if not isinstance(dn, dict):
+        c.error(("routing", "dnis"), "must be a table of DNIS = \"ivr:FLOW\" | \"queue:NAME\"")
+        dn = {}
+    iv = c.table(data.get("ivr", {}), ("ivr",), ("ports", "flows"))
+    flows = {}
+    if "flows" in iv:
+        try:
+            flows = ivr.parse_flows(iv["flows"], path=("ivr", "flows"))
+        except ivr.FlowError as e:
+            for p_, m in e.errors:
+                c.error(tuple(p_), m)
+    default = c.get(r, ("routing",), "default", str, "ivr:main" if flows else
+                    f"queue:{queues[0].name}" if queues else "")
+
+    def check_route(path, route):
+        kind, _, target = str(route).partition(":")
+        if kind == "ivr" and target not in flows:
+            c.error(path, f"{route!r}: no IVR flow {target!r}")
+        elif kind == "queue" and target not in qnames:
+            c.error(path, f"{route!r}: no queue {target!r}")
+        elif kind not in ("ivr", "queue"):
+            c.error(path, f"{route!r}: a route is \"ivr:FLOW\" or \"queue:NAME\"")
+    check_route(("routing", "default"), default)
+    for k, v in dn.items():
+        check_route(("routing", "dnis", k), v)
+        routes[str(k)] = str(v)
+    area = []
+    for i, rule in enumerate(r.get("area", [])):
+        if not (isinstance(rule, list) and len(rule) == 2 and str(rule[1]) in qnames):
+            c.error(("routing", "area", i), "an area rule is [ANI prefix, queue name]")
+            continue
+        area.append((str(rule[0]), str(rule[1])))
+    prompts = c.get(ce, ("centre",), "prompts", str, str(home / "prompts"))
+    return CentreConfig(
+        agents=list(agent_cfgs.values()), queues=queues, flows=flows, routes=routes,
+        default_route=default, area_routes=area,
+        ivr_ports=c.get(iv, ("ivr",), "ports", int, c.get(ce, ("centre",), "ivr_ports", int, 8,
+                                                           lo=0, hi=10000), lo=0, hi=10000),
+        record=c.get(ce, ("centre",), "record", bool, True),
+        recordings_dir=str(home / "recordings"), voicemail_dir=str(home / "voicemail"),
+        voicemail_seconds=c.get(ce, ("centre",), "voicemail_seconds", (int, float), 60.0,
+                                lo=1, hi=3600),
+        moh=c.get(ce, ("centre",), "moh", str, "moh"),
+        prompts_dir=prompts)

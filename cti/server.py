@@ -133,6 +133,7 @@ def check_args(op: str, spec: dict[str, Arg], args: Any) -> dict:
 
 SPAN = Arg(int, required=True, lo=1, hi=MAX_SPANS)
 CALL = Arg(int, required=True, lo=0)
+AGENT = Arg(str, required=True)
 CAUSE = Arg(int, default=16, lo=1, hi=127)     # Q.850 cause value
 CHANNEL = Arg(str, required=True)
 LOOPBACK_MODES = ("off", "local", "line", "payload")
@@ -177,12 +178,32 @@ OPS: dict[str, dict[str, Arg]] = {
                  "hangup_after": Arg(float, lo=0, hi=86_400)},
     "sim.hangup": {"span": SPAN, "call": CALL, "cause": CAUSE},
     "sim.calls": {},
+    "sim.dtmf": {"channel": CHANNEL, "digits": Arg(str, required=True)},
+    "sim.phone": {"port": Arg(int, required=True, lo=1, hi=4096),
+                  "action": Arg(str, required=True, choices=("lift", "hangup", "flash", "dial")),
+                  "digits": Arg(str)},
     "pri.list": {},
     "pri.place": {"span": SPAN, "to": Arg(str, required=True), "from": Arg(str, default=""),
                    "timeslot": Arg(int, lo=1, hi=31)},
     "pri.answer": {"span": SPAN, "call": CALL},
     "pri.reject": {"span": SPAN, "call": CALL, "cause": Arg(int, default=21, lo=1, hi=127)},
     "pri.hangup": {"span": SPAN, "call": CALL, "cause": CAUSE},
+    "agent.login": {"agent": AGENT, "extension": Arg(int, lo=1, hi=4096)},
+    "agent.logout": {"agent": AGENT},
+    "agent.ready": {"agent": AGENT},
+    "agent.not_ready": {"agent": AGENT, "reason": Arg(str, default="")},
+    "agent.show": {"agent": AGENT},
+    "agent.list": {},
+    "queue.show": {"queue": Arg(str, required=True)},
+    "queue.list": {},
+    "call.list": {},
+    "call.show": {"call": Arg(str, required=True)},
+    "call.hangup": {"call": Arg(str, required=True)},
+    "call.transfer": {"call": Arg(str, required=True), "to": Arg(str, required=True),
+                      "data": Arg(dict)},
+    "report.losses": {"start": Arg(float), "end": Arg(float),
+                      "interval": Arg(float, default=3600.0, lo=1, hi=86_400 * 31),
+                      "sla": Arg(float, default=20.0, lo=0, hi=3600)},
     "trace.start": {"span": SPAN, "seconds": Arg(float, default=60.0, lo=0.02, hi=86_400)},
     "trace.stop": {"span": SPAN},
     "shutdown": {},
@@ -252,7 +273,31 @@ class Service:
             from drivers.sig import pri
             self.pri = pri.attach(self.board, "user")
         self._traces: dict[int, float] = {}       # span -> line time the trace ends
+        self.centre = None
+        self.store = None
+        if config.centre is not None:
+            self._build_centre(config)
         self._stops: list[tuple[float, Callable[[], None]]] = []   # tones to stop, in line time
+
+    def _build_centre(self, config: Config) -> None:
+        """The call centre on this board: analog signalling on the ports, the store,
+        the prompts (made with espeak-ng/sox the first time), IVR, ACD."""
+        from cti.centre import Centre
+        from cti.prompts import PromptLibrary, make_default_prompts
+        from cti.store import Store
+        from drivers.sig import analog
+
+        cc = config.centre
+        home = config.server.home
+        os.makedirs(home, exist_ok=True)
+        self.store = Store(os.path.join(home, "cti.db"))
+        if not os.path.isdir(cc.prompts_dir) or not os.listdir(cc.prompts_dir):
+            make_default_prompts(cc.prompts_dir)
+        prompts = PromptLibrary(cc.prompts_dir)
+        ports = analog.attach(self.board)
+        self.analog = ports
+        self.centre = Centre(self.board, cc, pri=self.pri, analog_ports=ports, store=self.store,
+                             prompts=prompts)
 
     # time -----------------------------------------------------------------------------
     @property
@@ -344,6 +389,10 @@ class Service:
         """One board tick: the events to publish and the deferred replies now done."""
         events = self.world.tick() if self.world is not None else self.board.tick()
         out: list[Published] = []
+        if self.centre is not None:
+            # the store is written inside handle(), before these events go out
+            for ev in self.centre.handle(self.board.line_seconds, events):
+                out.append(self.log.append(self.ts(), ev.type, ev.topic, **ev.fields))
         for ev in events:
             if isinstance(ev, (DFrame, DFrameSent)):
                 # D-channel frames go out only while someone traces the span
@@ -526,11 +575,14 @@ class Service:
         for n, span in sorted(b.spans.items()):
             for t, ch in sorted(span.channels.items()):
                 channels.append(ch.show())
-        return {"seq": self.log.last_seq, "ts": self.ts(), "line_time": self.line_time,
+        snap = {"seq": self.log.last_seq, "ts": self.ts(), "line_time": self.line_time,
                 "instance": self.instance, "board": self._board_summary(),
                 "spans": [self._span_status(s) for _, s in sorted(b.spans.items())],
                 "ports": [self._port_status(p) for _, p in sorted(b.ports.items())],
                 "channels": channels}
+        if self.centre is not None:
+            snap.update(self.centre.snapshot())
+        return snap
 
     def op_replay(self, a):
         topics = a["topics"]
@@ -759,6 +811,45 @@ class Service:
         calls.hangup(a["span"], a["call"], a["cause"])
         return {"span": a["span"], "exchange_call": a["call"], "cause": a["cause"]}
 
+    def op_sim_dtmf(self, a):
+        """The far end keys DTMF on a channel: the caller on a trunk timeslot (``1/5``), or
+        the exchange's end of an FXO line (``fxo/9``)."""
+        if self.world is None:
+            raise RequestError("not_supported", "no simulated world", "op")
+        kind, obj, ch = self.resolve_channel(a["channel"])
+        digits = a["digits"]
+        if not digits or any(d not in "0123456789*#ABCDabcd" for d in digits):
+            raise RequestError("bad_arg", f"{digits!r}: DTMF digits are 0-9 * # A-D",
+                               "args.digits")
+        if kind == "span":
+            self.world.exchange.spans[obj.number].channels[ch.timeslot].dtmf(digits)
+        else:
+            line = self.world.lines.get(obj.number)
+            if line is None:
+                raise RequestError("bad_arg", f"{a['channel']} is not an FXO line",
+                                   "args.channel")
+            line._p.dtmf(digits)
+        return {"channel": a["channel"], "digits": digits}
+
+    def op_sim_phone(self, a):
+        """An agent's phone on an FXS port: lift, hang up, flash, dial DTMF."""
+        if self.world is None:
+            raise RequestError("not_supported", "no simulated world", "op")
+        phone = self.world.phones.get(a["port"])
+        if phone is None:
+            raise RequestError("not_found", f"no phone on port {a['port']} (phones on FXS "
+                               f"ports {_ranges(sorted(self.world.phones))})", "args.port")
+        act = a["action"]
+        if act == "dial":
+            if not a["digits"]:
+                raise RequestError("bad_arg", "missing: dial needs digits", "args.digits")
+            phone.dial(a["digits"])
+        else:
+            {"lift": phone.lift, "hangup": phone.hang_up, "flash": phone.flash}[act]()
+        return {"port": a["port"], "action": act, "ringing": phone.ringing,
+                "caller_id": None if phone.caller_id is None else
+                {"number": phone.caller_id.number, "name": phone.caller_id.name}}
+
     def op_sim_calls(self, a):
         if self.world is None or self.world.calls is None:
             raise RequestError("not_supported", "no simulated exchange runs PRI here", "op")
@@ -773,6 +864,93 @@ class Service:
     def op_trace_stop(self, a):
         self._traces.pop(a["span"], None)
         return {"span": a["span"], "stopped": True, "seq": self.log.last_seq}
+
+    # the call centre: agents, queues, calls, reports ---------------------------------------
+    def _centre(self):
+        if self.centre is None:
+            raise RequestError("not_supported", "no call centre is configured on this server "
+                               "(the config has no [[agents]] and [[queues]])", "op")
+        return self.centre
+
+    def _agent_op(self, a, fn, *extra):
+        c = self._centre()
+        if a["agent"] not in c.agents:
+            raise RequestError("not_found", f"no agent {a['agent']!r} (agents: "
+                               f"{', '.join(c.agents)})", "args.agent")
+        return fn(self.board.line_seconds, a["agent"], *extra)
+
+    def op_agent_login(self, a):
+        c = self._centre()
+        ext = a["extension"]
+        if ext is not None and ext not in c.analog:
+            raise RequestError("bad_arg", f"extension {ext} is not an FXS port of board "
+                               f"{self.board.name}", "args.extension")
+        return self._agent_op(a, c.agent_login, ext)
+
+    def op_agent_logout(self, a):
+        return self._agent_op(a, self._centre().agent_logout)
+
+    def op_agent_ready(self, a):
+        return self._agent_op(a, self._centre().agent_ready)
+
+    def op_agent_not_ready(self, a):
+        return self._agent_op(a, self._centre().agent_not_ready, a["reason"])
+
+    def op_agent_show(self, a):
+        c = self._centre()
+        if a["agent"] not in c.agents:
+            raise RequestError("not_found", f"no agent {a['agent']!r}", "args.agent")
+        return c.agent_status(a["agent"])
+
+    def op_agent_list(self, a):
+        c = self._centre()
+        return {"agents": [c.agent_status(x) for x in c.agents]}
+
+    def op_queue_show(self, a):
+        c = self._centre()
+        if a["queue"] not in {q.name for q in c.config.queues}:
+            raise RequestError("not_found", f"no queue {a['queue']!r}", "args.queue")
+        return c.acd.queue_status(a["queue"], self.board.line_seconds)
+
+    def op_queue_list(self, a):
+        c = self._centre()
+        return {"queues": [c.acd.queue_status(q.name, self.board.line_seconds)
+                           for q in c.config.queues]}
+
+    def op_call_list(self, a):
+        c = self._centre()
+        return {"calls": [c.call_info(x) for x in c.calls.values()], "counters": dict(c.counters)}
+
+    def _cti_call(self, call_id: str):
+        c = self._centre()
+        if call_id not in c.calls:
+            raise RequestError("not_found", f"no call {call_id!r} (calls: "
+                               f"{', '.join(c.calls) or 'none'})", "args.call")
+        return c
+
+    def op_call_show(self, a):
+        c = self._cti_call(a["call"])
+        return c.call_info(c.calls[a["call"]])
+
+    def op_call_hangup(self, a):
+        return self._cti_call(a["call"]).hangup(self.board.line_seconds, a["call"])
+
+    def op_call_transfer(self, a):
+        c = self._cti_call(a["call"])
+        try:
+            return c.transfer(self.board.line_seconds, a["call"], a["to"], a["data"])
+        except LookupError as e:
+            raise RequestError("not_found", str(e), "args.to") from None
+        except ValueError as e:
+            raise RequestError("failed", str(e), "args.call") from None
+
+    def op_report_losses(self, a):
+        from cti.report import loss_report
+        if self.store is None:
+            raise RequestError("not_supported", "no store: no call centre configured", "op")
+        end = a["end"] if a["end"] is not None else self.ts() + 1
+        start = a["start"] if a["start"] is not None else end - 86_400
+        return loss_report(self.store, start, end, interval=a["interval"], sla_seconds=a["sla"])
 
     def op_shutdown(self, a):
         self.stopping = True

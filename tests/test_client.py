@@ -520,7 +520,7 @@ def desk():
 
 def test_login_request_and_reply():
     d = AgentDesktop("1001", "201")
-    assert d.login() == Request("agent.login", {"agent": "1001", "extension": "201"})
+    assert d.login() == Request("agent.login", {"agent": "1001", "extension": 201})
     assert d.topics == ["agent.1001", "call."]
     lines = d.reply(d.login(), {"state": "not_ready", "reason": "login",
                                 "queues": [{"name": "sales"}]})
@@ -709,7 +709,7 @@ def test_run_desktop_shell_with_fakes():
         return rc, out, req.sent
     rc, out, sent = asyncio.run(main())
     assert rc == 0
-    assert sent == [("agent.login", {"agent": "1001", "extension": "201"}),
+    assert sent == [("agent.login", {"agent": "1001", "extension": 201}),
                     ("call.answer", {"call": 17}),
                     ("call.transfer", {"call": 17, "to": "2002", "data": {"order": "A1"}}),
                     ("agent.logout", {"agent": "1001"})]
@@ -739,17 +739,14 @@ def test_desktop_reaches_a_real_server(server):
         out = []
         try:
             rc = await asyncio.wait_for(
-                run_desktop(AgentDesktop("1001", "201"), stream, req, lines, out.append), 5)
+                run_desktop(AgentDesktop("1001", "1"), stream, req, lines, out.append), 5)
         finally:
             req.close()
             stream.close()
         return rc, out
     rc, out = asyncio.run(main())
-    assert out[0] == "cti agent: agent 1001, extension 201 (type help)"
-    if rc == 1:
-        assert "login failed" in out[-1] and "agent.login" in out[-1]
-    else:
-        assert rc == 0 and "logged in: agent 1001 at extension 201" in out
+    assert out[0] == "cti agent: agent 1001, extension 1 (type help)"
+    assert rc == 0 and "logged in: agent 1001 at extension 1" in out, out
 
 
 def test_agent_subcommand_parser():

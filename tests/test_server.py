@@ -415,7 +415,11 @@ def test_events_numbering_ts_channel_names_and_replay(svc):
     assert ok(svc, "replay", after=last)["events"] == []
     assert ok(svc, "replay", after=0, topics=["channel."])["events"] == [
         e for e in evs if e["type"].startswith("channel.")]
-    assert ok(svc, "replay", after=len(start), topics=["channel."])["events"] == [hook]
+    assert ok(svc, "replay", after=len(start), topics=["channel.hook"])["events"] == [hook]
+    # the FXS signalling made a call event of the same hook: the phone is off hook
+    assert [e["type"] for e in ok(svc, "replay", after=len(start),
+                                  topics=["channel.line_off_hook"])["events"]] == [
+        "channel.line_off_hook"]
     e = err(svc, "replay", after=last + 5)
     assert e["code"] == "replay_gap" and e["field"] == "args.after"
 

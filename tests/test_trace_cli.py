@@ -31,22 +31,20 @@ def test_trace_of_calls_is_dissected_by_tshark(server, tmp_path, capsys):
     rc = {}
     tracer = threading.Thread(target=lambda: rc.setdefault("rc", main(
         ["trace", "1", "--pcap", str(pcap), "--seconds", "12", "--home", home])))
+    server.world.calls.busy_numbers.add("95555")
     with Subscriber(home, ["channel.offered", "channel.cleared"]) as sub, \
             Client(home, timeout=3) as c:
         tracer.start()
         time.sleep(0.5)
-        # a call answered by us and cleared by the caller (cause 16)
+        # a call in: the centre's IVR answers it, the caller hangs up (cause 16)
         r = c.request("sim.call", span=1, **{"from": "13800138000", "to": "4008001234"},
                       hangup_after=0.5)
         assert not r["congested"]
         ev = wait_offered(sub)
         assert (ev["data"]["ani"], ev["data"]["dnis"]) == ("13800138000", "4008001234")
         assert ev["channel"].startswith("1/")
-        c.request("pri.answer", span=1, call=ev["data"]["call"])
-        # a call we reject as busy (cause 17)
-        c.request("sim.call", span=1, **{"from": "13900000000", "to": "4008005555"})
-        ev = wait_offered(sub)
-        c.request("pri.reject", span=1, call=ev["data"]["call"], cause=17)
+        # a call out to a busy number: the exchange rejects it (cause 17)
+        c.request("pri.place", span=1, to="95555", **{"from": "4008001234"})
         calls = None
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
@@ -67,7 +65,7 @@ def test_trace_of_calls_is_dissected_by_tshark(server, tmp_path, capsys):
     assert result.returncode == 0, result.stderr
     rows = [line.split("\t") for line in result.stdout.splitlines()]
     setups = [(r[2], r[3]) for r in rows if len(r) > 3 and r[1] == "0x05"]
-    assert setups == [("13800138000", "4008001234"), ("13900000000", "4008005555")]
+    assert setups == [("13800138000", "4008001234"), ("4008001234", "95555")]
     assert {"16", "17"} <= {r[4] for r in rows if len(r) > 4 and r[4]}
     # the messages of a whole call, as tshark names their types
     types = [r[1] for r in rows if len(r) > 1 and r[1]]

@@ -1,0 +1,759 @@
+"""The call centre: calls over channel legs, tying the board to IVR, ACD, agents,
+media and the store.
+
+A call comes in on a trunk (an ISDN PRI B-channel, or an FXO line), meets the
+IVR on one of a limited number of IVR ports, waits in an ACD queue with music
+on hold, rings an agent's phone on an FXS port (with caller ID), is answered
+and switched through (a conference of the trunk channel and the agent's port
+on the board), may be transferred with its attached data, is recorded, and
+clears. Every step becomes a CTI event named as ECMA-269 CSTA names it
+(offered, queued, delivered, established, transferred, diverted, failed,
+cleared) and the CDR and queue log land in SQLite before the event that
+reports them goes out.
+
+Sans-I/O as the rest: :meth:`Centre.handle` takes the board's events of one
+tick and the line time, and returns the CTI events to publish; requests
+(agents logging in, transfers) are method calls. The only clock is the board's.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from cti import acd as acd_mod
+from cti import ivr as ivr_mod
+from cti.media import Recording
+from drivers.board import Audio, DigitDetected, ToneDone
+from drivers.sig import analog
+from drivers.sig import pri as pri_mod
+
+__all__ = ["Centre", "CentreConfig", "CtiEvent", "Call"]
+
+
+@dataclass(frozen=True)
+class CtiEvent:
+    """A CTI event for the bus: ``topic`` (``call.delivered``, ``agent.1001.state``),
+    ``type`` (``call.delivered``, ``agent.state``) and its fields."""
+
+    topic: str
+    type: str
+    fields: dict
+
+
+@dataclass
+class CentreConfig:
+    agents: list                       # acd.AgentConfig
+    queues: list                       # acd.QueueConfig
+    flows: dict = field(default_factory=dict)          # IVR flows by name (ivr.Flow)
+    routes: dict = field(default_factory=dict)         # DNIS -> "ivr:NAME" | "queue:NAME"
+    default_route: str = "ivr:main"
+    area_routes: list = field(default_factory=list)    # (ANI prefix, queue)
+    ivr_ports: int = 8
+    record: bool = True
+    recordings_dir: str = "var/recordings"
+    voicemail_dir: str = "var/voicemail"
+    voicemail_seconds: float = 60.0
+    moh: str | None = "moh"
+    prompts_dir: str = "var/prompts"
+
+
+@dataclass
+class Call:
+    id: str
+    direction: str                     # "in" (from a trunk), "out", "internal"
+    trunk: str                         # "1/5" or "fxo/9"
+    ani: str
+    dnis: str
+    start: float
+    data: dict = field(default_factory=dict)
+    state: str = "offered"             # offered, ivr, queued, delivered, established, held, cleared
+    span: int | None = None            # PRI: span and Q.931 call of the trunk leg
+    pri_call: int | None = None
+    fxo_port: int | None = None
+    fxo_call: int | None = None
+    timeslot: int | None = None
+    answer: float | None = None
+    end: float | None = None
+    queue: str | None = None
+    queued_at: float | None = None
+    wait: float | None = None
+    agent: str | None = None
+    agent_port: int | None = None
+    agent_call: int | None = None      # the FXS machine's call number on the agent's port
+    ringing: dict = field(default_factory=dict)   # agent -> (port, fxs call) being rung
+    ivr: Any = None
+    ivr_path: list = field(default_factory=list)
+    ivr_port: bool = False
+    conf: Any = None
+    recording: Recording | None = None
+    voicemail: Recording | None = None
+    voicemail_box: str | None = None
+    outcome: str | None = None
+    cause: int | None = None
+    transfers: int = 0
+    moh: bool = False
+    playing: bool = False
+    direct: bool = False               # ringing an agent outside the ACD (a transfer to them)
+    play_id: Any = None
+
+
+class Centre:
+    """The call-centre core on one board."""
+
+    def __init__(self, board, config: CentreConfig, *, pri: dict | None = None,
+                 analog_ports: dict | None = None, store=None, prompts=None, seed: int = 0):
+        self.board = board
+        self.config = config
+        self.pri = dict(pri or {})
+        self.analog = dict(analog_ports or {})
+        self.store = store
+        self.prompts = prompts
+        self.acd = acd_mod.Acd(list(config.queues), list(config.agents), seed=seed)
+        self.ivr_ports = ivr_mod.IvrPorts(config.ivr_ports)
+        self.agents = {a.id: a for a in config.agents}
+        self.calls: dict[str, Call] = {}
+        self._ids = itertools.count(1)
+        self._by_pri: dict[tuple[int, int], str] = {}
+        self._by_fxo: dict[tuple[int, int], str] = {}
+        self._by_agent_leg: dict[tuple[int, int], str] = {}   # (port, fxs call) -> call id
+        self._out: list[CtiEvent] = []
+        self.now = 0.0
+        self.counters = {"offered": 0, "answered": 0, "no_ivr_port": 0, "abandoned_ivr": 0,
+                         "abandoned_queue": 0, "abandoned_ring": 0, "ring_no_answer": 0,
+                         "voicemail": 0, "callback": 0, "failed": 0}
+        for port in self.analog.values():
+            if port.port.kind == "fxs":
+                port.port.detect("dtmf")
+
+    # ---- helpers -----------------------------------------------------------------
+
+    def _emit(self, topic: str, type_: str, **fields) -> None:
+        self._out.append(CtiEvent(topic, type_, fields))
+
+    def _call_event(self, call: Call, event: str, **extra) -> None:
+        f = {"call_id": call.id, "ani": call.ani, "dnis": call.dnis, "channel": call.trunk,
+             "state": call.state}
+        if call.queue:
+            f["queue"] = call.queue
+        if call.agent:
+            f["agent"] = call.agent
+        if call.data:
+            f["data"] = dict(call.data)
+        f.update(extra)
+        self._emit(f"call.{event}", f"call.{event}", **f)
+
+    def _trunk_channel(self, call: Call):
+        if call.span is not None:
+            return self.board.spans[call.span].channels[call.timeslot]
+        return self.board.ports[call.fxo_port]
+
+    def _law(self, call: Call) -> str:
+        return self.board.spans[call.span].law if call.span is not None else "alaw"
+
+    def _play(self, call: Call, names) -> None:
+        if self.prompts is None:
+            return
+        audio = b"".join(self.prompts.load(n) for n in names)
+        if audio:
+            self._trunk_channel(call).play(audio)
+            call.playing = True
+
+    def _stop_play(self, call: Call) -> None:
+        if call.playing or call.moh:
+            self._trunk_channel(call).tone(0, ms=0)     # stops a played buffer and any tone
+        call.playing = call.moh = False
+
+    def _start_moh(self, call: Call) -> None:
+        if self.config.moh and self.prompts is not None:
+            call.moh = True
+            self._play(call, [self.config.moh])
+
+    def _new_call(self, now, **kw) -> Call:
+        call = Call(id=f"c{next(self._ids)}", start=now, **kw)
+        self.calls[call.id] = call
+        self.counters["offered"] += 1
+        return call
+
+    # ---- the tick ------------------------------------------------------------------
+
+    def handle(self, now: float, events: list) -> list[CtiEvent]:
+        """The board's events of one tick in, CTI events out."""
+        self.now = now
+        for ev in events:
+            if isinstance(ev, pri_mod.CallOffered):
+                self._pri_offered(now, ev)
+            elif isinstance(ev, pri_mod.CallCleared):
+                cid = self._by_pri.pop((ev.span, ev.call), None)
+                if cid in self.calls:
+                    self._trunk_cleared(now, self.calls[cid], ev.cause)
+            elif isinstance(ev, analog.AnalogCallEvent):
+                self._analog_event(now, ev.port, ev.event)
+            elif isinstance(ev, DigitDetected):
+                self._digit(now, ev)
+            elif isinstance(ev, ToneDone):
+                self._tone_done(now, ev)
+            elif isinstance(ev, Audio):
+                self._audio(ev)
+        self._run_acd(now)
+        for call in list(self.calls.values()):
+            if call.ivr is not None:
+                due = call.ivr.get_timer()
+                if due is not None and due <= now:
+                    call.ivr.handle_timer(now)
+                self._run_ivr(now, call)
+            if call.voicemail is not None and call.voicemail.full:
+                self._hangup_trunk(now, call, 16)
+                self._finish(now, call, "voicemail", 16)
+        out, self._out = self._out, []
+        return out
+
+    # ---- trunks ----------------------------------------------------------------------
+
+    def _pri_offered(self, now, ev) -> None:
+        pri = self.pri.get(ev.span)
+        if pri is None:
+            return
+        call = self._new_call(now, direction="in", trunk=f"{ev.span}/{ev.timeslot}",
+                              ani=ev.ani, dnis=ev.dnis, span=ev.span, pri_call=ev.call,
+                              timeslot=ev.timeslot)
+        self._by_pri[(ev.span, ev.call)] = call.id
+        self._screen_pop_data(call)
+        self._call_event(call, "offered")
+        self._route_new(now, call)
+
+    def _screen_pop_data(self, call: Call) -> None:
+        """The customer record found by ANI travels with the call (the screen pop)."""
+        if self.store is not None and call.ani:
+            customer = self.store.customer_by_phone(call.ani)
+            if customer:
+                call.data["customer"] = customer
+
+    def _answer_trunk(self, now, call: Call) -> None:
+        if call.answer is not None:
+            return
+        call.answer = now
+        if call.span is not None:
+            self.pri[call.span].answer(now, call.pri_call)
+        elif call.fxo_port is not None:
+            self.analog[call.fxo_port].send(now, analog.Answer())
+        ch = self._trunk_channel(call)
+        ch.detect("dtmf")
+        if self.config.record:
+            ch.tap(True, "both")
+            call.recording = Recording(os.path.join(self.config.recordings_dir, f"{call.id}.wav"),
+                                       self._law(call))
+
+    def _hangup_trunk(self, now, call: Call, cause: int = 16) -> None:
+        if call.span is not None and (call.span, call.pri_call) in self._by_pri:
+            del self._by_pri[(call.span, call.pri_call)]
+            if call.answer is None:
+                self.pri[call.span].reject(now, call.pri_call, cause)
+            else:
+                self.pri[call.span].hangup(now, call.pri_call, cause)
+        elif call.fxo_port is not None and (call.fxo_port, call.fxo_call) in self._by_fxo:
+            del self._by_fxo[(call.fxo_port, call.fxo_call)]
+            self.analog[call.fxo_port].send(now, analog.Release("hangup"))
+
+    def _route_new(self, now, call: Call) -> None:
+        route = self.config.routes.get(call.dnis, self.config.default_route)
+        kind, _, target = route.partition(":")
+        if kind == "queue":
+            self._answer_trunk(now, call)
+            self._enqueue(now, call, target)
+            return
+        if not self.ivr_ports.acquire(call.id):
+            # the second loss point: no IVR port answers; the caller hears busy
+            call.state = "failed"
+            self.counters["no_ivr_port"] += 1
+            self._hangup_trunk(now, call, 17)
+            self._call_event(call, "failed", cause=17, reason="no_ivr_port")
+            self._finish(now, call, "no_ivr_port", 17)
+            return
+        call.ivr_port = True
+        self._answer_trunk(now, call)
+        flow = self.config.flows.get(target) or next(iter(self.config.flows.values()))
+        call.ivr = ivr_mod.IvrSession(flow, call.id, call.ani, call.dnis, call.data)
+        call.state = "ivr"
+        call.ivr.start(now)
+        self._run_ivr(now, call)
+
+    def _trunk_cleared(self, now, call: Call, cause: int) -> None:
+        """The caller (or the network) hung up."""
+        if call.state == "cleared":
+            return
+        if call.ivr is not None:
+            call.ivr.hangup(now)
+            self._run_ivr(now, call)
+            if call.state != "cleared" and call.voicemail is None:
+                self._finish(now, call, "abandoned_ivr", cause)
+            elif call.voicemail is not None:
+                self._finish(now, call, "voicemail", cause)
+            return
+        if call.voicemail is not None:
+            self._finish(now, call, "voicemail", cause)
+            return
+        if call.state in ("queued", "delivered"):
+            if call.state == "delivered":
+                self._stop_ringing(now, call)
+            self.acd.abandon(now, call.id)
+            self._run_acd(now)
+            self._finish(now, call, "abandoned_ring" if call.state == "delivered"
+                         else "abandoned_queue", cause)
+            return
+        if call.state in ("established", "held"):
+            if not call.direct:
+                self.acd.call_ended(now, call.id, by="caller")
+            self._release_agent(now, call)
+            self._finish(now, call, "answered", cause)
+            return
+        self._finish(now, call, call.outcome or "failed", cause)
+
+    # ---- IVR ---------------------------------------------------------------------------
+
+    def _digit(self, now, ev) -> None:
+        for call in self.calls.values():
+            if call.ivr is not None and call.span == ev.span and call.timeslot == ev.timeslot \
+                    and ev.span != 0:
+                call.ivr.digit(now, ev.digit)
+                self._run_ivr(now, call)
+                return
+            if call.ivr is not None and ev.span == 0 and call.fxo_port == ev.timeslot:
+                call.ivr.digit(now, ev.digit)
+                self._run_ivr(now, call)
+                return
+
+    def _tone_done(self, now, ev) -> None:
+        if ev.what != "play":
+            return
+        for call in self.calls.values():
+            if (ev.span != 0 and (call.span, call.timeslot) == (ev.span, ev.timeslot)) or \
+                    (ev.span == 0 and call.fxo_port == ev.timeslot):
+                if call.moh:
+                    self._play(call, [self.config.moh])      # music on hold loops
+                    return
+                call.playing = False
+                if call.ivr is not None:
+                    call.ivr.prompt_done(now, getattr(call, "play_id", None))
+                    self._run_ivr(now, call)
+                return
+
+    def _run_ivr(self, now, call: Call) -> None:
+        s = call.ivr
+        if s is None:
+            return
+        while True:
+            ev = s.next_event()
+            if ev is None:
+                break
+            name = type(ev).__name__
+            if name == "Play":
+                call.play_id = getattr(ev, "play_id", None)
+                self._play(call, ev.prompts)
+            elif name == "StopPlay":
+                self._stop_play(call)
+            elif name == "Lookup":
+                record = self.store.lookup(ev.table, ev.key_column, ev.value) \
+                    if self.store is not None else None
+                s.lookup_result(now, record)
+            elif name == "DataChanged":
+                call.data.update(ev.data)
+            elif name == "Route":
+                call.data.update(getattr(ev, "data", {}) or {})
+                self._leave_ivr(call)
+                queue = ev.queue
+                if queue in (None, "", "by_area"):
+                    queue = self._area_queue(call)
+                self._enqueue(now, call, queue)
+                return
+            elif name == "Voicemail":
+                self._leave_ivr(call)
+                self._start_voicemail(now, call, ev.box)
+                return
+            elif name == "Callback":
+                self._leave_ivr(call)
+                self._callback(now, call, ev.number, getattr(ev, "queue", None))
+                return
+            elif name in ("Hangup", "AbandonedInIvr"):
+                path = list(s.path)
+                self._leave_ivr(call)
+                call.ivr_path = path
+                if name == "Hangup":
+                    # retries exhausted or a loop: the caller was lost in the menus; a flow
+                    # that ends by design served the caller itself (self-service)
+                    lost = ev.reason in ("retries_exhausted", "flow_loop")
+                    self._hangup_trunk(now, call, 16)
+                    self._finish(now, call, "abandoned_ivr" if lost else "answered", 16)
+                else:
+                    self._finish(now, call, "abandoned_ivr", 16)
+                return
+
+    def _leave_ivr(self, call: Call) -> None:
+        if call.ivr is not None:
+            call.ivr_path = list(call.ivr.path)
+            call.data.update(call.ivr.data)
+        call.ivr = None
+        if call.ivr_port:
+            self.ivr_ports.release(call.id)
+            call.ivr_port = False
+
+    def _area_queue(self, call: Call) -> str:
+        best = ("", None)
+        for prefix, queue in self.config.area_routes:
+            if call.ani.startswith(prefix) and len(prefix) > len(best[0]):
+                best = (prefix, queue)
+        return best[1] or self.config.queues[0].name
+
+    def _start_voicemail(self, now, call: Call, box: str) -> None:
+        self._stop_play(call)
+        call.voicemail_box = box
+        call.voicemail = Recording(os.path.join(self.config.voicemail_dir, f"{call.id}.wav"),
+                                   self._law(call), stereo=False,
+                                   max_seconds=self.config.voicemail_seconds)
+        ch = self._trunk_channel(call)
+        ch.tap(True, "both")
+        self._play(call, ["voicemail_greeting"])
+        call.state = "voicemail"
+        self._call_event(call, "diverted", to=f"voicemail:{box}")
+
+    def _callback(self, now, call: Call, number: str, queue: str | None) -> None:
+        if self.store is not None:
+            self.store.add_callback(number or call.ani, queue, now, call_id=call.id)
+        self.counters["callback"] += 1
+        self._play(call, ["callback_thanks"])
+        self._call_event(call, "diverted", to="callback", number=number or call.ani)
+        self._hangup_trunk(now, call, 16)
+        self._finish(now, call, "callback", 16)
+
+    # ---- ACD -----------------------------------------------------------------------------
+
+    def _enqueue(self, now, call: Call, queue: str) -> None:
+        call.queue = queue
+        call.queued_at = now
+        call.state = "queued"
+        if self.acd.enqueue(now, call.id, queue, ani=call.ani):
+            self._start_moh(call)
+            self._call_event(call, "queued")
+        self._run_acd(now)
+
+    def _run_acd(self, now) -> None:
+        due = self.acd.get_timer()
+        if due is not None and due <= now:
+            self.acd.handle_timer(now)
+        while True:
+            ev = self.acd.next_event()
+            if ev is None:
+                return
+            self._acd_event(now, ev)
+
+    def _acd_event(self, now, ev) -> None:
+        name = type(ev).__name__
+        call = self.calls.get(getattr(ev, "call", None))
+        if name == "QueueLog":
+            if self.store is not None:
+                self.store.log_queue(ev.time, ev.call, ev.queue, ev.agent, ev.event, *ev.data)
+            return
+        if name == "AgentState":
+            a = self.agents.get(ev.agent)
+            if self.store is not None:
+                ext = self.acd.agent_state(ev.agent).extension
+                self.store.log_agent(now, ev.agent, ev.state, ev.reason or None,
+                                     None if ext is None else str(ext))
+            self._emit(f"agent.{ev.agent}.state", "agent.state", agent=ev.agent, state=ev.state,
+                       reason=ev.reason)
+            return
+        if call is None:
+            return
+        if name == "RingAgents":
+            for agent, ext in zip(ev.agents, ev.extensions):
+                self._ring_agent(now, call, agent, ext)
+        elif name == "StopRinging":
+            for agent in ev.agents:
+                port, fxs_call = call.ringing.pop(agent, (None, None))
+                if port is not None:
+                    self._by_agent_leg.pop((port, fxs_call), None)
+                    self.analog[port].send(now, analog.Release("stop"))
+            if not call.ringing and call.state == "delivered":
+                call.state = "queued"
+        elif name == "Connected":
+            self._connect(now, call, ev.agent)
+        elif name == "RingNoAnswer":
+            self.counters["ring_no_answer"] += 1
+            self._call_event(call, "ring_no_answer", agent_rna=ev.agent)
+        elif name == "Announce":
+            pass    # the position/EWT prompt would interrupt music on hold: kept silent
+        elif name == "Overflow":
+            self._overflow(now, call, ev.action, ev.target)
+        elif name == "JoinFailed":
+            self._overflow(now, call, "hangup", None)
+        elif name == "Abandoned":
+            pass
+
+    def _ring_agent(self, now, call: Call, agent: str, ext) -> None:
+        port = self.analog.get(ext)
+        if port is None:
+            self.acd.ring_failed(now, call.id, agent)
+            return
+        fxs_call = port.send(now, analog.Alert(call.ani, (call.data.get("customer") or {})
+                                               .get("name") if isinstance(call.data.get(
+                                                   "customer"), dict) else None))
+        if fxs_call is None:
+            self.acd.ring_failed(now, call.id, agent)
+            return
+        call.ringing[agent] = (ext, fxs_call)
+        self._by_agent_leg[(ext, fxs_call)] = call.id
+        call.state = "delivered"
+        self._call_event(call, "delivered", agent=agent, extension=ext,
+                         customer=call.data.get("customer"))
+
+    def _stop_ringing(self, now, call: Call) -> None:
+        for agent, (port, fxs_call) in list(call.ringing.items()):
+            self._by_agent_leg.pop((port, fxs_call), None)
+            self.analog[port].send(now, analog.Release("caller gone"))
+        call.ringing.clear()
+
+    def _connect(self, now, call: Call, agent: str) -> None:
+        port, fxs_call = call.ringing.pop(agent, (self.agents[agent].extension, None))
+        call.agent, call.agent_port, call.agent_call = agent, port, fxs_call
+        call.wait = now - (call.queued_at or now)
+        self._stop_play(call)
+        if call.conf is None:
+            call.conf = self.board.conference()
+            call.conf.join(self._trunk_channel(call))
+        call.conf.join(self.board.ports[port])
+        call.state = "established"
+        self.counters["answered"] += 1
+        self._call_event(call, "established", extension=port, wait=round(call.wait, 3))
+
+    def _release_agent(self, now, call: Call) -> None:
+        if call.direct and call.agent is not None:
+            self.acd.agent_busy_elsewhere(now, call.agent, False)
+            call.direct = False
+        if call.agent_port is not None:
+            self._by_agent_leg.pop((call.agent_port, call.agent_call), None)
+            if call.conf is not None:
+                self.board.ports[call.agent_port].leave_conference()
+            self.analog[call.agent_port].send(now, analog.Release("far end cleared"))
+        call.agent_port = call.agent_call = None
+
+    def _overflow(self, now, call: Call, action: str, target: str | None) -> None:
+        self._stop_play(call)
+        if action == "queue" and target:
+            self._call_event(call, "diverted", to=f"queue:{target}")
+            self._enqueue(now, call, target)
+        elif action == "voicemail":
+            self._start_voicemail(now, call, target or call.queue or "general")
+        elif action == "callback":
+            self._callback(now, call, call.ani, call.queue)
+        else:
+            self._hangup_trunk(now, call, 34)
+            self._finish(now, call, "timeout", 34)
+
+    # ---- agents' phones ---------------------------------------------------------------
+
+    def _analog_event(self, now, port: int, ev) -> None:
+        cid = self._by_agent_leg.get((port, getattr(ev, "call", None)))
+        call = self.calls.get(cid) if cid else None
+        if isinstance(ev, analog.Answered) and call is not None and port in (
+                p for p, _ in call.ringing.values()):
+            agent = next(a for a, (p, _) in call.ringing.items() if p == port)
+            if call.direct:
+                # a transfer to this agent: not an ACD call, but the agent is busy on it
+                self.acd.agent_busy_elsewhere(now, agent, True)
+                self._connect(now, call, agent)
+            else:
+                self.acd.answered(now, call.id, agent)
+            self._run_acd(now)
+        elif isinstance(ev, analog.Disconnected) and call is not None:
+            if call.agent_port == port and call.state in ("established", "held"):
+                # the agent hung up: the caller is cleared
+                self._by_agent_leg.pop((port, ev.call), None)
+                call.agent_port = None
+                if call.direct:
+                    self._release_agent(now, call)
+                else:
+                    self.acd.call_ended(now, call.id, by="agent")
+                self._hangup_trunk(now, call, 16)
+                self._finish(now, call, "answered", 16)
+        elif isinstance(ev, analog.CallOffered) and port in self.analog:
+            # an FXO trunk rings: a new incoming call
+            c = self._new_call(now, direction="in", trunk=f"fxo/{port}", ani=ev.ani or "",
+                               dnis="", fxo_port=port, fxo_call=ev.call)
+            self._by_fxo[(port, ev.call)] = c.id
+            self._screen_pop_data(c)
+            self._call_event(c, "offered")
+            self._route_new(now, c)
+        elif isinstance(ev, analog.Disconnected) and (port, ev.call) in self._by_fxo:
+            c = self.calls.get(self._by_fxo.pop((port, ev.call)))
+            if c is not None:
+                self._trunk_cleared(now, c, 16)
+
+    def _audio(self, ev) -> None:
+        for call in self.calls.values():
+            if (ev.span != 0 and (call.span, call.timeslot) == (ev.span, ev.timeslot)) or \
+                    (ev.span == 0 and call.fxo_port == ev.timeslot):
+                rec = call.voicemail or call.recording
+                if rec is not None:
+                    rec.add(ev.data, ev.sent)
+                return
+
+    # ---- the end of a call -----------------------------------------------------------
+
+    def _finish(self, now, call: Call, outcome: str, cause: int | None) -> None:
+        if call.state == "cleared":
+            return
+        self._stop_play(call)
+        self._leave_ivr(call)
+        self._stop_ringing(now, call)
+        if call.conf is not None:
+            call.conf.destroy()
+            call.conf = None
+        ch = self._trunk_channel(call) if (call.span or call.fxo_port) else None
+        if ch is not None:
+            ch.tap(False)
+            ch.detect()
+        call.end = now
+        call.outcome = outcome
+        call.cause = cause
+        call.state = "cleared"
+        rec_path = None
+        if call.recording is not None and call.answer is not None:
+            rec_path = call.recording.close()
+            if self.store is not None:
+                self.store.add_recording(call.id, rec_path, call.answer,
+                                         call.recording.seconds, 2)
+        if call.voicemail is not None:
+            vm = call.voicemail.close()
+            self.counters["voicemail"] += 1
+            if self.store is not None:
+                self.store.add_voicemail(call.voicemail_box, vm, now, call.voicemail.seconds,
+                                         call_id=call.id, ani=call.ani)
+            self._emit(f"voicemail.{call.voicemail_box}", "voicemail.new", box=call.voicemail_box,
+                       call_id=call.id, ani=call.ani, path=vm,
+                       seconds=round(call.voicemail.seconds, 2))
+        if outcome in self.counters:
+            self.counters[outcome] += 1
+        cdr = {"call_id": call.id, "direction": call.direction, "trunk": call.trunk,
+               "ani": call.ani, "dnis": call.dnis, "start": call.start, "answer": call.answer,
+               "end": now, "duration": now - call.start,
+               "billsec": (now - call.answer) if call.answer is not None and call.agent else 0.0,
+               "outcome": outcome, "cause": cause, "queue": call.queue, "agent": call.agent,
+               "ivr_path": "/".join(call.ivr_path), "wait": call.wait, "data": dict(call.data),
+               "recording": rec_path}
+        if self.store is not None:
+            self.store.add_cdr(cdr)           # in SQLite before the event goes out
+        self._call_event(call, "cleared", cause=cause, outcome=outcome, recording=rec_path)
+        del self.calls[call.id]
+
+    # ---- requests (agents, supervisors, integrators) ----------------------------------
+
+    def agent_login(self, now, agent: str, extension: int | None = None) -> dict:
+        a = self._agent(agent)
+        ext = extension if extension is not None else a.extension
+        if ext is not None and ext not in self.analog:
+            raise LookupError(f"extension {ext} is not an FXS port of this board")
+        self.acd.login(now, agent, ext)
+        self._run_acd(now)
+        return self.agent_status(agent)
+
+    def agent_logout(self, now, agent: str) -> dict:
+        self._agent(agent)
+        self.acd.logout(now, agent)
+        self._run_acd(now)
+        return self.agent_status(agent)
+
+    def agent_ready(self, now, agent: str) -> dict:
+        self._agent(agent)
+        self.acd.ready(now, agent)
+        self._run_acd(now)
+        return self.agent_status(agent)
+
+    def agent_not_ready(self, now, agent: str, reason: str = "") -> dict:
+        self._agent(agent)
+        self.acd.not_ready(now, agent, reason)
+        self._run_acd(now)
+        return self.agent_status(agent)
+
+    def _agent(self, agent: str):
+        if agent not in self.agents:
+            raise LookupError(f"no agent {agent!r} (agents: {', '.join(self.agents)})")
+        return self.agents[agent]
+
+    def agent_status(self, agent: str) -> dict:
+        st = self.acd.agent_state(agent)
+        return {"agent": agent, "state": st.state, "reason": st.reason, "call": st.call,
+                "extension": st.extension}
+
+    def _call(self, call_id: str) -> Call:
+        if call_id not in self.calls:
+            raise LookupError(f"no call {call_id!r}")
+        return self.calls[call_id]
+
+    def hangup(self, now, call_id: str) -> dict:
+        call = self._call(call_id)
+        if call.state in ("established", "held"):
+            if not call.direct:
+                self.acd.call_ended(now, call.id, by="agent")
+            self._release_agent(now, call)
+            self._hangup_trunk(now, call, 16)
+            self._finish(now, call, "answered", 16)
+        else:
+            self._hangup_trunk(now, call, 16)
+            self._trunk_cleared(now, call, 16)
+        return {"call_id": call_id, "state": "cleared"}
+
+    def transfer(self, now, call_id: str, to: str, data: dict | None = None) -> dict:
+        """Blind transfer with attached data: to an agent (its extension rings) or a queue."""
+        call = self._call(call_id)
+        if call.state not in ("established", "held"):
+            raise ValueError(f"call {call_id} is {call.state}: only an established call "
+                             f"can be transferred")
+        if data:
+            call.data.update(data)
+        from_agent = call.agent
+        if not call.direct:
+            self.acd.transfer_out(now, call.id, target=to)
+        self._release_agent(now, call)
+        call.transfers += 1
+        call.agent = None
+        self._start_moh(call)
+        if to in self.agents:
+            target = self.agents[to]
+            self._call_event(call, "transferred", from_agent=from_agent, to=to)
+            call.state = "queued"
+            ext = self.acd.agent_state(to).extension or target.extension
+            self._ring_direct(now, call, to, ext)
+        else:
+            if to.startswith("queue:"):
+                to = to[len("queue:"):]
+            if to not in {q.name for q in self.config.queues}:
+                raise LookupError(f"no agent or queue {to!r}")
+            self._call_event(call, "transferred", from_agent=from_agent, to=f"queue:{to}")
+            self._enqueue(now, call, to)
+        return {"call_id": call_id, "to": to, "data": dict(call.data)}
+
+    def _ring_direct(self, now, call: Call, agent: str, ext) -> None:
+        """Ring one agent outside the ACD (a transfer to that agent)."""
+        port = self.analog.get(ext)
+        if port is None:
+            raise LookupError(f"agent {agent} has no extension to ring")
+        fxs_call = port.send(now, analog.Alert(call.ani, None))
+        call.ringing[agent] = (ext, fxs_call)
+        self._by_agent_leg[(ext, fxs_call)] = call.id
+        call.state = "delivered"
+        call.direct = True
+        self._call_event(call, "delivered", agent=agent, extension=ext,
+                         customer=call.data.get("customer"))
+
+    def snapshot(self) -> dict:
+        return {"calls": [self.call_info(c) for c in self.calls.values()],
+                "agents": [self.agent_status(a) for a in self.agents],
+                "queues": [self.acd.queue_status(q.name) for q in self.config.queues],
+                "ivr_ports": {"total": self.config.ivr_ports, "in_use": self.ivr_ports.in_use},
+                "counters": dict(self.counters)}
+
+    def call_info(self, c: Call) -> dict:
+        return {"call_id": c.id, "state": c.state, "trunk": c.trunk, "ani": c.ani,
+                "dnis": c.dnis, "queue": c.queue, "agent": c.agent, "data": dict(c.data),
+                "start": c.start}
