@@ -103,8 +103,12 @@ class Centre:
     """The call-centre core on one board."""
 
     def __init__(self, board, config: CentreConfig, *, pri: dict | None = None,
-                 analog_ports: dict | None = None, store=None, prompts=None, seed: int = 0):
+                 analog_ports: dict | None = None, store=None, prompts=None, seed: int = 0,
+                 epoch: float = 0.0):
         self.board = board
+        # line time is the only clock; the store gets epoch + line time (the wall clock
+        # at line time zero, given once by the shell) so its rows are dated
+        self.epoch = epoch
         self.config = config
         self.pri = dict(pri or {})
         self.analog = dict(analog_ports or {})
@@ -419,7 +423,8 @@ class Centre:
 
     def _callback(self, now, call: Call, number: str, queue: str | None) -> None:
         if self.store is not None:
-            self.store.add_callback(number or call.ani, queue, now, call_id=call.id)
+            self.store.add_callback(number or call.ani, queue, self.epoch + now,
+                                    call_id=call.id)
         self.counters["callback"] += 1
         self._play(call, ["callback_thanks"])
         self._call_event(call, "diverted", to="callback", number=number or call.ani)
@@ -452,13 +457,14 @@ class Centre:
         call = self.calls.get(getattr(ev, "call", None))
         if name == "QueueLog":
             if self.store is not None:
-                self.store.log_queue(ev.time, ev.call, ev.queue, ev.agent, ev.event, *ev.data)
+                self.store.log_queue(self.epoch + ev.time, ev.call, ev.queue, ev.agent, ev.event,
+                                     *ev.data)
             return
         if name == "AgentState":
             a = self.agents.get(ev.agent)
             if self.store is not None:
                 ext = self.acd.agent_state(ev.agent).extension
-                self.store.log_agent(now, ev.agent, ev.state, ev.reason or None,
+                self.store.log_agent(self.epoch + now, ev.agent, ev.state, ev.reason or None,
                                      None if ext is None else str(ext))
             self._emit(f"agent.{ev.agent}.state", "agent.state", agent=ev.agent, state=ev.state,
                        reason=ev.reason)
@@ -621,22 +627,24 @@ class Centre:
         if call.recording is not None and call.answer is not None:
             rec_path = call.recording.close()
             if self.store is not None:
-                self.store.add_recording(call.id, rec_path, call.answer,
+                self.store.add_recording(call.id, rec_path, self.epoch + call.answer,
                                          call.recording.seconds, 2)
         if call.voicemail is not None:
             vm = call.voicemail.close()
             self.counters["voicemail"] += 1
             if self.store is not None:
-                self.store.add_voicemail(call.voicemail_box, vm, now, call.voicemail.seconds,
-                                         call_id=call.id, ani=call.ani)
+                self.store.add_voicemail(call.voicemail_box, vm, self.epoch + now,
+                                         call.voicemail.seconds, call_id=call.id, ani=call.ani)
             self._emit(f"voicemail.{call.voicemail_box}", "voicemail.new", box=call.voicemail_box,
                        call_id=call.id, ani=call.ani, path=vm,
                        seconds=round(call.voicemail.seconds, 2))
         if outcome in self.counters:
             self.counters[outcome] += 1
+        e = self.epoch
         cdr = {"call_id": call.id, "direction": call.direction, "trunk": call.trunk,
-               "ani": call.ani, "dnis": call.dnis, "start": call.start, "answer": call.answer,
-               "end": now, "duration": now - call.start,
+               "ani": call.ani, "dnis": call.dnis, "start": e + call.start,
+               "answer": None if call.answer is None else e + call.answer,
+               "end": e + now, "duration": now - call.start,
                "billsec": (now - call.answer) if call.answer is not None and call.agent else 0.0,
                "outcome": outcome, "cause": cause, "queue": call.queue, "agent": call.agent,
                "ivr_path": "/".join(call.ivr_path), "wait": call.wait, "data": dict(call.data),
@@ -651,7 +659,7 @@ class Centre:
     def agent_login(self, now, agent: str, extension: int | None = None) -> dict:
         a = self._agent(agent)
         ext = extension if extension is not None else a.extension
-        if ext is not None and ext not in self.analog:
+        if ext is not None and (ext not in self.analog or self.analog[ext].port.kind != "fxs"):
             raise LookupError(f"extension {ext} is not an FXS port of this board")
         self.acd.login(now, agent, ext)
         self._run_acd(now)

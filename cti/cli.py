@@ -599,6 +599,82 @@ def cmd_trace(args) -> int:
     return 0
 
 
+def cmd_agents(args) -> int:
+    """Agents: list, or log in / out / ready / not ready one (a supervisor's view)."""
+    with _client(args) as c:
+        if args.action == "list":
+            res = c.request("agent.list")
+            rows = [[a["agent"], a.get("extension") or "-", a["state"], a.get("reason") or "",
+                     a.get("call") or ""] for a in res["agents"]]
+            text = table(rows, ["Agent", "Ext", "State", "Reason", "Call"])
+        else:
+            op = {"login": "agent.login", "logout": "agent.logout", "ready": "agent.ready",
+                  "notready": "agent.not_ready", "show": "agent.show"}[args.action]
+            kw = {"agent": args.agent}
+            if args.action == "login" and args.extension is not None:
+                kw["extension"] = args.extension
+            if args.action == "notready":
+                kw["reason"] = args.reason or ""
+            res = c.request(op, **kw)
+            text = (f"agent {res['agent']}: {res['state']}"
+                    + (f" ({res['reason']})" if res.get("reason") else "")
+                    + (f" at extension {res['extension']}" if res.get("extension") else ""))
+    _out(args, res, text)
+    return 0
+
+
+def cmd_queues(args) -> int:
+    with _client(args) as c:
+        res = c.request("queue.list")
+        rows = []
+        for q in res["queues"]:
+            agents = q.get("agents") or []
+            rows.append([q.get("queue") or q.get("name"), len(q.get("calls") or []),
+                         f"{q.get('longest_wait') or 0:.0f}", f"{q.get('ewt') or 0:.0f}",
+                         sum(1 for a in agents if (a.get("state") if isinstance(a, dict)
+                                                   else None) == "ready"),
+                         len(agents)])
+        _out(args, res, table(rows, ["Queue", "Waiting", "Longest s", "EWT s", "Ready",
+                                     "Agents"]))
+    return 0
+
+
+def cmd_calls(args) -> int:
+    with _client(args) as c:
+        if args.action == "list":
+            res = c.request("call.list")
+            rows = [[x["call_id"], x["state"], x["trunk"], x["ani"], x["dnis"],
+                     x.get("queue") or "", x.get("agent") or ""] for x in res["calls"]]
+            text = table(rows, ["Call", "State", "Trunk", "ANI", "DNIS", "Queue", "Agent"]) \
+                if rows else "no calls"
+            text += "\n" + kv([(k.replace("_", " "), v) for k, v in res["counters"].items()])
+        elif args.action == "transfer":
+            data = dict(kv_.split("=", 1) for kv_ in args.data or [])
+            res = c.request("call.transfer", call=args.call, to=args.to, data=data or None)
+            text = f"call {res['call_id']} transferred to {res['to']}"
+        else:
+            res = c.request("call.hangup", call=args.call)
+            text = f"call {res['call_id']} cleared"
+    _out(args, res, text)
+    return 0
+
+
+def cmd_report(args) -> int:
+    """The loss report, read from the state directory's database (no server needed)."""
+    from cti.report import report_losses
+
+    home = args.home or "var"
+    try:
+        now = time.time()
+        out = report_losses(home, args.start if args.start is not None else now - 86_400,
+                            args.end if args.end is not None else now + 3600,
+                            json=args.json, interval=args.interval, sla_seconds=args.sla)
+    except FileNotFoundError as e:
+        raise CliError(f"no call-centre database under {home}: {e}") from None
+    print(out)
+    return 0
+
+
 def _faults_text(f: Any) -> str:
     if not isinstance(f, dict):
         return _cell(f)
@@ -833,6 +909,49 @@ def build_parser() -> argparse.ArgumentParser:
                    help="seconds of line time to trace (default: until Ctrl-C)")
     t.add_argument("--speed-hint", type=_positive_float, default=1.0, help=argparse.SUPPRESS)
     t.set_defaults(func=cmd_trace)
+
+    ag = sub.add_parser("agents", parents=[common], help="agents: list, show, login, logout, "
+                        "ready, notready")
+    agsub = ag.add_subparsers(dest="action", metavar="ACTION", required=True)
+    agsub.add_parser("list", parents=[common], help="every agent and its state")
+    for name in ("show", "login", "logout", "ready", "notready"):
+        x = agsub.add_parser(name, parents=[common], help=f"{name} an agent")
+        x.add_argument("agent", metavar="AGENT")
+        if name == "login":
+            x.add_argument("--extension", type=int, help="FXS port (default: the agent's own)")
+        if name == "notready":
+            x.add_argument("--reason", default="", help="reason code (break, lunch, ...)")
+    ag.set_defaults(func=cmd_agents)
+
+    qu = sub.add_parser("queues", parents=[common], help="ACD queues: waiting calls, agents")
+    qu.set_defaults(func=cmd_queues)
+
+    ca = sub.add_parser("calls", parents=[common], help="calls in the centre: list, transfer, "
+                        "hangup")
+    casub = ca.add_subparsers(dest="action", metavar="ACTION", required=True)
+    casub.add_parser("list", parents=[common], help="calls now, and the loss counters")
+    x = casub.add_parser("transfer", parents=[common], help="blind transfer with attached data")
+    x.add_argument("call", metavar="CALL")
+    x.add_argument("to", metavar="AGENT|queue:NAME")
+    x.add_argument("data", nargs="*", metavar="KEY=VALUE", help="data attached to the call")
+    x = casub.add_parser("hangup", parents=[common], help="clear a call")
+    x.add_argument("call", metavar="CALL")
+    ca.set_defaults(func=cmd_calls)
+
+    rp = sub.add_parser("report", parents=[common], help="reports from the store: losses")
+    rpsub = rp.add_subparsers(dest="report", metavar="REPORT", required=True)
+    x = rpsub.add_parser("losses", parents=[common], help="where calls were lost, per hour: "
+                         "trunk, IVR, queue, agent; service level, ASA, AHT")
+    x.add_argument("--from", dest="start", metavar="TIME",
+                   help="seconds or ISO 8601 (UTC); default: 24 hours ago")
+    x.add_argument("--to", dest="end", metavar="TIME")
+    x.add_argument("--interval", type=_positive_float, default=3600.0, metavar="S")
+    x.add_argument("--sla", type=_positive_float, default=20.0, metavar="S",
+                   help="service level: answered within S seconds (default 20)")
+    rp.set_defaults(func=cmd_report)
+
+    from cti import agent_tui
+    agent_tui.add_parser(sub, [common])
 
     w = sub.add_parser("watch", parents=[common], help="tail events (topic prefixes)")
     w.add_argument("topics", nargs="*", metavar="TOPIC", help="e.g. span. channel.hook")

@@ -297,7 +297,28 @@ class Service:
         ports = analog.attach(self.board)
         self.analog = ports
         self.centre = Centre(self.board, cc, pri=self.pri, analog_ports=ports, store=self.store,
-                             prompts=prompts)
+                             prompts=prompts, epoch=self.wall_start - self.board.line_seconds)
+        self._trunk_busy: dict[int, int] = {}
+        self._exchange_seen = (0, 0)
+
+    def _sample_trunks(self) -> None:
+        """Trunk occupancy for the loss report (all-trunks-busy time, Erlang B): a sample
+        whenever a PRI span's count of busy B-channels changes; and, on the simulated
+        exchange, what only it sees: calls offered and those that found every channel busy."""
+        for n, pri in self.pri.items():
+            total = len(pri.q931.channels) if hasattr(pri.q931, "channels") else 30
+            busy = total - len(pri.q931.free_channels())
+            if self._trunk_busy.get(n) != busy:
+                self._trunk_busy[n] = busy
+                self.store.trunk_sample(self.ts(), n, busy, total)
+        calls = getattr(self.world, "calls", None) if self.world is not None else None
+        if calls is not None:
+            seen = (calls.stats.offered, calls.stats.congested)
+            if seen != self._exchange_seen:
+                d_off = seen[0] - self._exchange_seen[0]
+                d_cong = seen[1] - self._exchange_seen[1]
+                self._exchange_seen = seen
+                self.store.exchange_count(self.ts(), 0, d_off, d_cong)
 
     # time -----------------------------------------------------------------------------
     @property
@@ -393,6 +414,7 @@ class Service:
             # the store is written inside handle(), before these events go out
             for ev in self.centre.handle(self.board.line_seconds, events):
                 out.append(self.log.append(self.ts(), ev.type, ev.topic, **ev.fields))
+            self._sample_trunks()
         for ev in events:
             if isinstance(ev, (DFrame, DFrameSent)):
                 # D-channel frames go out only while someone traces the span
@@ -882,7 +904,7 @@ class Service:
     def op_agent_login(self, a):
         c = self._centre()
         ext = a["extension"]
-        if ext is not None and ext not in c.analog:
+        if ext is not None and (ext not in c.analog or c.analog[ext].port.kind != "fxs"):
             raise RequestError("bad_arg", f"extension {ext} is not an FXS port of board "
                                f"{self.board.name}", "args.extension")
         return self._agent_op(a, c.agent_login, ext)

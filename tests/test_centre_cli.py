@@ -1,0 +1,38 @@
+"""The supervisor's and manager's commands on a running call centre."""
+from __future__ import annotations
+
+import json
+
+from cti.cli import main
+from test_server import server  # noqa: F401 - a fixture
+
+
+def run(capsys, *argv):
+    rc = main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_agents_queues_calls_and_the_loss_report(server, capsys):
+    home = str(server.config.server.home)
+    rc, out, err = run(capsys, "agents", "login", "1001", "--home", home)
+    assert rc == 0 and "agent 1001: ready at extension 1" in out, err
+    rc, out, _ = run(capsys, "agents", "notready", "1001", "--reason", "break", "--home", home)
+    assert rc == 0 and "not_ready (break)" in out
+    rc, out, _ = run(capsys, "agents", "list", "--json", "--home", home)
+    states = {a["agent"]: a["state"] for a in json.loads(out)["agents"]}
+    assert states["1001"] == "not_ready" and states["1002"] == "logged_out" and len(states) == 8
+    rc, out, _ = run(capsys, "queues", "--home", home)
+    assert rc == 0 and "sales" in out and "service" in out
+    rc, out, _ = run(capsys, "calls", "list", "--home", home)
+    assert rc == 0 and "no calls" in out
+    rc, _, err = run(capsys, "agents", "login", "9999", "--home", home)
+    assert rc == 1 and "args.agent" in err
+    rc, _, err = run(capsys, "agents", "login", "1002", "--extension", "10", "--home", home)
+    assert rc == 1 and "args.extension" in err                 # port 10 is an FXO trunk
+    rc, _, err = run(capsys, "calls", "hangup", "c999", "--home", home)
+    assert rc == 1 and "args.call" in err
+    rc, out, err = run(capsys, "report", "losses", "--json", "--home", home)
+    assert rc == 0, err
+    report = json.loads(out)
+    assert report["totals"]["offered"] == 0
