@@ -124,12 +124,14 @@ class Publisher:
     """
 
     def __init__(self, socket):
+        import zmq          # here, not at module level: the sans-I/O EventLog needs no zmq
+
         self.socket = socket
+        self._noblock = zmq.NOBLOCK
+        self._again = zmq.Again
 
     def send(self, pub: Published) -> None:
-        import zmq
-
         try:
-            self.socket.send_multipart(encode(pub), flags=zmq.NOBLOCK)
-        except zmq.Again:  # pragma: no cover - PUB does not block, kept for safety
+            self.socket.send_multipart(encode(pub), flags=self._noblock)
+        except self._again:  # pragma: no cover - PUB does not block, kept for safety
             pass
