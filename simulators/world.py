@@ -208,6 +208,7 @@ class COLine:
     def call(self, number: str | None = None, name: str | None = None, *,
              cadence_ms: tuple[int, int] = (1000, 4000), cid_mode: str = "bell202",
              max_rings: int = 10) -> None:
+        """(``cid_mode`` "dtmf": the number as DTMF, A...C, before the first ring.)"""
         """Ring our FXO port with cadence, sending caller ID between the first and second
         ring (ETSI EN 300 659-1: from 500 ms after the first ring); ringing stops when
         our port answers (loops the line) or after ``max_rings``."""
@@ -224,13 +225,18 @@ class COLine:
                 return
             self._p.ring(True)
             self._world.after(on, lambda: self._p.ring(False))
-            if n == 0 and number is not None:
+            if n == 0 and number is not None and cid_mode != "dtmf":
                 burst = callerid.fsk_burst(callerid.build_mdmf(
                     callerid.CallerId(number=number, name=name)))
                 self._world.after(on + 500, lambda: self._p.fsk(burst.bits(), cid_mode))
             self._world.after(on + off, lambda: ring(n + 1))
 
-        ring(0)
+        if cid_mode == "dtmf" and number is not None:
+            digits = callerid.dtmf_string(callerid.CallerId(number=number))
+            self._p.dtmf(digits)
+            self._world.after(160 * len(digits) + 500, lambda: ring(0))
+        else:
+            ring(0)
 
     def _event(self, ev: Event) -> None:
         if isinstance(ev, Hook):

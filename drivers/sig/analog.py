@@ -1309,9 +1309,10 @@ class AnalogPort:
         self._assembler = callerid.MessageAssembler()
         self._dialling = False
         self._board_tone = False
+        self._dtmf_cid: str | None = None
         if self.board_dsp:
             fsk = "fsk_v23" if cid_mode == "v23" else "fsk"
-            port.detect(*(("dtmf",) if port.kind == "fxs" else ("cpt", fsk)))
+            port.detect(*(("dtmf",) if port.kind == "fxs" else ("dtmf", "cpt", fsk)))
 
     def _seq_start(self, now: float, segs, repeat: bool, dtmf: bool = False) -> None:
         self._seq = list(segs)
@@ -1412,6 +1413,20 @@ class AnalogPort:
         burst = callerid.fsk_burst(callerid.build_mdmf(cid), self.cid_standard)
         self.port.fsk(burst.bits(), self.cid_mode)
 
+    def _dtmf_cid_in(self, now: float, digit: str) -> None:
+        from drivers import callerid
+
+        if digit.upper() in "AD":
+            self._dtmf_cid = ""
+        if self._dtmf_cid is None:
+            return
+        self._dtmf_cid += digit
+        if digit.upper() in "C#" and len(self._dtmf_cid) > 1:
+            cid = callerid.parse_dtmf(self._dtmf_cid)
+            self._dtmf_cid = None
+            if cid:
+                self.machine.receive(now, CallerIdReceived(cid.number, None, "dtmf"))
+
     def _caller_id_in(self, now: float, data: bytes) -> None:
         for cid in self._assembler.feed(data):
             self.machine.receive(now, CallerIdReceived(cid.number, cid.name, "fsk"))
@@ -1450,6 +1465,11 @@ class AnalogPort:
             if name == "FskData":
                 if getattr(ev, "port", None) == n:
                     self._caller_id_in(now, ev.data)
+                continue
+            if name == "DigitDetected" and self.port.kind == "fxo" and \
+                    getattr(ev, "port", None) == n and self.machine.state.value == "idle":
+                # DTMF caller ID before the first ring (EN 300 659-1 annex: A/D...C)
+                self._dtmf_cid_in(now, str(ev.digit))
                 continue
             if getattr(ev, "port", None) != self.port.number or name not in _BOARD_INPUTS:
                 continue
