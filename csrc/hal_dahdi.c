@@ -233,6 +233,17 @@ static void dahdi_parse_device(const char *device, int *first_span, int *first_p
 
 static void dahdi_close(hal_board_t *b);
 
+/* The board's memory (its channels closed before). */
+static void dahdi_board_free(dahdi_board_t *d)
+{
+    free(d->spans);
+    free(d->ports);
+    free(d->buf);
+    free(d->bert_buf);
+    free(d->bert_tx);
+    free(d);
+}
+
 static int dahdi_open(hal_board_t *b, const char *device)
 {
     const int *kinds = (const int *) b->priv;
@@ -258,12 +269,7 @@ static int dahdi_open(hal_board_t *b, const char *device)
     if (d->spans == NULL || d->ports == NULL || d->buf == NULL || d->bert_buf == NULL
         || d->bert_tx == NULL)
     {
-        free(d->spans);
-        free(d->ports);
-        free(d->buf);
-        free(d->bert_buf);
-        free(d->bert_tx);
-        free(d);
+        dahdi_board_free(d);
         return HAL_ENOMEM;
     }
     for (s = 0; s < b->nspans; s++)
@@ -346,12 +352,7 @@ static void dahdi_close(hal_board_t *b)
         dahdi_chan_close(&d->ports[i].c);
     if (d->ctl >= 0)
         close(d->ctl);
-    free(d->spans);
-    free(d->ports);
-    free(d->buf);
-    free(d->bert_buf);
-    free(d->bert_tx);
-    free(d);
+    dahdi_board_free(d);
     b->priv = NULL;
 }
 
@@ -710,18 +711,31 @@ static int dahdi_tick(hal_board_t *b, int frames)
 
 /* ---- span operations ------------------------------------------------------ */
 
-static int dahdi_set_cas(hal_board_t *b, int span, int ts, int abcd)
+/* The channel of timeslot ts on a CAS span, or NULL and the HAL error in *rc. */
+static dahdi_chan_t *dahdi_cas_chan(hal_board_t *b, int span, int ts, int *rc)
 {
     dahdi_span_t *sp = dahdi_span(b, span);
     dahdi_chan_t *c = dahdi_span_chan(b, span, ts);
-    int bits = abcd & DAHDI_BITS_ABCD;
 
     if (sp == NULL)
-        return HAL_ENOSPAN;
-    if (sp->cfg.signalling != HAL_SIG_CAS)
-        return HAL_ENOTSUP;
-    if (c == NULL || ts == DAHDI_DCHAN_TS)
-        return HAL_ENOCHAN;
+        *rc = HAL_ENOSPAN;
+    else if (sp->cfg.signalling != HAL_SIG_CAS)
+        *rc = HAL_ENOTSUP;
+    else if (c == NULL || ts == DAHDI_DCHAN_TS)
+        *rc = HAL_ENOCHAN;
+    else
+        return c;
+    return NULL;
+}
+
+static int dahdi_set_cas(hal_board_t *b, int span, int ts, int abcd)
+{
+    int bits = abcd & DAHDI_BITS_ABCD;
+    int rc;
+    dahdi_chan_t *c = dahdi_cas_chan(b, span, ts, &rc);
+
+    if (c == NULL)
+        return rc;
     if (abcd < 0 || abcd > 15)
         return HAL_EINVAL;
     return (ioctl(c->fd, DAHDI_SETTXBITS, &bits) < 0) ? HAL_ENOTSUP : HAL_OK;
@@ -729,16 +743,12 @@ static int dahdi_set_cas(hal_board_t *b, int span, int ts, int abcd)
 
 static int dahdi_get_cas(hal_board_t *b, int span, int ts)
 {
-    dahdi_span_t *sp = dahdi_span(b, span);
-    dahdi_chan_t *c = dahdi_span_chan(b, span, ts);
     int bits = 0;
+    int rc;
+    dahdi_chan_t *c = dahdi_cas_chan(b, span, ts, &rc);
 
-    if (sp == NULL)
-        return HAL_ENOSPAN;
-    if (sp->cfg.signalling != HAL_SIG_CAS)
-        return HAL_ENOTSUP;
-    if (c == NULL || ts == DAHDI_DCHAN_TS)
-        return HAL_ENOCHAN;
+    if (c == NULL)
+        return rc;
     if (ioctl(c->fd, DAHDI_GETRXBITS, &bits) < 0)
         return HAL_ENOTSUP;
     return bits & 0x0F;

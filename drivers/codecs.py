@@ -8,11 +8,10 @@ Linear audio is 16-bit signed, little-endian when given or returned as bytes
 """
 from __future__ import annotations
 
-import sys
 from array import array
-from typing import Iterable, Union
 
 from drivers.hal import check, ffi, lib
+from drivers.linear import Linear, as_array as _linear, to_le_bytes as _le_bytes
 
 __all__ = [
     "alaw_encode", "alaw_decode", "ulaw_encode", "ulaw_decode", "alaw_to_ulaw", "ulaw_to_alaw",
@@ -25,34 +24,6 @@ ULAW_SILENCE = lib.G711_ULAW_SILENCE
 # Return codes of hdlc_tx_frame(), as HAL codes so that check() names them.
 _HAL_EINVAL = -1
 _HAL_EBUSY = -5
-
-Linear = Union[bytes, bytearray, memoryview, array, Iterable[int]]
-
-
-def _linear(samples: Linear) -> array:
-    """16-bit samples as an array('h') in machine order."""
-    if isinstance(samples, array):
-        if samples.typecode != "h":
-            raise TypeError("linear samples must be array('h'), not array(%r)" % samples.typecode)
-        return samples
-    if isinstance(samples, (bytes, bytearray, memoryview)):
-        raw = bytes(samples)
-        if len(raw) % 2:
-            raise ValueError("linear audio as bytes must be whole 16-bit samples (odd length %d)" % len(raw))
-        a = array("h")
-        a.frombytes(raw)
-        if sys.byteorder == "big":
-            a.byteswap()
-        return a
-    return array("h", samples)
-
-
-def _le_bytes(a: array) -> bytes:
-    if sys.byteorder == "big":
-        a = array("h", a)
-        a.byteswap()
-    return a.tobytes()
-
 
 def _encode(fn, samples: Linear) -> bytes:
     a = _linear(samples)

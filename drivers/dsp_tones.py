@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import enum
 import math
-import sys
 from array import array
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 from drivers.hal import check, ffi, lib
+from drivers.linear import Linear, as_array as _linear
 
 __all__ = [
     "MFC_DIGITS", "mfc_frequencies", "mfc_digit_frequencies", "MfcTx", "MfcRx",
@@ -34,27 +34,6 @@ __all__ = [
 RATE = 8000
 MFC_DIGITS = lib.MFC_DIGITS
 _EINVAL = -1
-
-Linear = Union[bytes, bytearray, memoryview, array, Iterable[int]]
-
-
-def _linear(samples: Linear) -> array:
-    """16-bit samples as an array('h') in machine order."""
-    if isinstance(samples, array):
-        if samples.typecode != "h":
-            raise TypeError("linear samples must be array('h'), not array(%r)" % samples.typecode)
-        return samples
-    if isinstance(samples, (bytes, bytearray, memoryview)):
-        raw = bytes(samples)
-        if len(raw) % 2:
-            raise ValueError("linear audio as bytes must be whole 16-bit samples (odd length %d)" % len(raw))
-        a = array("h")
-        a.frombytes(raw)
-        if sys.byteorder == "big":
-            a.byteswap()
-        return a
-    return array("h", samples)
-
 
 def _events(get, s) -> list[tuple[int, int]]:
     out = []
@@ -145,17 +124,24 @@ class MfcRx:
         return None if d < 0 else d
 
 
-def mfc_rx_bulk(receivers: Sequence[Optional[MfcRx]], audio: array, samples: int,
-                chan_stride: Optional[int] = None, sample_stride: int = 1) -> list[Optional[int]]:
-    """One C call for many channels: channel c's sample i at audio[c*chan_stride + i*sample_stride]."""
+def _bulk_layout(ctype: str, receivers, audio: array, samples: int, chan_stride: Optional[int],
+                 sample_stride: int):
+    """The checked arguments of a C *_rx_bulk call: (n, chan_stride, states, out)."""
     n = len(receivers)
     if chan_stride is None:
         chan_stride = samples
     need = (n - 1) * chan_stride + (samples - 1) * sample_stride + 1 if n and samples else 0
     if len(audio) < need:
         raise ValueError(f"audio holds {len(audio)} samples, the layout needs {need}")
-    states = ffi.new("mfc_rx_t *[]", [r._s if r is not None else ffi.NULL for r in receivers])
-    digits = ffi.new("int[]", max(n, 1))
+    states = ffi.new(ctype + " *[]", [r._s if r is not None else ffi.NULL for r in receivers])
+    return n, chan_stride, states, ffi.new("int[]", max(n, 1))
+
+
+def mfc_rx_bulk(receivers: Sequence[Optional[MfcRx]], audio: array, samples: int,
+                chan_stride: Optional[int] = None, sample_stride: int = 1) -> list[Optional[int]]:
+    """One C call for many channels: channel c's sample i at audio[c*chan_stride + i*sample_stride]."""
+    n, chan_stride, states, digits = _bulk_layout("mfc_rx_t", receivers, audio, samples,
+                                                  chan_stride, sample_stride)
     lib.mfc_rx_bulk(states, n, ffi.from_buffer("int16_t[]", audio), chan_stride, sample_stride,
                     samples, digits)
     return [None if digits[c] < 0 else digits[c] for c in range(n)]
@@ -289,14 +275,8 @@ class CptRx:
 
 def cpt_rx_bulk(receivers: Sequence[Optional[CptRx]], audio: array, samples: int,
                 chan_stride: Optional[int] = None, sample_stride: int = 1) -> list[Optional[CptKind]]:
-    n = len(receivers)
-    if chan_stride is None:
-        chan_stride = samples
-    need = (n - 1) * chan_stride + (samples - 1) * sample_stride + 1 if n and samples else 0
-    if len(audio) < need:
-        raise ValueError(f"audio holds {len(audio)} samples, the layout needs {need}")
-    states = ffi.new("cpt_rx_t *[]", [r._s if r is not None else ffi.NULL for r in receivers])
-    kinds = ffi.new("int[]", max(n, 1))
+    n, chan_stride, states, kinds = _bulk_layout("cpt_rx_t", receivers, audio, samples,
+                                                 chan_stride, sample_stride)
     lib.cpt_rx_bulk(states, n, ffi.from_buffer("int16_t[]", audio), chan_stride, sample_stride,
                     samples, kinds)
     return [None if kinds[c] < 0 else CptKind(kinds[c]) for c in range(n)]

@@ -46,12 +46,12 @@
 #include <string.h>
 
 #include "dsp/cpt.h"
+#include "dsp/dsp_priv.h"
 
 #define CPT_RATE        8000
 #define CPT_BLOCK       200             /* samples, 25 ms */
 #define CPT_BLOCK_MS    25
 #define CPT_MAX_FREQS   4
-#define CPT_DBM0_PEAK   22827.0f        /* 0 dBm0 sine peak, A-law (G.711 table 1a: +3.14 dBm0 at full scale) */
 #define CPT_MIN_DBM0    (-40.0f)        /* block power below this is silence */
 #define CPT_PURITY      0.70f
 #define CPT_COMPONENT   0.10f
@@ -173,17 +173,12 @@ int cpt_tx_size(void)
 
 cpt_tx_t *cpt_tx_init(cpt_tx_t *s, int set)
 {
-    int allocated = 0;
+    int allocated;
 
     if (set < 0 || set >= CPT_SETS)
         return NULL;
-    if (s == NULL)
-    {
-        if ((s = malloc(sizeof(*s))) == NULL)
-            return NULL;
-        allocated = 1;
-    }
-    memset(s, 0, sizeof(*s));
+    if ((s = dsp_state_init(s, sizeof(*s), &allocated)) == NULL)
+        return NULL;
     s->allocated = allocated;
     s->set = set;
     s->level_override = NAN;
@@ -204,7 +199,7 @@ void cpt_tx_free(cpt_tx_t *s)
 static void cpt_tx_amps(cpt_tx_t *s)
 {
     float level = isnan(s->level_override) ? s->level : s->level_override;
-    float a = CPT_DBM0_PEAK * powf(10.0f, level / 20.0f);
+    float a = DSP_DBM0_PEAK * powf(10.0f, level / 20.0f);
 
     s->amp[0] = a;
     s->amp[1] = (s->wi[1] != 0.0f || s->wr[1] != 1.0f) ? a : 0.0f;
@@ -367,12 +362,6 @@ void cpt_tx_bulk(cpt_tx_t *const *s, int n, int16_t *amp, int chan_stride, int s
 
 typedef struct
 {
-    int value;
-    int64_t at;
-} cpt_event_t;
-
-typedef struct
-{
     int mask;               /* bits of the set's frequency list */
     int nseg;               /* 0 continuous, 2 or 4 */
     int lo[4], hi[4];       /* blocks */
@@ -419,9 +408,8 @@ struct cpt_rx_s
     int state;
     int tone_gone;          /* off blocks that end the current tone state */
     int64_t samples;
-    int head, count;
-    uint32_t overruns;
-    cpt_event_t events[CPT_EVENT_QUEUE];
+    dsp_events_t evq;
+    dsp_event_t events[CPT_EVENT_QUEUE];
     int allocated;
 };
 
@@ -443,19 +431,14 @@ static int cpt_popcount(uint32_t x)
 cpt_rx_t *cpt_rx_init(cpt_rx_t *s, int set)
 {
     const cpt_set_def_t *def;
-    int allocated = 0;
+    int allocated;
     int t, k, u;
     float a;
 
     if (set < 0 || set >= CPT_SETS)
         return NULL;
-    if (s == NULL)
-    {
-        if ((s = malloc(sizeof(*s))) == NULL)
-            return NULL;
-        allocated = 1;
-    }
-    memset(s, 0, sizeof(*s));
+    if ((s = dsp_state_init(s, sizeof(*s), &allocated)) == NULL)
+        return NULL;
     s->allocated = allocated;
     s->set = set;
     def = &cpt_sets[set];
@@ -527,7 +510,7 @@ cpt_rx_t *cpt_rx_init(cpt_rx_t *s, int set)
                     if (s->pat[u].hi[k] + 2 > p->cont)
                         p->cont = s->pat[u].hi[k] + 2;
     }
-    a = CPT_DBM0_PEAK * powf(10.0f, CPT_MIN_DBM0 / 20.0f);
+    a = DSP_DBM0_PEAK * powf(10.0f, CPT_MIN_DBM0 / 20.0f);
     s->min_energy = a * a * 0.5f * CPT_BLOCK;
     cpt_rx_reset(s);
     return s;
@@ -557,7 +540,7 @@ void cpt_rx_reset(cpt_rx_t *s)
     s->floor = s->min_energy;
     s->state = CPT_SILENCE;
     s->tone_gone = 0;
-    s->head = s->count = 0;
+    s->evq.head = s->evq.count = 0;
 }
 
 void cpt_rx_release(cpt_rx_t *s)
@@ -573,17 +556,7 @@ void cpt_rx_free(cpt_rx_t *s)
 
 static void cpt_rx_push(cpt_rx_t *s, int value)
 {
-    int i;
-
-    if (s->count >= CPT_EVENT_QUEUE)
-    {
-        s->overruns++;
-        return;
-    }
-    i = (s->head + s->count) % CPT_EVENT_QUEUE;
-    s->events[i].value = value;
-    s->events[i].at = s->samples;
-    s->count++;
+    dsp_events_push(&s->evq, s->events, CPT_EVENT_QUEUE, value, s->samples);
 }
 
 static void cpt_rx_set_state(cpt_rx_t *s, int state)
@@ -908,16 +881,7 @@ int cpt_rx(cpt_rx_t *s, const int16_t *amp, int samples)
 
 int cpt_rx_get(cpt_rx_t *s, int64_t *at)
 {
-    cpt_event_t *ev;
-
-    if (s->count == 0)
-        return CPT_EVENT_NONE;
-    ev = &s->events[s->head];
-    s->head = (s->head + 1) % CPT_EVENT_QUEUE;
-    s->count--;
-    if (at)
-        *at = ev->at;
-    return ev->value;
+    return dsp_events_get(&s->evq, s->events, CPT_EVENT_QUEUE, CPT_EVENT_NONE, at);
 }
 
 int cpt_rx_current(const cpt_rx_t *s)
@@ -927,45 +891,28 @@ int cpt_rx_current(const cpt_rx_t *s)
 
 uint32_t cpt_rx_overruns(const cpt_rx_t *s)
 {
-    return s->overruns;
+    return s->evq.overruns;
+}
+
+static int cpt_rx_feed(void *s, const int16_t *amp, int samples)
+{
+    return cpt_rx((cpt_rx_t *) s, amp, samples);
 }
 
 void cpt_rx_bulk(cpt_rx_t *const *s, int n, const int16_t *amp, int chan_stride,
                  int sample_stride, int samples, int *kinds)
 {
-    int16_t buf[256];
     int c;
 
     for (c = 0; c < n; c++)
     {
-        const int16_t *in = amp + (ptrdiff_t) c * chan_stride;
-
         if (s[c] == NULL)
         {
             if (kinds)
                 kinds[c] = -1;
             continue;
         }
-        if (sample_stride == 1)
-        {
-            cpt_rx(s[c], in, samples);
-        }
-        else
-        {
-            int done = 0;
-
-            while (done < samples)
-            {
-                int m = samples - done, i;
-
-                if (m > 256)
-                    m = 256;
-                for (i = 0; i < m; i++)
-                    buf[i] = in[(ptrdiff_t) (done + i) * sample_stride];
-                cpt_rx(s[c], buf, m);
-                done += m;
-            }
-        }
+        dsp_rx_strided(cpt_rx_feed, s[c], amp + (ptrdiff_t) c * chan_stride, sample_stride, samples);
         if (kinds)
             kinds[c] = s[c]->state;
     }

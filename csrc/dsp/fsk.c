@@ -21,13 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsp/dsp_priv.h"
 #include "dsp/fsk.h"
 
 #define FSK_EINVAL  (-1)            /* hal.h HAL_EINVAL */
 #define FSK_EBUSY   (-5)            /* hal.h HAL_EBUSY: the queue is full */
-
-/* 0 dBm0: sine peak 32767 * 10^(-3.14/20) (A-law overload at +3.14 dBm0, G.711) */
-#define FSK_DBM0_PEAK 22826.36
 
 /* One bit in samples, and the correlator window (one bit rounded) */
 #define FSK_BIT_SAMPLES ((float) FSK_SAMPLE_RATE / FSK_BAUD)
@@ -117,7 +115,7 @@ int fsk_tx_set_level(fsk_tx_t *s, int level_dbm0)
 {
     if (s == NULL || level_dbm0 < FSK_TX_LEVEL_MIN || level_dbm0 > FSK_TX_LEVEL_MAX)
         return FSK_EINVAL;
-    double peak = FSK_DBM0_PEAK * pow(10.0, level_dbm0 / 20.0);
+    double peak = DSP_DBM0_PEAK * pow(10.0, level_dbm0 / 20.0);
     s->gain = (int) lrint(peak * 32768.0 / 32767.0);
     if (s->gain > 32767)
         s->gain = 32767;
@@ -126,18 +124,13 @@ int fsk_tx_set_level(fsk_tx_t *s, int level_dbm0)
 
 fsk_tx_t *fsk_tx_init(fsk_tx_t *s, int mode, int level_dbm0)
 {
-    int allocated = 0;
+    int allocated;
     if (mode != FSK_BELL202 && mode != FSK_V23)
         return NULL;
     if (level_dbm0 < FSK_TX_LEVEL_MIN || level_dbm0 > FSK_TX_LEVEL_MAX)
         return NULL;
-    if (s == NULL) {
-        s = malloc(sizeof(*s));
-        if (s == NULL)
-            return NULL;
-        allocated = 1;
-    }
-    memset(s, 0, sizeof(*s));
+    if ((s = dsp_state_init(s, sizeof(*s), &allocated)) == NULL)
+        return NULL;
     s->allocated = allocated;
     s->mode = mode;
     s->step_mark = fsk_step(fsk_modes[mode].mark_hz);
@@ -322,7 +315,7 @@ int fsk_rx_size(void)
 /* Mean square of a sine at dBm0, in units of full scale squared */
 static float fsk_dbm0_power(int dbm0)
 {
-    double peak = FSK_DBM0_PEAK / 32768.0;
+    double peak = DSP_DBM0_PEAK / 32768.0;
     return (float) (peak * peak / 2.0 * pow(10.0, dbm0 / 10.0));
 }
 
@@ -337,16 +330,11 @@ int fsk_rx_set_threshold(fsk_rx_t *s, int on_dbm0, int off_dbm0)
 
 fsk_rx_t *fsk_rx_init(fsk_rx_t *s, int mode)
 {
-    int allocated = 0;
+    int allocated;
     if (mode != FSK_BELL202 && mode != FSK_V23)
         return NULL;
-    if (s == NULL) {
-        s = malloc(sizeof(*s));
-        if (s == NULL)
-            return NULL;
-        allocated = 1;
-    }
-    memset(s, 0, sizeof(*s));
+    if ((s = dsp_state_init(s, sizeof(*s), &allocated)) == NULL)
+        return NULL;
     s->allocated = allocated;
     s->mode = mode;
     s->step_mark = fsk_step(fsk_modes[mode].mark_hz);

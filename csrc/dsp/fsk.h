@@ -22,7 +22,7 @@
  * fsk_rx_get(). Levels from -40 to 0 dBm0, tone offsets of +-1% (more is
  * tolerated) and noise well below the signal are within its design.
  *
- * Level: 0 dBm0 is a sine of peak 22826 (3.14 dBm0 is the A-law full scale,
+ * Level: 0 dBm0 is a sine of peak 22827 (3.14 dBm0 is the A-law full scale,
  * G.711 table 1a), the same reference as the rest of csrc/dsp.
  */
 #ifndef FSK_H

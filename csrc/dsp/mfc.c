@@ -39,15 +39,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsp/dsp_priv.h"
 #include "dsp/mfc.h"
 
 #define MFC_RATE        8000
 #define MFC_HALF        64              /* samples per half-block */
 #define MFC_WINDOW      (2 * MFC_HALF)  /* Goertzel window, 16 ms */
 #define MFC_TONES       6
-
-/* 0 dBm0: a sine whose peak is 3.14 dB below the A-law overload point (G.711 table 1a, +3.14 dBm0 at full scale) */
-#define MFC_DBM0_PEAK   22827.0f
 
 /* Receiver limits (see above; Q.455 clause 1) */
 #define MFC_MIN_DBM0    (-38.5f)
@@ -93,12 +91,6 @@ struct mfc_tx_s
     int allocated;
 };
 
-typedef struct
-{
-    int value;
-    int64_t at;
-} mfc_event_t;
-
 struct mfc_rx_s
 {
     float coef[MFC_TONES];          /* 2 cos w */
@@ -116,9 +108,8 @@ struct mfc_rx_s
     int cur;                        /* signal being received, -1 none */
     int misses;
     int64_t samples;                /* fed since init */
-    int head, count;
-    uint32_t overruns;
-    mfc_event_t events[MFC_EVENT_QUEUE];
+    dsp_events_t evq;
+    dsp_event_t events[MFC_EVENT_QUEUE];
     int backward;
     int allocated;
 };
@@ -150,15 +141,10 @@ int mfc_tx_size(void)
 
 mfc_tx_t *mfc_tx_init(mfc_tx_t *s, int backward)
 {
-    int allocated = 0;
+    int allocated;
 
-    if (s == NULL)
-    {
-        if ((s = malloc(sizeof(*s))) == NULL)
-            return NULL;
-        allocated = 1;
-    }
-    memset(s, 0, sizeof(*s));
+    if ((s = dsp_state_init(s, sizeof(*s), &allocated)) == NULL)
+        return NULL;
     s->allocated = allocated;
     s->backward = backward ? 1 : 0;
     s->digit = -1;
@@ -181,7 +167,7 @@ int mfc_tx_set_level(mfc_tx_t *s, float dbm0)
 {
     if (!(dbm0 >= -60.0f && dbm0 <= 3.0f))
         return -1;
-    s->amp = MFC_DBM0_PEAK * powf(10.0f, dbm0 / 20.0f);
+    s->amp = DSP_DBM0_PEAK * powf(10.0f, dbm0 / 20.0f);
     return 0;
 }
 
@@ -270,17 +256,12 @@ int mfc_rx_size(void)
 
 mfc_rx_t *mfc_rx_init(mfc_rx_t *s, int backward)
 {
-    int allocated = 0;
+    int allocated;
     int k;
     float a;
 
-    if (s == NULL)
-    {
-        if ((s = malloc(sizeof(*s))) == NULL)
-            return NULL;
-        allocated = 1;
-    }
-    memset(s, 0, sizeof(*s));
+    if ((s = dsp_state_init(s, sizeof(*s), &allocated)) == NULL)
+        return NULL;
     s->allocated = allocated;
     s->backward = backward ? 1 : 0;
     for (k = 0; k < MFC_TONES; k++)
@@ -294,7 +275,7 @@ mfc_rx_t *mfc_rx_init(mfc_rx_t *s, int backward)
         s->ri[k] = (float) -sin(w * MFC_HALF);
     }
     /* a component of peak a gives |Y| = a * N / 2 over the window */
-    a = MFC_DBM0_PEAK * powf(10.0f, MFC_MIN_DBM0 / 20.0f) * (MFC_WINDOW / 2);
+    a = DSP_DBM0_PEAK * powf(10.0f, MFC_MIN_DBM0 / 20.0f) * (MFC_WINDOW / 2);
     s->min_power = a * a;
     s->twist = powf(10.0f, MFC_TWIST_DB / 10.0f);
     s->third = powf(10.0f, MFC_THIRD_DB / 10.0f);
@@ -316,17 +297,7 @@ void mfc_rx_free(mfc_rx_t *s)
 
 static void mfc_rx_push(mfc_rx_t *s, int value)
 {
-    int i;
-
-    if (s->count >= MFC_EVENT_QUEUE)
-    {
-        s->overruns++;
-        return;
-    }
-    i = (s->head + s->count) % MFC_EVENT_QUEUE;
-    s->events[i].value = value;
-    s->events[i].at = s->samples;
-    s->count++;
+    dsp_events_push(&s->evq, s->events, MFC_EVENT_QUEUE, value, s->samples);
 }
 
 /* Judge the 128-sample window made of the previous and the current half-block. */
@@ -488,16 +459,7 @@ int mfc_rx(mfc_rx_t *s, const int16_t *amp, int samples)
 
 int mfc_rx_get(mfc_rx_t *s, int64_t *at)
 {
-    mfc_event_t *ev;
-
-    if (s->count == 0)
-        return MFC_EVENT_NONE;
-    ev = &s->events[s->head];
-    s->head = (s->head + 1) % MFC_EVENT_QUEUE;
-    s->count--;
-    if (at)
-        *at = ev->at;
-    return ev->value;
+    return dsp_events_get(&s->evq, s->events, MFC_EVENT_QUEUE, MFC_EVENT_NONE, at);
 }
 
 int mfc_rx_current(const mfc_rx_t *s)
@@ -507,49 +469,30 @@ int mfc_rx_current(const mfc_rx_t *s)
 
 uint32_t mfc_rx_overruns(const mfc_rx_t *s)
 {
-    return s->overruns;
+    return s->evq.overruns;
+}
+
+static int mfc_rx_feed(void *s, const int16_t *amp, int samples)
+{
+    return mfc_rx((mfc_rx_t *) s, amp, samples);
 }
 
 void mfc_rx_bulk(mfc_rx_t *const *s, int n, const int16_t *amp, int chan_stride,
                  int sample_stride, int samples, int *digits)
 {
-    int16_t buf[256];
     int c;
 
     for (c = 0; c < n; c++)
     {
-        const int16_t *in = amp + (ptrdiff_t) c * chan_stride;
-        int cur = -1;
-
         if (s[c] == NULL)
         {
             if (digits)
                 digits[c] = -1;
             continue;
         }
-        if (sample_stride == 1)
-        {
-            cur = mfc_rx(s[c], in, samples);
-        }
-        else
-        {
-            int done = 0;
-
-            while (done < samples)
-            {
-                int m = samples - done, i;
-
-                if (m > 256)
-                    m = 256;
-                for (i = 0; i < m; i++)
-                    buf[i] = in[(ptrdiff_t) (done + i) * sample_stride];
-                cur = mfc_rx(s[c], buf, m);
-                done += m;
-            }
-            if (samples <= 0)
-                cur = s[c]->cur;
-        }
+        dsp_rx_strided(mfc_rx_feed, s[c], amp + (ptrdiff_t) c * chan_stride, sample_stride, samples);
+        /* mfc_rx returns the signal held after the samples: the same as s->cur */
         if (digits)
-            digits[c] = cur;
+            digits[c] = s[c]->cur;
     }
 }

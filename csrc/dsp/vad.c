@@ -17,13 +17,13 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
+#include "dsp/dsp_priv.h"
 #include "dsp/vad.h"
 
 #define VAD_BLOCK       80
 #define VAD_BLOCK_MS    10
-#define VAD_DBM0_POWER  (22827.0f * 22827.0f * 0.5f)   /* mean square of a 0 dBm0 sine */
+#define VAD_DBM0_POWER  (DSP_DBM0_PEAK * DSP_DBM0_PEAK * 0.5f)   /* mean square of a 0 dBm0 sine */
 #define VAD_ATTACK      0.5f
 #define VAD_RELEASE     0.1f
 #define VAD_NOISE_RISE  1.0023f                         /* 0.01 dB per block */
@@ -31,12 +31,6 @@
 #define VAD_STEADY      1.5f
 #define VAD_MARGIN_DB   9.0f
 #define VAD_ONSET       2
-
-typedef struct
-{
-    int value;
-    int64_t at;
-} vad_event_t;
 
 struct vad_rx_s
 {
@@ -51,9 +45,8 @@ struct vad_rx_s
     int onset, idle;
     int active;
     int64_t samples;
-    int head, count;
-    uint32_t overruns;
-    vad_event_t events[VAD_EVENT_QUEUE];
+    dsp_events_t evq;
+    dsp_event_t events[VAD_EVENT_QUEUE];
     int allocated;
 };
 
@@ -64,17 +57,12 @@ int vad_rx_size(void)
 
 vad_rx_t *vad_rx_init(vad_rx_t *s, float threshold_dbm0, int hangover_ms)
 {
-    int allocated = 0;
+    int allocated;
 
     if (!(threshold_dbm0 >= -70.0f && threshold_dbm0 <= 0.0f) || hangover_ms < 0 || hangover_ms > 5000)
         return NULL;
-    if (s == NULL)
-    {
-        if ((s = malloc(sizeof(*s))) == NULL)
-            return NULL;
-        allocated = 1;
-    }
-    memset(s, 0, sizeof(*s));
+    if ((s = dsp_state_init(s, sizeof(*s), &allocated)) == NULL)
+        return NULL;
     s->allocated = allocated;
     s->thr = VAD_DBM0_POWER * powf(10.0f, threshold_dbm0 / 10.0f);
     s->margin = powf(10.0f, VAD_MARGIN_DB / 10.0f);
@@ -96,17 +84,7 @@ void vad_rx_free(vad_rx_t *s)
 
 static void vad_rx_push(vad_rx_t *s, int value)
 {
-    int i;
-
-    if (s->count >= VAD_EVENT_QUEUE)
-    {
-        s->overruns++;
-        return;
-    }
-    i = (s->head + s->count) % VAD_EVENT_QUEUE;
-    s->events[i].value = value;
-    s->events[i].at = s->samples;
-    s->count++;
+    dsp_events_push(&s->evq, s->events, VAD_EVENT_QUEUE, value, s->samples);
 }
 
 static void vad_rx_block(vad_rx_t *s, float p)
@@ -196,16 +174,7 @@ float vad_rx_noise(const vad_rx_t *s)
 
 int vad_rx_get(vad_rx_t *s, int64_t *at)
 {
-    vad_event_t *ev;
-
-    if (s->count == 0)
-        return VAD_EVENT_NONE;
-    ev = &s->events[s->head];
-    s->head = (s->head + 1) % VAD_EVENT_QUEUE;
-    s->count--;
-    if (at)
-        *at = ev->at;
-    return ev->value;
+    return dsp_events_get(&s->evq, s->events, VAD_EVENT_QUEUE, VAD_EVENT_NONE, at);
 }
 
 int vad_rx_active(const vad_rx_t *s)
@@ -213,16 +182,18 @@ int vad_rx_active(const vad_rx_t *s)
     return s->active;
 }
 
+static int vad_rx_feed(void *s, const int16_t *amp, int samples)
+{
+    return vad_rx((vad_rx_t *) s, amp, samples);
+}
+
 void vad_rx_bulk(vad_rx_t *const *s, int n, const int16_t *amp, int chan_stride,
                  int sample_stride, int samples, int *active, float *level)
 {
-    int16_t buf[256];
     int c;
 
     for (c = 0; c < n; c++)
     {
-        const int16_t *in = amp + (ptrdiff_t) c * chan_stride;
-
         if (s[c] == NULL)
         {
             if (active)
@@ -231,26 +202,7 @@ void vad_rx_bulk(vad_rx_t *const *s, int n, const int16_t *amp, int chan_stride,
                 level[c] = -99.0f;
             continue;
         }
-        if (sample_stride == 1)
-        {
-            vad_rx(s[c], in, samples);
-        }
-        else
-        {
-            int done = 0;
-
-            while (done < samples)
-            {
-                int m = samples - done, i;
-
-                if (m > 256)
-                    m = 256;
-                for (i = 0; i < m; i++)
-                    buf[i] = in[(ptrdiff_t) (done + i) * sample_stride];
-                vad_rx(s[c], buf, m);
-                done += m;
-            }
-        }
+        dsp_rx_strided(vad_rx_feed, s[c], amp + (ptrdiff_t) c * chan_stride, sample_stride, samples);
         if (active)
             active[c] = s[c]->active;
         if (level)

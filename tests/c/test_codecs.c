@@ -13,33 +13,8 @@
 #include "line/hdlc.h"
 #include "line/prbs.h"
 
-static int failures;
-
-#define CHECK(cond, ...) \
-    do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__); \
-            fprintf(stderr, "\n"); \
-            if (++failures > 20) exit(1); \
-        } \
-    } while (0)
-
-/* xorshift64*: a seeded generator of our own, so runs repeat */
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t) ((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static int rnd_range(int lo, int hi)
-{
-    return lo + (int) (rnd() % (uint32_t) (hi - lo + 1));
-}
+#define HARNESS_SEED 0x9E3779B97F4A7C15ULL
+#include "harness.h"
 
 /* ---- G.711 ------------------------------------------------------------ */
 
@@ -290,11 +265,5 @@ int main(void)
     test_hdlc_round_trip(32);
     test_hdlc_garbage();
     test_prbs();
-    if (failures)
-    {
-        fprintf(stderr, "test_codecs: %d checks failed\n", failures);
-        return 1;
-    }
-    printf("test_codecs: ok\n");
-    return 0;
+    return harness_summary("test_codecs");
 }

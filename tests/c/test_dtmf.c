@@ -13,35 +13,8 @@
 
 #include "dsp/dtmf.h"
 
-static int failures;
-static int checks;
-
-#define CHECK(cond, ...) \
-    do { \
-        checks++; \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__); \
-            fprintf(stderr, "\n"); \
-            if (++failures > 20) exit(1); \
-        } \
-    } while (0)
-
-/* xorshift64*: a seeded generator of our own, so runs repeat */
-static uint64_t rng_state = 0x5DEECE66DULL;
-
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t) ((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static int rnd_range(int lo, int hi)
-{
-    return lo + (int) (rnd() % (uint32_t) (hi - lo + 1));
-}
+#define HARNESS_SEED 0x5DEECE66DULL
+#include "harness.h"
 
 static const char all_digits[] = "0123456789*#ABCD";
 
@@ -365,6 +338,5 @@ int main(void)
     test_bulk();
     test_random_audio();
     test_edges();
-    printf("test_dtmf: %d checks, %d failures\n", checks, failures);
-    return failures ? 1 : 0;
+    return harness_summary("test_dtmf");
 }

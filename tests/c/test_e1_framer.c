@@ -10,32 +10,8 @@
 
 #include "line/e1_framer.h"
 
-static int failures;
-static int checks;
-
-#define CHECK(cond, ...)                                                      \
-    do {                                                                      \
-        checks++;                                                             \
-        if (!(cond)) {                                                        \
-            failures++;                                                       \
-            if (failures < 30) {                                              \
-                printf("FAIL %s:%d: ", __FILE__, __LINE__);                   \
-                printf(__VA_ARGS__);                                          \
-                printf("\n");                                                 \
-            }                                                                 \
-        }                                                                     \
-    } while (0)
-
-static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
-
-static uint32_t rnd(void)
-{
-    /* xorshift64* */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t) ((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
+#define HARNESS_SEED 0x9E3779B97F4A7C15ULL
+#include "harness.h"
 
 /* bytes with many zeros, so that HDB3 substitutions are frequent */
 static uint8_t rnd_byte(int mode)
@@ -664,6 +640,5 @@ int main(void)
     test_alarms();
     test_store_steady();
     test_garbage();
-    printf("test_e1_framer: %d checks, %d failures\n", checks, failures);
-    return failures != 0;
+    return harness_summary("test_e1_framer");
 }

@@ -13,28 +13,8 @@
 
 #include "dsp/fsk.h"
 
-static int failures, checks;
-
-#define CHECK(cond, ...) \
-    do { \
-        checks++; \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__); \
-            fprintf(stderr, "\n"); \
-            if (++failures > 20) exit(1); \
-        } \
-    } while (0)
-
-static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
-
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t) ((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
+#define HARNESS_SEED 0x2545F4914F6CDD1DULL
+#include "harness.h"
 
 /* roughly Gaussian, unit variance: sum of 12 uniforms less 6 */
 static double gauss(void)
@@ -292,6 +272,5 @@ int main(void)
     test_bulk();
     test_misuse();
     test_random_audio();
-    printf("fsk: %d checks, %d failed\n", checks, failures);
-    return failures ? 1 : 0;
+    return harness_summary("test_fsk");
 }

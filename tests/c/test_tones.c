@@ -20,34 +20,8 @@
 #include "dsp/mfc.h"
 #include "dsp/vad.h"
 
-static int failures;
-static int checks;
-
-#define CHECK(cond, ...) \
-    do { \
-        checks++; \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__); \
-            fprintf(stderr, "\n"); \
-            if (++failures > 20) exit(1); \
-        } \
-    } while (0)
-
-static uint64_t rng_state = 0x2545F4914F6CDD1DULL;
-
-static uint32_t rnd(void)
-{
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return (uint32_t) ((rng_state * 0x2545F4914F6CDD1DULL) >> 32);
-}
-
-static int rnd_range(int lo, int hi)
-{
-    return lo + (int) (rnd() % (uint32_t) (hi - lo + 1));
-}
+#define HARNESS_SEED 0x2545F4914F6CDD1DULL
+#include "harness.h"
 
 /* ---- MFC ------------------------------------------------------------------ */
 
@@ -490,6 +464,5 @@ int main(int argc, char **argv)
     test_random_audio();
     test_vad();
     test_conf();
-    printf("test_tones: %d checks, %d failures\n", checks, failures);
-    return failures ? 1 : 0;
+    return harness_summary("test_tones");
 }
