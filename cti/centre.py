@@ -124,9 +124,12 @@ class Centre:
         self._by_agent_leg: dict[tuple[int, int], str] = {}   # (port, fxs call) -> call id
         self._out: list[CtiEvent] = []
         self.now = 0.0
+        # "offered" counts calls in, "ring_no_answer" rings that timed out; every other
+        # counter is a CDR outcome, counted once when the call ends, so that
+        # offered == sum(outcomes) + calls in progress
         self.counters = {"offered": 0, "answered": 0, "no_ivr_port": 0, "abandoned_ivr": 0,
                          "abandoned_queue": 0, "abandoned_ring": 0, "ring_no_answer": 0,
-                         "voicemail": 0, "callback": 0, "failed": 0}
+                         "voicemail": 0, "callback": 0, "timeout": 0, "failed": 0}
         for port in self.analog.values():
             if port.port.kind == "fxs":
                 port.port.detect("dtmf")
@@ -270,7 +273,6 @@ class Centre:
         if not self.ivr_ports.acquire(call.id):
             # the second loss point: no IVR port answers; the caller hears busy
             call.state = "failed"
-            self.counters["no_ivr_port"] += 1
             self._hangup_trunk(now, call, 17)
             self._call_event(call, "failed", cause=17, reason="no_ivr_port")
             self._finish(now, call, "no_ivr_port", 17)
@@ -297,6 +299,13 @@ class Centre:
             return
         if call.voicemail is not None:
             self._finish(now, call, "voicemail", cause)
+            return
+        if call.direct and call.state in ("queued", "delivered"):
+            # a transfer to an agent was ringing: the call is outside the ACD (its ACD
+            # part ended with TRANSFER); an agent had answered it before
+            self._stop_ringing(now, call)
+            call.direct = False
+            self._finish(now, call, "answered", cause)
             return
         if call.state in ("queued", "delivered"):
             if call.state == "delivered":
@@ -425,7 +434,6 @@ class Centre:
         if self.store is not None:
             self.store.add_callback(number or call.ani, queue, self.epoch + now,
                                     call_id=call.id)
-        self.counters["callback"] += 1
         self._play(call, ["callback_thanks"])
         self._call_event(call, "diverted", to="callback", number=number or call.ani)
         self._hangup_trunk(now, call, 16)
@@ -529,7 +537,6 @@ class Centre:
             call.conf.join(self._trunk_channel(call))
         call.conf.join(self.board.ports[port])
         call.state = "established"
-        self.counters["answered"] += 1
         self._call_event(call, "established", extension=port, wait=round(call.wait, 3))
 
     def _release_agent(self, now, call: Call) -> None:
@@ -571,6 +578,24 @@ class Centre:
             else:
                 self.acd.answered(now, call.id, agent)
             self._run_acd(now)
+        elif isinstance(ev, analog.Disconnected) and call is not None \
+                and (port, ev.call) in call.ringing.values():
+            # the phone could not ring (off hook: the FXS found it busy): the ACD tries
+            # the next agent now rather than ringing a dead leg until ring-no-answer
+            agent = next(a for a, leg in call.ringing.items() if leg == (port, ev.call))
+            del call.ringing[agent]
+            self._by_agent_leg.pop((port, ev.call), None)
+            if not call.ringing and call.state == "delivered":
+                call.state = "queued"
+            if call.direct:
+                # a transfer to that agent found the phone busy: back to a queue
+                call.direct = False
+                queue = call.queue or self.config.queues[0].name
+                self._call_event(call, "diverted", to=f"queue:{queue}", reason="busy")
+                self._enqueue(now, call, queue)
+            else:
+                self.acd.ring_failed(now, call.id, agent)
+                self._run_acd(now)
         elif isinstance(ev, analog.Disconnected) and call is not None:
             if call.agent_port == port and call.state in ("established", "held"):
                 # the agent hung up: the caller is cleared
@@ -631,15 +656,13 @@ class Centre:
                                          call.recording.seconds, 2)
         if call.voicemail is not None:
             vm = call.voicemail.close()
-            self.counters["voicemail"] += 1
             if self.store is not None:
                 self.store.add_voicemail(call.voicemail_box, vm, self.epoch + now,
                                          call.voicemail.seconds, call_id=call.id, ani=call.ani)
             self._emit(f"voicemail.{call.voicemail_box}", "voicemail.new", box=call.voicemail_box,
                        call_id=call.id, ani=call.ani, path=vm,
                        seconds=round(call.voicemail.seconds, 2))
-        if outcome in self.counters:
-            self.counters[outcome] += 1
+        self.counters[outcome] = self.counters.get(outcome, 0) + 1
         e = self.epoch
         cdr = {"call_id": call.id, "direction": call.direction, "trunk": call.trunk,
                "ani": call.ani, "dnis": call.dnis, "start": e + call.start,
@@ -717,6 +740,16 @@ class Centre:
         if call.state not in ("established", "held"):
             raise ValueError(f"call {call_id} is {call.state}: only an established call "
                              f"can be transferred")
+        if to in self.agents:
+            ext = self.acd.agent_state(to).extension or self.agents[to].extension
+            port = self.analog.get(ext)
+            if port is None:
+                raise LookupError(f"agent {to} has no extension to ring")
+            if to == call.agent:
+                raise ValueError(f"call {call_id} is already with agent {to}")
+            if getattr(port.machine, "state", None) is not analog.FxsState.IDLE:
+                # refused before the first agent lets go of the caller
+                raise ValueError(f"agent {to} is busy (extension {ext} in use)")
         if data:
             call.data.update(data)
         from_agent = call.agent
