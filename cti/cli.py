@@ -255,6 +255,10 @@ def fmt_bert(res: dict) -> str:
                 ("Seconds", res.get("seconds"))]))
 
 
+_EVENT_FIELDS = ("call_id", "agent", "state", "reason", "ani", "queue", "extension", "to",
+                 "outcome", "cause", "wait")
+
+
 def fmt_event(ev: dict) -> str:
     ts = ev.get("ts")
     when = "-"
@@ -262,7 +266,9 @@ def fmt_event(ev: dict) -> str:
         when = time.strftime("%H:%M:%S", time.localtime(ts)) + f".{int(ts * 1000) % 1000:03d}"
     where = ev.get("channel") or (f"span {ev['span']}" if "span" in ev else "")
     data = ev.get("data") or {}
-    extra = " ".join(f"{k}={_cell(v)}" for k, v in data.items())
+    # CTI events carry their fields at the top level (call_id, ani, agent, ...)
+    top = {k: v for k, v in ev.items() if k in _EVENT_FIELDS and v not in (None, "")}
+    extra = " ".join(f"{k}={_cell(v)}" for k, v in list(top.items()) + list(data.items()))
     return f"{ev.get('seq', '-'):>7} {when} {ev.get('type', '?'):<18} {where:<8} {extra}".rstrip()
 
 
@@ -477,6 +483,14 @@ def cmd_sim(args) -> int:
             text = f"Span {res['span']}: far-end loopback at the exchange {res['far_loopback']}"
         elif args.action in ("call", "calls"):
             res, text = cmd_sim_call(args, c)
+        elif args.action == "traffic":
+            res = c.request("sim.traffic", profile=args.profile, rate=args.rate, peak=args.peak,
+                            seconds=args.seconds, seed=args.seed)
+            text = ("traffic stopped" if args.profile == "stop" else
+                    f"traffic: {args.profile}, {args.rate:g} calls a minute"
+                    + (f" rising to {args.peak:g}" if args.profile == "tv_peak" else "")
+                    + f" for {args.seconds:g} s of line time on spans "
+                    + ", ".join(map(str, res.get("spans", []))))
         else:
             res = c.request("sim.stats", span=args.span)
             parts = [f"Span {res['span']} virtual cable:"]
@@ -882,6 +896,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the caller hangs up S seconds after the answer")
     x = msub.add_parser("calls", parents=[common], help="the exchange's call counts "
                         "(offered, congested, answered, causes)")
+    x = msub.add_parser("traffic", parents=[common], help="callers on the exchange and agents "
+                        "at their phones, on line time")
+    x.add_argument("--profile", choices=("steady", "tv_peak", "stop"), default="steady")
+    x.add_argument("--rate", type=float, default=20.0, help="calls a minute (before the peak)")
+    x.add_argument("--peak", type=float, default=300.0, help="calls a minute at the peak")
+    x.add_argument("--seconds", type=_positive_float, default=120.0, help="line time")
+    x.add_argument("--seed", type=int, default=1)
     sm.set_defaults(func=cmd_sim)
 
     cl = sub.add_parser("pri", parents=[common], help="ISDN calls on our PRI spans, at the "

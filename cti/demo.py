@@ -40,12 +40,22 @@ def cti(home: str, *args: str) -> str:
     return r.stdout
 
 
-def wait_line_time(client: Client, seconds: float) -> None:
-    """Wait until the server's board clock has moved on by ``seconds`` of line time."""
+def wait_line_time(client: Client, seconds: float, live=None) -> None:
+    """Wait until the server's board clock has moved on by ``seconds`` of line time,
+    echoing ``live`` (a `cti watch` process) meanwhile."""
     start = client.request("board.show")["line_seconds"]
     deadline = time.monotonic() + 30 + seconds * 2
+    shown = 0
     while time.monotonic() < deadline:
         now = client.request("board.show")["line_seconds"]
+        if live is not None:
+            import select
+            while select.select([live.stdout], [], [], 0)[0] and shown < 40:
+                line = live.stdout.readline()
+                if not line:
+                    break
+                print("  " + line.rstrip(), flush=True)
+                shown += 1
         if now - start >= seconds:
             return
         time.sleep(0.05)
@@ -56,6 +66,9 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--home", default="var/demo")
     ap.add_argument("--speed", type=float, default=1.0, help="board clock speed (1 = real time)")
+    ap.add_argument("--rate", type=float, default=20.0, help="calls a minute in the traffic part")
+    ap.add_argument("--traffic-speed", type=float, default=20.0,
+                    help="board clock speed while the traffic runs")
     args = ap.parse_args(argv)
     home = args.home
     shutil.rmtree(home, ignore_errors=True)
@@ -136,7 +149,7 @@ def main(argv=None) -> int:
                     print("  " + line)
 
         say("an ISDN call on span 1, traced: the exchange calls 4008001234 from 13800138000, "
-            "we answer, the caller hangs up after 2 s")
+            "the IVR answers, the caller hangs up after 2 s")
         pcap = os.path.join(home, "span1.pcap")
         print(f"$ cti trace 1 --pcap {pcap} --seconds 5 &")
         tracer = subprocess.Popen([sys.executable, "-m", "cti", "trace", "1", "--pcap", pcap,
@@ -150,11 +163,11 @@ def main(argv=None) -> int:
             got = offers.get(timeout=10)
         if got is None:
             raise SystemExit("demo: the call was not offered to the board")
-        call = got[1]["data"]["call"]
         print(f"  (a desktop saw channel.offered on {got[1]['channel']}: "
               f"ANI {got[1]['data']['ani']}, DNIS {got[1]['data']['dnis']})")
-        cti(home, "pri", "answer", "1", str(call))
+        time.sleep(0.3)
         cti(home, "pri", "list")
+        cti(home, "calls", "list")
         out, _ = tracer.communicate(timeout=60)
         print("  " + out.strip())
         if shutil.which("tshark"):
@@ -168,11 +181,33 @@ def main(argv=None) -> int:
         stop.set()
         watcher.join(timeout=2)
         say(f"what a desktop subscribed to span./channel. saw: {len(seen)} events")
-        for topic, ev in seen[:20]:
+        for topic, ev in seen[:12]:
             detail = {k: v for k, v in ev.items() if k not in ("ts", "type")}
             print(f"  {topic:<16} {detail}")
-        if len(seen) > 20:
-            print(f"  ... and {len(seen) - 20} more")
+        if len(seen) > 12:
+            print(f"  ... and {len(seen) - 12} more")
+
+        say(f"the call centre: two minutes of line time of traffic ({args.rate:g} calls a "
+            f"minute) through the IVR, two queues and eight agents, run fast; live events")
+        cti(home, "agents", "list")
+        start_ts = client.request("ping")["ts"]
+        live = subprocess.Popen([sys.executable, "-m", "cti", "watch", "call.", "agent.",
+                                 "--home", home], stdout=subprocess.PIPE, text=True)
+        time.sleep(0.3)
+        print(f"(the board clock now runs {args.traffic_speed:g} times real time)")
+        client.request("server.speed", speed=args.traffic_speed)
+        cti(home, "sim", "traffic", "--rate", str(args.rate), "--seconds", "120")
+        wait_line_time(client, 125.0, live=live)
+        client.request("server.speed", speed=args.speed)
+        live.terminate()
+        rest, _ = live.communicate(timeout=10)
+        for line in rest.splitlines()[-15:]:
+            print("  " + line)
+        cti(home, "calls", "list")
+        cti(home, "queues")
+
+        say("where the calls were lost: the report the manager reads")
+        cti(home, "report", "losses", "--from", str(start_ts - 1))
         cti(home, "shutdown")
         server.wait(timeout=10)
         print("\ndemo done: the server log is in " + log.name)

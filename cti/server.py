@@ -178,6 +178,11 @@ OPS: dict[str, dict[str, Arg]] = {
                  "hangup_after": Arg(float, lo=0, hi=86_400)},
     "sim.hangup": {"span": SPAN, "call": CALL, "cause": CAUSE},
     "sim.calls": {},
+    "sim.traffic": {"profile": Arg(str, default="steady", choices=("steady", "tv_peak", "stop")),
+                    "rate": Arg(float, default=20.0, lo=0, hi=100_000),
+                    "peak": Arg(float, default=300.0, lo=0, hi=100_000),
+                    "seconds": Arg(float, default=120.0, lo=1, hi=86_400),
+                    "seed": Arg(int, default=1, lo=0), "agents_login": Arg(bool, default=True)},
     "sim.dtmf": {"channel": CHANNEL, "digits": Arg(str, required=True)},
     "sim.phone": {"port": Arg(int, required=True, lo=1, hi=4096),
                   "action": Arg(str, required=True, choices=("lift", "hangup", "flash", "dial")),
@@ -206,6 +211,7 @@ OPS: dict[str, dict[str, Arg]] = {
                       "sla": Arg(float, default=20.0, lo=0, hi=3600)},
     "trace.start": {"span": SPAN, "seconds": Arg(float, default=60.0, lo=0.02, hi=86_400)},
     "trace.stop": {"span": SPAN},
+    "server.speed": {"speed": Arg(float, required=True, lo=0.01, hi=1000)},
     "shutdown": {},
 }
 
@@ -275,6 +281,8 @@ class Service:
         self._traces: dict[int, float] = {}       # span -> line time the trace ends
         self.centre = None
         self.store = None
+        self.traffic = None
+        self.speed = 1.0
         if config.centre is not None:
             self._build_centre(config)
         self._stops: list[tuple[float, Callable[[], None]]] = []   # tones to stop, in line time
@@ -413,8 +421,13 @@ class Service:
         if self.centre is not None:
             # the store is written inside handle(), before these events go out
             for ev in self.centre.handle(self.board.line_seconds, events):
-                out.append(self.log.append(self.ts(), ev.type, ev.topic, **ev.fields))
+                pub = self.log.append(self.ts(), ev.type, ev.topic, **ev.fields)
+                out.append(pub)
+                if self.traffic is not None:
+                    self.traffic.on_cti_event(pub.event)
             self._sample_trunks()
+            if self.traffic is not None:
+                self.traffic.tick(self.board.line_seconds)
         for ev in events:
             if isinstance(ev, (DFrame, DFrameSent)):
                 # D-channel frames go out only while someone traces the span
@@ -872,6 +885,38 @@ class Service:
                 "caller_id": None if phone.caller_id is None else
                 {"number": phone.caller_id.number, "name": phone.caller_id.name}}
 
+    def op_sim_traffic(self, a):
+        """Callers on the simulated exchange and agents at their phones, on line time:
+        ``steady`` (``rate`` calls a minute) or ``tv_peak`` (``rate`` then ``peak`` calls a
+        minute in the ten minutes after an advert, PRODUCT.md's case), for ``seconds``."""
+        from simulators.traffic import AgentBehaviour, Steady, Traffic, TvAdvertPeak
+
+        if self.world is None or self.centre is None:
+            raise RequestError("not_supported", "traffic needs the simulated world and a "
+                               "call centre", "op")
+        if a["profile"] == "stop":
+            if self.traffic is not None:
+                self.traffic.stop()
+            return {"stopped": True}
+        if a["profile"] == "steady":
+            profile = Steady(a["rate"])
+        else:
+            profile = TvAdvertPeak(base=a["rate"], peak=a["peak"], start=10.0, ramp=30.0,
+                                   duration=min(600.0, a["seconds"]))
+        now = self.board.line_seconds
+        if a["agents_login"]:
+            for agent in self.centre.agents:
+                if self.centre.acd.agent_state(agent).state == "logged_out":
+                    self.centre.agent_login(now, agent)
+        spans = tuple(n for n in sorted(self.world.exchange_pri))
+        self.traffic = Traffic(self.world, seed=a["seed"], profile=profile, spans=spans,
+                               start=now, duration=a["seconds"],
+                               agents=AgentBehaviour(),
+                               desktop=lambda op, args: self.handle(
+                                   {"id": "traffic", "op": op, "args": args}))
+        return {"profile": a["profile"], "rate": a["rate"], "seconds": a["seconds"],
+                "spans": list(spans)}
+
     def op_sim_calls(self, a):
         if self.world is None or self.world.calls is None:
             raise RequestError("not_supported", "no simulated exchange runs PRI here", "op")
@@ -973,6 +1018,12 @@ class Service:
         end = a["end"] if a["end"] is not None else self.ts() + 1
         start = a["start"] if a["start"] is not None else end - 86_400
         return loss_report(self.store, start, end, interval=a["interval"], sla_seconds=a["sla"])
+
+    def op_server_speed(self, a):
+        """Run the board clock ``speed`` times real time from now on (demos, simulations:
+        line time stays the only clock; only its pace against the wall changes)."""
+        self.speed = a["speed"]
+        return {"speed": self.speed, "line_time": round(self.line_time, 3)}
 
     def op_shutdown(self, a):
         self.stopping = True
@@ -1090,10 +1141,17 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
                     stop.set()
 
         async def ticks() -> None:
+            service.speed = speed
+            cur = speed
             tick_s = b.tick_ms / 1000.0 / speed
             t0 = loop.time()
             n = 0
             while not service.stopping:
+                if service.speed != cur:
+                    # server.speed changed the clock rate: count afresh from here
+                    cur = service.speed
+                    tick_s = b.tick_ms / 1000.0 / cur
+                    t0, n = loop.time(), 0
                 due = int((loop.time() - t0) / tick_s)
                 batch = 0
                 while n < due and batch < CATCH_UP_BATCH and not service.stopping:
