@@ -57,6 +57,7 @@ class CentreConfig:
     voicemail_seconds: float = 60.0
     moh: str | None = "moh"
     prompts_dir: str = "var/prompts"
+    outbound_ani: str = ""             # the number outbound calls present (ANI)
 
 
 @dataclass
@@ -123,6 +124,8 @@ class Centre:
         self._by_fxo: dict[tuple[int, int], str] = {}
         self._by_agent_leg: dict[tuple[int, int], str] = {}   # (port, fxs call) -> call id
         self._out: list[CtiEvent] = []
+        self._supervisors: dict[tuple[int, int], tuple[str, str, str]] = {}  # leg -> (call, agent, mode)
+        self._outbound: dict[tuple[int, int], str] = {}   # agent leg ringing for a click-to-dial
         self.now = 0.0
         # "offered" counts calls in, "ring_no_answer" rings that timed out; every other
         # counter is a CDR outcome, counted once when the call ends, so that
@@ -191,6 +194,11 @@ class Centre:
         for ev in events:
             if isinstance(ev, pri_mod.CallOffered):
                 self._pri_offered(now, ev)
+            elif isinstance(ev, (pri_mod.CallProceeding, pri_mod.CallAlerting,
+                                 pri_mod.CallAnswered)):
+                cid = self._by_pri.get((ev.span, ev.call))
+                if cid in self.calls and self.calls[cid].direction == "out":
+                    self._outbound_progress(now, self.calls[cid], ev)
             elif isinstance(ev, pri_mod.CallCleared):
                 cid = self._by_pri.pop((ev.span, ev.call), None)
                 if cid in self.calls:
@@ -288,6 +296,20 @@ class Centre:
     def _trunk_cleared(self, now, call: Call, cause: int) -> None:
         """The caller (or the network) hung up."""
         if call.state == "cleared":
+            return
+        if call.direction == "out":
+            for leg, cid in list(self._outbound.items()):
+                if cid == call.id:
+                    del self._outbound[leg]
+            if call.direct and call.agent:
+                self.acd.agent_busy_elsewhere(now, call.agent, False)
+                call.direct = False
+            if call.agent_port is not None:
+                self.board.ports[call.agent_port].leave_conference()
+                self.analog[call.agent_port].send(now, analog.Release("far end cleared"))
+            outcome = "answered" if call.answer is not None else \
+                "busy" if cause == 17 else "no_answer" if cause in (18, 19) else "failed"
+            self._finish(now, call, outcome, cause)
             return
         if call.ivr is not None:
             call.ivr.hangup(now)
@@ -566,7 +588,14 @@ class Centre:
     # ---- agents' phones ---------------------------------------------------------------
 
     def _analog_event(self, now, port: int, ev) -> None:
-        cid = self._by_agent_leg.get((port, getattr(ev, "call", None)))
+        leg = (port, getattr(ev, "call", None))
+        if leg in self._supervisors:
+            self._supervisor_event(now, leg, ev)
+            return
+        if leg in self._outbound:
+            self._outbound_agent_event(now, leg, ev)
+            return
+        cid = self._by_agent_leg.get(leg)
         call = self.calls.get(cid) if cid else None
         if isinstance(ev, analog.Answered) and call is not None and port in (
                 p for p, _ in call.ringing.values()):
@@ -637,10 +666,16 @@ class Centre:
         self._stop_play(call)
         self._leave_ivr(call)
         self._stop_ringing(now, call)
+        for leg, (cid, _, _) in list(self._supervisors.items()):
+            if cid == call.id:
+                del self._supervisors[leg]
+                self.analog[leg[0]].send(now, analog.Release("call ended"))
         if call.conf is not None:
             call.conf.destroy()
             call.conf = None
-        ch = self._trunk_channel(call) if (call.span or call.fxo_port) else None
+        has_trunk = (call.span is not None and call.timeslot is not None) or \
+            call.fxo_port is not None
+        ch = self._trunk_channel(call) if has_trunk else None
         if ch is not None:
             ch.tap(False)
             ch.detect()
@@ -786,6 +821,154 @@ class Centre:
         call.direct = True
         self._call_event(call, "delivered", agent=agent, extension=ext,
                          customer=call.data.get("customer"))
+
+    # ---- hold, supervision, conference, click-to-dial -----------------------------------
+
+    def hold(self, now, call_id: str) -> dict:
+        """The agent holds the caller: the caller hears music on hold, the agent silence."""
+        call = self._call(call_id)
+        if call.state != "established":
+            raise ValueError(f"call {call_id} is {call.state}: only an established call can "
+                             f"be held")
+        if call.agent_port is not None:
+            self.board.ports[call.agent_port].leave_conference()
+        self._start_moh(call)
+        call.state = "held"
+        self._call_event(call, "held")
+        return self.call_info(call)
+
+    def retrieve(self, now, call_id: str) -> dict:
+        call = self._call(call_id)
+        if call.state != "held":
+            raise ValueError(f"call {call_id} is {call.state}: only a held call can be "
+                             f"retrieved")
+        self._stop_play(call)
+        if call.agent_port is not None and call.conf is not None:
+            call.conf.join(self.board.ports[call.agent_port])
+        call.state = "established"
+        self._call_event(call, "retrieved")
+        return self.call_info(call)
+
+    def supervise(self, now, call_id: str, supervisor: str, mode: str = "monitor") -> dict:
+        """A supervisor listens to (``monitor``), coaches (``whisper``: only the agent hears)
+        or joins (``barge``; also a three-way ``conference`` with another agent) an
+        established call. The supervisor's phone rings; on answer it joins the call's
+        conference in that mode. Asked again with another mode, it changes the mode."""
+        call = self._call(call_id)
+        if mode not in ("monitor", "whisper", "barge", "conference"):
+            raise ValueError(f"mode must be monitor, whisper, barge or conference, not {mode!r}")
+        if call.state not in ("established", "held") or call.conf is None:
+            raise ValueError(f"call {call_id} is {call.state}: only an established call can "
+                             f"be supervised")
+        sup = self._agent(supervisor)
+        ext = self.acd.agent_state(supervisor).extension or sup.extension
+        if ext is None or ext not in self.analog or ext == call.agent_port:
+            raise LookupError(f"agent {supervisor} has no extension of its own to use")
+        for leg, (cid, who, _) in self._supervisors.items():
+            if cid == call.id and who == supervisor:
+                self._supervisors[leg] = (cid, who, mode)
+                if self.board.ports[ext].conference() == call.conf.id:
+                    self._join_supervisor(call, ext, mode)
+                self._call_event(call, "conferenced" if mode in ("barge", "conference")
+                                 else "supervised", supervisor=supervisor, mode=mode)
+                return {"call_id": call_id, "supervisor": supervisor, "mode": mode}
+        port = self.analog[ext]
+        if getattr(port.machine, "state", None) is not analog.FxsState.IDLE:
+            raise ValueError(f"agent {supervisor}'s extension {ext} is in use")
+        fxs_call = port.send(now, analog.Alert(call.ani, f"{mode} {call.agent or ''}".strip()))
+        self._supervisors[(ext, fxs_call)] = (call.id, supervisor, mode)
+        self.acd.agent_busy_elsewhere(now, supervisor, True)
+        return {"call_id": call_id, "supervisor": supervisor, "mode": mode, "ringing": ext}
+
+    def _join_supervisor(self, call: Call, ext: int, mode: str) -> None:
+        port = self.board.ports[ext]
+        if mode == "whisper":
+            if call.agent_port is None:
+                raise ValueError("whisper needs an agent on the call")
+            call.conf.join(port, "whisper", to=self.board.ports[call.agent_port])
+        else:
+            call.conf.join(port, "monitor" if mode == "monitor" else "member")
+
+    def _supervisor_event(self, now, leg, ev) -> None:
+        cid, supervisor, mode = self._supervisors[leg]
+        call = self.calls.get(cid)
+        if isinstance(ev, analog.Answered) and call is not None and call.conf is not None:
+            self._join_supervisor(call, leg[0], mode)
+            self._call_event(call, "conferenced" if mode in ("barge", "conference")
+                             else "supervised", supervisor=supervisor, mode=mode)
+        elif isinstance(ev, analog.Disconnected):
+            del self._supervisors[leg]
+            self.board.ports[leg[0]].leave_conference()
+            self.acd.agent_busy_elsewhere(now, supervisor, False)
+            if call is not None:
+                self._call_event(call, "supervisor_left", supervisor=supervisor)
+
+    def make_call(self, now, agent: str, number: str, span: int | None = None) -> dict:
+        """Click-to-dial: the agent's phone rings first; when it is answered the number is
+        called out on a PRI span (the first with a free B-channel) and the two are switched
+        through (outbound calls, callbacks after the peak)."""
+        a = self._agent(agent)
+        if not number.isdigit():
+            raise ValueError(f"{number!r}: a number is digits")
+        ext = self.acd.agent_state(agent).extension or a.extension
+        if ext is None or ext not in self.analog:
+            raise LookupError(f"agent {agent} has no extension")
+        spans = [span] if span is not None else sorted(self.pri)
+        spans = [n for n in spans if n in self.pri and self.pri[n].q931.free_channels()]
+        if not spans:
+            raise ValueError("no free B-channel on any PRI span (all trunks busy)")
+        call = Call(id=f"c{next(self._ids)}", direction="out", trunk=f"{spans[0]}/-",
+                    ani=str(ext),
+                    dnis=number, start=now, span=spans[0], agent=agent, agent_port=ext)
+        self.calls[call.id] = call
+        fxs_call = self.analog[ext].send(now, analog.Alert(number, "dialling"))
+        call.agent_call = fxs_call
+        self._outbound[(ext, fxs_call)] = call.id
+        self.acd.agent_busy_elsewhere(now, agent, True)
+        call.direct = True
+        call.state = "delivered"
+        self._call_event(call, "originated", extension=ext)
+        return {"call_id": call.id, "agent": agent, "to": number}
+
+    def _outbound_agent_event(self, now, leg, ev) -> None:
+        call = self.calls.get(self._outbound[leg])
+        if call is None:
+            del self._outbound[leg]
+            return
+        if isinstance(ev, analog.Answered) and call.pri_call is None:
+            pri = self.pri[call.span]
+            call.pri_call = pri.place_call(now, call.dnis, self.config.outbound_ani or "")
+            self._by_pri[(call.span, call.pri_call)] = call.id
+            call.state = "dialling"
+            self._call_event(call, "dialling")
+        elif isinstance(ev, analog.Disconnected):
+            del self._outbound[leg]
+            call.agent_port = None
+            if call.direct:
+                self.acd.agent_busy_elsewhere(now, call.agent, False)
+                call.direct = False
+            self._hangup_trunk(now, call, 16)
+            self._finish(now, call, "answered" if call.answer is not None else "no_answer", 16)
+
+    def _outbound_progress(self, now, call: Call, ev) -> None:
+        ts = getattr(ev, "timeslot", None)
+        if ts and call.timeslot is None:
+            call.timeslot = ts
+            call.trunk = f"{call.span}/{ts}"
+        if isinstance(ev, pri_mod.CallAlerting):
+            call.state = "ringing"
+            self._call_event(call, "network_reached")
+        elif isinstance(ev, pri_mod.CallAnswered) and call.answer is None:
+            call.answer = now
+            call.conf = self.board.conference()
+            call.conf.join(self._trunk_channel(call))
+            call.conf.join(self.board.ports[call.agent_port])
+            if self.config.record:
+                self._trunk_channel(call).tap(True, "both")
+                call.recording = Recording(os.path.join(self.config.recordings_dir,
+                                                        f"{call.id}.wav"), self._law(call))
+            call.state = "established"
+            self._call_event(call, "established", extension=call.agent_port)
 
     def snapshot(self) -> dict:
         return {"calls": [self.call_info(c) for c in self.calls.values()],

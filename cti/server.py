@@ -185,7 +185,8 @@ OPS: dict[str, dict[str, Arg]] = {
                     "seed": Arg(int, default=1, lo=0), "agents_login": Arg(bool, default=True)},
     "sim.dtmf": {"channel": CHANNEL, "digits": Arg(str, required=True)},
     "sim.phone": {"port": Arg(int, required=True, lo=1, hi=4096),
-                  "action": Arg(str, required=True, choices=("lift", "hangup", "flash", "dial")),
+                  "action": Arg(str, required=True,
+                                choices=("lift", "hangup", "flash", "dial", "status")),
                   "digits": Arg(str)},
     "pri.list": {},
     "pri.place": {"span": SPAN, "to": Arg(str, required=True), "from": Arg(str, default=""),
@@ -206,6 +207,12 @@ OPS: dict[str, dict[str, Arg]] = {
     "call.hangup": {"call": Arg(str, required=True)},
     "call.transfer": {"call": Arg(str, required=True), "to": Arg(str, required=True),
                       "data": Arg(dict)},
+    "call.hold": {"call": Arg(str, required=True)},
+    "call.retrieve": {"call": Arg(str, required=True)},
+    "call.supervise": {"call": Arg(str, required=True), "supervisor": AGENT,
+                       "mode": Arg(str, default="monitor",
+                                   choices=("monitor", "whisper", "barge", "conference"))},
+    "call.make": {"agent": AGENT, "to": Arg(str, required=True), "span": Arg(int, lo=1, hi=64)},
     "report.losses": {"start": Arg(float), "end": Arg(float),
                       "interval": Arg(float, default=3600.0, lo=1, hi=86_400 * 31),
                       "sla": Arg(float, default=20.0, lo=0, hi=3600)},
@@ -879,9 +886,10 @@ class Service:
             if not a["digits"]:
                 raise RequestError("bad_arg", "missing: dial needs digits", "args.digits")
             phone.dial(a["digits"])
-        else:
+        elif act != "status":
             {"lift": phone.lift, "hangup": phone.hang_up, "flash": phone.flash}[act]()
         return {"port": a["port"], "action": act, "ringing": phone.ringing,
+                "off_hook": phone.off_hook,
                 "caller_id": None if phone.caller_id is None else
                 {"number": phone.caller_id.number, "name": phone.caller_id.name}}
 
@@ -1010,6 +1018,36 @@ class Service:
             raise RequestError("not_found", str(e), "args.to") from None
         except ValueError as e:
             raise RequestError("failed", str(e), "args.call") from None
+
+    def _centre_call(self, fn, a, field="args.call"):
+        try:
+            return fn()
+        except LookupError as e:
+            raise RequestError("not_found", str(e), field) from None
+        except ValueError as e:
+            raise RequestError("failed", str(e), field) from None
+
+    def op_call_hold(self, a):
+        c = self._cti_call(a["call"])
+        return self._centre_call(lambda: c.hold(self.board.line_seconds, a["call"]), a)
+
+    def op_call_retrieve(self, a):
+        c = self._cti_call(a["call"])
+        return self._centre_call(lambda: c.retrieve(self.board.line_seconds, a["call"]), a)
+
+    def op_call_supervise(self, a):
+        c = self._cti_call(a["call"])
+        return self._centre_call(lambda: c.supervise(self.board.line_seconds, a["call"],
+                                                     a["supervisor"], a["mode"]), a)
+
+    def op_call_make(self, a):
+        c = self._centre()
+        if a["agent"] not in c.agents:
+            raise RequestError("not_found", f"no agent {a['agent']!r}", "args.agent")
+        if not a["to"].isdigit():
+            raise RequestError("bad_arg", f"{a['to']!r}: a number is digits", "args.to")
+        return self._centre_call(lambda: c.make_call(self.board.line_seconds, a["agent"],
+                                                     a["to"], a["span"]), a, "args.to")
 
     def op_report_losses(self, a):
         from cti.report import loss_report

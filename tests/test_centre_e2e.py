@@ -52,7 +52,10 @@ def test_call_through_ivr_queue_agents_and_transfer(tmp_path):
             assert delivered["agent"] == "1001" and delivered["queue"] == "sales"
             # the phone rings with caller ID; the agent answers
             c.request("agent.ready", agent="1002")
-            time.sleep(0.8)                       # caller ID comes between the first two rings
+            deadline = time.monotonic() + 10      # caller ID comes between the first two rings
+            while not c.request("sim.phone", port=1, action="status")["caller_id"]:
+                assert time.monotonic() < deadline, "no caller ID on the agent's phone"
+                time.sleep(0.02)
             answer = c.request("sim.phone", port=1, action="lift")
             established = wait_for(stream, seen, lambda e: e["type"] == "call.established")
             assert established["agent"] == "1001" and established["call_id"] == call_id

@@ -1,0 +1,164 @@
+"""Call controls of the centre on the simulated board: hold and retrieve with music on
+hold, a supervisor's monitor, whisper and barge (heard, or not, as each mode says), and
+click-to-dial calls out on a PRI trunk, answered or busy."""
+from __future__ import annotations
+
+import math
+import struct
+
+import pytest
+
+from cti.config import load_config
+from cti.server import Service, build_world
+from drivers.board import Audio
+from drivers.codecs import alaw_decode
+
+
+def power(samples, freq, rate=8000):
+    k = 2 * math.cos(2 * math.pi * freq / rate)
+    s1 = s2 = 0.0
+    for x in samples:
+        s1, s2 = x + k * s1 - s2, s1
+    return s1 * s1 + s2 * s2 - k * s1 * s2
+
+
+class Centre:
+    def __init__(self, home):
+        cfg = load_config(home=home)
+        self.world, _ = build_world(cfg)
+        self.svc = Service(cfg, world=self.world, wall_start=1e6)
+        self.audio: list = []
+        self.run(30)
+
+    def run(self, n):
+        out = []
+        for _ in range(n):
+            pubs, _ = self.svc.tick()
+            out += [p.event for p in pubs]
+            self.audio += [e for e in self.world.exchange_events if isinstance(e, Audio)]
+        return out
+
+    def req(self, op, **args):
+        r = self.svc.handle({"id": 1, "op": op, "args": args})
+        assert r["ok"], r
+        return r["result"]
+
+    def fail(self, op, **args):
+        r = self.svc.handle({"id": 1, "op": op, "args": args})
+        assert not r["ok"], r
+        return r["error"]
+
+    def close(self):
+        self.world.close()
+        self.svc.store.close()
+
+
+@pytest.fixture
+def centre(tmp_path):
+    c = Centre(tmp_path / "home")
+    c.req("agent.login", agent="1001")
+    c.req("agent.login", agent="1002")
+    c.req("agent.not_ready", agent="1002", reason="supervising")
+    yield c
+    c.close()
+
+
+def types(events):
+    return [e["type"] for e in events if e["type"].startswith("call.")]
+
+
+def established_call(c):
+    """A caller on the service queue (no IVR), answered by agent 1001 on FXS port 1."""
+    x = c.world.calls.offer_call(1, "13800138000", "4008005555")
+    evs = c.run(60)
+    assert "call.delivered" in types(evs)
+    c.world.phones[1].lift()
+    evs = c.run(20)
+    est = [e for e in evs if e["type"] == "call.established"]
+    assert est and est[0]["agent"] == "1001"
+    ts = int(est[0]["channel"].split("/")[1])
+    return x, est[0]["call_id"], ts
+
+
+def heard_by_caller(c, ts, ms):
+    """What the caller hears (the exchange taps its B-channel): PCM samples."""
+    c.world.exchange.spans[1].channels[ts].tap(True)
+    c.audio = []
+    c.run(ms // 20)
+    c.world.exchange.spans[1].channels[ts].tap(False)
+    raw = b"".join(e.data for e in c.audio if (e.span, e.timeslot) == (1, ts))
+    return struct.unpack(f"<{len(raw)}h", alaw_decode(raw))
+
+
+def test_hold_plays_music_to_the_caller_and_retrieve_switches_back(centre):
+    c = centre
+    x, call, ts = established_call(c)
+    c.world.phones[1].tone(1209, ms=-1)                       # the agent speaks
+    talk = heard_by_caller(c, ts, 400)[-1600:]
+    assert power(talk, 1209) > 1e3 * max(power(talk, 300), 1)
+    assert c.req("call.hold", call=call)["state"] == "held"
+    held = heard_by_caller(c, ts, 600)[-2400:]
+    assert max(abs(v) for v in held) > 100                    # music on hold, not silence
+    assert power(held, 1209) < 1e-3 * power(talk, 1209)       # ... and not the agent
+    assert c.fail("call.hold", call=call)["field"] == "args.call"   # already held
+    c.req("call.retrieve", call=call)
+    back = heard_by_caller(c, ts, 400)[-1600:]
+    assert power(back, 1209) > 0.1 * power(talk, 1209)
+
+
+def test_supervisor_monitors_whispers_and_barges(centre):
+    c = centre
+    x, call, ts = established_call(c)
+    c.world.exchange.spans[1].channels[ts].tone(697, ms=-1)  # the caller speaks
+    c.world.phones[1].tone(1209, ms=-1)                       # the agent speaks
+    c.world.phones[2].tone(1477, ms=-1)                       # the supervisor speaks
+    r = c.req("call.supervise", call=call, supervisor="1002", mode="monitor")
+    assert r["ringing"] == 2
+    c.run(20)
+    c.world.phones[2].lift()
+    evs = c.run(20)
+    assert "call.supervised" in types(evs)
+    # (what each mode lets the supervisor hear is tests/test_switching.py's; here: who
+    # hears the supervisor)
+    caller_hears = heard_by_caller(c, ts, 400)[-1600:]
+    assert power(caller_hears, 1477) < 1e-3 * power(caller_hears, 1209)   # monitor: silent
+    c.req("call.supervise", call=call, supervisor="1002", mode="whisper")
+    caller_hears = heard_by_caller(c, ts, 400)[-1600:]
+    assert power(caller_hears, 1477) < 1e-3 * power(caller_hears, 1209)   # whisper: not to the caller
+    c.req("call.supervise", call=call, supervisor="1002", mode="barge")
+    evs = c.run(2)
+    caller_hears = heard_by_caller(c, ts, 400)[-1600:]
+    assert power(caller_hears, 1477) > 0.1 * power(caller_hears, 1209)    # barge: heard
+    c.world.phones[2].hang_up()
+    evs = c.run(60)
+    assert "call.supervisor_left" in types(evs)
+    assert c.fail("call.supervise", call=call, supervisor="1001")["field"] == "args.call"
+    assert c.fail("call.supervise", call="c99", supervisor="1002")["field"] == "args.call"
+
+
+def test_click_to_dial_out_on_a_pri_trunk(centre):
+    c = centre
+    c.world.calls.busy_numbers.add("95555")
+    r = c.req("call.make", agent="1001", to="13912345678")
+    evs = c.run(20)
+    assert c.world.phones[1].ringing                           # the agent's phone first
+    c.world.phones[1].lift()
+    evs = c.run(200)                                           # the exchange answers after 2 s
+    t = types(evs)
+    assert t.index("call.dialling") < t.index("call.established")
+    c.world.phones[1].hang_up()
+    c.run(60)
+    cdr = c.svc.store.cdr(r["call_id"])
+    assert cdr["direction"] == "out" and cdr["outcome"] == "answered" and cdr["agent"] == "1001"
+    assert cdr["dnis"] == "13912345678" and cdr["billsec"] > 1.0
+    # a busy number
+    r = c.req("call.make", agent="1001", to="95555")
+    c.run(20)
+    c.world.phones[1].lift()
+    evs = c.run(60)
+    cleared = [e for e in evs if e["type"] == "call.cleared"]
+    assert cleared and cleared[0]["cause"] == 17 and cleared[0]["outcome"] == "busy"
+    c.world.phones[1].hang_up()
+    c.run(60)
+    assert c.fail("call.make", agent="1001", to="12ab")["field"] == "args.to"
+    assert c.fail("call.make", agent="7777", to="123")["field"] == "args.agent"
