@@ -98,6 +98,7 @@ class Call:
     playing: bool = False
     direct: bool = False               # ringing an agent outside the ACD (a transfer to them)
     play_id: Any = None
+    consult: Any = None                # a consultation in progress (consultative transfer)
 
 
 class Centre:
@@ -518,13 +519,28 @@ class Centre:
             self.counters["ring_no_answer"] += 1
             self._call_event(call, "ring_no_answer", agent_rna=ev.agent)
         elif name == "Announce":
-            pass    # the position/EWT prompt would interrupt music on hold: kept silent
+            self._announce(call, ev.position, ev.ewt)
         elif name == "Overflow":
             self._overflow(now, call, ev.action, ev.target)
         elif name == "JoinFailed":
             self._overflow(now, call, "hangup", None)
         elif name == "Abandoned":
             pass
+
+    def _announce(self, call: Call, position: int, ewt: float) -> None:
+        """Tell a waiting caller its position and estimated wait over the music on hold;
+        the music resumes when the announcement ends (the play-done loop)."""
+        if not call.moh or self.prompts is None or call.state != "queued":
+            return
+        from cti.prompts import say_number
+        names = ["position"] + say_number(position)
+        minutes = int(round(ewt / 60.0))
+        if minutes >= 1:
+            names += ["estimated_wait"] + say_number(minutes) + ["minutes"]
+        names.append("please_hold")
+        self._trunk_channel(call).tone(0, ms=0)
+        self._play(call, names)
+        self._call_event(call, "announced", position=position, ewt=round(ewt, 1))
 
     def _ring_agent(self, now, call: Call, agent: str, ext) -> None:
         port = self.analog.get(ext)
@@ -666,10 +682,15 @@ class Centre:
         self._stop_play(call)
         self._leave_ivr(call)
         self._stop_ringing(now, call)
-        for leg, (cid, _, _) in list(self._supervisors.items()):
+        for leg, (cid, who, _) in list(self._supervisors.items()):
             if cid == call.id:
                 del self._supervisors[leg]
+                self.board.ports[leg[0]].leave_conference()
                 self.analog[leg[0]].send(now, analog.Release("call ended"))
+                self.acd.agent_busy_elsewhere(now, who, False)
+        if call.consult and call.consult.get("conf") is not None:
+            call.consult["conf"].destroy()
+        call.consult = None
         if call.conf is not None:
             call.conf.destroy()
             call.conf = None
@@ -892,6 +913,9 @@ class Centre:
     def _supervisor_event(self, now, leg, ev) -> None:
         cid, supervisor, mode = self._supervisors[leg]
         call = self.calls.get(cid)
+        if mode == "consult":
+            self._consult_event(now, leg, ev, call)
+            return
         if isinstance(ev, analog.Answered) and call is not None and call.conf is not None:
             self._join_supervisor(call, leg[0], mode)
             self._call_event(call, "conferenced" if mode in ("barge", "conference")
@@ -902,6 +926,77 @@ class Centre:
             self.acd.agent_busy_elsewhere(now, supervisor, False)
             if call is not None:
                 self._call_event(call, "supervisor_left", supervisor=supervisor)
+
+    def consult(self, now, call_id: str, to: str) -> dict:
+        """Consultative transfer, first step: the caller is held (music on hold) and the
+        agent's consultation rings agent ``to``; when it is answered the two agents talk."""
+        call = self._call(call_id)
+        if call.state not in ("established", "held") or call.agent_port is None:
+            raise ValueError(f"call {call_id} is {call.state}: consult from an established "
+                             f"call")
+        if getattr(call, "consult", None):
+            raise ValueError(f"call {call_id} already has a consultation")
+        target = self._agent(to)
+        ext = self.acd.agent_state(to).extension or target.extension
+        port = self.analog.get(ext)
+        if port is None or to == call.agent:
+            raise LookupError(f"agent {to} has no extension to ring")
+        if getattr(port.machine, "state", None) is not analog.FxsState.IDLE:
+            raise ValueError(f"agent {to} is busy (extension {ext} in use)")
+        if call.state == "established":
+            self.hold(now, call_id)
+        fxs_call = port.send(now, analog.Alert(call.ani, f"consult {call.agent}"))
+        call.consult = {"agent": to, "port": ext, "call": fxs_call, "conf": None}
+        self._supervisors[(ext, fxs_call)] = (call.id, to, "consult")
+        self.acd.agent_busy_elsewhere(now, to, True)
+        self._call_event(call, "consulting", to=to)
+        return {"call_id": call_id, "consult": f"{call_id}.consult", "to": to}
+
+    def transfer_complete(self, now, call_id: str, data: dict | None = None) -> dict:
+        """Consultative transfer, second step: the consulted agent takes the caller (with
+        the attached data); the first agent's phone is released."""
+        call = self._call(call_id)
+        cons = getattr(call, "consult", None)
+        if not cons or cons["conf"] is None:
+            raise ValueError(f"call {call_id} has no answered consultation to complete")
+        if data:
+            call.data.update(data)
+        from_agent = call.agent
+        cons["conf"].destroy()
+        self._supervisors.pop((cons["port"], cons["call"]), None)
+        if not call.direct:
+            self.acd.transfer_out(now, call.id, target=cons["agent"])
+        self._release_agent(now, call)
+        call.agent, call.agent_port, call.agent_call = cons["agent"], cons["port"], cons["call"]
+        self._by_agent_leg[(cons["port"], cons["call"])] = call.id
+        call.direct = True                      # the new agent has it outside the ACD
+        call.consult = None
+        call.transfers += 1
+        self._stop_play(call)
+        call.conf.join(self.board.ports[call.agent_port])
+        call.state = "established"
+        self._call_event(call, "transferred", from_agent=from_agent, to=call.agent,
+                         consultative=True)
+        return {"call_id": call_id, "to": call.agent, "data": dict(call.data)}
+
+    def _consult_event(self, now, leg, ev, call: Call | None) -> None:
+        cons = getattr(call, "consult", None) if call is not None else None
+        if cons is None:
+            self._supervisors.pop(leg, None)
+            return
+        if isinstance(ev, analog.Answered):
+            cons["conf"] = self.board.conference()
+            cons["conf"].join(self.board.ports[call.agent_port])
+            cons["conf"].join(self.board.ports[cons["port"]])
+            self._call_event(call, "consulted", to=cons["agent"])
+        elif isinstance(ev, analog.Disconnected):
+            # the consulted agent hung up (or never answered): back to the caller
+            self._supervisors.pop(leg, None)
+            if cons["conf"] is not None:
+                cons["conf"].destroy()
+            self.acd.agent_busy_elsewhere(now, cons["agent"], False)
+            call.consult = None
+            self._call_event(call, "consult_ended", to=cons["agent"])
 
     def make_call(self, now, agent: str, number: str, span: int | None = None) -> dict:
         """Click-to-dial: the agent's phone rings first; when it is answered the number is

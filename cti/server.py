@@ -212,6 +212,8 @@ OPS: dict[str, dict[str, Arg]] = {
     "call.supervise": {"call": Arg(str, required=True), "supervisor": AGENT,
                        "mode": Arg(str, default="monitor",
                                    choices=("monitor", "whisper", "barge", "conference"))},
+    "call.consult": {"call": Arg(str, required=True), "to": AGENT},
+    "call.transfer_complete": {"call": Arg(str, required=True), "data": Arg(dict)},
     "call.make": {"agent": AGENT, "to": Arg(str, required=True), "span": Arg(int, lo=1, hi=64)},
     "report.losses": {"start": Arg(float), "end": Arg(float),
                       "interval": Arg(float, default=3600.0, lo=1, hi=86_400 * 31),
@@ -1039,6 +1041,16 @@ class Service:
         c = self._cti_call(a["call"])
         return self._centre_call(lambda: c.supervise(self.board.line_seconds, a["call"],
                                                      a["supervisor"], a["mode"]), a)
+
+    def op_call_consult(self, a):
+        c = self._cti_call(a["call"])
+        return self._centre_call(lambda: c.consult(self.board.line_seconds, a["call"], a["to"]),
+                                 a)
+
+    def op_call_transfer_complete(self, a):
+        c = self._cti_call(a["call"])
+        return self._centre_call(lambda: c.transfer_complete(self.board.line_seconds, a["call"],
+                                                             a["data"]), a)
 
     def op_call_make(self, a):
         c = self._centre()

@@ -162,3 +162,43 @@ def test_click_to_dial_out_on_a_pri_trunk(centre):
     c.run(60)
     assert c.fail("call.make", agent="1001", to="12ab")["field"] == "args.to"
     assert c.fail("call.make", agent="7777", to="123")["field"] == "args.agent"
+
+
+def test_consultative_transfer(centre):
+    c = centre
+    x, call, ts = established_call(c)
+    r = c.req("call.consult", call=call, to="1002")
+    assert r["to"] == "1002"
+    evs = c.run(20)
+    assert "call.held" in types(evs) and c.world.phones[2].ringing
+    c.world.phones[2].lift()
+    evs = c.run(20)
+    assert "call.consulted" in types(evs)
+    assert c.fail("call.consult", call=call, to="1002")["field"] == "args.call"
+    c.req("call.transfer_complete", call=call, data={"case": "refund"})
+    evs = c.run(20)
+    tr = [e for e in evs if e["type"] == "call.transferred"]
+    assert tr and tr[0]["to"] == "1002" and tr[0]["data"]["case"] == "refund"
+    c.world.exchange.spans[1].channels[ts].tone(697, ms=-1)
+    c.world.phones[2].tone(1477, ms=-1)
+    hears = heard_by_caller(c, ts, 400)[-1600:]
+    assert power(hears, 1477) > 1e3 * max(power(hears, 1209), 1)   # the new agent's voice
+    c.world.calls.hangup(1, x.call)
+    evs = c.run(60)
+    cl = [e for e in evs if e["type"] == "call.cleared"]
+    assert cl and cl[0]["agent"] == "1002"
+    assert c.svc.store.cdr(call)["agent"] == "1002"
+
+
+def test_waiting_callers_hear_their_position(tmp_path):
+    c = Centre(tmp_path / "h2")
+    try:
+        c.req("agent.login", agent="1001")
+        c.req("agent.not_ready", agent="1001", reason="meeting")   # logged in, nobody ready
+        c.world.calls.offer_call(1, "13800000001", "4008005555")
+        c.world.calls.offer_call(1, "13800000002", "4008005555")
+        evs = c.run(int(35 / 0.02))                                  # announce_every 30 s
+        ann = [e for e in evs if e["type"] == "call.announced"]
+        assert sorted(e["position"] for e in ann[:2]) == [1, 2]
+    finally:
+        c.close()
