@@ -58,6 +58,7 @@ class CentreConfig:
     moh: str | None = "moh"
     prompts_dir: str = "var/prompts"
     outbound_ani: str = ""             # the number outbound calls present (ANI)
+    record_queues: tuple | None = None # record only calls of these queues (None: every call)
 
 
 @dataclass
@@ -99,6 +100,7 @@ class Call:
     direct: bool = False               # ringing an agent outside the ACD (a transfer to them)
     play_id: Any = None
     consult: Any = None                # a consultation in progress (consultative transfer)
+    record_requested: bool = False
 
 
 class Centre:
@@ -127,6 +129,7 @@ class Centre:
         self._out: list[CtiEvent] = []
         self._supervisors: dict[tuple[int, int], tuple[str, str, str]] = {}  # leg -> (call, agent, mode)
         self._outbound: dict[tuple[int, int], str] = {}   # agent leg ringing for a click-to-dial
+        self.forward: dict[str, str] = {}     # agent -> agent or queue:NAME its calls go to
         self.now = 0.0
         # "offered" counts calls in, "ring_no_answer" rings that timed out; every other
         # counter is a CDR outcome, counted once when the call ends, so that
@@ -705,7 +708,10 @@ class Centre:
         call.cause = cause
         call.state = "cleared"
         rec_path = None
-        if call.recording is not None and call.answer is not None:
+        keep = call.recording is not None and call.answer is not None and (
+            self.config.record_queues is None or call.queue in self.config.record_queues
+            or getattr(call, "record_requested", False))
+        if keep:
             rec_path = call.recording.close()
             if self.store is not None:
                 self.store.add_recording(call.id, rec_path, self.epoch + call.answer,
@@ -791,7 +797,17 @@ class Centre:
         return {"call_id": call_id, "state": "cleared"}
 
     def transfer(self, now, call_id: str, to: str, data: dict | None = None) -> dict:
-        """Blind transfer with attached data: to an agent (its extension rings) or a queue."""
+        """Blind transfer with attached data: to an agent (its extension rings) or a queue.
+        An agent who forwards their calls sends it on; one in do-not-disturb refuses it."""
+        seen = {to}
+        while to in self.forward:
+            to = self.forward[to]
+            if to in seen:
+                raise ValueError(f"forwarding loop at {to}")
+            seen.add(to)
+        if to in self.agents and self.acd.agent_state(to).state == "not_ready" and \
+                self.acd.agent_state(to).reason == "dnd":
+            raise ValueError(f"agent {to} is in do-not-disturb")
         call = self._call(call_id)
         if call.state not in ("established", "held"):
             raise ValueError(f"call {call_id} is {call.state}: only an established call "
@@ -1064,6 +1080,30 @@ class Centre:
                                                         f"{call.id}.wav"), self._law(call))
             call.state = "established"
             self._call_event(call, "established", extension=call.agent_port)
+
+    def set_forward(self, now, agent: str, to: str | None) -> dict:
+        """Forward an agent's direct calls (transfers) to another agent or a queue."""
+        self._agent(agent)
+        if to is None or to == "":
+            self.forward.pop(agent, None)
+        else:
+            if to not in self.agents and to.removeprefix("queue:") not in \
+                    {q.name for q in self.config.queues}:
+                raise LookupError(f"no agent or queue {to!r}")
+            self.forward[agent] = to
+        return {"agent": agent, "forward": self.forward.get(agent)}
+
+    def record(self, now, call_id: str, on: bool = True) -> dict:
+        """Record this call whatever the queue's policy (on request), or stop recording."""
+        call = self._call(call_id)
+        if on and call.recording is None and call.answer is not None:
+            self._trunk_channel(call).tap(True, "both")
+            call.recording = Recording(os.path.join(self.config.recordings_dir,
+                                                    f"{call.id}.wav"), self._law(call))
+        call.record_requested = bool(on)
+        if not on and call.recording is not None:
+            call.recording.max_seconds = call.recording.seconds    # nothing more is added
+        return {"call_id": call_id, "recording": bool(on)}
 
     def snapshot(self) -> dict:
         return {"calls": [self.call_info(c) for c in self.calls.values()],

@@ -612,7 +612,8 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
     from cti.centre import CentreConfig
 
     ce = c.table(data.get("centre", {}), ("centre",),
-                 ("ivr_ports", "record", "moh", "voicemail_seconds", "prompts"))
+                 ("ivr_ports", "record", "record_queues", "moh", "voicemail_seconds", "prompts",
+                  "outbound_ani"))
     agents = []
     for path, a in c.tables(data, (), "agents"):
         a = c.table(a, path, ("id", "name", "extension", "skills", "first", "count",
@@ -722,4 +723,20 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         voicemail_seconds=c.get(ce, ("centre",), "voicemail_seconds", (int, float), 60.0,
                                 lo=1, hi=3600),
         moh=c.get(ce, ("centre",), "moh", str, "moh"),
-        prompts_dir=prompts)
+        prompts_dir=prompts,
+        outbound_ani=c.get(ce, ("centre",), "outbound_ani", str, ""),
+        record_queues=_record_queues(c, ce, qnames))
+
+
+def _record_queues(c: _Checker, ce: dict, qnames: set) -> tuple | None:
+    """[centre] record_queues: record only the calls of these queues (default: all)."""
+    rq = ce.get("record_queues")
+    if rq is None:
+        return None
+    if not isinstance(rq, list):
+        c.error(("centre", "record_queues"), "must be an array of queue names")
+        return None
+    for i, q in enumerate(rq):
+        if q not in qnames:
+            c.error(("centre", "record_queues", i), f"no queue {q!r}")
+    return tuple(str(q) for q in rq)

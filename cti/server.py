@@ -214,6 +214,9 @@ OPS: dict[str, dict[str, Arg]] = {
                                    choices=("monitor", "whisper", "barge", "conference"))},
     "call.consult": {"call": Arg(str, required=True), "to": AGENT},
     "call.transfer_complete": {"call": Arg(str, required=True), "data": Arg(dict)},
+    "call.record": {"call": Arg(str, required=True), "on": Arg(bool, default=True)},
+    "agent.dnd": {"agent": AGENT, "on": Arg(bool, default=True)},
+    "agent.forward": {"agent": AGENT, "to": Arg(str, default="")},
     "call.make": {"agent": AGENT, "to": Arg(str, required=True), "span": Arg(int, lo=1, hi=64)},
     "report.losses": {"start": Arg(float), "end": Arg(float),
                       "interval": Arg(float, default=3600.0, lo=1, hi=86_400 * 31),
@@ -1051,6 +1054,24 @@ class Service:
         c = self._cti_call(a["call"])
         return self._centre_call(lambda: c.transfer_complete(self.board.line_seconds, a["call"],
                                                              a["data"]), a)
+
+    def op_call_record(self, a):
+        c = self._cti_call(a["call"])
+        return c.record(self.board.line_seconds, a["call"], a["on"])
+
+    def op_agent_dnd(self, a):
+        """Do not disturb: no ACD calls and no transfers (not ready, reason "dnd")."""
+        c = self._centre()
+        if a["on"]:
+            return self._agent_op(a, c.agent_not_ready, "dnd")
+        return self._agent_op(a, c.agent_ready)
+
+    def op_agent_forward(self, a):
+        c = self._centre()
+        if a["agent"] not in c.agents:
+            raise RequestError("not_found", f"no agent {a['agent']!r}", "args.agent")
+        return self._centre_call(lambda: c.set_forward(self.board.line_seconds, a["agent"],
+                                                       a["to"] or None), a, "args.to")
 
     def op_call_make(self, a):
         c = self._centre()
