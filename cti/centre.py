@@ -1081,6 +1081,26 @@ class Centre:
             call.state = "established"
             self._call_event(call, "established", extension=call.agent_port)
 
+    def pickup(self, now, call_id: str, agent: str) -> dict:
+        """Call pickup: a colleague takes a call ringing another agent's phone. The ringing
+        stops and the call rings the colleague's phone at once, outside the ACD."""
+        call = self._call(call_id)
+        if call.state != "delivered":
+            raise ValueError(f"call {call_id} is {call.state}: only a ringing call can be "
+                             f"picked up")
+        a = self._agent(agent)
+        ext = self.acd.agent_state(agent).extension or a.extension
+        port = self.analog.get(ext)
+        if port is None or getattr(port.machine, "state", None) is not analog.FxsState.IDLE:
+            raise ValueError(f"agent {agent}'s extension is not free")
+        self._stop_ringing(now, call)
+        if not call.direct and self.acd.call_queue(call.id) is not None:
+            self.acd.remove(now, call.id, key="pickup")
+            self._run_acd(now)
+        self._call_event(call, "picked_up", by=agent)
+        self._ring_direct(now, call, agent, ext)
+        return {"call_id": call_id, "agent": agent}
+
     def set_forward(self, now, agent: str, to: str | None) -> dict:
         """Forward an agent's direct calls (transfers) to another agent or a queue."""
         self._agent(agent)

@@ -214,6 +214,7 @@ OPS: dict[str, dict[str, Arg]] = {
                                    choices=("monitor", "whisper", "barge", "conference"))},
     "call.consult": {"call": Arg(str, required=True), "to": AGENT},
     "call.transfer_complete": {"call": Arg(str, required=True), "data": Arg(dict)},
+    "call.pickup": {"call": Arg(str, required=True), "agent": AGENT},
     "call.record": {"call": Arg(str, required=True), "on": Arg(bool, default=True)},
     "agent.dnd": {"agent": AGENT, "on": Arg(bool, default=True)},
     "agent.forward": {"agent": AGENT, "to": Arg(str, default="")},
@@ -1054,6 +1055,13 @@ class Service:
         c = self._cti_call(a["call"])
         return self._centre_call(lambda: c.transfer_complete(self.board.line_seconds, a["call"],
                                                              a["data"]), a)
+
+    def op_call_pickup(self, a):
+        c = self._cti_call(a["call"])
+        if a["agent"] not in c.agents:
+            raise RequestError("not_found", f"no agent {a['agent']!r}", "args.agent")
+        return self._centre_call(lambda: c.pickup(self.board.line_seconds, a["call"],
+                                                  a["agent"]), a)
 
     def op_call_record(self, a):
         c = self._cti_call(a["call"])

@@ -228,3 +228,23 @@ def test_dnd_forwarding_and_recording_on_request(centre):
     c.run(60)
     cdr = c.svc.store.cdr(call)
     assert cdr["agent"] == "1004" and cdr["recording"]
+
+
+def test_pickup_of_a_ringing_call(centre):
+    c = centre
+    c.world.calls.offer_call(1, "13800138000", "4008005555")
+    evs = c.run(60)
+    d = [e for e in evs if e["type"] == "call.delivered"]
+    assert d and d[0]["agent"] == "1001" and c.world.phones[1].rings >= 1
+    c.req("agent.login", agent="1003")
+    c.req("agent.not_ready", agent="1003", reason="backoffice")
+    c.req("call.pickup", call=d[0]["call_id"], agent="1003")
+    rings_1 = c.world.phones[1].rings
+    evs = c.run(20)
+    assert c.world.phones[3].ringing and not c.world.phones[1].ringing
+    c.world.phones[3].lift()
+    evs = c.run(20)
+    assert any(e["type"] == "call.established" and e.get("agent") == "1003" for e in evs)
+    c.run(300)
+    assert c.world.phones[1].rings == rings_1        # 1001's phone stopped ringing for good
+    assert c.fail("call.pickup", call=d[0]["call_id"], agent="1001")["field"] == "args.call"
