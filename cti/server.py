@@ -214,6 +214,7 @@ OPS: dict[str, dict[str, Arg]] = {
                                    choices=("monitor", "whisper", "barge", "conference"))},
     "call.consult": {"call": Arg(str, required=True), "to": AGENT},
     "call.transfer_complete": {"call": Arg(str, required=True), "data": Arg(dict)},
+    "call.answer": {"call": Arg(str, required=True)},
     "call.pickup": {"call": Arg(str, required=True), "agent": AGENT},
     "call.record": {"call": Arg(str, required=True), "on": Arg(bool, default=True)},
     "agent.dnd": {"agent": AGENT, "on": Arg(bool, default=True)},
@@ -1055,6 +1056,21 @@ class Service:
         c = self._cti_call(a["call"])
         return self._centre_call(lambda: c.transfer_complete(self.board.line_seconds, a["call"],
                                                              a["data"]), a)
+
+    def op_call_answer(self, a):
+        """The desktop answers a call ringing the agent's phone. An analog phone is answered
+        by lifting its handset; on the simulated board the desktop lifts it (a softphone)."""
+        c = self._cti_call(a["call"])
+        call = c.calls[a["call"]]
+        ringing = [port for port, _ in call.ringing.values()]
+        if not ringing:
+            raise RequestError("failed", f"call {a['call']} is {call.state}: no phone rings for "
+                               "it", "args.call")
+        if self.world is None:
+            raise RequestError("not_supported", "an analog phone is answered by lifting its "
+                               "handset", "op")
+        self.world.phones[ringing[0]].lift()
+        return {"call_id": a["call"], "extension": ringing[0]}
 
     def op_call_pickup(self, a):
         c = self._cti_call(a["call"])

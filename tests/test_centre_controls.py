@@ -248,3 +248,18 @@ def test_pickup_of_a_ringing_call(centre):
     c.run(300)
     assert c.world.phones[1].rings == rings_1        # 1001's phone stopped ringing for good
     assert c.fail("call.pickup", call=d[0]["call_id"], agent="1001")["field"] == "args.call"
+
+
+def test_the_agent_desktop_answers_and_hangs_up(centre):
+    """The ops `cti agent` sends for `answer` and `hangup` (the softphone case)."""
+    c = centre
+    c.world.calls.offer_call(1, "13800138000", "4008005555")
+    evs = c.run(60)
+    d = [e for e in evs if e["type"] == "call.delivered"][0]
+    r = c.req("call.answer", call=d["call_id"])
+    assert r["extension"] == 1
+    evs = c.run(20)
+    assert any(e["type"] == "call.established" for e in evs)
+    c.req("call.hangup", call=d["call_id"])
+    evs = c.run(20)
+    assert any(e["type"] == "call.cleared" for e in evs)
