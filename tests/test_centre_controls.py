@@ -263,3 +263,19 @@ def test_the_agent_desktop_answers_and_hangs_up(centre):
     c.req("call.hangup", call=d["call_id"])
     evs = c.run(20)
     assert any(e["type"] == "call.cleared" for e in evs)
+
+
+def test_snapshot_matches_the_servers_state(centre):
+    c = centre
+    x, call, ts = established_call(c)
+    c.world.calls.offer_call(1, "13900000000", "4008005555")     # a second call, queued
+    c.run(60)
+    snap = c.req("snapshot")
+    assert snap["seq"] == c.svc.log.last_seq
+    assert snap["calls"] == c.req("call.list")["calls"]
+    assert snap["agents"] == c.req("agent.list")["agents"]
+    states = {x["call_id"]: x["state"] for x in snap["calls"]}
+    assert states[call] == "established" and len(states) == 2
+    assert {q["queue"] if "queue" in q else q["name"] for q in snap["queues"]} == {"sales",
+                                                                                  "service"}
+    assert snap["counters"]["offered"] == 2
