@@ -278,6 +278,9 @@ class Centre:
     def _route_new(self, now, call: Call) -> None:
         route = self.config.routes.get(call.dnis, self.config.default_route)
         kind, _, target = route.partition(":")
+        if kind == "area":
+            # routing by the caller's area: the longest ANI prefix picks the queue
+            kind, target = "queue", self._area_queue(call)
         if kind == "queue":
             self._answer_trunk(now, call)
             self._enqueue(now, call, target)

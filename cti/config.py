@@ -696,12 +696,14 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
 
     def check_route(path, route):
         kind, _, target = str(route).partition(":")
+        if str(route) == "area":
+            return
         if kind == "ivr" and target not in flows:
             c.error(path, f"{route!r}: no IVR flow {target!r}")
         elif kind == "queue" and target not in qnames:
             c.error(path, f"{route!r}: no queue {target!r}")
         elif kind not in ("ivr", "queue"):
-            c.error(path, f"{route!r}: a route is \"ivr:FLOW\" or \"queue:NAME\"")
+            c.error(path, f"{route!r}: a route is \"ivr:FLOW\", \"queue:NAME\" or \"area\"")
     check_route(("routing", "default"), default)
     for k, v in dn.items():
         check_route(("routing", "dnis", k), v)

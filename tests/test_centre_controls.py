@@ -279,3 +279,27 @@ def test_snapshot_matches_the_servers_state(centre):
     assert {q["queue"] if "queue" in q else q["name"] for q in snap["queues"]} == {"sales",
                                                                                   "service"}
     assert snap["counters"]["offered"] == 2
+
+
+def test_routing_by_the_callers_area(tmp_path):
+    from cti.config import DEFAULT_TOML, parse_config
+
+    text = DEFAULT_TOML.replace('dnis = { "4008005555" = "queue:service" }',
+                                'dnis = { "4008005555" = "queue:service", "4008007777" = "area" }'
+                                '\narea = [["010", "service"], ["021", "sales"], ["0215", "service"]]')
+    cfg = parse_config(text, home=tmp_path / "h")
+    world, _ = build_world(cfg)
+    svc = Service(cfg, world=world, wall_start=1e6)
+    try:
+        for _ in range(30):
+            svc.tick()
+        world.calls.offer_call(1, "02150001000", "4008007777")   # Shanghai 0215...: service
+        world.calls.offer_call(2, "02160001000", "4008007777")   # Shanghai 021...: sales
+        evs = []
+        for _ in range(60):
+            evs += [p.event for p in svc.tick()[0]]
+        queued = {e["ani"]: e["queue"] for e in evs if e["type"] == "call.queued"}
+        assert queued == {"02150001000": "service", "02160001000": "sales"}
+    finally:
+        world.close()
+        svc.store.close()
