@@ -1,0 +1,353 @@
+"""cti.planning: Erlang B/C/A against published tables and independent implementations
+(exact rational Erlang C; a direct birth-death chain plus uniformisation for Erlang A),
+very large centres, monotonicity, and the staffing search (hypothesis)."""
+import json
+import math
+from fractions import Fraction
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from cti.planning import (agents_for_service_level, agents_for_service_level_a, asa,
+                          channels_for_blocking, erlang_a, erlang_b, erlang_c, evaluate,
+                          evaluate_a, format_plan, ivr_ports_plan, occupancy, service_level,
+                          service_level_a, trunks_plan)
+
+
+# ------------------------------------------------------------ independent references
+
+def exact_erlang_c(a: Fraction, n: int) -> Fraction:
+    """The textbook formula with exact rationals (small N only)."""
+    term = Fraction(1)
+    total = Fraction(0)
+    for k in range(n):
+        total += term
+        term = term * a / (k + 1)
+    top = term * n / (n - a)  # A^N/N! * N/(N-A)
+    return top / (total + top)
+
+
+def exact_erlang_b(a: Fraction, n: int) -> Fraction:
+    terms = [Fraction(1)]
+    for k in range(1, n + 1):
+        terms.append(terms[-1] * a / k)
+    return terms[-1] / sum(terms)
+
+
+def chain_erlang_a(traffic, n, aht, patience, target, kmax=3000):
+    """M/M/N+M by brute force: the stationary distribution of the birth-death chain
+    (log space, truncated at N + kmax), waiting and answering per arrival state by
+    uniformising the 'k callers ahead' absorbing chain. Shares no code with cti.planning."""
+    lam, mu, th = traffic / aht, 1.0 / aht, 1.0 / patience
+    logp = [k * math.log(traffic) - math.lgamma(k + 1) for k in range(n + 1)]
+    for k in range(1, kmax + 1):
+        logp.append(logp[-1] + math.log(lam / (n * mu + k * th)))
+    m = max(logp)
+    p = [math.exp(x - m) for x in logp]
+    z = sum(p)
+    p = [x / z for x in p]
+    q = p[n:]  # arrival finds all busy and k queued
+    p_wait = sum(q)
+    e_queue = sum(k * x for k, x in enumerate(q))
+    p_ab = th * e_queue / lam
+    c = n * mu
+    # Answered-and-waited time, per k: chain "j ahead" -> served after k+1 advances.
+    wait_served = 0.0
+    for k, x in enumerate(q):
+        if x < 1e-300:
+            continue
+        prob, mean = 1.0, 0.0
+        # stage j ahead (k..0): advance rate c + j th, own abandon th
+        for j in range(k, -1, -1):
+            r = c + j * th
+            mean_stage = 1.0 / (r + th)
+            mean = mean + mean_stage  # conditional on surviving, stages are Exp(r+th)
+            prob *= r / (r + th)
+        wait_served += x * prob * mean
+    # Served within target: uniformisation of the absorbing chain for all k at once.
+    kk = len(q) - 1
+    big = c + (kk + 1) * th
+    # g[j] = P(reach service | j ahead) after the steps so far; g[-1] slot = served.
+    steps_mean = big * target
+    nmax = int(steps_mean + 12 * math.sqrt(steps_mean + 1) + 30)
+    g = [0.0] * (kk + 2)  # index j+1 for j ahead (j = -1 is served)
+    g[0] = 1.0
+    acc = [0.0] * (kk + 2)
+    logw = -steps_mean
+    for step in range(nmax + 1):
+        w = math.exp(logw)
+        for i in range(kk + 2):
+            acc[i] += w * g[i]
+        new = [1.0] + [0.0] * (kk + 1)
+        for j in range(kk + 1):
+            r = c + j * th
+            new[j + 1] = (r * g[j] + (big - r - th) * g[j + 1]) / big
+        g = new
+        logw += math.log(steps_mean) - math.log(step + 1) if steps_mean > 0 else -math.inf
+    within = sum(x * acc[k + 1] for k, x in enumerate(q))
+    p_ans = 1.0 - p_ab
+    return {"p_wait": p_wait, "p_abandon": p_ab, "asa": wait_served / p_ans,
+            "service_level": (1.0 - p_wait) + within}
+
+
+# ------------------------------------------------------------ Erlang B and trunks
+
+def test_erlang_b_is_the_report_one_and_matches_tables():
+    from cti.report import erlang_b as report_b
+    assert erlang_b is report_b
+    assert erlang_b(10, 10) == pytest.approx(0.2146, abs=5e-5)
+    assert erlang_b(20.337, 30) <= 0.01 < erlang_b(20.337, 29)
+    assert channels_for_blocking(20.337, 0.01) == 30
+    assert channels_for_blocking(20.34, 0.01) == 31  # a hair over the table's 20.337
+    # Erlang B tables, 1% column: 10 ch -> 4.461 E, 100 ch -> 84.06 E
+    assert channels_for_blocking(4.461, 0.01) == 10
+    assert channels_for_blocking(84.06, 0.01) == 100
+    for a, n in [(Fraction(7, 2), 5), (Fraction(20), 25), (Fraction(123, 10), 9)]:
+        assert erlang_b(float(a), n) == pytest.approx(float(exact_erlang_b(a, n)), rel=1e-12)
+
+
+def test_channels_for_blocking_edges():
+    assert channels_for_blocking(0, 0.01) == 1  # B(0,0)=1 > target; one channel never blocks
+    with pytest.raises(ValueError):
+        channels_for_blocking(10, 0)
+    with pytest.raises(ValueError):
+        channels_for_blocking(-1, 0.01)
+    n = channels_for_blocking(5000.0, 0.001)
+    assert erlang_b(5000.0, n) <= 0.001 < erlang_b(5000.0, n - 1)
+
+
+def test_trunks_plan_e1_spans_and_blocking_now():
+    p = trunks_plan(84.06, 0.01, channels=60)
+    assert p["channels"] == 100 and p["spans"] == 4 and p["channels_provisioned"] == 120
+    assert p["blocking"] <= 0.01 and p["blocking_provisioned"] <= p["blocking"]
+    assert p["blocking_now"] == pytest.approx(erlang_b(84.06, 60))
+    assert p["lost_erlangs_now"] == pytest.approx(84.06 * p["blocking_now"])
+    assert p["carried_now"] + p["lost_erlangs_now"] == pytest.approx(84.06)
+    t1 = trunks_plan(84.06, 0.01, span_channels=23)
+    assert t1["spans"] == 5
+    json.dumps(p)
+    text = format_plan(p)
+    assert "E1 spans" in text and "4" in text and "blocking now" in text
+
+
+def test_tv_case_six_e1_versus_nine():
+    """The framing case: 6 E1 blocks a peak that 9 E1 carries far better."""
+    offered = 785 / 60 * 20  # 785 calls/min at ~20 s in IVR/queue/talk
+    six = trunks_plan(offered, 0.01, channels=180)["blocking_now"]
+    nine = trunks_plan(offered, 0.01, channels=270)["blocking_now"]
+    assert six > 0.3 and nine < six
+
+
+def test_ivr_ports_plan():
+    p = ivr_ports_plan(20.337, 0.01, ports=24, port_block=8)
+    assert p["channels"] == 30 and p["ports"] == 32
+    assert p["blocking_now"] == pytest.approx(erlang_b(20.337, 24))
+    assert "IVR ports" in format_plan(p)
+
+
+# ------------------------------------------------------------ Erlang C
+
+@pytest.mark.parametrize("a,n", [(Fraction(10), 11), (Fraction(10), 13), (Fraction(10), 14),
+                                 (Fraction(1, 2), 1), (Fraction(37, 4), 12), (Fraction(50), 60),
+                                 (Fraction(99, 10), 10)])
+def test_erlang_c_against_exact_rationals(a, n):
+    assert erlang_c(float(a), n) == pytest.approx(float(exact_erlang_c(a, n)), abs=1e-12)
+
+
+def test_erlang_c_published_values():
+    # Erlang C tables: A=10, N=11 -> 0.6821; N=13 -> 0.2853; N=15 -> 0.1020
+    assert erlang_c(10, 11) == pytest.approx(0.6821, abs=5e-5)
+    assert erlang_c(10, 13) == pytest.approx(0.2853, abs=5e-5)
+    assert erlang_c(10, 15) == pytest.approx(0.1020, abs=5e-5)
+
+
+def test_classic_staffing_example():
+    """100 calls per 30 min, AHT 180 s (10 E), 80% in 20 s. Independent check: 13
+    agents give 79.56% (just short), 14 give 88.84%, so the answer is 14."""
+    for n, sl_ref in [(13, 0.7956), (14, 0.8884)]:
+        c = float(exact_erlang_c(Fraction(10), n))
+        ref = 1 - c * math.exp(-(n - 10) * 20 / 180)
+        assert service_level(10, n, 180, 20) == pytest.approx(ref, abs=1e-12)
+        assert ref == pytest.approx(sl_ref, abs=5e-5)
+    plan = agents_for_service_level(100, 1800, 180, 20, 0.8)
+    assert plan["agents"] == 14
+    assert plan["traffic_erlangs"] == pytest.approx(10.0)
+    assert plan["p_wait"] == pytest.approx(float(exact_erlang_c(Fraction(10), 14)), abs=1e-12)
+    assert plan["asa"] == pytest.approx(plan["p_wait"] * 180 / 4)
+    assert plan["occupancy"] == pytest.approx(10 / 14)
+    assert plan["service_level"] >= 0.8
+    assert plan["agents_scheduled"] == 14
+    shrunk = agents_for_service_level(100, 1800, 180, 20, 0.8, shrinkage=0.3)
+    assert shrunk["agents"] == 14 and shrunk["agents_scheduled"] == 20  # ceil(14/0.7)
+    assert agents_for_service_level(100, 1800, 180, 20, 0.8, shrinkage=0.25)["agents_scheduled"] \
+        == 19  # 14/0.75 = 18.67
+    json.dumps(shrunk)
+    assert "agents scheduled" in format_plan(shrunk)
+
+
+def test_evaluate_reverse_and_overload():
+    e = evaluate(100, 1800, 180, 20, 13)
+    assert e["service_level"] == pytest.approx(0.7956, abs=5e-5) and e["agents"] == 13
+    over = evaluate(100, 1800, 180, 20, 9)
+    assert over["p_wait"] == 1.0 and over["asa"] is None and over["service_level"] == 0.0
+    assert over["occupancy"] == 1.0 and over["stable"] is False
+    json.dumps(over)
+    assert "n/a" in format_plan(over)
+    zero = agents_for_service_level(0, 1800, 180, 20, 0.8)
+    assert zero["agents"] == 0 and zero["service_level"] == 1.0
+
+
+def test_large_centre_is_finite():
+    c = erlang_c(4950, 5000)
+    assert math.isfinite(c) and 0 < c < 1
+    sl = service_level(4950, 5000, 180, 20)
+    assert 0 < sl < 1
+    assert math.isfinite(asa(4950, 5000, 180))
+    assert erlang_c(4950, 4950) == 1.0 and erlang_c(10, 5000) < 1e-300 + 1e-300
+    plan = agents_for_service_level(7000 * 6, 3600, 180, 20, 0.8)  # 7000 calls per 10 min
+    n = plan["agents"]
+    a = plan["traffic_erlangs"]
+    assert service_level(a, n, 180, 20) >= 0.8 > service_level(a, n - 1, 180, 20)
+
+
+def test_more_agents_better_service():
+    prev_sl, prev_c, prev_asa = -1.0, 2.0, math.inf
+    for n in range(11, 40):
+        sl, c, w = service_level(10, n, 180, 20), erlang_c(10, n), asa(10, n, 180)
+        assert sl > prev_sl and c < prev_c and w < prev_asa
+        prev_sl, prev_c, prev_asa = sl, c, w
+    assert occupancy(10, 20) == 0.5 and occupancy(10, 5) == 1.0 and occupancy(0, 0) == 0.0
+
+
+def test_argument_checks():
+    with pytest.raises(ValueError):
+        erlang_c(-1, 3)
+    with pytest.raises(ValueError):
+        erlang_c(1, 2.5)
+    with pytest.raises(ValueError):
+        agents_for_service_level(100, 1800, 180, 20, 1.0)
+    with pytest.raises(ValueError):
+        agents_for_service_level(100, 1800, 180, 20, 0.8, shrinkage=1.0)
+    with pytest.raises(ValueError):
+        agents_for_service_level(100, 0, 180, 20, 0.8)
+    with pytest.raises(ValueError):
+        erlang_a(10, 12, 180, 0, 20)
+    with pytest.raises(ValueError):
+        erlang_a(float("nan"), 12, 180, 60, 20)
+
+
+# ------------------------------------------------------------ Erlang A
+
+@pytest.mark.parametrize("traffic,n,aht,patience,target", [
+    (10.0, 13, 180.0, 60.0, 20.0),
+    (10.0, 13, 180.0, 600.0, 20.0),
+    (12.0, 10, 180.0, 60.0, 20.0),      # overloaded: only abandonment keeps it stable
+    (3.0, 3, 120.0, 30.0, 10.0),
+    (25.0, 22, 240.0, 90.0, 30.0),
+])
+def test_erlang_a_against_birth_death_chain(traffic, n, aht, patience, target):
+    got = erlang_a(traffic, n, aht, patience, target)
+    ref = chain_erlang_a(traffic, n, aht, patience, target)
+    for key in ("p_wait", "p_abandon", "asa", "service_level"):
+        assert got[key] == pytest.approx(ref[key], rel=1e-10, abs=1e-12), key
+    assert got["mean_wait"] == pytest.approx(got["p_abandon"] * patience)
+    assert got["occupancy"] == pytest.approx(traffic * got["p_answered"] / n)
+
+
+@pytest.mark.parametrize("traffic,n", [(10.0, 11), (10.0, 13), (50.0, 55), (200.0, 210),
+                                       (4950.0, 5000)])
+def test_erlang_a_tends_to_erlang_c(traffic, n):
+    a = erlang_a(traffic, n, 180.0, 1e7, 20.0)
+    assert a["p_wait"] == pytest.approx(erlang_c(traffic, n), abs=1e-3)
+    assert a["service_level"] == pytest.approx(service_level(traffic, n, 180, 20), abs=1e-3)
+    assert a["asa"] == pytest.approx(asa(traffic, n, 180), abs=1e-3 * max(1, asa(traffic, n, 180)))
+    assert a["p_abandon"] < 1e-3
+    inf = erlang_a(traffic, n, 180.0, math.inf, 20.0)
+    assert inf["p_wait"] == erlang_c(traffic, n) and inf["p_abandon"] == 0.0
+
+
+def test_abandonment_grows_as_patience_shrinks():
+    prev = -1.0
+    for patience in [3600, 1200, 600, 300, 120, 60, 30, 10, 3]:
+        r = erlang_a(10.0, 11, 180.0, patience, 20.0)
+        assert r["p_abandon"] > prev
+        prev = r["p_abandon"]
+    assert prev < 1.0
+
+
+def test_erlang_a_large_and_overloaded_centres():
+    # The TV peak: 785 calls/min at 60 s handling on 400 then 700 agents, patience 30 s.
+    old = erlang_a(785.0, 400, 60.0, 30.0, 20.0)
+    new = erlang_a(785.0, 700, 60.0, 30.0, 20.0)
+    for r in (old, new):
+        for k in ("p_wait", "p_abandon", "service_level", "occupancy"):
+            assert math.isfinite(r[k]) and 0.0 <= r[k] <= 1.0
+        assert math.isfinite(r["asa"])
+    assert old["p_abandon"] > 0.3 and new["p_abandon"] < old["p_abandon"]
+    assert new["service_level"] > old["service_level"]
+    huge = erlang_a(5200.0, 5000, 180.0, 60.0, 20.0)
+    assert 0 < huge["p_abandon"] < 1 and 0 < huge["service_level"] < 1
+    tiny = erlang_a(10.0, 5000, 180.0, 60.0, 20.0)
+    assert tiny["p_wait"] == 0.0 and tiny["service_level"] == 1.0
+
+
+def test_erlang_a_staffing():
+    plan = agents_for_service_level_a(100, 1800, 180, 20, 0.8, patience=120)
+    n = plan["agents"]
+    assert plan["service_level"] >= 0.8 > service_level_a(10.0, n - 1, 180, 120, 20)
+    # abandonment lightens the queue: no more agents than Erlang C needs
+    assert n <= agents_for_service_level(100, 1800, 180, 20, 0.8)["agents"]
+    e = evaluate_a(100, 1800, 180, 20, n, 120, shrinkage=0.2)
+    assert e["agents_scheduled"] == math.ceil(n / 0.8 - 1e-9)
+    json.dumps(plan)
+    assert "abandon rate" in format_plan(plan)
+
+
+# ------------------------------------------------------------ properties
+
+_calls = st.floats(min_value=1, max_value=3000)
+_aht = st.floats(min_value=20, max_value=900)
+_target = st.floats(min_value=0, max_value=120)
+_goal = st.floats(min_value=0.3, max_value=0.97)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_calls, _aht, _target, _goal, st.floats(min_value=0, max_value=0.5))
+def test_erlang_c_staffing_is_minimal(calls, aht, target, goal, shrink):
+    plan = agents_for_service_level(calls, 1800, aht, target, goal, shrinkage=shrink)
+    a, n = plan["traffic_erlangs"], plan["agents"]
+    for key in ("p_wait", "occupancy", "service_level"):
+        assert math.isfinite(plan[key]) and 0.0 <= plan[key] <= 1.0
+    assert math.isfinite(plan["asa"]) and plan["asa"] >= 0
+    assert plan["service_level"] >= goal
+    assert service_level(a, n - 1, aht, target) < goal
+    assert plan["agents_scheduled"] >= n and plan["agents_scheduled"] >= n / (1 - shrink) - 1e-9
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.floats(min_value=1, max_value=1500), _aht, _target, _goal,
+       st.floats(min_value=5, max_value=3000))
+def test_erlang_a_staffing_is_minimal(calls, aht, target, goal, patience):
+    plan = agents_for_service_level_a(calls, 1800, aht, target, goal, patience)
+    a, n = plan["traffic_erlangs"], plan["agents"]
+    for key in ("p_wait", "p_abandon", "occupancy", "service_level"):
+        assert math.isfinite(plan[key]) and 0.0 <= plan[key] <= 1.0, key
+    assert plan["asa"] is None or (math.isfinite(plan["asa"]) and plan["asa"] >= 0)
+    assert plan["service_level"] >= goal
+    if n > 1:
+        assert service_level_a(a, n - 1, aht, patience, target) < goal
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.floats(min_value=0.01, max_value=400), st.integers(min_value=1, max_value=450),
+       _aht, st.floats(min_value=1, max_value=5000), _target)
+def test_erlang_a_outputs_are_probabilities(traffic, n, aht, patience, target):
+    r = erlang_a(traffic, n, aht, patience, target)
+    for key in ("p_wait", "p_abandon", "p_answered", "occupancy", "service_level"):
+        assert math.isfinite(r[key]) and 0.0 <= r[key] <= 1.0, key
+    assert r["service_level"] <= r["p_answered"] + 1e-9
+    assert r["p_abandon"] <= r["p_wait"] + 1e-12
+    assert math.isfinite(r["asa"]) and r["asa"] >= 0
+    more = erlang_a(traffic, n + 1, aht, patience, target)
+    assert more["service_level"] >= r["service_level"] - 1e-9
+    assert more["p_abandon"] <= r["p_abandon"] + 1e-9
