@@ -689,6 +689,36 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    """Trunk/IVR-port planning (Erlang B) and staffing (Erlang C, or Erlang A with
+    abandonment) from a forecast on the command line."""
+    from cti import planning
+
+    try:
+        if args.what in ("trunks", "ivr"):
+            fn = planning.trunks_plan if args.what == "trunks" else planning.ivr_ports_plan
+            kw = {"channels": args.channels} if args.what == "trunks" else {"ports": args.channels}
+            plan = fn(args.erlangs, args.blocking, **kw)
+        elif args.agents is not None:
+            plan = (planning.evaluate_a(args.calls, args.interval, args.aht, args.target,
+                                        args.agents, args.patience, args.shrinkage)
+                    if args.patience else
+                    planning.evaluate(args.calls, args.interval, args.aht, args.target,
+                                      args.agents, args.shrinkage))
+        elif args.patience:
+            plan = planning.agents_for_service_level_a(args.calls, args.interval, args.aht,
+                                                       args.target, args.service_level,
+                                                       args.patience, args.shrinkage)
+        else:
+            plan = planning.agents_for_service_level(args.calls, args.interval, args.aht,
+                                                     args.target, args.service_level,
+                                                     args.shrinkage)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    _out(args, plan, planning.format_plan(plan))
+    return 0
+
+
 def _faults_text(f: Any) -> str:
     if not isinstance(f, dict):
         return _cell(f)
@@ -970,6 +1000,29 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--sla", type=_positive_float, default=20.0, metavar="S",
                    help="service level: answered within S seconds (default 20)")
     rp.set_defaults(func=cmd_report)
+
+    pl = sub.add_parser("plan", parents=[common], help="trunks, IVR ports and agents for a "
+                        "forecast (Erlang B, C, A)")
+    plsub = pl.add_subparsers(dest="what", metavar="WHAT", required=True)
+    for what, hlp in (("trunks", "E1 channels and spans for a blocking target"),
+                      ("ivr", "IVR ports for a blocking target")):
+        x = plsub.add_parser(what, parents=[common], help=hlp)
+        x.add_argument("--erlangs", type=_positive_float, required=True,
+                       help="offered traffic in erlangs (busy hour)")
+        x.add_argument("--blocking", type=_positive_float, default=0.01,
+                       help="target blocking probability (default 0.01)")
+        x.add_argument("--channels", type=int, help="what you have now: blocking it gives")
+    x = plsub.add_parser("staffing", parents=[common], help="agents for a service level")
+    x.add_argument("--calls", type=_positive_float, required=True, help="calls per interval")
+    x.add_argument("--interval", type=_positive_float, default=1800.0, help="seconds")
+    x.add_argument("--aht", type=_positive_float, required=True, help="average handle time s")
+    x.add_argument("--target", type=_positive_float, default=20.0, help="answer within S s")
+    x.add_argument("--service-level", type=_positive_float, default=0.8, help="fraction")
+    x.add_argument("--shrinkage", type=float, default=0.0, help="fraction (breaks, training)")
+    x.add_argument("--agents", type=int, help="report the service level this many give")
+    x.add_argument("--patience", type=_positive_float,
+                   help="callers' mean patience s: Erlang A with abandonment")
+    pl.set_defaults(func=cmd_plan)
 
     from cti import agent_tui
     agent_tui.add_parser(sub, [common])

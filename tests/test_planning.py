@@ -351,3 +351,19 @@ def test_erlang_a_outputs_are_probabilities(traffic, n, aht, patience, target):
     more = erlang_a(traffic, n + 1, aht, patience, target)
     assert more["service_level"] >= r["service_level"] - 1e-9
     assert more["p_abandon"] <= r["p_abandon"] + 1e-9
+
+
+def test_cti_plan_commands(capsys):
+    import json as _json
+
+    from cti.cli import main
+
+    assert main(["plan", "staffing", "--calls", "100", "--interval", "1800", "--aht", "180",
+                 "--target", "20", "--service-level", "0.8", "--json"]) == 0
+    assert _json.loads(capsys.readouterr().out)["agents"] == 14
+    assert main(["plan", "trunks", "--erlangs", "150", "--blocking", "0.01"]) == 0
+    assert "E1 spans" in capsys.readouterr().out
+    assert main(["plan", "staffing", "--calls", "100", "--aht", "180", "--agents", "12",
+                 "--patience", "30", "--json"]) == 0
+    out = _json.loads(capsys.readouterr().out)
+    assert out["model"] == "erlang_a" and 0 < out["p_abandon"] < 1
