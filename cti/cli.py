@@ -685,6 +685,16 @@ def cmd_report(args) -> int:
                             json=args.json, interval=args.interval, sla_seconds=args.sla)
     except FileNotFoundError as e:
         raise CliError(f"no call-centre database under {home}: {e}") from None
+    if args.html:
+        import json as _json
+
+        from cti.charts import losses_html
+        report = _json.loads(report_losses(
+            home, args.start if args.start is not None else now - 86_400,
+            args.end if args.end is not None else now + 3600, json=True,
+            interval=args.interval, sla_seconds=args.sla))
+        with open(args.html, "w", encoding="utf-8") as f:
+            f.write(losses_html(report))
     print(out)
     return 0
 
@@ -999,6 +1009,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--interval", type=_positive_float, default=3600.0, metavar="S")
     x.add_argument("--sla", type=_positive_float, default=20.0, metavar="S",
                    help="service level: answered within S seconds (default 20)")
+    x.add_argument("--html", metavar="FILE", help="also write a page with the chart")
     rp.set_defaults(func=cmd_report)
 
     pl = sub.add_parser("plan", parents=[common], help="trunks, IVR ports and agents for a "

@@ -138,3 +138,17 @@ def test_other_variants_complete_a_call(make_pair, variant):
     fwd.hangup()
     fwd.wait_event("CALL_END", 3)
     bwd.wait_event("CALL_END", 3)
+
+
+def test_itu_backward_rejects_busy(make_pair):
+    """Clearing an offered call with cause busy reaches the caller as group B busy."""
+    fwd, bwd, _ = make_pair("ITU")
+    fwd.call("1234", "5678")
+    bwd.wait_event("OFFERED", 6)
+    bwd.hangup("busy")
+    assert fwd.wait_event("DISCONNECT", 3)["cause"] == "Busy_Number"
+    fwd.hangup()                                   # clear-forward
+    assert bwd.wait_event("DISCONNECT", 3)["cause"] == "Normal_Clearing"
+    bwd.hangup()                                   # openr2 waits for the application
+    fwd.wait_event("CALL_END", 3)
+    bwd.wait_event("CALL_END", 3)
