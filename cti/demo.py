@@ -207,7 +207,9 @@ def main(argv=None) -> int:
         cti(home, "queues")
 
         say("where the calls were lost: the report the manager reads")
-        cti(home, "report", "losses", "--from", str(start_ts - 1))
+        cti(home, "report", "losses", "--from", str(start_ts - 1),
+            "--html", os.path.join(home, "losses.html"))
+        print(f"  (the chart for a browser: {os.path.join(home, 'losses.html')})")
         cti(home, "shutdown")
         server.wait(timeout=10)
         print("\ndemo done: the server log is in " + log.name)
