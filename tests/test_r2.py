@@ -588,3 +588,56 @@ def test_calls_under_faults_end_idle_with_one_cleared(variant, calls, seed):
         cleared = w.ev(c, Cleared)
         assert len(cleared) == c.counters["calls"], (cleared, c.counters)
         assert c.tx_abcd == abcd(0b10)
+
+
+def _acked(variant, dnis, **kw):
+    out = R2Channel(variant, **kw)
+    out.seize(0.0, dnis)
+    out.cas_changed(0.0, abcd(0b11))
+    out.handle_timer(0.02)
+    return out
+
+
+def _bw(out, t, tone):
+    out.mfc_signal(t, tone)
+    out.mfc_signal(t + 0.01, 0)
+    return [c.digit for c in out.commands() if isinstance(c, SetMfc) and c.digit]
+
+
+def test_itu_a6_address_complete_charge_accepts():
+    out = _acked("itu", "12")
+    out.commands()
+    assert _bw(out, 0.1, 6) == []
+    assert out.state is R2State.ACCEPTED
+    assert Accepted(charge=True) in list(iter(out.next_event, None))
+
+
+def test_itu_a2_last_but_one_and_cn_a2_restart():
+    out = _acked("itu", "123")
+    out.commands()
+    assert _bw(out, 0.1, 1) == [2]
+    assert _bw(out, 0.2, 1) == [3]
+    assert _bw(out, 0.3, 2) == [2]        # last but one
+    out = _acked("cn", "123")
+    out.commands()
+    assert _bw(out, 0.1, 1) == [2]
+    assert _bw(out, 0.2, 2) == [1]        # China A-2: from the first digit again
+
+
+def test_cn_a5_vacant_during_digits():
+    out = _acked("cn", "123")
+    out.commands()
+    _bw(out, 0.1, 5)
+    assert Cleared(CAUSE_UNALLOCATED, "A-5 vacant number") in list(iter(out.next_event, None))
+
+
+def test_backward_tone_still_on_defers_forward():
+    """A forward tone is not started while a backward tone is detected."""
+    out = R2Channel("cn")
+    out.seize(0.0, "12")
+    out.mfc_signal(0.0, 3)               # spurious backward tone before the ack
+    out.cas_changed(0.0, abcd(0b11))
+    out.handle_timer(0.02)
+    assert not [c for c in out.commands() if isinstance(c, SetMfc)]
+    out.mfc_signal(0.05, 0)
+    assert out.commands() == [SetMfc(1, backward=False)]
