@@ -31,6 +31,8 @@ from drivers.sig import pri as pri_mod
 
 __all__ = ["Centre", "CentreConfig", "CtiEvent", "Call"]
 
+DIRECT_RING_TIMEOUT = 20.0     # seconds a transferred call rings an agent before it goes back
+
 
 @dataclass(frozen=True)
 class CtiEvent:
@@ -101,6 +103,7 @@ class Call:
     play_id: Any = None
     consult: Any = None                # a consultation in progress (consultative transfer)
     record_requested: bool = False
+    direct_until: float | None = None  # a direct ring (transfer, pickup) gives up then
 
 
 class Centre:
@@ -217,6 +220,9 @@ class Centre:
                 self._audio(ev)
         self._run_acd(now)
         for call in list(self.calls.values()):
+            if call.direct and call.state == "delivered" and call.direct_until is not None \
+                    and now >= call.direct_until:
+                self._direct_no_answer(now, call)
             if call.ivr is not None:
                 due = call.ivr.get_timer()
                 if due is not None and due <= now:
@@ -565,6 +571,19 @@ class Centre:
         self._call_event(call, "delivered", agent=agent, extension=ext,
                          customer=call.data.get("customer"))
 
+    def _direct_no_answer(self, now, call: Call) -> None:
+        """A transfer (or pickup) rang an agent who did not answer: ring-no-answer, and the
+        call goes back to its queue rather than ringing for ever."""
+        agents = list(call.ringing)
+        self._stop_ringing(now, call)
+        call.direct = False
+        call.direct_until = None
+        self.counters["ring_no_answer"] += 1
+        queue = call.queue or self.config.queues[0].name
+        self._call_event(call, "ring_no_answer", agent_rna=agents[0] if agents else None)
+        self._call_event(call, "diverted", to=f"queue:{queue}", reason="no_answer")
+        self._enqueue(now, call, queue)
+
     def _stop_ringing(self, now, call: Call) -> None:
         for agent, (port, fxs_call) in list(call.ringing.items()):
             self._by_agent_leg.pop((port, fxs_call), None)
@@ -859,6 +878,7 @@ class Centre:
         self._by_agent_leg[(ext, fxs_call)] = call.id
         call.state = "delivered"
         call.direct = True
+        call.direct_until = now + DIRECT_RING_TIMEOUT
         self._call_event(call, "delivered", agent=agent, extension=ext,
                          customer=call.data.get("customer"))
 

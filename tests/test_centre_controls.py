@@ -303,3 +303,17 @@ def test_routing_by_the_callers_area(tmp_path):
     finally:
         world.close()
         svc.store.close()
+
+
+def test_a_transfer_nobody_answers_goes_back_to_the_queue(centre):
+    c = centre
+    x, call, ts = established_call(c)
+    c.req("agent.login", agent="1003")
+    c.req("agent.not_ready", agent="1003", reason="away")
+    c.req("call.transfer", call=call, to="1003")
+    evs = c.run(int(21 / 0.02))                       # nobody lifts 1003's phone
+    t = types(evs)
+    assert "call.ring_no_answer" in t
+    div = [e for e in evs if e["type"] == "call.diverted"]
+    assert div and div[0]["to"] == "queue:service"
+    assert c.req("call.show", call=call)["state"] in ("queued", "delivered")
