@@ -139,7 +139,8 @@ class Centre:
         # offered == sum(outcomes) + calls in progress
         self.counters = {"offered": 0, "answered": 0, "no_ivr_port": 0, "abandoned_ivr": 0,
                          "abandoned_queue": 0, "abandoned_ring": 0, "ring_no_answer": 0,
-                         "voicemail": 0, "callback": 0, "timeout": 0, "failed": 0}
+                         "voicemail": 0, "callback": 0, "timeout": 0, "failed": 0,
+                         "transfers": 0, "transfers_direct": 0}
         for port in self.analog.values():
             if port.port.kind == "fxs":
                 port.port.detect("dtmf")
@@ -579,6 +580,11 @@ class Centre:
         call.direct = False
         call.direct_until = None
         self.counters["ring_no_answer"] += 1
+        if self.store is not None:
+            # the same row the ACD writes for its own ring-no-answers (ring time in ms)
+            self.store.log_queue(self.epoch + now, call.id, call.queue or "NONE",
+                                 agents[0] if agents else "NONE", "RINGNOANSWER",
+                                 int(DIRECT_RING_TIMEOUT * 1000))
         queue = call.queue or self.config.queues[0].name
         self._call_event(call, "ring_no_answer", agent_rna=agents[0] if agents else None)
         self._call_event(call, "diverted", to=f"queue:{queue}", reason="no_answer")
@@ -847,8 +853,12 @@ class Centre:
         if data:
             call.data.update(data)
         from_agent = call.agent
+        self.counters["transfers"] += 1
         if not call.direct:
             self.acd.transfer_out(now, call.id, target=to)
+        else:
+            # the agent had it outside the ACD (a transfer to them): no queue_log TRANSFER
+            self.counters["transfers_direct"] += 1
         self._release_agent(now, call)
         call.transfers += 1
         call.agent = None
