@@ -284,12 +284,22 @@ class SimWorld:
         self.pri: dict = {}
         self.exchange_pri: dict = {}
         self.calls = None
+        self.r2: dict = {}
+        self.exchange_r2: dict = {}
+        self.r2_calls = None
         if signalling:
             from drivers.sig import pri
             from simulators.exchange import ExchangeCalls
             self.pri = pri.attach(self.board, "user")
             self.exchange_pri = pri.attach(self.exchange, "network")
             self.calls = ExchangeCalls(self, self.exchange_pri)
+            # CAS spans run R2 (China No.1), both-way circuits; glare: we win on even
+            # timeslots and pick from the top, the exchange odd and from the bottom
+            from drivers.sig import r2span
+            from simulators.exchange_r2 import ExchangeR2Calls
+            self.r2 = r2span.attach(self.board, "cn")
+            self.exchange_r2 = r2span.attach(self.exchange, "cn", priority="odd", pick="low")
+            self.r2_calls = ExchangeR2Calls(self, self.exchange_r2)
 
     @property
     def tick_count(self) -> int:
@@ -319,7 +329,10 @@ class SimWorld:
         events = self.board.tick()
         self.exchange_events = self.exchange.tick()
         if self.calls is not None:
-            self.calls.handle(self.exchange_events)
+            self.calls.handle([e for e in self.exchange_events
+                               if getattr(e, "span", None) not in self.exchange_r2])
+        if self.r2_calls is not None:
+            self.r2_calls.handle(self.exchange_events)
         for ev in self.exchange_events:
             line = self._line_of.get(getattr(ev, "port", None))
             if line is not None:

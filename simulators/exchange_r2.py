@@ -1,0 +1,148 @@
+"""The simulated exchange's call handling on its R2 (China No.1) CAS spans.
+
+As :mod:`simulators.exchange` does for PRI: it offers calls to our board
+(seizure, then KA/ANI/DNIS/KD by compelled MFC) with a given calling party's
+category, and plays the PSTN for the calls our board places: the number
+lists say who is busy (KB-2), vacant (KB-5) or congested (KB-4), who never
+answers; everyone else is free (KB-1) and answers after ``answer_after_ms``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from drivers.sig.pri import CallAnswered, CallCleared, CallOffered
+from drivers.sig.r2span import R2Span
+
+__all__ = ["ExchangeR2Calls", "ExchangeR2Call"]
+
+
+@dataclass
+class ExchangeR2Call:
+    span: int
+    call: int
+    direction: str          # "to_board" (the exchange offered it) or "from_board"
+    ani: str
+    dnis: str
+    category: int = 1
+    timeslot: int | None = None
+    state: str = "setup"    # setup, answered, cleared
+    cause: int | None = None
+    hangup_after_ms: int | None = None
+    answered_ms: int | None = None
+    seized_ms: int | None = None
+
+
+@dataclass
+class ExchangeR2Stats:
+    offered: int = 0
+    congested: int = 0        # no free circuit towards the board
+    answered: int = 0
+    cleared: dict = field(default_factory=dict)
+    from_board: int = 0
+
+
+class ExchangeR2Calls:
+    """Call logic of the exchange over its R2 spans."""
+
+    def __init__(self, world, r2: dict[int, R2Span], *, answer_after_ms: int = 2000,
+                 busy_numbers=(), vacant_numbers=(), congested_numbers=(),
+                 no_answer_numbers=()):
+        self._world = world
+        self.r2 = r2
+        self.answer_after_ms = answer_after_ms
+        self.busy_numbers = set(busy_numbers)
+        self.vacant_numbers = set(vacant_numbers)
+        self.congested_numbers = set(congested_numbers)
+        self.no_answer_numbers = set(no_answer_numbers)
+        self.calls: dict[tuple[int, int], ExchangeR2Call] = {}
+        self.stats = ExchangeR2Stats()
+
+    def _now(self) -> float:
+        return self._world.exchange.line_seconds
+
+    def _r2(self, span: int) -> R2Span:
+        try:
+            return self.r2[span]
+        except KeyError:
+            raise LookupError(f"span {span} of the exchange does not run R2") from None
+
+    def offer_call(self, span: int, ani: str, dnis: str, category: int = 1, *,
+                   timeslot: int | None = None, hangup_after_ms: int | None = None,
+                   kd: int | None = None) -> ExchangeR2Call:
+        """Seize a circuit towards the board and send the call's number."""
+        r = self._r2(span)
+        self.stats.offered += 1
+        if timeslot is None and not r.free_timeslots():
+            self.stats.congested += 1
+            self.stats.cleared[34] = self.stats.cleared.get(34, 0) + 1
+            return ExchangeR2Call(span, -1, "to_board", ani, dnis, category, state="cleared",
+                                  cause=34)
+        call = r.place_call(self._now(), dnis, ani, timeslot=timeslot, category=category, kd=kd)
+        c = ExchangeR2Call(span, call, "to_board", ani, dnis, category,
+                           timeslot=r.calls().get(call, {}).get("timeslot"),
+                           hangup_after_ms=hangup_after_ms, seized_ms=self._world.now_ms)
+        self.calls[(span, call)] = c
+        return c
+
+    def hangup(self, span: int, call: int, cause: int = 16) -> None:
+        c = self.calls.get((span, call))
+        if c is None or c.state == "cleared":
+            raise LookupError(f"no call {call} on span {span} of the exchange")
+        self._r2(span).hangup(self._now(), call, cause)
+
+    def block(self, span: int, timeslot: int | None = None) -> None:
+        self._r2(span).block(self._now(), timeslot)
+
+    def unblock(self, span: int, timeslot: int | None = None) -> None:
+        self._r2(span).unblock(self._now(), timeslot)
+
+    def handle(self, events) -> None:
+        """The exchange board's events of one tick."""
+        now_ms = self._world.now_ms
+        for ev in events:
+            span = getattr(ev, "span", None)
+            if span not in self.r2:
+                continue
+            key = (span, getattr(ev, "call", None))
+            r = self.r2[span]
+            if isinstance(ev, CallOffered):
+                self.stats.from_board += 1
+                c = ExchangeR2Call(span, ev.call, "from_board", ev.ani, ev.dnis,
+                                   getattr(ev, "category", 1), ev.timeslot)
+                self.calls[key] = c
+                if ev.dnis in self.busy_numbers:
+                    r.reject(self._now(), ev.call, 17)
+                elif ev.dnis in self.vacant_numbers:
+                    r.reject(self._now(), ev.call, 1)
+                elif ev.dnis in self.congested_numbers:
+                    r.reject(self._now(), ev.call, 34)
+                else:
+                    r.alerting(self._now(), ev.call)
+                    if ev.dnis not in self.no_answer_numbers:
+                        self._world.after(self.answer_after_ms, lambda c=c: self._answer(c))
+            elif isinstance(ev, CallAnswered):
+                c = self.calls.get(key)
+                if c is not None:
+                    c.state, c.answered_ms = "answered", now_ms
+                    self.stats.answered += 1
+                    if c.hangup_after_ms is not None:
+                        self._world.after(c.hangup_after_ms, lambda c=c: self._timed_hangup(c))
+            elif isinstance(ev, CallCleared):
+                c = self.calls.pop(key, None)
+                if c is not None:
+                    c.state, c.cause = "cleared", ev.cause
+                    self.stats.cleared[ev.cause] = self.stats.cleared.get(ev.cause, 0) + 1
+
+    def _answer(self, c: ExchangeR2Call) -> None:
+        if c.state == "setup" and (c.span, c.call) in self.calls:
+            self._r2(c.span).answer(self._now(), c.call)
+
+    def _timed_hangup(self, c: ExchangeR2Call) -> None:
+        if c.state == "answered" and (c.span, c.call) in self.calls:
+            self._r2(c.span).hangup(self._now(), c.call, 16)
+
+    def status(self) -> dict:
+        s = self.stats
+        return {"offered": s.offered, "congested": s.congested, "answered": s.answered,
+                "from_board": s.from_board, "cleared": dict(s.cleared),
+                "calls": [vars(c) for c in self.calls.values()]}
