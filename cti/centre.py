@@ -110,6 +110,7 @@ class Centre:
     """The call-centre core on one board."""
 
     def __init__(self, board, config: CentreConfig, *, pri: dict | None = None,
+                 r2: dict | None = None,
                  analog_ports: dict | None = None, store=None, prompts=None, seed: int = 0,
                  epoch: float = 0.0):
         self.board = board
@@ -118,6 +119,10 @@ class Centre:
         self.epoch = epoch
         self.config = config
         self.pri = dict(pri or {})
+        # every digital trunk span that offers calls: ISDN PRI, and China No.1 R2 on CAS
+        # spans (drivers.sig.r2span.R2Span has the same call commands and events)
+        self.trunks = dict(self.pri)
+        self.trunks.update(r2 or {})
         self.analog = dict(analog_ports or {})
         self.store = store
         self.prompts = prompts
@@ -238,8 +243,7 @@ class Centre:
     # ---- trunks ----------------------------------------------------------------------
 
     def _pri_offered(self, now, ev) -> None:
-        pri = self.pri.get(ev.span)
-        if pri is None:
+        if self.trunks.get(ev.span) is None:
             return
         call = self._new_call(now, direction="in", trunk=f"{ev.span}/{ev.timeslot}",
                               ani=ev.ani, dnis=ev.dnis, span=ev.span, pri_call=ev.call,
@@ -261,7 +265,7 @@ class Centre:
             return
         call.answer = now
         if call.span is not None:
-            self.pri[call.span].answer(now, call.pri_call)
+            self.trunks[call.span].answer(now, call.pri_call)
         elif call.fxo_port is not None:
             self.analog[call.fxo_port].send(now, analog.Answer())
         ch = self._trunk_channel(call)
@@ -275,9 +279,9 @@ class Centre:
         if call.span is not None and (call.span, call.pri_call) in self._by_pri:
             del self._by_pri[(call.span, call.pri_call)]
             if call.answer is None:
-                self.pri[call.span].reject(now, call.pri_call, cause)
+                self.trunks[call.span].reject(now, call.pri_call, cause)
             else:
-                self.pri[call.span].hangup(now, call.pri_call, cause)
+                self.trunks[call.span].hangup(now, call.pri_call, cause)
         elif call.fxo_port is not None and (call.fxo_port, call.fxo_call) in self._by_fxo:
             del self._by_fxo[(call.fxo_port, call.fxo_call)]
             self.analog[call.fxo_port].send(now, analog.Release("hangup"))

@@ -371,6 +371,10 @@ def cmd_span(args) -> int:
         elif a == "bert":
             res = c.request("span.bert", span=args.span, action=args.bert_action)
             text = fmt_bert(res)
+        elif a in ("block", "unblock"):
+            res = c.request(f"span.{a}", span=args.span, timeslot=args.timeslot)
+            where = f"timeslot {res['timeslot']}" if res.get("timeslot") else "every circuit"
+            text = f"Span {res['span']}: {where} {a}ed"
         else:  # pragma: no cover - argparse restricts it
             raise CliError(f"unknown span action {a}")
     _out(args, res, text)
@@ -864,13 +868,17 @@ def build_parser() -> argparse.ArgumentParser:
                       ("alarms", "alarms of a span (LOS, LOF, AIS, RAI, ...)"),
                       ("counters", "error counters"),
                       ("loopback", "set a loopback on our end"),
-                      ("bert", "bit error rate test (2^15-1 pattern)")):
+                      ("bert", "bit error rate test (2^15-1 pattern)"),
+                      ("block", "block a circuit (or all) of an R2 span"),
+                      ("unblock", "unblock a circuit (or all) of an R2 span")):
         x = ssub.add_parser(name, parents=[common], help=hlp)
         x.add_argument("span", type=_span, metavar="SPAN")
         if name == "counters":
             x.add_argument("--reset", action="store_true", help="zero them after reading")
         if name == "loopback":
             x.add_argument("--mode", required=True, choices=("off", "local", "line", "payload"))
+        if name in ("block", "unblock"):
+            x.add_argument("timeslot", nargs="?", type=int, metavar="TS")
         if name == "bert":
             x.add_argument("bert_action", nargs="?", default="status",
                            choices=("start", "stop", "status"), metavar="start|stop|status")

@@ -149,6 +149,8 @@ OPS: dict[str, dict[str, Arg]] = {
     "span.alarms": {"span": SPAN},
     "span.counters": {"span": SPAN, "reset": Arg(bool, default=False)},
     "span.loopback": {"span": SPAN, "mode": Arg(str, required=True, choices=LOOPBACK_MODES)},
+    "span.block": {"span": SPAN, "timeslot": Arg(int, lo=1, hi=31)},
+    "span.unblock": {"span": SPAN, "timeslot": Arg(int, lo=1, hi=31)},
     "span.bert": {"span": SPAN,
                   "action": Arg(str, default="status", choices=("start", "stop", "status"))},
     "channel.show": {"channel": CHANNEL},
@@ -289,9 +291,11 @@ class Service:
         # PRI spans: the world runs ours; a real board gets the user side attached here
         if world is not None:
             self.pri = dict(world.pri)
+            self.r2 = dict(getattr(world, "r2", {}) or {})
         else:
-            from drivers.sig import pri
+            from drivers.sig import pri, r2span
             self.pri = pri.attach(self.board, "user")
+            self.r2 = r2span.attach(self.board, "cn")
         self._traces: dict[int, float] = {}       # span -> line time the trace ends
         self.centre = None
         self.store = None
@@ -318,7 +322,8 @@ class Service:
         prompts = PromptLibrary(cc.prompts_dir)
         ports = analog.attach(self.board)
         self.analog = ports
-        self.centre = Centre(self.board, cc, pri=self.pri, analog_ports=ports, store=self.store,
+        self.centre = Centre(self.board, cc, pri=self.pri, r2=self.r2, analog_ports=ports,
+                             store=self.store,
                              prompts=prompts, epoch=self.wall_start - self.board.line_seconds)
         self._trunk_busy: dict[int, int] = {}
         self._exchange_seen = (0, 0)
@@ -677,6 +682,23 @@ class Service:
         span.loopback(a["mode"])
         return {"span": span.number, "loopback": a["mode"]}
 
+    def _r2(self, number: int):
+        self.get_span(number)
+        r2 = self.r2.get(number)
+        if r2 is None:
+            raise RequestError("not_supported", f"span {number} does not run R2 (signalling "
+                               f"{self.board.spans[number].signalling})", "args.span")
+        return r2
+
+    def op_span_block(self, a):
+        """Block a circuit (or the whole span) of an R2 span: the far end may not seize it."""
+        self._r2(a["span"]).block(self.board.line_seconds, a["timeslot"])
+        return {"span": a["span"], "timeslot": a["timeslot"], "blocked": True}
+
+    def op_span_unblock(self, a):
+        self._r2(a["span"]).unblock(self.board.line_seconds, a["timeslot"])
+        return {"span": a["span"], "timeslot": a["timeslot"], "blocked": False}
+
     def op_span_bert(self, a):
         span = self.get_span(a["span"])
         if a["action"] == "start":
@@ -691,7 +713,12 @@ class Service:
         kind, obj, ch = self.resolve_channel(a["channel"])
         if kind == "port":
             return self._port_status(obj)
-        return ch.show()
+        out = ch.show()
+        r2 = self.r2.get(obj.number)
+        if r2 is not None:
+            # like `ftdm r2 status`: abcd sent and recognised, and the R2 state
+            out["r2"] = r2.status()["channels"].get(ch.timeslot)
+        return out
 
     def op_channel_tone(self, a, rid=None, token=None):
         """A tone (``freq``), DTMF digits (``dtmf``) or a call-progress tone (``tone``);
