@@ -371,6 +371,17 @@ def cmd_span(args) -> int:
         elif a == "bert":
             res = c.request("span.bert", span=args.span, action=args.bert_action)
             text = fmt_bert(res)
+        elif a == "r2trace":
+            res = c.request("span.r2trace", span=args.span, call=args.call)
+            lines = []
+            for call in res["calls"]:
+                lines.append(f"call {call['call']}:")
+                lines += [f"  {t:10.3f} {x}" for t, x in call["trace"]]
+            text = "\n".join(lines) or "no calls traced"
+            if args.file:
+                with open(args.file, "w", encoding="utf-8") as f:
+                    f.write(text + "\n")
+                text = f"Span {args.span}: trace of {len(res['calls'])} calls written to {args.file}"
         elif a in ("block", "unblock"):
             res = c.request(f"span.{a}", span=args.span, timeslot=args.timeslot)
             where = f"timeslot {res['timeslot']}" if res.get("timeslot") else "every circuit"
@@ -869,6 +880,7 @@ def build_parser() -> argparse.ArgumentParser:
                       ("counters", "error counters"),
                       ("loopback", "set a loopback on our end"),
                       ("bert", "bit error rate test (2^15-1 pattern)"),
+                      ("r2trace", "the R2 signalling trace of recent calls (--file F)"),
                       ("block", "block a circuit (or all) of an R2 span"),
                       ("unblock", "unblock a circuit (or all) of an R2 span")):
         x = ssub.add_parser(name, parents=[common], help=hlp)
@@ -879,6 +891,9 @@ def build_parser() -> argparse.ArgumentParser:
             x.add_argument("--mode", required=True, choices=("off", "local", "line", "payload"))
         if name in ("block", "unblock"):
             x.add_argument("timeslot", nargs="?", type=int, metavar="TS")
+        if name == "r2trace":
+            x.add_argument("--call", type=int, help="one call (default: the recent ones)")
+            x.add_argument("--file", metavar="F", help="write the trace to a file")
         if name == "bert":
             x.add_argument("bert_action", nargs="?", default="status",
                            choices=("start", "stop", "status"), metavar="start|stop|status")

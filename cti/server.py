@@ -151,6 +151,7 @@ OPS: dict[str, dict[str, Arg]] = {
     "span.loopback": {"span": SPAN, "mode": Arg(str, required=True, choices=LOOPBACK_MODES)},
     "span.block": {"span": SPAN, "timeslot": Arg(int, lo=1, hi=31)},
     "span.unblock": {"span": SPAN, "timeslot": Arg(int, lo=1, hi=31)},
+    "span.r2trace": {"span": SPAN, "call": Arg(int, lo=0)},
     "span.bert": {"span": SPAN,
                   "action": Arg(str, default="status", choices=("start", "stop", "status"))},
     "channel.show": {"channel": CHANNEL},
@@ -698,6 +699,17 @@ class Service:
     def op_span_unblock(self, a):
         self._r2(a["span"]).unblock(self.board.line_seconds, a["timeslot"])
         return {"span": a["span"], "timeslot": a["timeslot"], "blocked": False}
+
+    def op_span_r2trace(self, a):
+        """The signalling trace of the recent calls of an R2 span (or of one call): every
+        CAS change and MF tone with its line time."""
+        r2 = self._r2(a["span"])
+        calls = {a["call"]: r2.traces.get(a["call"])} if a["call"] is not None else r2.traces
+        if any(v is None for v in calls.values()):
+            raise RequestError("not_found", f"no trace of call {a['call']} on span {a['span']}",
+                               "args.call")
+        return {"span": a["span"], "calls": [{"call": c, "trace": [[round(t, 3), x] for t, x in v]}
+                                             for c, v in calls.items()]}
 
     def op_span_bert(self, a):
         span = self.get_span(a["span"])

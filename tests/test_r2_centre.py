@@ -61,3 +61,22 @@ def test_an_r2_call_reaches_an_agent_and_the_circuits_are_diagnosed(tmp_path):
     finally:
         world.close()
         svc.store.close()
+
+
+def test_r2_signalling_trace_to_a_file(tmp_path, capsys):
+    world, svc = make(tmp_path)
+    try:
+        for _ in range(30):
+            svc.tick()
+        world.r2_calls.offer_call(2, "13800138000", "4008005555", category=1)
+        for _ in range(300):
+            svc.tick()
+        res = req(svc, "span.r2trace", span=2)
+        trace = res["calls"][0]["trace"]
+        texts = " ".join(x for _, x in trace)
+        assert "CAS" in texts.upper() and any(t2 > t1 for (t1, _), (t2, _) in zip(trace, trace[1:]))
+        r = svc.handle({"id": 3, "op": "span.r2trace", "args": {"span": 2, "call": 999}})
+        assert not r["ok"] and r["error"]["field"] == "args.call"
+    finally:
+        world.close()
+        svc.store.close()
