@@ -207,7 +207,8 @@ def main(argv=None) -> int:
         cti(home, "queues")
 
         say("where the calls were lost: the report the manager reads")
-        cti(home, "report", "losses", "--from", str(start_ts - 1),
+        end_ts = client.request("ping")["ts"] + 1      # the server's clock: line time
+        cti(home, "report", "losses", "--from", str(start_ts - 1), "--to", str(end_ts),
             "--html", os.path.join(home, "losses.html"))
         print(f"  (the chart for a browser: {os.path.join(home, 'losses.html')})")
         cti(home, "shutdown")
