@@ -720,7 +720,11 @@ def cmd_plan(args) -> int:
     from cti import planning
 
     try:
-        if args.what in ("trunks", "ivr"):
+        if args.what == "trunks" and args.measured:
+            plan = _measured_trunks(args, planning)
+        elif args.what in ("trunks", "ivr"):
+            if args.erlangs is None:
+                raise CliError("give --erlangs (a forecast), or --measured for trunks")
             fn = planning.trunks_plan if args.what == "trunks" else planning.ivr_ports_plan
             kw = {"channels": args.channels} if args.what == "trunks" else {"ports": args.channels}
             plan = fn(args.erlangs, args.blocking, **kw)
@@ -742,6 +746,36 @@ def cmd_plan(args) -> int:
         raise CliError(str(e)) from None
     _out(args, plan, planning.format_plan(plan))
     return 0
+
+
+def _measured_trunks(args, planning) -> dict:
+    """The busiest hour of the store's trunk occupancy samples: its offered traffic
+    (worked back from the carried traffic with Erlang B) planned for the target."""
+    from cti.report import loss_report
+    from cti.store import Store
+
+    home = args.home or "var"
+    now = time.time()
+    db = os.path.join(home, "cti.db")
+    if not os.path.exists(db):
+        raise CliError(f"no call-centre database under {home}")
+    store = Store(db)
+    try:
+        report = loss_report(store, float(args.start) if args.start else now - 86_400,
+                             float(args.end) if args.end else now + 3600)
+    finally:
+        store.close()
+    hours = [p for p in report["intervals"] if (p.get("trunk") or {}).get("offered_erlangs")]
+    if not hours:
+        raise CliError("no trunk occupancy measured in that time (the server samples it "
+                       "while calls run)")
+    peak = max(hours, key=lambda p: p["trunk"]["offered_erlangs"])
+    plan = planning.trunks_plan(peak["trunk"]["offered_erlangs"], args.blocking,
+                                channels=args.channels or peak["trunk"]["channels"] or None)
+    plan["busy_hour_start"] = peak["start"]
+    plan["all_trunks_busy_seconds"] = peak["trunk"]["all_busy_seconds"]
+    plan["congested_at_exchange"] = (peak.get("lost") or {}).get("trunk", 0)
+    return plan
 
 
 def _faults_text(f: Any) -> str:
@@ -1041,8 +1075,13 @@ def build_parser() -> argparse.ArgumentParser:
     for what, hlp in (("trunks", "E1 channels and spans for a blocking target"),
                       ("ivr", "IVR ports for a blocking target")):
         x = plsub.add_parser(what, parents=[common], help=hlp)
-        x.add_argument("--erlangs", type=_positive_float, required=True,
-                       help="offered traffic in erlangs (busy hour)")
+        x.add_argument("--erlangs", type=_positive_float,
+                       help="offered traffic in erlangs (busy hour), a forecast")
+        if what == "trunks":
+            x.add_argument("--measured", action="store_true",
+                           help="from the store: the busiest hour of trunk occupancy")
+            x.add_argument("--from", dest="start", metavar="TIME", help="epoch seconds")
+            x.add_argument("--to", dest="end", metavar="TIME")
         x.add_argument("--blocking", type=_positive_float, default=0.01,
                        help="target blocking probability (default 0.01)")
         x.add_argument("--channels", type=int, help="what you have now: blocking it gives")

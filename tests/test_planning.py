@@ -367,3 +367,25 @@ def test_cti_plan_commands(capsys):
                  "--patience", "30", "--json"]) == 0
     out = _json.loads(capsys.readouterr().out)
     assert out["model"] == "erlang_a" and 0 < out["p_abandon"] < 1
+
+
+def test_cti_plan_trunks_from_measured_occupancy(tmp_path, capsys):
+    import json as _json
+
+    from cti.cli import main
+    from cti.store import Store
+
+    t0 = 1_795_392_000.0
+    store = Store(tmp_path / "cti.db")
+    # one E1 (30 channels) fully busy for 10 minutes of the hour, half busy the rest
+    store.trunk_sample(t0, 1, 15, 30)
+    store.trunk_sample(t0 + 1200, 1, 30, 30)
+    store.trunk_sample(t0 + 1800, 1, 15, 30)
+    store.trunk_sample(t0 + 3599, 1, 15, 30)
+    store.close()
+    assert main(["plan", "trunks", "--measured", "--home", str(tmp_path), "--from", str(t0),
+                 "--to", str(t0 + 3600), "--blocking", "0.01", "--json"]) == 0
+    plan = _json.loads(capsys.readouterr().out)
+    assert plan["all_trunks_busy_seconds"] == 600
+    assert plan["channels_now"] == 30 and plan["spans"] >= 1
+    assert 15 < plan["offered_erlangs"] < 40 and plan["channels"] > 17
