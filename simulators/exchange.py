@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from drivers.sig.pri import CallAnswered, CallCleared, CallOffered, PriSpan
 
-__all__ = ["ExchangeCalls", "ExchangeCall"]
+__all__ = ["ExchangeCalls", "ExchangeCall", "ExchangeCallsBase"]
 
 
 @dataclass
@@ -39,31 +39,85 @@ class ExchangeStats:
     from_board: int = 0       # calls the board placed out through the exchange
 
 
-class ExchangeCalls:
-    """Call logic of the exchange over its network-side PRI spans."""
+class ExchangeCallsBase:
+    """What the exchange's call logic does alike on every signalling system: answer a call
+    the board placed, clear it after its holding time, count answers and clearing causes.
 
-    def __init__(self, world, pri: dict[int, PriSpan], *, answer_after_ms: int = 2000,
-                 busy_numbers: frozenset[str] = frozenset()):
+    Subclasses set ``_spans`` (span -> signalling stack with ``answer``/``hangup``) and
+    ``_system`` (its name, for errors), and feed board-placed calls to :meth:`_answered`
+    and :meth:`_cleared` from their ``handle``.
+    """
+
+    _system = ""
+
+    def __init__(self, world, spans: dict, answer_after_ms: int, busy_numbers) -> None:
         self._world = world
-        self.pri = pri
+        self._spans = spans
         self.answer_after_ms = answer_after_ms
         self.busy_numbers = set(busy_numbers)
-        self.calls: dict[tuple[int, int], ExchangeCall] = {}
-        self.stats = ExchangeStats()
+        self.calls: dict = {}
 
     def _now(self) -> float:
         return self._world.exchange.line_seconds
 
-    def _pri(self, span: int) -> PriSpan:
+    def _stack(self, span: int):
         try:
-            return self.pri[span]
+            return self._spans[span]
         except KeyError:
-            raise LookupError(f"span {span} of the exchange does not run PRI") from None
+            raise LookupError(f"span {span} of the exchange does not run {self._system}") \
+                from None
+
+    def hangup(self, span: int, call: int, cause: int = 16) -> None:
+        c = self.calls.get((span, call))
+        if c is None or c.state == "cleared":
+            raise LookupError(f"no call {call} on span {span} of the exchange")
+        self._stack(span).hangup(self._now(), call, cause)
+
+    def _answered(self, key, now_ms: int) -> None:
+        c = self.calls.get(key)
+        if c is not None:
+            c.state, c.answered_ms = "answered", now_ms
+            self.stats.answered += 1
+            if c.hangup_after_ms is not None:
+                self._world.after(c.hangup_after_ms, lambda c=c: self._timed_hangup(c))
+
+    def _cleared(self, key, cause: int) -> None:
+        c = self.calls.pop(key, None)
+        if c is not None:
+            c.state, c.cause = "cleared", cause
+            self.stats.cleared[cause] = self.stats.cleared.get(cause, 0) + 1
+
+    def _answer(self, c) -> None:
+        if c.state == "setup" and (c.span, c.call) in self.calls:
+            self._stack(c.span).answer(self._now(), c.call)
+
+    def _timed_hangup(self, c) -> None:
+        if c.state == "answered" and (c.span, c.call) in self.calls:
+            self._stack(c.span).hangup(self._now(), c.call, 16)
+
+    def status(self) -> dict:
+        s = self.stats
+        return {"offered": s.offered, "congested": s.congested, "answered": s.answered,
+                "from_board": s.from_board, "cleared": dict(s.cleared),
+                "calls": [vars(c) for c in self.calls.values()]}
+
+
+class ExchangeCalls(ExchangeCallsBase):
+    """Call logic of the exchange over its network-side PRI spans."""
+
+    _system = "PRI"
+
+    def __init__(self, world, pri: dict[int, PriSpan], *, answer_after_ms: int = 2000,
+                 busy_numbers: frozenset[str] = frozenset()):
+        super().__init__(world, pri, answer_after_ms, busy_numbers)
+        self.pri = pri
+        self.calls: dict[tuple[int, int], ExchangeCall] = {}
+        self.stats = ExchangeStats()
 
     def offer_call(self, span: int, ani: str, dnis: str, *, overlap: bool = False,
                    timeslot: int | None = None, hangup_after_ms: int | None = None) -> ExchangeCall:
         """Offer a call to the board. With ``overlap`` the DNIS follows digit by digit."""
-        pri = self._pri(span)
+        pri = self._stack(span)
         self.stats.offered += 1
         now = self._now()
         if not pri.q931.free_channels() and timeslot is None:
@@ -87,18 +141,12 @@ class ExchangeCalls:
     def _digit(self, c: ExchangeCall, digit: str, last: bool) -> None:
         if c.state != "setup" or (c.span, c.call) not in self.calls:
             return
-        pri = self._pri(c.span)
+        pri = self._stack(c.span)
         if pri.q931.call_state(c.call).name not in ("OVERLAP_SENDING", "OVERLAP_RECEIVING"):
             # no SETUP ACKNOWLEDGE yet: the digit waits (the caller keeps it in mind)
             self._world.after(100, lambda: self._digit(c, digit, last))
             return
         pri.send_digits(self._now(), c.call, digit, complete=last)
-
-    def hangup(self, span: int, call: int, cause: int = 16) -> None:
-        c = self.calls.get((span, call))
-        if c is None or c.state == "cleared":
-            raise LookupError(f"no call {call} on span {span} of the exchange")
-        self._pri(span).hangup(self._now(), call, cause)
 
     def handle(self, events) -> None:
         """The exchange board's events of one tick."""
@@ -110,7 +158,7 @@ class ExchangeCalls:
                 self.stats.from_board += 1
                 c = ExchangeCall(ev.span, ev.call, "from_board", ev.ani, ev.dnis, ev.timeslot)
                 self.calls[key] = c
-                pri = self._pri(ev.span)
+                pri = self._stack(ev.span)
                 if ev.dnis in self.busy_numbers:
                     pri.reject(self._now(), ev.call, 17)
                     continue
@@ -118,28 +166,6 @@ class ExchangeCalls:
                 pri.alerting(self._now(), ev.call)
                 self._world.after(self.answer_after_ms, lambda c=c: self._answer(c))
             elif isinstance(ev, CallAnswered):
-                c = self.calls.get(key)
-                if c is not None:
-                    c.state, c.answered_ms = "answered", now_ms
-                    self.stats.answered += 1
-                    if c.hangup_after_ms is not None:
-                        self._world.after(c.hangup_after_ms, lambda c=c: self._timed_hangup(c))
+                self._answered(key, now_ms)
             elif isinstance(ev, CallCleared):
-                c = self.calls.pop(key, None)
-                if c is not None:
-                    c.state, c.cause = "cleared", ev.cause
-                    self.stats.cleared[ev.cause] = self.stats.cleared.get(ev.cause, 0) + 1
-
-    def _answer(self, c: ExchangeCall) -> None:
-        if c.state == "setup" and (c.span, c.call) in self.calls:
-            self._pri(c.span).answer(self._now(), c.call)
-
-    def _timed_hangup(self, c: ExchangeCall) -> None:
-        if c.state == "answered" and (c.span, c.call) in self.calls:
-            self._pri(c.span).hangup(self._now(), c.call, 16)
-
-    def status(self) -> dict:
-        s = self.stats
-        return {"offered": s.offered, "congested": s.congested, "answered": s.answered,
-                "from_board": s.from_board, "cleared": dict(s.cleared),
-                "calls": [vars(c) for c in self.calls.values()]}
+                self._cleared(key, ev.cause)

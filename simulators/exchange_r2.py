@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from drivers.sig.pri import CallAnswered, CallCleared, CallOffered
 from drivers.sig.r2span import R2Span
 
+from simulators.exchange import ExchangeCallsBase
+
 __all__ = ["ExchangeR2Calls", "ExchangeR2Call"]
 
 
@@ -41,36 +43,27 @@ class ExchangeR2Stats:
     from_board: int = 0
 
 
-class ExchangeR2Calls:
+class ExchangeR2Calls(ExchangeCallsBase):
     """Call logic of the exchange over its R2 spans."""
+
+    _system = "R2"
 
     def __init__(self, world, r2: dict[int, R2Span], *, answer_after_ms: int = 2000,
                  busy_numbers=(), vacant_numbers=(), congested_numbers=(),
                  no_answer_numbers=()):
-        self._world = world
+        super().__init__(world, r2, answer_after_ms, busy_numbers)
         self.r2 = r2
-        self.answer_after_ms = answer_after_ms
-        self.busy_numbers = set(busy_numbers)
         self.vacant_numbers = set(vacant_numbers)
         self.congested_numbers = set(congested_numbers)
         self.no_answer_numbers = set(no_answer_numbers)
         self.calls: dict[tuple[int, int], ExchangeR2Call] = {}
         self.stats = ExchangeR2Stats()
 
-    def _now(self) -> float:
-        return self._world.exchange.line_seconds
-
-    def _r2(self, span: int) -> R2Span:
-        try:
-            return self.r2[span]
-        except KeyError:
-            raise LookupError(f"span {span} of the exchange does not run R2") from None
-
     def offer_call(self, span: int, ani: str, dnis: str, category: int = 1, *,
                    timeslot: int | None = None, hangup_after_ms: int | None = None,
                    kd: int | None = None) -> ExchangeR2Call:
         """Seize a circuit towards the board and send the call's number."""
-        r = self._r2(span)
+        r = self._stack(span)
         self.stats.offered += 1
         if timeslot is None and not r.free_timeslots():
             self.stats.congested += 1
@@ -84,17 +77,11 @@ class ExchangeR2Calls:
         self.calls[(span, call)] = c
         return c
 
-    def hangup(self, span: int, call: int, cause: int = 16) -> None:
-        c = self.calls.get((span, call))
-        if c is None or c.state == "cleared":
-            raise LookupError(f"no call {call} on span {span} of the exchange")
-        self._r2(span).hangup(self._now(), call, cause)
-
     def block(self, span: int, timeslot: int | None = None) -> None:
-        self._r2(span).block(self._now(), timeslot)
+        self._stack(span).block(self._now(), timeslot)
 
     def unblock(self, span: int, timeslot: int | None = None) -> None:
-        self._r2(span).unblock(self._now(), timeslot)
+        self._stack(span).unblock(self._now(), timeslot)
 
     def handle(self, events) -> None:
         """The exchange board's events of one tick."""
@@ -121,28 +108,6 @@ class ExchangeR2Calls:
                     if ev.dnis not in self.no_answer_numbers:
                         self._world.after(self.answer_after_ms, lambda c=c: self._answer(c))
             elif isinstance(ev, CallAnswered):
-                c = self.calls.get(key)
-                if c is not None:
-                    c.state, c.answered_ms = "answered", now_ms
-                    self.stats.answered += 1
-                    if c.hangup_after_ms is not None:
-                        self._world.after(c.hangup_after_ms, lambda c=c: self._timed_hangup(c))
+                self._answered(key, now_ms)
             elif isinstance(ev, CallCleared):
-                c = self.calls.pop(key, None)
-                if c is not None:
-                    c.state, c.cause = "cleared", ev.cause
-                    self.stats.cleared[ev.cause] = self.stats.cleared.get(ev.cause, 0) + 1
-
-    def _answer(self, c: ExchangeR2Call) -> None:
-        if c.state == "setup" and (c.span, c.call) in self.calls:
-            self._r2(c.span).answer(self._now(), c.call)
-
-    def _timed_hangup(self, c: ExchangeR2Call) -> None:
-        if c.state == "answered" and (c.span, c.call) in self.calls:
-            self._r2(c.span).hangup(self._now(), c.call, 16)
-
-    def status(self) -> dict:
-        s = self.stats
-        return {"offered": s.offered, "congested": s.congested, "answered": s.answered,
-                "from_board": s.from_board, "cleared": dict(s.cleared),
-                "calls": [vars(c) for c in self.calls.values()]}
+                self._cleared(key, ev.cause)
