@@ -141,6 +141,7 @@ typedef struct sim_port_s {
     int16_t *tx_audio;      /* what this port sent last tick */
     uint8_t *tap_buf;
     int tx_len;
+    int tx_quiet;           /* tx_audio holds zeros: nothing was sent */
 } sim_port_t;
 
 typedef struct {
@@ -1046,6 +1047,20 @@ static void port_transmit(hal_board_t *b, sim_port_t *p, int frames)
 {
     int i;
 
+    if (p->chan.play == NULL && !chan_generating(&p->chan)) {
+        /* Nothing to send: the line is quiet (true zero, not the codec's idle code, so
+         * the far end's detectors take their all-silence short cut). Most agents'
+         * lines are idle most of the time; this keeps them nearly free. */
+        memset(p->tap_buf, law_silence(SIM(b)->law), frames);
+        if (p->chan.tap & HAL_TAP_TX)
+            hal_board_push_event(b, HAL_EV_AUDIO, 0, p->number, frames, 1, p->tap_buf, frames);
+        if (!p->tx_quiet || p->tx_len != frames)
+            memset(p->tx_audio, 0, sizeof(p->tx_audio[0]) * frames);
+        p->tx_quiet = 1;
+        p->tx_len = frames;
+        return;
+    }
+    p->tx_quiet = 0;
     push_done(b, 0, p->number, chan_fill_g711(&p->chan, SIM(b)->law, p->tap_buf, 1, frames));
     if (p->chan.tap & HAL_TAP_TX)
         hal_board_push_event(b, HAL_EV_AUDIO, 0, p->number, frames, 1, p->tap_buf, frames);

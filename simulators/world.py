@@ -145,7 +145,8 @@ class Phone:
         self.caller_ids: list = []          # what the display showed, newest last
         self.heard: list[str] = []          # tones heard (dial, busy, ...), in order
         self._assembler = MessageAssembler()
-        self._p.detect("cpt", "fsk_v23" if cid_mode == "v23" else "fsk")
+        self._fsk = "fsk_v23" if cid_mode == "v23" else "fsk"
+        self._p.detect("cpt", self._fsk)
 
     @property
     def caller_id(self):
@@ -158,10 +159,14 @@ class Phone:
     def lift(self) -> None:
         self.off_hook = True
         self._p.hook(True)
+        # caller ID is received on hook (EN 300 659-1 on-hook data transmission): the
+        # display's FSK receiver rests while the phone is in use
+        self._p.detect("cpt")
 
     def hang_up(self) -> None:
         self.off_hook = False
         self._p.hook(False)
+        self._p.detect("cpt", self._fsk)
 
     def flash(self, ms: int = 200) -> None:
         """Hook flash: on hook for ``ms`` of line time, then off hook again."""

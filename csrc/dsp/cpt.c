@@ -809,6 +809,16 @@ static void cpt_rx_block(cpt_rx_t *s, const float *p, float e, int zc)
     }
 }
 
+static int cpt_goertzel_idle(const cpt_rx_t *s)
+{
+    int k;
+
+    for (k = 0; k < CPT_MAX_FREQS; k++)
+        if (s->s1[k] != 0.0f || s->s2[k] != 0.0f)
+            return 0;
+    return 1;
+}
+
 int cpt_rx(cpt_rx_t *s, const int16_t *amp, int samples)
 {
     int done = 0;
@@ -824,6 +834,28 @@ int cpt_rx(cpt_rx_t *s, const int16_t *amp, int samples)
 
         if (m > samples - done)
             m = samples - done;
+        if (cpt_goertzel_idle(s) && dsp_all_zero(amp + done, m))
+        {
+            /* True silence while every Goertzel state is zero (an idle line's usual
+             * input): the states stay zero and add no energy, so skip the filters;
+             * only a sign change from the last sample before can count as a zero
+             * crossing. The block, when it completes, has zero powers. */
+            s->zc += (int) (((uint16_t) last) >> 15);
+            s->last = 0;
+            s->pos += m;
+            s->samples += m;
+            done += m;
+            if (s->pos == CPT_BLOCK)
+            {
+                float p[CPT_MAX_FREQS] = {0};
+
+                cpt_rx_block(s, p, s->energy, s->zc);
+                s->energy = 0.0f;
+                s->zc = 0;
+                s->pos = 0;
+            }
+            continue;
+        }
         for (k = 0; k < CPT_MAX_FREQS; k++)
         {
             s1[k] = s->s1[k];

@@ -110,4 +110,16 @@ static inline void dsp_rx_strided(int (*rx)(void *s, const int16_t *amp, int sam
     }
 }
 
+/* True silence: every sample exactly zero (an idle line). Receivers use it to skip
+ * filter work that zero input cannot change. */
+static inline int dsp_all_zero(const int16_t *amp, int samples)
+{
+    int16_t any = 0;
+    int i;
+
+    for (i = 0; i < samples; i++)
+        any |= amp[i];
+    return any == 0;
+}
+
 #endif

@@ -371,6 +371,22 @@ int fsk_rx(fsk_rx_t *s, const int16_t *amp, int samples)
     if (s == NULL || samples < 0 || (samples > 0 && amp == NULL))
         return FSK_EINVAL;
     int got = 0;
+    if (!s->carrier && samples >= FSK_RX_WINDOW && dsp_all_zero(amp, samples)) {
+        /* No carrier and a quiet line (an idle phone's usual input): the loop below
+         * would only decay the power and fill the window with zero products, so do
+         * just that. Same state afterwards, without W multiply-adds per sample. */
+        for (int n = 0; n < samples; n++)
+            s->power -= s->power * FSK_RX_POWER_SHIFT;
+        memset(s->mi, 0, sizeof(s->mi));
+        memset(s->mq, 0, sizeof(s->mq));
+        memset(s->si, 0, sizeof(s->si));
+        memset(s->sq, 0, sizeof(s->sq));
+        s->pos = (s->pos + samples) % FSK_RX_WINDOW;
+        s->phase_mark += s->step_mark * (uint32_t) samples;
+        s->phase_space += s->step_space * (uint32_t) samples;
+        s->prev_d = 0.0f;
+        return 0;
+    }
     for (int n = 0; n < samples; n++) {
         float x = amp[n] * (1.0f / 32768.0f);
 

@@ -32,6 +32,7 @@ flash 100..750 ms (the board reports longer on-hook as a hang-up).
 from __future__ import annotations
 
 import enum
+import heapq
 from collections import Counter, deque
 from dataclasses import dataclass
 
@@ -52,7 +53,7 @@ __all__ = [
     # machines
     "FxsConfig", "FxoConfig", "FxsState", "FxoState", "Fxs", "Fxo", "DigitMap", "AnalogError",
     "RING_CADENCES", "TONE_PLANS", "DTMF_FREQS", "fsk_caller_id_seconds",
-    "dtmf_caller_id_seconds", "AnalogPort", "AnalogCallEvent", "attach",
+    "dtmf_caller_id_seconds", "AnalogPort", "AnalogPorts", "AnalogCallEvent", "attach",
 ]
 
 _EPS = 1e-9
@@ -1300,6 +1301,7 @@ class AnalogPort:
         self._seq_dtmf = False
         self._tick = 0
         self._out_later: list[Event] = []
+        self._group: AnalogPorts | None = None
         # The board's DSP core: DTMF digits from the phone (FXS), caller ID and call
         # progress from the exchange (FXO), DTMF dialling and FSK caller ID out.
         self.board_dsp = board_dsp and hasattr(port, "detect")
@@ -1436,12 +1438,16 @@ class AnalogPort:
         the call events it makes come out of the next :meth:`handle`."""
         self.machine.receive(now, event)
         self._out_later += self._pump(now)
+        if self._group is not None:
+            self._group.mark(self.port.number)
 
     def send(self, now: float, request) -> int | None:
         """A CTI request for this port; returns the call number for Alert / Dial. The
         port acts at once; the call events come out of the next :meth:`handle`."""
         call = self.machine.send(now, request)
         self._out_later += self._pump(now)
+        if self._group is not None:
+            self._group.mark(self.port.number)
         return call
 
     def handle(self, now: float, tick: int, events: list[Event]) -> list[Event]:
@@ -1480,6 +1486,14 @@ class AnalogPort:
         out += self._pump(now)
         return out
 
+    def next_wake(self) -> float | None:
+        """The line time at which this port must run again with no event for it: its
+        machine's next timer or its tone sequencer's next segment (None: neither)."""
+        due = self.machine.get_timer()
+        if self._seq and self._seq_next is not None and (due is None or self._seq_next < due):
+            due = self._seq_next
+        return due
+
     def _pump(self, now: float) -> list[Event]:
         for cmd in self.machine.commands():
             self._apply(now, cmd)
@@ -1500,15 +1514,72 @@ class AnalogPort:
                 "call": m.call, "counters": dict(m.counters)}
 
 
+class AnalogPorts:
+    """Every analog port of one board as one signalling handler on the board's tick.
+
+    A tick's events go to the ports they name; a port runs only when it has an event,
+    a due timer or tone segment, or output a request left for the next tick. A board
+    with hundreds of idle agents' lines then costs next to nothing per tick, where one
+    handler per port would look at every event of every port on every tick."""
+
+    def __init__(self) -> None:
+        self.ports: dict[int, AnalogPort] = {}
+        self._wake: list[tuple[float, int]] = []     # (line time, port): a heap
+        self._marked: set[int] = set()
+
+    def add(self, ap: AnalogPort) -> None:
+        n = ap.port.number
+        if n in self.ports:
+            raise ValueError(f"port {n} already runs analog signalling")
+        self.ports[n] = ap
+        ap._group = self
+        self._marked.add(n)
+
+    def mark(self, number: int) -> None:
+        """Run this port on the next tick (a request changed it between ticks)."""
+        self._marked.add(number)
+
+    def handle(self, now: float, tick: int, events: list[Event]) -> list[Event]:
+        routed: dict[int, list[Event]] = {}
+        ports = self.ports
+        for ev in events:
+            n = getattr(ev, "port", None)
+            if n is None:
+                if type(ev).__name__ != "ToneDone" or getattr(ev, "span", None) != 0:
+                    continue
+                n = getattr(ev, "timeslot", None)
+            if n in ports and not isinstance(ev, AnalogCallEvent):
+                routed.setdefault(n, []).append(ev)
+        run = self._marked
+        self._marked = set()
+        wake = self._wake
+        while wake and wake[0][0] <= now + _EPS:
+            run.add(heapq.heappop(wake)[1])
+        run.update(routed)
+        out: list[Event] = []
+        for n in sorted(run):
+            ap = ports[n]
+            out += ap.handle(now, tick, routed.get(n, ()))
+            due = ap.next_wake()
+            if due is not None:
+                heapq.heappush(wake, (due, n))
+        return out
+
+
 def attach(board, ports=None, *, fxs: FxsConfig | None = None, fxo: FxoConfig | None = None,
            **kw) -> dict[int, AnalogPort]:
-    """Run analog signalling on the board's ports (all, or the numbers in ``ports``)."""
+    """Run analog signalling on the board's ports (all, or the numbers in ``ports``), all
+    of them under the board's one :class:`AnalogPorts` handler."""
+    group = next((h for h in board._signalling if isinstance(h, AnalogPorts)), None)
+    if group is None:
+        group = AnalogPorts()
+        board.attach_signalling(group)
     out = {}
     for number, port in board.ports.items():
         if ports is not None and number not in ports:
             continue
         machine = Fxs(fxs) if port.kind == "fxs" else Fxo(fxo)
         ap = AnalogPort(port, machine, **kw)
-        board.attach_signalling(ap)
+        group.add(ap)
         out[number] = ap
     return out
