@@ -28,7 +28,7 @@
 #define HAL_ECONFIG    -9   /* a bad configuration value */
 
 #define HAL_MAX_SPANS   64
-#define HAL_MAX_PORTS   256
+#define HAL_MAX_PORTS   1024   /* a chassis of analog modules seen as one board */
 #define HAL_TIMESLOTS   32
 
 /* Span signalling: what TS16 carries. */

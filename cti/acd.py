@@ -145,7 +145,10 @@ class QueueConfig:
     ``max_len`` (app_queue ``maxlen``): calls waiting beyond which a join is refused (FULL).
     ``join_empty=False`` refuses a call when no member is logged in (JOINEMPTY);
     ``leave_when_empty`` overflows the waiting calls (EXITEMPTY) when the last member logs out.
-    Members merely not ready still count as logged in for both rules."""
+    Members merely not ready still count as logged in for both rules.
+    ``dissuade_ewt`` (seconds; None: off): peak dissuasion, a caller who would wait longer
+    than this (EWT) is not queued but hears the ``dissuade`` flow instead: "offer" (press 1
+    for a callback, or hold) or "impose" (a callback, the caller only confirms the number)."""
 
     name: str
     strategy: str = "longest-idle"
@@ -162,6 +165,8 @@ class QueueConfig:
     weight: int = 0
     retry: float = 5.0
     max_len: int | None = None
+    dissuade_ewt: float | None = None
+    dissuade: str = "offer"
 
     def __post_init__(self) -> None:
         if not self.name or self.name == "NONE":
@@ -181,6 +186,11 @@ class QueueConfig:
             raise ValueError(f"QueueConfig({self.name}).announce_every: must be > 0 or None")
         if self.max_len is not None and self.max_len < 0:
             raise ValueError(f"QueueConfig({self.name}).max_len: must be >= 0 or None")
+        if self.dissuade_ewt is not None and not self.dissuade_ewt >= 0:
+            raise ValueError(f"QueueConfig({self.name}).dissuade_ewt: must be >= 0 or None")
+        if self.dissuade not in ("offer", "impose"):
+            raise ValueError(f"QueueConfig({self.name}).dissuade: {self.dissuade!r} not one of "
+                             f"offer, impose")
         self.overflow_action()  # validates
         seen = set()
         for m in self.members:

@@ -102,6 +102,7 @@ class Call:
     direct: bool = False               # ringing an agent outside the ACD (a transfer to them)
     play_id: Any = None
     consult: Any = None                # a consultation in progress (consultative transfer)
+    dissuaded: bool = False            # the peak-dissuasion flow has run for this call
     record_requested: bool = False
     direct_until: float | None = None  # a direct ring (transfer, pickup) gives up then
 
@@ -145,7 +146,8 @@ class Centre:
         self.counters = {"offered": 0, "answered": 0, "no_ivr_port": 0, "abandoned_ivr": 0,
                          "abandoned_queue": 0, "abandoned_ring": 0, "ring_no_answer": 0,
                          "voicemail": 0, "callback": 0, "timeout": 0, "failed": 0,
-                         "transfers": 0, "transfers_direct": 0}
+                         "transfers": 0, "transfers_direct": 0, "dissuaded": 0}
+        self._queue_cfg = {q.name: q for q in config.queues}
         for port in self.analog.values():
             if port.port.kind == "fxs":
                 port.port.detect("dtmf")
@@ -204,6 +206,7 @@ class Centre:
     def handle(self, now: float, events: list) -> list[CtiEvent]:
         """The board's events of one tick in, CTI events out."""
         self.now = now
+        taps: dict | None = None         # the calls by trunk channel, once per tick
         for ev in events:
             if isinstance(ev, pri_mod.CallOffered):
                 self._pri_offered(now, ev)
@@ -223,7 +226,9 @@ class Centre:
             elif isinstance(ev, ToneDone):
                 self._tone_done(now, ev)
             elif isinstance(ev, Audio):
-                self._audio(ev)
+                if taps is None:
+                    taps = self._calls_by_trunk()
+                self._audio(ev, taps)
         self._run_acd(now)
         for call in list(self.calls.values()):
             if call.direct and call.state == "delivered" and call.direct_until is not None \
@@ -482,6 +487,8 @@ class Centre:
     # ---- ACD -----------------------------------------------------------------------------
 
     def _enqueue(self, now, call: Call, queue: str) -> None:
+        if self._dissuade(now, call, queue):
+            return
         call.queue = queue
         call.queued_at = now
         call.state = "queued"
@@ -489,6 +496,30 @@ class Centre:
             self._start_moh(call)
             self._call_event(call, "queued")
         self._run_acd(now)
+
+    def _dissuade(self, now, call: Call, queue: str) -> bool:
+        """Peak dissuasion (the queue's ``dissuade_ewt``): a caller who would wait longer
+        than the threshold hears the queue's dissuasion flow on an IVR port instead of
+        joining (once per call); with no IVR port free the call joins as usual."""
+        qc = self._queue_cfg.get(queue)
+        if qc is None or qc.dissuade_ewt is None or call.dissuaded or call.direction != "in":
+            return False
+        ewt = self.acd.estimated_wait(queue)
+        if ewt <= qc.dissuade_ewt:
+            return False
+        flow = self.config.flows.get(f"dissuade:{queue}")
+        if flow is None or not self.ivr_ports.acquire(call.id):
+            return False
+        call.dissuaded = True
+        call.ivr_port = True
+        call.queue = queue
+        self.counters["dissuaded"] += 1
+        self._call_event(call, "dissuaded", queue=queue, ewt=round(ewt, 1), mode=qc.dissuade)
+        call.ivr = ivr_mod.IvrSession(flow, call.id, call.ani, call.dnis, call.data)
+        call.state = "ivr"
+        call.ivr.start(now)
+        self._run_ivr(now, call)
+        return True
 
     def _run_acd(self, now) -> None:
         due = self.acd.get_timer()
@@ -700,14 +731,22 @@ class Centre:
             if c is not None:
                 self._trunk_cleared(now, c, 16)
 
-    def _audio(self, ev) -> None:
+    def _calls_by_trunk(self) -> dict:
+        """The calls by the trunk channel they hold: (span, timeslot) or (0, FXO port)."""
+        out = {}
         for call in self.calls.values():
-            if (ev.span != 0 and (call.span, call.timeslot) == (ev.span, ev.timeslot)) or \
-                    (ev.span == 0 and call.fxo_port == ev.timeslot):
-                rec = call.voicemail or call.recording
-                if rec is not None:
-                    rec.add(ev.data, ev.sent)
-                return
+            if call.span is not None and call.timeslot is not None:
+                out.setdefault((call.span, call.timeslot), call)
+            if call.fxo_port is not None:
+                out.setdefault((0, call.fxo_port), call)
+        return out
+
+    def _audio(self, ev, taps: dict) -> None:
+        call = taps.get((ev.span, ev.timeslot))
+        if call is not None:
+            rec = call.voicemail or call.recording
+            if rec is not None:
+                rec.add(ev.data, ev.sent)
 
     # ---- the end of a call -----------------------------------------------------------
 

@@ -86,6 +86,11 @@ TICK_MS_MIN, TICK_MS_MAX = 5, 100
 MAX_CABLE_DELAY_BITS = 4096  # what hal_sim_cable_connect accepts (16 frames of line time)
 IPC_PATH_MAX = 107      # sun_path holds 108 bytes with the NUL
 
+# The keys of a [[queues]] table besides name and members (cti.acd.QueueConfig's fields).
+_QUEUE_OPTIONS = ("strategy", "ring_timeout", "wrapup", "max_wait", "overflow", "join_empty",
+                  "leave_when_empty", "announce_every", "pause_on_no_answer",
+                  "required_skills", "weight", "max_len", "dissuade_ewt", "dissuade")
+
 DEFAULT_TOML = """\
 # The embedded default: a simulated board cabled to a simulated exchange.
 [server]
@@ -649,10 +654,7 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
             c.error(path, str(e))
     queues = []
     for path, q in c.tables(data, (), "queues"):
-        q = c.table(q, path, ("name", "strategy", "members", "ring_timeout", "wrapup",
-                              "max_wait", "overflow", "join_empty", "leave_when_empty",
-                              "announce_every", "pause_on_no_answer", "required_skills",
-                              "weight", "max_len"))
+        q = c.table(q, path, ("name", "members") + _QUEUE_OPTIONS)
         members = q.get("members", "all")
         if members == "all":
             members = list(agent_cfgs)
@@ -666,16 +668,15 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
                 c.error(path + ("members", i), f"no agent {aid!r}")
                 continue
             mem.append(acd.Member(aid, int(pen) if pen.isdigit() else 0))
-        kw = {k: q[k] for k in ("strategy", "ring_timeout", "wrapup", "max_wait", "overflow",
-                                "join_empty", "leave_when_empty", "announce_every",
-                                "pause_on_no_answer", "required_skills", "weight", "max_len")
-              if k in q}
+        kw = {k: q[k] for k in _QUEUE_OPTIONS if k in q}
         try:
             queues.append(acd.QueueConfig(str(q.get("name", "")), members=tuple(mem), **kw))
         except (ValueError, TypeError) as e:
             c.error(path, str(e))
     if not queues:
         c.error(("queues",), "missing: at least one queue ([[queues]])")
+    dissuasion = {f"dissuade:{q.name}": ivr.dissuasion_flow(q.name, q.dissuade)
+                  for q in queues if q.dissuade_ewt is not None}
     qnames = {q.name for q in queues}
     r = c.table(data.get("routing", {}), ("routing",), ("default", "dnis", "area"))
     routes = {}
@@ -714,6 +715,7 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
             c.error(("routing", "area", i), "an area rule is [ANI prefix, queue name]")
             continue
         area.append((str(rule[0]), str(rule[1])))
+    flows.update(dissuasion)
     prompts = c.get(ce, ("centre",), "prompts", str, str(home / "prompts"))
     return CentreConfig(
         agents=list(agent_cfgs.values()), queues=queues, flows=flows, routes=routes,

@@ -43,9 +43,10 @@ Node types and their keys (``*`` required):
 ``voicemail`` box*; prompt
 ``callback``  prompt ("callback_confirm"), queue, thanks ("callback_thanks"), confirm
               ("1"), min_digits (5), max_digits (15), terminator, timeout, interdigit,
-              retries, invalid, no_input, on_fail, barge_in (true). The confirm key
-              alone, then ``#`` or the interdigit timeout, means "call me on my ANI";
-              anything of min_digits or more is the number to call.
+              retries, invalid, no_input, on_fail, barge_in (true), ani_on_no_input
+              (false). The confirm key alone, then ``#`` or the interdigit timeout, means
+              "call me on my ANI"; anything of min_digits or more is the number to call;
+              with ani_on_no_input no key at all also means the ANI (an imposed callback).
 ``set``       key*, value* or from* (a reference), next*
 ``branch``    key* (a reference), cases* ({value = node}), default*
 ``hangup``    prompt, reason ("normal")
@@ -100,6 +101,8 @@ __all__ = [
     "NODE_TYPES",
     "parse_flow",
     "parse_flows",
+    "dissuasion_flow",
+    "DISSUASION_MODES",
     "IvrSession",
     "IvrEvent",
     "Play",
@@ -184,6 +187,7 @@ class CallbackNode(_InputNode):
     min_digits: int = 5
     max_digits: int = 15
     terminator: str = "#"
+    ani_on_no_input: bool = False
 
 
 @dataclass(frozen=True)
@@ -274,7 +278,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "menu": _INPUT_KEYS + ("branches", "digits"),
     "collect": _INPUT_KEYS + ("next", "store_as", "min_digits", "max_digits", "terminator"),
     "callback": _INPUT_KEYS + ("queue", "thanks", "confirm", "min_digits", "max_digits",
-                               "terminator"),
+                               "terminator", "ani_on_no_input"),
     "lookup": ("type", "table", "key", "column", "store_as", "found", "missing", "timeout"),
     "say": ("type", "value", "text", "as", "prefix", "before", "after", "missing", "next",
             "barge_in"),
@@ -468,7 +472,8 @@ def _parse_node(c: _Checker, name: str, t: Any, path: tuple) -> Node | None:
                             thanks=c.one_prompt(t, path, "thanks", "callback_thanks"),
                             confirm=c.digit_string(t, path, "confirm", "1", maxlen=1),
                             min_digits=lo_, max_digits=hi_,
-                            terminator=c.digit_string(t, path, "terminator", "#", True, 1))
+                            terminator=c.digit_string(t, path, "terminator", "#", True, 1),
+                            ani_on_no_input=c.get(t, path, "ani_on_no_input", "bool", False))
     elif kind == "lookup":
         key = c.ref(t, path, "key", required=False, default="ani")
         node = LookupNode(name, c.get(t, path, "table", "str", required=True), key,
@@ -827,7 +832,12 @@ class IvrSession:
         kind = self._timer_kind
         self._disarm()
         if self._phase is _Phase.INPUT:
-            if kind == "first":
+            node = self._node
+            if kind == "first" and isinstance(node, CallbackNode) and node.ani_on_no_input \
+                    and self.ani:
+                # an imposed callback: silence confirms the caller's own number
+                self._run(now, lambda: self._complete(now, timed_out=True))
+            elif kind == "first":
                 self._run(now, lambda: self._fail(now, no_input=True))
             else:
                 self._run(now, lambda: self._complete(now, timed_out=True))
@@ -1073,7 +1083,9 @@ class IvrSession:
             self._emit(DataChanged(copy.deepcopy(self._data)))
             return node.next
         assert isinstance(node, CallbackNode)
-        if entry == node.confirm and (timed_out or terminated):
+        if (entry == node.confirm and (timed_out or terminated)) or \
+                (not entry and node.ani_on_no_input and self.ani):
+            # the confirm key, or (imposed callback) nothing at all: the caller's own number
             number = self.ani
         elif len(entry) >= node.min_digits:
             number = entry
@@ -1161,6 +1173,40 @@ class IvrPorts:
 
 # ---------------------------------------------------------------------------------
 # An example (the default demo flow; also a test fixture)
+
+DISSUASION_MODES = ("offer", "impose")
+
+
+def dissuasion_flow(queue: str, mode: str = "offer") -> Flow:
+    """The peak-dissuasion flow of ``queue`` (a queue's ``dissuade`` policy, the case of
+    PRODUCT.md: at the peak the IVR answers, says an agent will call back, keeps the
+    number). ``offer``: the caller presses 1 for a callback or stays on the line and
+    waits in the queue after all; ``impose``: the caller is told and only confirms the
+    number (1, another number, or silence for the ANI). Named ``dissuade:QUEUE``."""
+    if mode not in DISSUASION_MODES:
+        raise ValueError(f"dissuasion mode must be one of {', '.join(DISSUASION_MODES)}, "
+                         f"not {mode!r}")
+    confirm = {"type": "callback", "prompt": "callback_confirm", "queue": queue,
+               "thanks": "callback_thanks", "confirm": "1", "ani_on_no_input": True,
+               "timeout": 5, "interdigit": 3, "retries": 1}
+    if mode == "offer":
+        nodes = {
+            "offer": {"type": "menu", "prompt": ["peak_busy", "callback_offer"],
+                      "branches": {"1": "confirm"}, "timeout": 5, "retries": 0,
+                      "on_fail": "hold"},
+            "confirm": confirm,
+            "hold": {"type": "queue", "queue": queue, "prompt": "please_hold"},
+        }
+        start = "offer"
+    else:
+        nodes = {"notice": {"type": "play", "prompt": "peak_busy", "next": "confirm",
+                            "barge_in": True},
+                 "confirm": confirm}
+        start = "notice"
+    name = f"dissuade:{queue}"
+    return parse_flow(name, {"start": start, "nodes": nodes,
+                             "description": f"peak dissuasion ({mode}) of queue {queue}"})
+
 
 EXAMPLE_FLOWS_TOML = '''
 [ivr.flows.main]
