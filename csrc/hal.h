@@ -269,7 +269,7 @@ int hal_chan_fsk(hal_board_t *b, int span, int chan, int mode, const uint8_t *bi
  * flags make monitor, whisper and barge (dsp/conf.h: CONF_TALK, CONF_HEAR,
  * CONF_WHISPER). A channel (a timeslot, or span 0 and a port) is in at most
  * one conference. */
-#define HAL_MAX_CONFS     256
+#define HAL_MAX_CONFS     1024
 #define HAL_CONF_MEMBERS  16
 int hal_conf_create(hal_board_t *b);                 /* a conference id, or an error */
 int hal_conf_destroy(hal_board_t *b, int conf);      /* every member leaves */

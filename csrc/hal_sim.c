@@ -1027,8 +1027,11 @@ static void port_receive(hal_board_t *b, sim_port_t *p, int frames)
         int heard = peer && (p->kind == HAL_PORT_FXO || peer->hook);
         int16_t lin[8000];
         int n = frames < 8000 ? frames : 8000;
-        for (i = 0; i < n; i++)
-            lin[i] = (heard && peer->tx_len > i) ? peer->tx_audio[i] : 0;
+        int m = heard && !peer->tx_quiet ? (peer->tx_len < n ? peer->tx_len : n) : 0;
+        if (m > 0)
+            memcpy(lin, peer->tx_audio, sizeof(lin[0]) * m);
+        if (m < n)
+            memset(lin + m, 0, sizeof(lin[0]) * (n - m));
         if (p->chan.tap & HAL_TAP_RX) {
             for (i = 0; i < n; i++)
                 p->tap_buf[i] = law_encode(SIM(b)->law, lin[i]);

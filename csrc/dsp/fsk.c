@@ -375,8 +375,11 @@ int fsk_rx(fsk_rx_t *s, const int16_t *amp, int samples)
         /* No carrier and a quiet line (an idle phone's usual input): the loop below
          * would only decay the power and fill the window with zero products, so do
          * just that. Same state afterwards, without W multiply-adds per sample. */
-        for (int n = 0; n < samples; n++)
-            s->power -= s->power * FSK_RX_POWER_SHIFT;
+        if (s->power < 1e-20f)
+            s->power = 0.0f;    /* far below any threshold; and a denormal would stick */
+        else
+            for (int n = 0; n < samples; n++)
+                s->power -= s->power * FSK_RX_POWER_SHIFT;
         memset(s->mi, 0, sizeof(s->mi));
         memset(s->mq, 0, sizeof(s->mq));
         memset(s->si, 0, sizeof(s->si));

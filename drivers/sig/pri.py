@@ -13,6 +13,7 @@ simulated exchange, as ARCHITECTURE.md wants: one stack, two roles.
 """
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -21,7 +22,7 @@ from drivers.sig import q921, q931
 from drivers.sig.q931_codec import CAUSE_TEXT
 
 __all__ = [
-    "PriSpan", "attach", "CallOffered", "CallDigits", "CallProceeding", "CallAlerting", "CallAnswered",
+    "PriSpan", "PriSpans", "attach", "CallOffered", "CallDigits", "CallProceeding", "CallAlerting", "CallAnswered",
     "CallCleared", "DChannelUp", "DChannelDown", "ChannelsRestarted",
 ]
 
@@ -146,6 +147,8 @@ class PriSpan:
         self._info_ready: list[int] = []        # calls whose dialled digits can go now
         self._tick = 0
         self.link_up = False
+        self._group: PriSpans | None = None
+        self._in_handle = False
 
     # ---- the board tick drives this ------------------------------------------
 
@@ -157,6 +160,13 @@ class PriSpan:
     def handle(self, now: float, tick: int, events: list[Event]) -> list[Event]:
         """Feed this tick's board events; run due timers; return the span's call events."""
         self._tick = tick
+        self._in_handle = True
+        try:
+            return self._handle(now, events)
+        finally:
+            self._in_handle = False
+
+    def _handle(self, now: float, events: list[Event]) -> list[Event]:
         for ev in events:
             if getattr(ev, "span", None) != self.span.number:
                 continue
@@ -180,6 +190,9 @@ class PriSpan:
 
     def _pump(self, now: float) -> None:
         """Move primitives between the layers until nothing more happens."""
+        if self._group is not None and not self._in_handle:
+            # a request between ticks: the span's group runs it on the next tick
+            self._group.mark(self.span.number)
         for _ in range(1000):
             moved = False
             ev = self.lapd.next_event()
@@ -325,14 +338,67 @@ class PriSpan:
                 "q921": dict(self.lapd.counters), "q931": dict(self.q931.counters)}
 
 
+class PriSpans:
+    """Every PRI span of one board (in one role) as one signalling handler.
+
+    A tick's D-channel frames and alarms go to the span they came from; a span's stack
+    runs only when it has one, when a Q.921 or Q.931 timer of it is due, or when a
+    request (place, answer, hang up, ...) changed it between ticks. Nine idle spans then
+    cost nothing per tick, where one handler per span would scan every event of the
+    board's tick and every call's timers on every tick."""
+
+    def __init__(self) -> None:
+        self.spans: dict[int, PriSpan] = {}
+        self._wake: list[tuple[float, int]] = []     # (line time, span): a heap
+        self._marked: set[int] = set()
+
+    def add(self, pri: PriSpan) -> None:
+        n = pri.span.number
+        if n in self.spans:
+            raise ValueError(f"span {n} already runs PRI")
+        self.spans[n] = pri
+        pri._group = self
+        self._marked.add(n)
+
+    def mark(self, number: int) -> None:
+        """Run this span's stack on the next tick."""
+        self._marked.add(number)
+
+    def handle(self, now: float, tick: int, events: list[Event]) -> list[Event]:
+        spans = self.spans
+        routed: dict[int, list[Event]] = {}
+        for ev in events:
+            if isinstance(ev, (DFrame, SpanAlarm)) and ev.span in spans:
+                routed.setdefault(ev.span, []).append(ev)
+        run = self._marked
+        self._marked = set()
+        wake = self._wake
+        while wake and wake[0][0] <= now:
+            run.add(heapq.heappop(wake)[1])
+        run.update(routed)
+        out: list[Event] = []
+        for n in sorted(run):
+            pri = spans[n]
+            out += pri.handle(now, tick, routed.get(n, []))
+            due = pri.next_timer()
+            if due is not None:
+                heapq.heappush(wake, (due, n))
+        return out
+
+
 def attach(board, side: str, spans=None) -> dict[int, PriSpan]:
-    """Run PRI (in ``side``'s role) on the board's spans configured for it."""
+    """Run PRI (in ``side``'s role) on the board's spans configured for it, all of them
+    under one :class:`PriSpans` handler per board and role."""
+    group = next((h for h in board._signalling if isinstance(h, PriSpans)), None)
+    if group is None:
+        group = PriSpans()
+        board.attach_signalling(group)
     out = {}
     for number, span in board.spans.items():
         if span.signalling != "pri" or (spans is not None and number not in spans):
             continue
         pri = PriSpan(span, side)
-        board.attach_signalling(pri)
+        group.add(pri)
         pri.start(board.line_seconds)
         out[number] = pri
     return out
