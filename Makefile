@@ -7,10 +7,11 @@ HOME_DIR  ?= var/demo
 
 # Debian packages: the build (compiler, headers), the peers the tests hold us to
 # (libpri, openr2, spandsp, tshark, multimon-ng, minimodem, sox), ALSA for
-# pyalsaaudio, ZeroMQ, espeak-ng for demo prompts.
+# pyalsaaudio, ZeroMQ, espeak-ng for demo prompts, librsvg2-bin (rsvg-convert) for
+# the loss report's PNG charts.
 APT_PACKAGES := build-essential python3 python3-dev python3-venv pkg-config \
 	libasound2-dev libzmq3-dev libpri-dev libopenr2-dev libopenr2-bin libspandsp-dev \
-	tshark multimon-ng minimodem sox espeak-ng
+	tshark multimon-ng minimodem sox espeak-ng librsvg2-bin
 
 SOURCES := $(shell find csrc -name '*.c' -o -name '*.h' -o -name '*.cdef' -o -name '*.py') setup.py
 

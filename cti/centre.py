@@ -61,6 +61,9 @@ class CentreConfig:
     prompts_dir: str = "var/prompts"
     outbound_ani: str = ""             # the number outbound calls present (ANI)
     record_queues: tuple | None = None # record only calls of these queues (None: every call)
+    survey_queues: tuple = ()          # after-call survey on these queues' calls ("*": all)
+    survey_timeout: float = 10.0       # seconds the caller has to key a rating
+    callbacks: Any = None              # cti.campaigns.CallbackConfig: callbacks after the peak
 
 
 @dataclass
@@ -105,6 +108,8 @@ class Call:
     dissuaded: bool = False            # the peak-dissuasion flow has run for this call
     record_requested: bool = False
     direct_until: float | None = None  # a direct ring (transfer, pickup) gives up then
+    survey: int | None = None          # the caller's after-call rating, 1..5
+    survey_until: float | None = None  # the survey gives up waiting for a key then
 
 
 class Centre:
@@ -242,6 +247,8 @@ class Centre:
             if call.voicemail is not None and call.voicemail.full:
                 self._hangup_trunk(now, call, 16)
                 self._finish(now, call, "voicemail", 16)
+            if call.state == "survey" and now >= call.survey_until:
+                self._end_survey(now, call)          # no key in time: NULL
         out, self._out = self._out, []
         return out
 
@@ -334,6 +341,10 @@ class Centre:
                 "busy" if cause == 17 else "no_answer" if cause in (18, 19) else "failed"
             self._finish(now, call, outcome, cause)
             return
+        if call.state == "survey":
+            # the caller hung up without rating the call: the survey stores NULL
+            self._finish(now, call, "answered", cause)
+            return
         if call.ivr is not None:
             call.ivr.hangup(now)
             self._run_ivr(now, call)
@@ -353,12 +364,14 @@ class Centre:
             self._finish(now, call, "answered", cause)
             return
         if call.state in ("queued", "delivered"):
-            if call.state == "delivered":
+            # the fourth loss point: the caller gave up while an agent's phone rang
+            # (decided before the ringing stops, which puts the call back to "queued")
+            ringing = call.state == "delivered"
+            if ringing:
                 self._stop_ringing(now, call)
             self.acd.abandon(now, call.id)
             self._run_acd(now)
-            self._finish(now, call, "abandoned_ring" if call.state == "delivered"
-                         else "abandoned_queue", cause)
+            self._finish(now, call, "abandoned_ring" if ringing else "abandoned_queue", cause)
             return
         if call.state in ("established", "held"):
             if not call.direct:
@@ -372,6 +385,12 @@ class Centre:
 
     def _digit(self, now, ev) -> None:
         for call in self.calls.values():
+            if call.state == "survey" and ((ev.span != 0 and (call.span, call.timeslot) == (
+                    ev.span, ev.timeslot)) or (ev.span == 0 and call.fxo_port == ev.timeslot)):
+                if ev.digit in "12345":
+                    call.survey = int(ev.digit)
+                    self._end_survey(now, call)
+                return
             if call.ivr is not None and call.span == ev.span and call.timeslot == ev.timeslot \
                     and ev.span != 0:
                 call.ivr.digit(now, ev.digit)
@@ -671,6 +690,10 @@ class Centre:
 
     def _analog_event(self, now, port: int, ev) -> None:
         leg = (port, getattr(ev, "call", None))
+        if leg in self._by_fxo and self.calls.get(self._by_fxo[leg]) is not None and \
+                self.calls[self._by_fxo[leg]].direction == "out":
+            self._fxo_outbound_event(now, leg, ev)
+            return
         if leg in self._supervisors:
             self._supervisor_event(now, leg, ev)
             return
@@ -716,8 +739,9 @@ class Centre:
                     self._release_agent(now, call)
                 else:
                     self.acd.call_ended(now, call.id, by="agent")
-                self._hangup_trunk(now, call, 16)
-                self._finish(now, call, "answered", 16)
+                if not self._start_survey(now, call):
+                    self._hangup_trunk(now, call, 16)
+                    self._finish(now, call, "answered", 16)
         elif isinstance(ev, analog.CallOffered) and port in self.analog:
             # an FXO trunk rings: a new incoming call
             c = self._new_call(now, direction="in", trunk=f"fxo/{port}", ani=ev.ani or "",
@@ -748,6 +772,35 @@ class Centre:
             if rec is not None:
                 rec.add(ev.data, ev.sent)
 
+    # ---- the after-call survey -----------------------------------------------------------
+
+    def _start_survey(self, now, call: Call) -> bool:
+        """The agent hung up on an answered inbound call of a surveyed queue: the caller,
+        still on the trunk, hears the ``survey`` prompt and rates the call with one DTMF
+        key, 1 to 5, within ``survey_timeout`` seconds (stored in the CDR; no key, NULL)."""
+        q = self.config.survey_queues
+        if call.direction != "in" or call.answer is None or call.agent is None or \
+                not ("*" in q or call.queue in q) or self.prompts is None or \
+                "survey" not in self.prompts:
+            return False
+        if (call.span is None or (call.span, call.pri_call) not in self._by_pri) and \
+                (call.fxo_port is None or (call.fxo_port, call.fxo_call) not in self._by_fxo):
+            return False
+        self._stop_play(call)
+        if call.conf is not None:
+            call.conf.destroy()
+            call.conf = None
+        self._trunk_channel(call).detect("dtmf")
+        call.state = "survey"
+        call.survey_until = now + self.config.survey_timeout
+        self._play(call, ["survey"])
+        self._call_event(call, "survey")
+        return True
+
+    def _end_survey(self, now, call: Call) -> None:
+        self._hangup_trunk(now, call, 16)
+        self._finish(now, call, "answered", 16)
+
     # ---- the end of a call -----------------------------------------------------------
 
     def _finish(self, now, call: Call, outcome: str, cause: int | None) -> None:
@@ -773,7 +826,12 @@ class Centre:
         ch = self._trunk_channel(call) if has_trunk else None
         if ch is not None:
             ch.tap(False)
-            ch.detect()
+            if call.fxo_port is not None:
+                # the FXO machine's own receivers: caller ID, DTMF, call progress
+                fsk = "fsk_v23" if self.analog[call.fxo_port].cid_mode == "v23" else "fsk"
+                ch.detect("dtmf", "cpt", fsk)
+            else:
+                ch.detect()
         call.end = now
         call.outcome = outcome
         call.cause = cause
@@ -804,7 +862,7 @@ class Centre:
                "billsec": (now - call.answer) if call.answer is not None and call.agent else 0.0,
                "outcome": outcome, "cause": cause, "queue": call.queue, "agent": call.agent,
                "ivr_path": "/".join(call.ivr_path), "wait": call.wait, "data": dict(call.data),
-               "recording": rec_path}
+               "recording": rec_path, "survey": call.survey}
         if self.store is not None:
             self.store.add_cdr(cdr)           # in SQLite before the event goes out
         self._call_event(call, "cleared", cause=cause, outcome=outcome, recording=rec_path)
@@ -860,8 +918,9 @@ class Centre:
             if not call.direct:
                 self.acd.call_ended(now, call.id, by="agent")
             self._release_agent(now, call)
-            self._hangup_trunk(now, call, 16)
-            self._finish(now, call, "answered", 16)
+            if not self._start_survey(now, call):
+                self._hangup_trunk(now, call, 16)
+                self._finish(now, call, "answered", 16)
         else:
             self._hangup_trunk(now, call, 16)
             self._trunk_cleared(now, call, 16)
@@ -1092,8 +1151,10 @@ class Centre:
 
     def make_call(self, now, agent: str, number: str, span: int | None = None) -> dict:
         """Click-to-dial: the agent's phone rings first; when it is answered the number is
-        called out on a PRI span (the first with a free B-channel) and the two are switched
-        through (outbound calls, callbacks after the peak)."""
+        called out on a PRI span (the first with a free B-channel; with none, and no
+        ``span`` asked for, on an idle FXO line, dialled in DTMF and supervised by its
+        tones) and the two are switched through (outbound calls, campaigns, callbacks
+        after the peak)."""
         a = self._agent(agent)
         if not number.isdigit():
             raise ValueError(f"{number!r}: a number is digits")
@@ -1102,11 +1163,14 @@ class Centre:
             raise LookupError(f"agent {agent} has no extension")
         spans = [span] if span is not None else sorted(self.pri)
         spans = [n for n in spans if n in self.pri and self.pri[n].q931.free_channels()]
-        if not spans:
-            raise ValueError("no free B-channel on any PRI span (all trunks busy)")
-        call = Call(id=f"c{next(self._ids)}", direction="out", trunk=f"{spans[0]}/-",
-                    ani=str(ext),
-                    dnis=number, start=now, span=spans[0], agent=agent, agent_port=ext)
+        fxo = None if spans or span is not None else self._free_fxo()
+        if not spans and fxo is None:
+            raise ValueError("no free B-channel on any PRI span nor an idle FXO line "
+                             "(all trunks busy)")
+        call = Call(id=f"c{next(self._ids)}", direction="out",
+                    trunk=f"{spans[0]}/-" if spans else f"fxo/{fxo}", ani=str(ext),
+                    dnis=number, start=now, span=spans[0] if spans else None,
+                    fxo_port=fxo, agent=agent, agent_port=ext)
         self.calls[call.id] = call
         fxs_call = self.analog[ext].send(now, analog.Alert(number, "dialling"))
         call.agent_call = fxs_call
@@ -1122,10 +1186,15 @@ class Centre:
         if call is None:
             del self._outbound[leg]
             return
-        if isinstance(ev, analog.Answered) and call.pri_call is None:
-            pri = self.pri[call.span]
-            call.pri_call = pri.place_call(now, call.dnis, self.config.outbound_ani or "")
-            self._by_pri[(call.span, call.pri_call)] = call.id
+        if isinstance(ev, analog.Answered) and call.pri_call is None and call.fxo_call is None:
+            if call.fxo_port is not None:
+                # an analog trunk: seize, dial in DTMF; the FXO machine supervises the tones
+                call.fxo_call = self.analog[call.fxo_port].send(now, analog.Dial(call.dnis))
+                self._by_fxo[(call.fxo_port, call.fxo_call)] = call.id
+            else:
+                pri = self.pri[call.span]
+                call.pri_call = pri.place_call(now, call.dnis, self.config.outbound_ani or "")
+                self._by_pri[(call.span, call.pri_call)] = call.id
             call.state = "dialling"
             self._call_event(call, "dialling")
         elif isinstance(ev, analog.Disconnected):
@@ -1137,15 +1206,41 @@ class Centre:
             self._hangup_trunk(now, call, 16)
             self._finish(now, call, "answered" if call.answer is not None else "no_answer", 16)
 
+    #: Q.850 causes for how an FXO call out ended (the tones and line the FXO machine saw)
+    FXO_CAUSES = {"busy": 17, "congestion": 34, "no_answer": 19, "no_dial_tone": 34,
+                  "line_down": 38, "port_busy": 34, "glare": 34}
+
+    def _free_fxo(self) -> int | None:
+        """An idle FXO line no call holds (for a call out)."""
+        held = {c.fxo_port for c in self.calls.values()}
+        for p, ap in sorted(self.analog.items()):
+            if ap.port.kind == "fxo" and p not in held and \
+                    getattr(ap.machine, "state", None) is analog.FxoState.IDLE:
+                return p
+        return None
+
+    def _fxo_outbound_event(self, now, leg, ev) -> None:
+        """A call out on an FXO line: ringback heard, answered (polarity reversal or voice
+        after ringback), or ended: busy tone (Q.850 17), congestion tone (34), no answer
+        (19), no dial tone (34)."""
+        call = self.calls[self._by_fxo[leg]]
+        if isinstance(ev, (analog.Answered, analog.CallProgress)):
+            self._outbound_progress(now, call, ev)
+        elif isinstance(ev, analog.Disconnected):
+            del self._by_fxo[leg]
+            self._trunk_cleared(now, call, self.FXO_CAUSES.get(ev.reason, 16))
+
     def _outbound_progress(self, now, call: Call, ev) -> None:
         ts = getattr(ev, "timeslot", None)
         if ts and call.timeslot is None:
             call.timeslot = ts
             call.trunk = f"{call.span}/{ts}"
-        if isinstance(ev, pri_mod.CallAlerting):
-            call.state = "ringing"
-            self._call_event(call, "network_reached")
-        elif isinstance(ev, pri_mod.CallAnswered) and call.answer is None:
+        if isinstance(ev, pri_mod.CallAlerting) or (isinstance(ev, analog.CallProgress)
+                                                    and ev.tone == "ringback"):
+            if call.state != "ringing":
+                call.state = "ringing"
+                self._call_event(call, "network_reached")
+        elif isinstance(ev, (pri_mod.CallAnswered, analog.Answered)) and call.answer is None:
             call.answer = now
             call.conf = self.board.conference()
             call.conf.join(self._trunk_channel(call))

@@ -479,7 +479,45 @@ def play_alsa(pcm: bytes, device: str) -> None:
                        "--wav FILE or --device)") from None
 
 
+def cmd_sim_peak(args) -> int:
+    """The TV-advert peak on the old centre and the new one (cti/scenario.py), in this
+    process on its own simulated boards: no server needed."""
+    import json as json_
+    from cti import scenario
+
+    factor = args.scale
+    peak = scenario.PeakPlan(seed=args.seed)
+    old, new = scenario.OLD_CENTRE, scenario.NEW_CENTRE
+    if factor != 1.0:
+        peak = scenario.scaled(peak, factor)
+        old, new = scenario.scaled(old, factor), scenario.scaled(new, factor)
+    plans = {"old": old, "new": new}
+    chosen = [plans[n] for n in (("old", "new") if args.only is None else (args.only,))]
+    out_dir = args.out or os.path.join(args.home or "var", "peak")
+    results = scenario.run_peak(*chosen, peak=peak, home=out_dir,
+                                progress=not args.json) if len(chosen) == 2 else \
+        {chosen[0].name: scenario.run_centre(
+            chosen[0], peak, os.path.join(out_dir, chosen[0].name),
+            progress=None if args.json else scenario.ProgressBar(chosen[0].name,
+                                                                  peak.arrivals_seconds))}
+    files = scenario.write_outputs(results, out_dir)
+    if args.json:
+        print(json_.dumps({"results": results, "files": files}, indent=2, default=str))
+        return 0
+    print(f"The TV-advert peak: up to {peak.peak:g} calls a minute, "
+          f"{peak.expected_calls():,.0f} expected in {peak.arrivals_seconds / 60:g} minutes "
+          f"(seed {peak.seed}"
+          f"{', scale %g' % factor if factor != 1.0 else ''})\n")
+    print(scenario.format_side_by_side(results))
+    print()
+    for name, path in files.items():
+        print(f"{name}: {path}")
+    return 0
+
+
 def cmd_sim(args) -> int:
+    if args.action == "peak":
+        return cmd_sim_peak(args)
     with _client(args) as c:
         if args.action == "fault":
             res = c.request("sim.fault", span=args.span, los=args.los or None,
@@ -688,46 +726,68 @@ def cmd_calls(args) -> int:
     return 0
 
 
-def cmd_report(args) -> int:
-    """The loss report, read from the state directory's database (no server needed)."""
-    from cti.report import report_losses
+def _measured_report(args, **kw) -> dict:
+    """The loss report of the state directory's database over ``--from``/``--to``
+    (default: the last 24 hours), for ``cti report`` and ``cti plan --measured``."""
+    from cti.report import load_report
 
     home = args.home or "var"
+    now = time.time()
+    start = args.start if getattr(args, "start", None) is not None else now - 86_400
+    end = args.end if getattr(args, "end", None) is not None else now + 3600
     try:
-        now = time.time()
-        out = report_losses(home, args.start if args.start is not None else now - 86_400,
-                            args.end if args.end is not None else now + 3600,
-                            json=args.json, interval=args.interval, sla_seconds=args.sla)
+        return load_report(home, start, end, **kw)
     except FileNotFoundError as e:
         raise CliError(f"no call-centre database under {home}: {e}") from None
-    if args.html:
-        import json as _json
+    except ValueError as e:
+        raise CliError(str(e)) from None
 
-        from cti.charts import losses_html
-        report = _json.loads(report_losses(
-            home, args.start if args.start is not None else now - 86_400,
-            args.end if args.end is not None else now + 3600, json=True,
-            interval=args.interval, sla_seconds=args.sla))
-        with open(args.html, "w", encoding="utf-8") as f:
-            f.write(losses_html(report))
-    print(out)
+
+def cmd_report(args) -> int:
+    """The loss report, read from the state directory's database (no server needed): a
+    table or JSON, and on request the manager's charts as an HTML page and a PNG."""
+    from cti.report import format_table
+
+    report = _measured_report(args, interval=args.interval, sla_seconds=args.sla,
+                              target_blocking=args.blocking,
+                              service_level_target=args.service_level,
+                              shrinkage=args.shrinkage)
+    if args.html or args.png:
+        from cti.charts import losses_html, losses_png
+        if args.html:
+            with open(args.html, "w", encoding="utf-8") as f:
+                f.write(losses_html(report))
+        if args.png:
+            try:
+                losses_png(report, args.png)
+            except RuntimeError as e:
+                raise CliError(str(e)) from None
+    if args.json:
+        print(json.dumps(report, indent=2, allow_nan=False))
+    else:
+        print(format_table(report))
     return 0
 
 
 def cmd_plan(args) -> int:
     """Trunk/IVR-port planning (Erlang B) and staffing (Erlang C, or Erlang A with
-    abandonment) from a forecast on the command line."""
+    abandonment) from a forecast on the command line, or ``--measured`` from the
+    store: the CDRs, the queue log and the server's occupancy samples."""
     from cti import planning
 
     try:
-        if args.what == "trunks" and args.measured:
-            plan = _measured_trunks(args, planning)
-        elif args.what in ("trunks", "ivr"):
+        if args.measured:
+            plan, text = _measured_plan(args, planning)
+            _out(args, plan, text)
+            return 0
+        if args.what in ("trunks", "ivr"):
             if args.erlangs is None:
-                raise CliError("give --erlangs (a forecast), or --measured for trunks")
+                raise CliError("give --erlangs (a forecast), or --measured")
             fn = planning.trunks_plan if args.what == "trunks" else planning.ivr_ports_plan
             kw = {"channels": args.channels} if args.what == "trunks" else {"ports": args.channels}
             plan = fn(args.erlangs, args.blocking, **kw)
+        elif args.calls is None or args.aht is None:
+            raise CliError("give --calls and --aht (a forecast), or --measured")
         elif args.agents is not None:
             plan = (planning.evaluate_a(args.calls, args.interval, args.aht, args.target,
                                         args.agents, args.patience, args.shrinkage)
@@ -748,32 +808,55 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def _measured_plan(args, planning) -> tuple[dict, str]:
+    if args.what == "trunks":
+        plan = _measured_trunks(args, planning)
+        return plan, planning.format_plan(plan)
+    if args.what == "ivr":
+        report = _measured_report(args, advice=False)
+        rows = [{"start": p["start"], "end": p["end"], "seizures": p["ivr"]["seizures"],
+                 "refused": p["ivr"]["no_ivr_port"],
+                 "busy_port_seconds": p["ivr"]["busy_port_seconds"]}
+                for p in report["intervals"]]
+        if not any(p["ivr"]["measured_seconds"] for p in report["intervals"]):
+            raise CliError("no IVR port occupancy measured in that time (the server samples "
+                           "it while calls run)")
+        ports = args.channels or max(p["ivr"]["ports"] for p in report["intervals"]) or None
+        plan = planning.measured_ivr(rows, args.blocking, ports=ports)
+        if plan["holding_time"] is None:
+            raise CliError("no call held an IVR port in that time: no holding time to plan from")
+        return plan, planning.format_measured_ivr(plan)
+    report = _measured_report(args, interval=args.interval, sla_seconds=args.target,
+                              advice=False)
+    rows = [{"start": p["start"], "end": p["end"], "calls": p["queue"]["queued"],
+             "aht": p["aht"] or report["totals"]["aht"]} for p in report["intervals"]]
+    patience = report["patience"]
+    if args.patience:
+        patience = dict(patience, patience=args.patience, method="given (--patience)")
+    plan = planning.measured_staffing(rows, args.target, args.service_level, patience,
+                                      args.shrinkage)
+    return plan, planning.format_measured_staffing(plan)
+
+
 def _measured_trunks(args, planning) -> dict:
     """The busiest hour of the store's trunk occupancy samples: its offered traffic
-    (worked back from the carried traffic with Erlang B) planned for the target."""
-    from cti.report import loss_report
-    from cti.store import Store
+    (the carried traffic over the exchange's pass rate where it counted congestion,
+    else worked back with Erlang B) planned for the target, as the report's advice."""
+    from cti.report import trunk_offered
 
-    home = args.home or "var"
-    now = time.time()
-    db = os.path.join(home, "cti.db")
-    if not os.path.exists(db):
-        raise CliError(f"no call-centre database under {home}")
-    store = Store(db)
-    try:
-        report = loss_report(store, float(args.start) if args.start else now - 86_400,
-                             float(args.end) if args.end else now + 3600)
-    finally:
-        store.close()
-    hours = [p for p in report["intervals"] if (p.get("trunk") or {}).get("offered_erlangs")]
+    report = _measured_report(args, advice=False)
+    hours = [(a, basis, p) for p in report["intervals"]
+             for a, basis in [trunk_offered(p)] if a]
     if not hours:
         raise CliError("no trunk occupancy measured in that time (the server samples it "
                        "while calls run)")
-    peak = max(hours, key=lambda p: p["trunk"]["offered_erlangs"])
-    plan = planning.trunks_plan(peak["trunk"]["offered_erlangs"], args.blocking,
+    offered, basis, peak = max(hours, key=lambda h: h[0])
+    plan = planning.trunks_plan(offered, args.blocking,
                                 channels=args.channels or peak["trunk"]["channels"] or None)
+    plan["basis"] = basis
     plan["busy_hour_start"] = peak["start"]
     plan["all_trunks_busy_seconds"] = peak["trunk"]["all_busy_seconds"]
+    plan["span_all_busy_seconds"] = peak["trunk"]["span_all_busy_seconds"]
     plan["congested_at_exchange"] = (peak.get("lost") or {}).get("trunk", 0)
     return plan
 
@@ -1000,6 +1083,15 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--peak", type=float, default=300.0, help="calls a minute at the peak")
     x.add_argument("--seconds", type=_positive_float, default=120.0, help="line time")
     x.add_argument("--seed", type=int, default=1)
+    x = msub.add_parser("peak", parents=[common], help="replay the TV-advert peak on the old "
+                        "centre (6 E1, 400 agents) and the new (9 E1, 700 agents, dissuasion "
+                        "and callbacks), bit-true, in this process; reports side by side")
+    x.add_argument("--scale", type=_positive_float, default=1.0,
+                   help="shrink both centres and the call rates alike (0.1: a quick run)")
+    x.add_argument("--seed", type=int, default=1, help="the callers' random seed")
+    x.add_argument("--only", choices=("old", "new"), help="run one centre only")
+    x.add_argument("--out", metavar="DIR", help="where the stores, report pages and charts go "
+                   "(default: HOME/peak)")
     sm.set_defaults(func=cmd_sim)
 
     cl = sub.add_parser("pri", parents=[common], help="ISDN calls on our PRI spans, at the "
@@ -1059,46 +1151,63 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", parents=[common], help="reports from the store: losses")
     rpsub = rp.add_subparsers(dest="report", metavar="REPORT", required=True)
     x = rpsub.add_parser("losses", parents=[common], help="where calls were lost, per hour: "
-                         "trunk, IVR, queue, agent; service level, ASA, AHT")
+                         "trunk, IVR, queue, agent; occupancy per span and of the IVR ports; "
+                         "service level, ASA, AHT; spans, IVR ports and agents needed")
     x.add_argument("--from", dest="start", metavar="TIME",
                    help="seconds or ISO 8601 (UTC); default: 24 hours ago")
     x.add_argument("--to", dest="end", metavar="TIME")
     x.add_argument("--interval", type=_positive_float, default=3600.0, metavar="S")
     x.add_argument("--sla", type=_positive_float, default=20.0, metavar="S",
                    help="service level: answered within S seconds (default 20)")
-    x.add_argument("--html", metavar="FILE", help="also write a page with the chart")
+    x.add_argument("--blocking", type=_positive_float, default=0.01, metavar="P",
+                   help="advice: target blocking for E1 spans and IVR ports (default 0.01)")
+    x.add_argument("--service-level", type=_positive_float, default=0.8, metavar="F",
+                   help="advice: fraction to answer within --sla (default 0.8)")
+    x.add_argument("--shrinkage", type=float, default=0.0, metavar="F",
+                   help="advice: share of paid agent time off the phones (default 0)")
+    x.add_argument("--html", metavar="FILE", help="also write the manager's page (charts)")
+    x.add_argument("--png", metavar="FILE", help="also write the manager's charts as a PNG")
     rp.set_defaults(func=cmd_report)
 
     pl = sub.add_parser("plan", parents=[common], help="trunks, IVR ports and agents for a "
-                        "forecast (Erlang B, C, A)")
+                        "forecast or measured traffic (Erlang B, C, A)")
     plsub = pl.add_subparsers(dest="what", metavar="WHAT", required=True)
-    for what, hlp in (("trunks", "E1 channels and spans for a blocking target"),
-                      ("ivr", "IVR ports for a blocking target")):
+
+    def measured(x, what: str) -> None:
+        x.add_argument("--measured", action="store_true",
+                       help=f"from the store: {what}")
+        x.add_argument("--from", dest="start", metavar="TIME",
+                       help="seconds or ISO 8601 (UTC); default: 24 hours ago")
+        x.add_argument("--to", dest="end", metavar="TIME")
+
+    for what, hlp, src in (
+            ("trunks", "E1 channels and spans for a blocking target",
+             "the busiest hour of trunk occupancy"),
+            ("ivr", "IVR ports for a blocking target",
+             "the busiest hour of IVR traffic (port occupancy samples, CDRs)")):
         x = plsub.add_parser(what, parents=[common], help=hlp)
         x.add_argument("--erlangs", type=_positive_float,
                        help="offered traffic in erlangs (busy hour), a forecast")
-        if what == "trunks":
-            x.add_argument("--measured", action="store_true",
-                           help="from the store: the busiest hour of trunk occupancy")
-            x.add_argument("--from", dest="start", metavar="TIME", help="epoch seconds")
-            x.add_argument("--to", dest="end", metavar="TIME")
+        measured(x, src)
         x.add_argument("--blocking", type=_positive_float, default=0.01,
                        help="target blocking probability (default 0.01)")
         x.add_argument("--channels", type=int, help="what you have now: blocking it gives")
     x = plsub.add_parser("staffing", parents=[common], help="agents for a service level")
-    x.add_argument("--calls", type=_positive_float, required=True, help="calls per interval")
+    x.add_argument("--calls", type=_positive_float, help="calls per interval (a forecast)")
     x.add_argument("--interval", type=_positive_float, default=1800.0, help="seconds")
-    x.add_argument("--aht", type=_positive_float, required=True, help="average handle time s")
+    x.add_argument("--aht", type=_positive_float, help="average handle time s (a forecast)")
     x.add_argument("--target", type=_positive_float, default=20.0, help="answer within S s")
     x.add_argument("--service-level", type=_positive_float, default=0.8, help="fraction")
     x.add_argument("--shrinkage", type=float, default=0.0, help="fraction (breaks, training)")
     x.add_argument("--agents", type=int, help="report the service level this many give")
     x.add_argument("--patience", type=_positive_float,
                    help="callers' mean patience s: Erlang A with abandonment")
+    measured(x, "calls and AHT per --interval from the CDRs, patience from the queue log")
     pl.set_defaults(func=cmd_plan)
 
     from cti import agent_tui
     agent_tui.add_parser(sub, [common])
+    _add_dialer_parsers(sub, common)
 
     w = sub.add_parser("watch", parents=[common], help="tail events (topic prefixes)")
     w.add_argument("topics", nargs="*", metavar="TOPIC", help="e.g. span. channel.hook")
@@ -1106,6 +1215,170 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--seconds", type=_positive_float, help="stop after N seconds")
     w.set_defaults(func=cmd_watch)
     return p
+
+
+# ---- the outbound dialer: cti campaign ..., cti dnc ... ---------------------------------
+
+def retry_rules(specs: list[str]) -> dict:
+    """``busy=3/300`` (a record gets 3 attempts in all; the next busy one 300 s later)
+    -> ``{"busy": {"max_attempts": 3, "delay": 300.0}}``."""
+    out = {}
+    for spec in specs or ():
+        name, eq, rest = spec.partition("=")
+        attempts, slash, delay = rest.partition("/")
+        try:
+            out[name] = {"max_attempts": int(attempts), "delay": float(delay or 0)}
+        except ValueError:
+            raise CliError(f"--retry {spec!r}: use RESULT=ATTEMPTS/DELAY_SECONDS "
+                           "(busy=3/300)") from None
+        if not eq or not name:
+            raise CliError(f"--retry {spec!r}: use RESULT=ATTEMPTS/DELAY_SECONDS (busy=3/300)")
+    return out
+
+
+def campaign_rows(path: str) -> list[dict]:
+    """A campaign's list from CSV (``-``: standard input): a ``number`` column, an
+    optional ``name``; every other column goes into the record's attached data."""
+    import csv
+
+    f = sys.stdin if path == "-" else open(path, newline="", encoding="utf-8")
+    try:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "number" not in reader.fieldnames:
+            raise CliError(f"{path}: the CSV needs a 'number' column (and may have 'name')")
+        rows = []
+        for r in reader:
+            row = {"number": (r.pop("number") or "").strip()}
+            name = r.pop("name", None)
+            if name:
+                row["name"] = name
+            data = {k: v for k, v in r.items() if k and v not in (None, "")}
+            if data:
+                row["data"] = data
+            rows.append(row)
+        return rows
+    finally:
+        if f is not sys.stdin:
+            f.close()
+
+
+def fmt_campaign(res: dict) -> str:
+    by = res.get("by_state") or {}
+    lines = [f"campaign {res['campaign']}: {res['mode']}, {res['state']}, "
+             f"{res['records']} records, {res['attempts']} attempts"
+             + (f" ({', '.join(f'{k} {v}' for k, v in sorted(by.items()))})" if by else "")]
+    if res.get("records_list"):
+        rows = [[r["id"], r.get("number"), r.get("name") or "", r.get("state"),
+                 r.get("attempts"), r.get("last_outcome") or ""]
+                for r in res["records_list"]]
+        lines.append(table(rows, ["Id", "Number", "Name", "State", "Attempts", "Last"]))
+    if res.get("attempts_list"):
+        rows = [[a["record_id"], a["number"], a.get("agent") or "", a["outcome"],
+                 a.get("cause") or "", a.get("call_id") or ""] for a in res["attempts_list"]]
+        lines.append(table(rows, ["Record", "Number", "Agent", "Outcome", "Cause", "Call"]))
+    return "\n".join(lines)
+
+
+def cmd_campaign(args) -> int:
+    """Outbound campaigns: create, load a list, start/pause/stop, show, list; preview
+    agents take the next record, dial it or skip it."""
+    with _client(args) as c:
+        a = args.action
+        if a == "create":
+            kw = {"campaign": args.campaign, "mode": args.mode}
+            if args.agents:
+                kw["agents"] = [x for x in args.agents.split(",") if x]
+            if args.retry:
+                kw["rules"] = retry_rules(args.retry)
+            if args.no_answer_timeout is not None:
+                kw["no_answer_timeout"] = args.no_answer_timeout
+            res = c.request("campaign.create", **kw)
+            text = fmt_campaign(res)
+        elif a == "load":
+            res = c.request("campaign.load", campaign=args.campaign,
+                            records=campaign_rows(args.file))
+            text = f"campaign {res['campaign']}: {res['loaded']} records loaded"
+        elif a in ("start", "pause", "stop", "show"):
+            res = c.request(f"campaign.{a}", campaign=args.campaign)
+            text = fmt_campaign(res)
+        elif a == "list":
+            res = c.request("campaign.list")
+            text = "\n".join(fmt_campaign(x) for x in res["campaigns"]) or "no campaigns"
+        elif a == "next":
+            res = c.request("campaign.next", campaign=args.campaign, agent=args.agent)
+            r = res["record"]
+            text = (f"{res['campaign']} record {r['id']}: {r.get('name') or ''} {r['number']}"
+                    + "".join(f"\n  {k}: {v}" for k, v in (r.get("data") or {}).items()))
+        elif a == "dial":
+            res = c.request("campaign.dial", agent=args.agent)
+            text = (f"dialling {res['number']} (call {res['call_id']})" if res["dialled"]
+                    else "not dialled: the number is on the do-not-call list")
+        else:
+            res = c.request("campaign.skip", agent=args.agent)
+            text = "skipped"
+    _out(args, res, text)
+    return 0
+
+
+def cmd_dnc(args) -> int:
+    """The do-not-call list: add, remove, list (checked every time a number is dialled)."""
+    with _client(args) as c:
+        if args.action == "add":
+            kw = {"number": args.number}
+            if args.reason:
+                kw["reason"] = args.reason
+            res = c.request("dnc.add", **kw)
+            text = f"{args.number}: " + ("added" if res["added"] else "already on the list")
+        elif args.action == "remove":
+            res = c.request("dnc.remove", number=args.number)
+            text = f"{args.number}: " + ("removed" if res["removed"] else "was not on the list")
+        else:
+            res = c.request("dnc.list")
+            text = table([[r["number"], r.get("reason") or ""] for r in res["numbers"]],
+                         ["Number", "Reason"]) if res["numbers"] else "the list is empty"
+    _out(args, res, text)
+    return 0
+
+
+def _add_dialer_parsers(sub, common) -> None:
+    cp = sub.add_parser("campaign", parents=[common], help="outbound campaigns (preview, "
+                        "progressive): create, load, start, pause, stop, show, list, next, "
+                        "dial, skip")
+    csub = cp.add_subparsers(dest="action", required=True)
+    x = csub.add_parser("create", parents=[common], help="a new campaign (stopped)")
+    x.add_argument("campaign")
+    x.add_argument("--mode", choices=("progressive", "preview"), default="progressive")
+    x.add_argument("--agents", help="agent ids, comma separated (default: every agent)")
+    x.add_argument("--retry", action="append", metavar="RESULT=ATTEMPTS/DELAY",
+                   help="retry rule per result (busy, no_answer, congestion, vacant, "
+                        "failed), e.g. busy=3/300; repeat")
+    x.add_argument("--no-answer-timeout", type=_positive_float, help="seconds of ringing")
+    x = csub.add_parser("load", parents=[common], help="add records from a CSV file")
+    x.add_argument("campaign")
+    x.add_argument("file", help="CSV with a number column (and name, data columns); - for stdin")
+    for name, hlp in (("start", "start dialling"), ("pause", "dial nothing new"),
+                      ("stop", "stop dialling"), ("show", "records, attempts and results")):
+        x = csub.add_parser(name, parents=[common], help=hlp)
+        x.add_argument("campaign")
+    csub.add_parser("list", parents=[common], help="every campaign")
+    x = csub.add_parser("next", parents=[common], help="preview: the next record for an agent")
+    x.add_argument("campaign")
+    x.add_argument("--agent", required=True)
+    for name, hlp in (("dial", "preview: dial the record shown"),
+                      ("skip", "preview: skip the record shown")):
+        x = csub.add_parser(name, parents=[common], help=hlp)
+        x.add_argument("--agent", required=True)
+    cp.set_defaults(func=cmd_campaign)
+
+    dp = sub.add_parser("dnc", parents=[common], help="the do-not-call list: add, remove, list")
+    dsub = dp.add_subparsers(dest="action", required=True)
+    x = dsub.add_parser("add", parents=[common], help="never call this number")
+    x.add_argument("number")
+    x.add_argument("--reason")
+    x = dsub.add_parser("remove", parents=[common], help="take a number off the list")
+    x.add_argument("number")
+    dsub.add_parser("list", parents=[common], help="the numbers on the list")
+    dp.set_defaults(func=cmd_dnc)
 
 
 def main(argv: list[str] | None = None) -> int:

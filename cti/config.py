@@ -618,7 +618,7 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
 
     ce = c.table(data.get("centre", {}), ("centre",),
                  ("ivr_ports", "record", "record_queues", "moh", "voicemail_seconds", "prompts",
-                  "outbound_ani"))
+                  "outbound_ani", "survey", "survey_timeout", "callbacks"))
     agents = []
     for path, a in c.tables(data, (), "agents"):
         a = c.table(a, path, ("id", "name", "extension", "skills", "first", "count",
@@ -729,7 +729,10 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         moh=c.get(ce, ("centre",), "moh", str, "moh"),
         prompts_dir=prompts,
         outbound_ani=c.get(ce, ("centre",), "outbound_ani", str, ""),
-        record_queues=_record_queues(c, ce, qnames))
+        record_queues=_record_queues(c, ce, qnames),
+        survey_queues=_survey_queues(c, ce, qnames),
+        survey_timeout=c.get(ce, ("centre",), "survey_timeout", (int, float), 10.0, lo=1, hi=120),
+        callbacks=_callbacks(c, ce, set(agent_cfgs)))
 
 
 def _record_queues(c: _Checker, ce: dict, qnames: set) -> tuple | None:
@@ -744,3 +747,48 @@ def _record_queues(c: _Checker, ce: dict, qnames: set) -> tuple | None:
         if q not in qnames:
             c.error(("centre", "record_queues", i), f"no queue {q!r}")
     return tuple(str(q) for q in rq)
+
+
+def _survey_queues(c: _Checker, ce: dict, qnames: set) -> tuple:
+    """[centre] survey: the after-call survey on every answered call (true), on the calls
+    of these queues (an array of names), or on none (false, the default)."""
+    sv = ce.get("survey", False)
+    if isinstance(sv, bool):
+        return ("*",) if sv else ()
+    if not isinstance(sv, list):
+        c.error(("centre", "survey"), "must be true, false or an array of queue names")
+        return ()
+    for i, q in enumerate(sv):
+        if q not in qnames:
+            c.error(("centre", "survey", i), f"no queue {q!r}")
+    return tuple(str(q) for q in sv)
+
+
+def _callbacks(c: _Checker, ce: dict, agents: set):
+    """[centre.callbacks]: callbacks worked off through the dialer after the peak."""
+    from cti.campaigns import CallbackConfig
+
+    p = ("centre", "callbacks")
+    cb = c.table(ce.get("callbacks", {}), p, ("enabled", "rate_below", "window", "when_idle",
+                                              "max_attempts", "retry_delay",
+                                              "no_answer_timeout", "agents"))
+    d = CallbackConfig()
+    ids = cb.get("agents", [])
+    if not isinstance(ids, list):
+        c.error(p + ("agents",), "must be an array of agent ids")
+        ids = []
+    for i, a in enumerate(ids):
+        if a not in agents:
+            c.error(p + ("agents", i), f"no agent {a!r}")
+    return CallbackConfig(
+        enabled=c.get(cb, p, "enabled", bool, d.enabled),
+        rate_below=float(c.get(cb, p, "rate_below", (int, float), d.rate_below, lo=0,
+                               hi=100_000)),
+        window=float(c.get(cb, p, "window", (int, float), d.window, lo=10, hi=86_400)),
+        when_idle=c.get(cb, p, "when_idle", bool, d.when_idle),
+        max_attempts=c.get(cb, p, "max_attempts", int, d.max_attempts, lo=1, hi=100),
+        retry_delay=float(c.get(cb, p, "retry_delay", (int, float), d.retry_delay, lo=0,
+                                hi=86_400 * 7)),
+        no_answer_timeout=float(c.get(cb, p, "no_answer_timeout", (int, float),
+                                      d.no_answer_timeout, lo=1, hi=600)),
+        agents=tuple(str(a) for a in ids if a in agents))

@@ -2,12 +2,17 @@
 
 Pure functions, no I/O. Every result is a plain float or a JSON-able dict.
 
-* Erlang B (blocked calls cleared; trunks and IVR ports) reuses ``cti.report.erlang_b``,
-  whose recursion B(n) = A B(n-1) / (n + A B(n-1)) stays in [0, 1] for any size.
-* Erlang C (blocked calls wait; agents) is derived from B without factorials:
-  C = N B / (N - A (1 - B)).
-* Erlang A (callers abandon after an exponential patience of mean ``patience``; the
-  M/M/N+M queue). With c = N/AHT (service rate of the busy pool), lambda the arrival
+* Erlang B (Erlang 1917, "Solution of some problems in the theory of probabilities of
+  significance in automatic telephone exchanges"; blocked calls cleared; trunks and IVR
+  ports; ITU-T E.520 dimensions circuit groups with it) by the recursion
+  B(n) = A B(n-1) / (n + A B(n-1)), which stays in [0, 1] for any size. The loss
+  report (``cti.report``) imports it from here.
+* Erlang C (Erlang 1917, blocked calls wait; agents) is derived from B without
+  factorials: C = N B / (N - A (1 - B)).
+* Erlang A (Palm 1943 "Intensitatsschwankungen im Fernsprechverkehr"; Garnett,
+  Mandelbaum and Reiman 2002, "Designing a call center with impatient customers",
+  M&SOM 4(3)): callers abandon after an exponential patience of mean ``patience``; the
+  M/M/N+M queue. With c = N/AHT (service rate of the busy pool), lambda the arrival
   rate and theta = 1/patience, an arrival that finds k callers queued gets its
   virtual wait V as the sum of exponentials of rates c + j theta, j = 0..k; weighting
   by the stationary queue distribution, every needed sum over k collapses into a
@@ -27,13 +32,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from cti.report import erlang_b, offered_from_carried
-
 __all__ = [
     "erlang_b", "offered_from_carried", "channels_for_blocking", "erlang_c",
     "service_level", "asa", "occupancy", "traffic_of", "agents_for_service_level",
     "evaluate", "erlang_a", "service_level_a", "agents_for_service_level_a",
-    "evaluate_a", "trunks_plan", "ivr_ports_plan", "format_plan",
+    "evaluate_a", "trunks_plan", "ivr_ports_plan", "format_plan", "patience_mle",
+    "measured_staffing", "measured_ivr", "staffing_for", "format_measured_staffing",
+    "format_measured_ivr",
 ]
 
 # ---------------------------------------------------------------- argument checks
@@ -64,6 +69,59 @@ def _fraction(value: Any, name: str) -> float:
     if not 0.0 < v < 1.0:
         raise ValueError(f"{name}: must be strictly between 0 and 1, got {value!r}")
     return v
+
+
+# ---------------------------------------------------------------- Erlang B
+
+
+def erlang_b(traffic: float, channels: int) -> float:
+    """Erlang B blocking probability for ``traffic`` erlangs offered to ``channels``
+    (Erlang 1917; ITU-T E.520).
+
+    The recursion B(0) = 1, B(n) = A B(n-1) / (n + A B(n-1)) stays within [0, 1] at
+    every step, so it neither overflows nor loses precision for thousands of
+    channels (the textbook A^N/N! / sum A^k/k! overflows past N ~ 170).
+    """
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 0:
+        raise ValueError(f"channels: must be a whole number, 0 or more, got {channels!r}")
+    a = float(traffic)
+    if not math.isfinite(a) or a < 0:
+        raise ValueError(f"traffic: must be a finite number of erlangs, 0 or more, got {traffic!r}")
+    b = 1.0
+    for n in range(1, channels + 1):
+        ab = a * b
+        b = ab / (n + ab)
+    return b
+
+
+def offered_from_carried(carried: float, channels: int) -> float | None:
+    """The offered traffic A whose carried part A (1 - B(A, N)) equals ``carried``.
+
+    This is how blocked traffic is inferred on lines where blocked calls are never
+    seen. None when the carried traffic fills every channel (any A fits).
+    """
+    if carried <= 0:
+        return 0.0
+    if carried >= channels:
+        return None
+
+    def carried_of(a: float) -> float:
+        return a * (1.0 - erlang_b(a, channels))
+
+    lo, hi = carried, max(2.0 * carried, 1.0)
+    while carried_of(hi) < carried:
+        lo, hi = hi, hi * 2.0
+        if hi > 1e9 * max(channels, 1):
+            return None
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        if carried_of(mid) < carried:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-12 * hi:
+            break
+    return 0.5 * (lo + hi)
 
 
 def traffic_of(calls: float, interval: float, aht: float) -> float:
@@ -463,6 +521,126 @@ def agents_for_service_level_a(calls: float, interval: float, aht: float,
     return out
 
 
+# ---------------------------------------------------------------- from measured traffic
+
+
+def patience_mle(abandoned_waits: list[float], censored_waits: list[float]) -> dict:
+    """Callers' mean patience from the queue log, the exponential maximum-likelihood
+    estimate under right censoring.
+
+    A caller who abandons after waiting w shows a patience of exactly w; one who was
+    answered (or timed out) after w shows only that the patience was longer than w
+    (right censored). With exponential patience of rate theta the log-likelihood is
+    n_ab log(theta) - theta (sum of every wait), largest at theta = n_ab / sum(waits):
+    the mean patience is the total time waited by all queued callers divided by the
+    number who abandoned (the exponential model under censoring: Lawless, "Statistical
+    Models and Methods for Lifetime Data", 2003; for call centres' patience: Brown et
+    al., "Statistical analysis of a telephone call center", JASA 100, 2005). Averaging
+    only the abandoners' waits would underestimate it: the patient callers were
+    answered before they could abandon.
+
+    ``patience`` is None (infinite: nobody abandoned, plan with Erlang C); ``ci95`` is
+    the usual interval patience exp(-+1.96 / sqrt(n_ab)) from the asymptotic variance
+    theta^2 / n_ab.
+    """
+    ab = [_num(w, "abandoned wait") for w in abandoned_waits]
+    cens = [_num(w, "censored wait") for w in censored_waits]
+    total = math.fsum(ab) + math.fsum(cens)
+    n = len(ab)
+    out: dict[str, Any] = {"method": "exponential MLE, right-censored", "abandoned": n,
+                           "censored": len(cens), "waited_seconds": total,
+                           "patience": None, "ci95": None}
+    if n and total > 0:
+        p = total / n
+        half = 1.96 / math.sqrt(n)
+        out.update(patience=p, ci95=[p * math.exp(-half), p * math.exp(half)])
+    return out
+
+
+def staffing_for(calls: float, interval: float, aht: float, target_seconds: float,
+                 service_level: float, patience: float | None = None,
+                 shrinkage: float = 0.0) -> dict:
+    """One interval's staffing: Erlang C always, Erlang A too when ``patience`` is
+    known (finite). ``agents`` is the model to follow: Erlang A where callers abandon,
+    since ignoring abandonment over-staffs (Garnett et al. 2002)."""
+    c = agents_for_service_level(calls, interval, aht, target_seconds, service_level,
+                                 shrinkage)
+    out: dict[str, Any] = {"calls": float(calls), "interval": float(interval),
+                           "aht": float(aht), "traffic_erlangs": c["traffic_erlangs"],
+                           "erlang_c": c, "erlang_a": None}
+    follow = c
+    if patience is not None and math.isfinite(patience):
+        a = agents_for_service_level_a(calls, interval, aht, target_seconds, service_level,
+                                       patience, shrinkage)
+        out["erlang_a"] = follow = a
+    out.update(model=follow["model"], agents=follow["agents"],
+               agents_scheduled=follow["agents_scheduled"], p_wait=follow["p_wait"],
+               asa=follow["asa"], occupancy=follow["occupancy"],
+               service_level=follow["service_level"], p_abandon=follow.get("p_abandon"))
+    return out
+
+
+def measured_staffing(intervals: list[dict], target_seconds: float, service_level: float,
+                      patience: dict | None = None, shrinkage: float = 0.0) -> dict:
+    """``cti plan staffing --measured``: per measured interval (``start``, ``end``,
+    ``calls`` offered to the queues, ``aht`` talk + wrap-up), the agents for the
+    service level; ``patience`` is :func:`patience_mle`'s answer. Intervals with no
+    calls need no agents; one with calls but no AHT measured gets None."""
+    goal = _fraction(service_level, "service_level")
+    t = _num(target_seconds, "target_seconds")
+    pat = (patience or {}).get("patience")
+    rows = []
+    for iv in intervals:
+        length = float(iv["end"]) - float(iv["start"])
+        row: dict[str, Any] = {"start": iv["start"], "end": iv["end"], "calls": iv["calls"],
+                               "aht": iv.get("aht")}
+        if iv["calls"] and iv.get("aht") and length > 0:
+            row.update(staffing_for(iv["calls"], length, iv["aht"], t, goal, pat, shrinkage))
+        elif not iv["calls"]:
+            row.update(traffic_erlangs=0.0, agents=0, agents_scheduled=0, model=None)
+        else:
+            row.update(traffic_erlangs=None, agents=None, agents_scheduled=None, model=None)
+        rows.append(row)
+    need = [r for r in rows if r.get("agents") is not None]
+    peak = max(need, key=lambda r: (r["agents"], r["calls"]), default=None)
+    return {"kind": "measured_staffing", "target_seconds": t, "service_level_target": goal,
+            "shrinkage": float(shrinkage), "patience": patience, "intervals": rows,
+            "peak": peak}
+
+
+def measured_ivr(intervals: list[dict], target_blocking: float, ports: int | None = None,
+                 holding_time: float | None = None) -> dict:
+    """``cti plan ivr --measured``: IVR ports from measured traffic. Per interval
+    (``start``, ``end``, ``seizures`` = calls that held a port, ``refused`` = calls that
+    found none, ``busy_port_seconds`` from the server's port occupancy samples) the
+    offered traffic is (seizures + refused) x mean holding time / interval length,
+    with the mean holding time = busy port-seconds / seizures over the whole range
+    (Little's law on the measured occupancy) unless ``holding_time`` is given; then
+    Erlang B for the blocking target on the busiest interval (ITU-T E.500's busy-hour
+    dimensioning: plan for the peak, not the day's mean)."""
+    t = _fraction(target_blocking, "target_blocking")
+    seized = sum(iv["seizures"] for iv in intervals)
+    busy_s = math.fsum(iv["busy_port_seconds"] for iv in intervals)
+    h = holding_time if holding_time is not None else (busy_s / seized if seized else None)
+    rows = []
+    for iv in intervals:
+        length = float(iv["end"]) - float(iv["start"])
+        tries = iv["seizures"] + iv["refused"]
+        row = dict(iv)
+        row.update(attempts=tries,
+                   carried_erlangs=iv["busy_port_seconds"] / length if length > 0 else None,
+                   blocking_measured=iv["refused"] / tries if tries else None,
+                   offered_erlangs=(tries * h / length) if h and length > 0 else None)
+        rows.append(row)
+    known = [r for r in rows if r["offered_erlangs"] is not None]
+    peak = max(known, key=lambda r: r["offered_erlangs"], default=None)
+    out: dict[str, Any] = {"kind": "measured_ivr", "target_blocking": t, "holding_time": h,
+                           "ports_now": ports, "intervals": rows, "peak": peak, "plan": None}
+    if peak is not None:
+        out["plan"] = ivr_ports_plan(peak["offered_erlangs"], t, ports=ports)
+    return out
+
+
 # ---------------------------------------------------------------- terminal output
 
 
@@ -504,4 +682,67 @@ def format_plan(plan: dict) -> str:
         else:
             text = f"{v:.2f}" if math.isfinite(v) else str(v)
         lines.append(f"  {label:<28} {text}")
+    return "\n".join(lines)
+
+
+def _hhmm(t: float) -> str:
+    from datetime import datetime, timezone
+    d = datetime.fromtimestamp(t, timezone.utc)
+    return d.strftime("%Y-%m-%d %H:%M" if d.second == 0 and d.microsecond == 0
+                      else "%Y-%m-%d %H:%M:%S")
+
+
+def _pct(v: float | None) -> str:
+    return "-" if v is None else f"{100.0 * v:.1f}"
+
+
+def _num_text(v: float | None, fmt: str) -> str:
+    return "-" if v is None else format(v, fmt)
+
+
+def format_measured_staffing(plan: dict) -> str:
+    """:func:`measured_staffing` as a table: one line per interval."""
+    p = plan.get("patience") or {}
+    pat = p.get("patience")
+    model = "Erlang A (patience measured)" if pat else "Erlang C (nobody abandoned)"
+    lines = [f"Staffing from measured traffic: {100 * plan['service_level_target']:g}% "
+             f"within {plan['target_seconds']:g} s, {model}",
+             f"  mean patience {_num_text(pat, '.1f')} s ({p.get('abandoned', 0)} abandoned "
+             f"of {p.get('abandoned', 0) + p.get('censored', 0)} queued), "
+             f"shrinkage {100 * plan['shrinkage']:g}%"]
+    head = ("interval (UTC)        calls   AHT s  erl | agents sched |  Pw%   ASA s  occ%   SL%"
+            " aband% | ErlC")
+    lines += [head, "-" * len(head)]
+    for r in plan["intervals"]:
+        c = r.get("erlang_c") or {}
+        lines.append(
+            f"{_hhmm(r['start']):<19} {r['calls']:>7g} {_num_text(r.get('aht'), '7.1f'):>7}"
+            f" {_num_text(r.get('traffic_erlangs'), '4.1f'):>4} |"
+            f" {_num_text(r.get('agents'), 'd'):>6}"
+            f" {_num_text(r.get('agents_scheduled'), 'd'):>5} |"
+            f" {_pct(r.get('p_wait')):>4} {_num_text(r.get('asa'), '7.1f'):>7}"
+            f" {_pct(r.get('occupancy')):>5} {_pct(r.get('service_level')):>5}"
+            f" {_pct(r.get('p_abandon')):>6} | {_num_text(c.get('agents'), 'd'):>4}")
+    peak = plan.get("peak")
+    if peak is not None:
+        lines.append(f"peak {_hhmm(peak['start'])}: {peak['agents']} agents on the phones, "
+                     f"{peak['agents_scheduled']} scheduled")
+    return "\n".join(lines)
+
+
+def format_measured_ivr(plan: dict) -> str:
+    """:func:`measured_ivr` as a table and the busy-interval plan."""
+    h = plan.get("holding_time")
+    lines = [f"IVR ports from measured traffic: mean holding time {_num_text(h, '.1f')} s, "
+             f"ports now {_num_text(plan.get('ports_now'), 'd')}"]
+    head = "interval (UTC)      attempts refused    B%  carried E  offered E"
+    lines += [head, "-" * len(head)]
+    for r in plan["intervals"]:
+        lines.append(f"{_hhmm(r['start']):<19} {r['attempts']:>8} {r['refused']:>7}"
+                     f" {_pct(r['blocking_measured']):>5}"
+                     f" {_num_text(r['carried_erlangs'], '10.2f'):>10}"
+                     f" {_num_text(r['offered_erlangs'], '10.2f'):>10}")
+    if plan.get("plan"):
+        lines.append(f"busy interval {_hhmm(plan['peak']['start'])}:")
+        lines.append(format_plan(plan["plan"]))
     return "\n".join(lines)

@@ -112,6 +112,8 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "peak_busy": "All our agents are busy with the calls about our offer on television. "
                  "We can call you back as soon as the rush is over.",
     "callback_offer": "To be called back, press 1. To wait for an agent, stay on the line.",
+    "survey": "Before you go, please rate this call: press 1 for poor, up to 5 for "
+              "excellent.",
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")

@@ -223,9 +223,29 @@ OPS: dict[str, dict[str, Arg]] = {
     "agent.dnd": {"agent": AGENT, "on": Arg(bool, default=True)},
     "agent.forward": {"agent": AGENT, "to": Arg(str, default="")},
     "call.make": {"agent": AGENT, "to": Arg(str, required=True), "span": Arg(int, lo=1, hi=64)},
+    "campaign.create": {"campaign": Arg(str, required=True),
+                        "mode": Arg(str, default="progressive", choices=("preview", "progressive")),
+                        "agents": Arg(list), "rules": Arg(dict),
+                        "no_answer_timeout": Arg(float, lo=1, hi=600),
+                        "agent_answer_timeout": Arg(float, lo=1, hi=600)},
+    "campaign.load": {"campaign": Arg(str, required=True), "records": Arg(list, required=True)},
+    "campaign.start": {"campaign": Arg(str, required=True)},
+    "campaign.pause": {"campaign": Arg(str, required=True)},
+    "campaign.stop": {"campaign": Arg(str, required=True)},
+    "campaign.show": {"campaign": Arg(str, required=True)},
+    "campaign.list": {},
+    "campaign.next": {"campaign": Arg(str, required=True), "agent": AGENT},
+    "campaign.dial": {"agent": AGENT},
+    "campaign.skip": {"agent": AGENT},
+    "dnc.add": {"number": Arg(str, required=True), "reason": Arg(str)},
+    "dnc.remove": {"number": Arg(str, required=True)},
+    "dnc.list": {},
     "report.losses": {"start": Arg(float), "end": Arg(float),
                       "interval": Arg(float, default=3600.0, lo=1, hi=86_400 * 31),
-                      "sla": Arg(float, default=20.0, lo=0, hi=3600)},
+                      "sla": Arg(float, default=20.0, lo=0, hi=3600),
+                      "blocking": Arg(float, default=0.01, lo=1e-6, hi=0.5),
+                      "service_level": Arg(float, default=0.8, lo=0.01, hi=0.999),
+                      "shrinkage": Arg(float, default=0.0, lo=0, hi=0.9)},
     "trace.start": {"span": SPAN, "seconds": Arg(float, default=60.0, lo=0.02, hi=86_400)},
     "trace.stop": {"span": SPAN},
     "server.speed": {"speed": Arg(float, required=True, lo=0.01, hi=1000)},
@@ -273,10 +293,12 @@ class Service:
 
     ``world`` is a :class:`simulators.world.SimWorld` (its ``board`` is ours and its
     cables take faults) or None with ``board`` a real board. ``wall_start`` is the wall
-    clock at line time zero, for ``ts``.
+    clock at line time zero, for ``ts``; ``store_synchronous`` the store's SQLite
+    ``synchronous`` (FULL; a simulation run faster than real time may take NORMAL).
     """
 
-    def __init__(self, config: Config, world=None, board=None, wall_start: float = 0.0):
+    def __init__(self, config: Config, world=None, board=None, wall_start: float = 0.0,
+                 store_synchronous: str = "FULL"):
         if world is None and board is None:
             raise ValueError("Service needs a world or a board")
         self.config = config
@@ -286,6 +308,7 @@ class Service:
         self.wall_start = wall_start
         self.instance = uuid.uuid4().hex[:12]
         self.stopping = False
+        self.store_synchronous = store_synchronous
         self._listens: list[_Listen] = []
         self._taps: dict[tuple, int] = {}
         self._tick0 = self.board.tick_count
@@ -300,6 +323,7 @@ class Service:
         self._traces: dict[int, float] = {}       # span -> line time the trace ends
         self.centre = None
         self.store = None
+        self.campaigns = None
         self.traffic = None
         self.speed = 1.0
         if config.centre is not None:
@@ -317,28 +341,46 @@ class Service:
         cc = config.centre
         home = config.server.home
         os.makedirs(home, exist_ok=True)
-        self.store = Store(os.path.join(home, "cti.db"))
+        # (a simulation faster than real time may pass NORMAL: see cti.store's docstring)
+        self.store = Store(os.path.join(home, "cti.db"), synchronous=self.store_synchronous)
         if not os.path.isdir(cc.prompts_dir) or not os.listdir(cc.prompts_dir):
             make_default_prompts(cc.prompts_dir)
         prompts = PromptLibrary(cc.prompts_dir)
+        if cc.survey_queues and "survey" not in prompts:
+            make_default_prompts(cc.prompts_dir, names=["survey"])   # a newer prompt
         ports = analog.attach(self.board)
         self.analog = ports
         self.centre = Centre(self.board, cc, pri=self.pri, r2=self.r2, analog_ports=ports,
                              store=self.store,
                              prompts=prompts, epoch=self.wall_start - self.board.line_seconds)
-        self._trunk_busy: dict[int, int] = {}
+        from cti.campaigns import Campaigns
+        self.campaigns = Campaigns(self.centre, self.store, self.centre.epoch, cc.callbacks)
+        self._trunk_busy: dict[int | str, tuple[int, int]] = {}
         self._exchange_seen = (0, 0)
 
     def _sample_trunks(self) -> None:
-        """Trunk occupancy for the loss report (all-trunks-busy time, Erlang B): a sample
-        whenever a PRI span's count of busy B-channels changes; and, on the simulated
+        """Occupancy for the loss report, the server's own, a sample whenever a count
+        changes: busy B-channels per PRI span, busy circuits per R2 span (every one not
+        idle: in a call, clearing or blocked), and busy IVR ports (span label "ivr" in
+        the same table: ports in use of those configured), from which the report gives
+        per-span and IVR occupancy, all-busy time and Erlang B; and, on the simulated
         exchange, what only it sees: calls offered and those that found every channel busy."""
+        from cti.report import IVR_SPAN
+
+        counts: list[tuple[int | str, int, int]] = []
         for n, pri in self.pri.items():
             total = len(pri.q931.channels) if hasattr(pri.q931, "channels") else 30
-            busy = total - len(pri.q931.free_channels())
-            if self._trunk_busy.get(n) != busy:
-                self._trunk_busy[n] = busy
-                self.store.trunk_sample(self.ts(), n, busy, total)
+            counts.append((n, total - len(pri.q931.free_channels()), total))
+        for n, r2span in self.r2.items():
+            total = len(r2span.channels)
+            counts.append((n, total - len(r2span.free_timeslots()), total))
+        ports = getattr(self.centre, "ivr_ports", None)
+        if ports is not None:
+            counts.append((IVR_SPAN, ports.in_use, ports.count))
+        for label, busy, total in counts:
+            if self._trunk_busy.get(label) != (busy, total):
+                self._trunk_busy[label] = (busy, total)
+                self.store.trunk_sample(self.ts(), label, busy, total)
         calls = getattr(self.world, "calls", None) if self.world is not None else None
         if calls is not None:
             seen = (calls.stats.offered, calls.stats.congested)
@@ -440,7 +482,10 @@ class Service:
         out: list[Published] = []
         if self.centre is not None:
             # the store is written inside handle(), before these events go out
-            for ev in self.centre.handle(self.board.line_seconds, events):
+            cti_events = self.centre.handle(self.board.line_seconds, events)
+            # the dialer learns the calls' progress from them (its store rows first, too)
+            cti_events += self.campaigns.handle(self.board.line_seconds, cti_events)
+            for ev in cti_events:
                 pub = self.log.append(self.ts(), ev.type, ev.topic, **ev.fields)
                 out.append(pub)
                 if self.traffic is not None:
@@ -1145,13 +1190,120 @@ class Service:
         return self._centre_call(lambda: c.make_call(self.board.line_seconds, a["agent"],
                                                      a["to"], a["span"]), a, "args.to")
 
+    # the outbound dialer: campaigns, preview, do-not-call (cti/dialer.py, cti/campaigns.py)
+    def _campaigns(self):
+        self._centre()
+        return self.campaigns
+
+    def _dialer_call(self, fn, field: str):
+        from cti.dialer import DialerError
+        try:
+            return fn()
+        except DialerError as e:
+            # "rules.busy.max_attempts: ..." names a setting: args.rules.busy.max_attempts
+            head = str(e).split(":", 1)[0]
+            sub = head if head and " " not in head and field == "args" else None
+            raise RequestError("bad_arg" if sub else "failed", str(e),
+                               f"args.{sub}" if sub else field) from None
+        except LookupError as e:
+            raise RequestError("not_found", str(e), field) from None
+        except ValueError as e:
+            raise RequestError("bad_arg", str(e), field) from None
+
+    def _campaign_name(self, a) -> str:
+        cs = self._campaigns()
+        if a["campaign"] not in cs.dialer.campaigns:
+            raise RequestError("not_found", f"no campaign {a['campaign']!r} (campaigns: "
+                               f"{', '.join(cs.dialer.campaigns) or 'none'})", "args.campaign")
+        return a["campaign"]
+
+    def _dialer_agent(self, a) -> str:
+        if a["agent"] not in self._centre().agents:
+            raise RequestError("not_found", f"no agent {a['agent']!r}", "args.agent")
+        return a["agent"]
+
+    def op_campaign_create(self, a):
+        cs = self._campaigns()
+        settings = {k: a[k] for k in ("mode", "agents", "rules", "no_answer_timeout",
+                                      "agent_answer_timeout") if a[k] is not None}
+        for i, agent in enumerate(a["agents"] or ()):
+            if agent not in self.centre.agents:
+                raise RequestError("not_found", f"no agent {agent!r}", f"args.agents[{i}]")
+        if a["campaign"] in cs.dialer.campaigns:
+            raise RequestError("failed", f"campaign {a['campaign']!r} already exists",
+                               "args.campaign")
+        return self._dialer_call(lambda: cs.create(self.board.line_seconds, a["campaign"],
+                                                   settings), "args")
+
+    def op_campaign_load(self, a):
+        name = self._campaign_name(a)
+        # store messages name the row: "campaign_records[3].number: ..." -> args.records[3].number
+        try:
+            return self.campaigns.load(self.board.line_seconds, name, a["records"])
+        except ValueError as e:
+            head = str(e).split(":", 1)[0]
+            f = "args.records" + head[len("campaign_records"):] \
+                if head.startswith("campaign_records[") else "args.records"
+            raise RequestError("bad_arg", str(e), f) from None
+
+    def _campaign_state(self, a, state):
+        name = self._campaign_name(a)
+        return self._dialer_call(lambda: self.campaigns.set_state(
+            self.board.line_seconds, name, state), "args.campaign")
+
+    def op_campaign_start(self, a):
+        return self._campaign_state(a, "running")
+
+    def op_campaign_pause(self, a):
+        return self._campaign_state(a, "paused")
+
+    def op_campaign_stop(self, a):
+        return self._campaign_state(a, "stopped")
+
+    def op_campaign_show(self, a):
+        return self.campaigns.show(self._campaign_name(a))
+
+    def op_campaign_list(self, a):
+        return self._campaigns().list()
+
+    def op_campaign_next(self, a):
+        name, agent = self._campaign_name(a), self._dialer_agent(a)
+        return self._dialer_call(lambda: self.campaigns.preview_next(
+            self.board.line_seconds, agent, name), "args.campaign")
+
+    def op_campaign_dial(self, a):
+        agent = self._dialer_agent(a)
+        self._campaigns()
+        return self._dialer_call(lambda: self.campaigns.preview_dial(
+            self.board.line_seconds, agent), "args.agent")
+
+    def op_campaign_skip(self, a):
+        agent = self._dialer_agent(a)
+        self._campaigns()
+        return self._dialer_call(lambda: self.campaigns.preview_skip(
+            self.board.line_seconds, agent), "args.agent")
+
+    def op_dnc_add(self, a):
+        cs = self._campaigns()
+        if not a["number"].isdigit():
+            raise RequestError("bad_arg", f"{a['number']!r}: a number is digits", "args.number")
+        return cs.dnc_add(self.board.line_seconds, a["number"], a["reason"])
+
+    def op_dnc_remove(self, a):
+        return self._campaigns().dnc_remove(a["number"])
+
+    def op_dnc_list(self, a):
+        return self._campaigns().dnc_list()
+
     def op_report_losses(self, a):
         from cti.report import loss_report
         if self.store is None:
             raise RequestError("not_supported", "no store: no call centre configured", "op")
         end = a["end"] if a["end"] is not None else self.ts() + 1
         start = a["start"] if a["start"] is not None else end - 86_400
-        return loss_report(self.store, start, end, interval=a["interval"], sla_seconds=a["sla"])
+        return loss_report(self.store, start, end, interval=a["interval"], sla_seconds=a["sla"],
+                           target_blocking=a["blocking"],
+                           service_level_target=a["service_level"], shrinkage=a["shrinkage"])
 
     def op_server_speed(self, a):
         """Run the board clock ``speed`` times real time from now on (demos, simulations:

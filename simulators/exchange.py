@@ -1,10 +1,16 @@
 """The simulated exchange's call handling on its PRI spans (network side).
 
 It offers calls to our board (en bloc or overlap), plays the PSTN for the
-calls our board places (proceeding, alerting, answer after a while, or busy),
-clears calls after a given time, and counts what only an exchange can see:
-calls that found every B-channel busy (congestion, cause 34), the first of
-the call centre's four loss points.
+calls our board places, clears calls after a given time, and counts what only
+an exchange can see: calls that found every B-channel busy (congestion, cause
+34), the first of the call centre's four loss points.
+
+The PSTN behind it (:class:`ExchangeCallsBase`, shared with the R2 exchange):
+numbers that are busy (Q.850 cause 17), vacant (cause 1, unallocated number),
+congested (cause 34, no circuit/channel available), ring and never answer, or
+answer after their own delay; everyone else answers after ``answer_after_ms``.
+``log`` keeps every call the exchange saw, in order, with how it ended: the
+exchange's own record, to check the centre's against.
 """
 from __future__ import annotations
 
@@ -28,6 +34,8 @@ class ExchangeCall:
     hangup_after_ms: int | None = None
     pending_digits: str = ""
     answered_ms: int | None = None
+    placed_ms: int | None = None
+    cleared_ms: int | None = None
 
 
 @dataclass
@@ -50,12 +58,41 @@ class ExchangeCallsBase:
 
     _system = ""
 
-    def __init__(self, world, spans: dict, answer_after_ms: int, busy_numbers) -> None:
+    def __init__(self, world, spans: dict, answer_after_ms: int, busy_numbers=(),
+                 vacant_numbers=(), congested_numbers=(), no_answer_numbers=(),
+                 answer_after: dict | None = None) -> None:
         self._world = world
         self._spans = spans
         self.answer_after_ms = answer_after_ms
         self.busy_numbers = set(busy_numbers)
+        self.vacant_numbers = set(vacant_numbers)
+        self.congested_numbers = set(congested_numbers)
+        self.no_answer_numbers = set(no_answer_numbers)
+        self.answer_after: dict[str, int] = dict(answer_after or {})   # number -> ms
         self.calls: dict = {}
+        self.log: list = []             # every call seen, in order (kept after it clears)
+        # told of every call answered or cleared, as it happens: fn(call)
+        self.listeners: list = []
+
+    def pstn(self, dnis: str) -> tuple[int | None, int | None]:
+        """What the network does with a call the board placed to ``dnis``: ``(cause,
+        None)`` to refuse it with that Q.850 cause (17 user busy, 1 unallocated number,
+        34 no circuit/channel available), ``(None, ms)`` to ring and answer after ``ms``,
+        ``(None, None)`` to ring for ever (no answer)."""
+        if dnis in self.busy_numbers:
+            return 17, None
+        if dnis in self.vacant_numbers:
+            return 1, None
+        if dnis in self.congested_numbers:
+            return 34, None
+        if dnis in self.no_answer_numbers:
+            return None, None
+        return None, self.answer_after.get(dnis, self.answer_after_ms)
+
+    def _track(self, key, c) -> None:
+        c.placed_ms = self._world.now_ms
+        self.calls[key] = c
+        self.log.append(c)
 
     def _now(self) -> float:
         return self._world.exchange.line_seconds
@@ -78,14 +115,18 @@ class ExchangeCallsBase:
         if c is not None:
             c.state, c.answered_ms = "answered", now_ms
             self.stats.answered += 1
+            for fn in self.listeners:
+                fn(c)
             if c.hangup_after_ms is not None:
                 self._world.after(c.hangup_after_ms, lambda c=c: self._timed_hangup(c))
 
     def _cleared(self, key, cause: int) -> None:
         c = self.calls.pop(key, None)
         if c is not None:
-            c.state, c.cause = "cleared", cause
+            c.state, c.cause, c.cleared_ms = "cleared", cause, self._world.now_ms
             self.stats.cleared[cause] = self.stats.cleared.get(cause, 0) + 1
+            for fn in self.listeners:
+                fn(c)
 
     def _answer(self, c) -> None:
         if c.state == "setup" and (c.span, c.call) in self.calls:
@@ -108,8 +149,10 @@ class ExchangeCalls(ExchangeCallsBase):
     _system = "PRI"
 
     def __init__(self, world, pri: dict[int, PriSpan], *, answer_after_ms: int = 2000,
-                 busy_numbers: frozenset[str] = frozenset()):
-        super().__init__(world, pri, answer_after_ms, busy_numbers)
+                 busy_numbers=(), vacant_numbers=(), congested_numbers=(),
+                 no_answer_numbers=(), answer_after: dict | None = None):
+        super().__init__(world, pri, answer_after_ms, busy_numbers, vacant_numbers,
+                         congested_numbers, no_answer_numbers, answer_after)
         self.pri = pri
         self.calls: dict[tuple[int, int], ExchangeCall] = {}
         self.stats = ExchangeStats()
@@ -132,7 +175,7 @@ class ExchangeCalls(ExchangeCallsBase):
         c = ExchangeCall(span, call, "to_board", ani, dnis, timeslot=timeslot,
                          hangup_after_ms=hangup_after_ms,
                          pending_digits=dnis[1:] if overlap else "")
-        self.calls[(span, call)] = c
+        self._track((span, call), c)
         for i, digit in enumerate(c.pending_digits):
             last = i == len(c.pending_digits) - 1
             self._world.after(200 * (i + 1), lambda d=digit, l=last, c=c: self._digit(c, d, l))
@@ -154,17 +197,20 @@ class ExchangeCalls(ExchangeCallsBase):
         for ev in events:
             key = (getattr(ev, "span", None), getattr(ev, "call", None))
             if isinstance(ev, CallOffered):
-                # our board calls out: the PSTN rings the number, or it is busy
+                # our board calls out: the PSTN rings the number, or refuses it (Q.931
+                # 5.2.5: RELEASE COMPLETE with the cause, before any progress)
                 self.stats.from_board += 1
                 c = ExchangeCall(ev.span, ev.call, "from_board", ev.ani, ev.dnis, ev.timeslot)
-                self.calls[key] = c
+                self._track(key, c)
                 pri = self._stack(ev.span)
-                if ev.dnis in self.busy_numbers:
-                    pri.reject(self._now(), ev.call, 17)
+                cause, answer_ms = self.pstn(ev.dnis)
+                if cause is not None:
+                    pri.reject(self._now(), ev.call, cause)
                     continue
                 pri.proceeding(self._now(), ev.call)
                 pri.alerting(self._now(), ev.call)
-                self._world.after(self.answer_after_ms, lambda c=c: self._answer(c))
+                if answer_ms is not None:
+                    self._world.after(answer_ms, lambda c=c: self._answer(c))
             elif isinstance(ev, CallAnswered):
                 self._answered(key, now_ms)
             elif isinstance(ev, CallCleared):

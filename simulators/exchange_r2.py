@@ -32,6 +32,8 @@ class ExchangeR2Call:
     hangup_after_ms: int | None = None
     answered_ms: int | None = None
     seized_ms: int | None = None
+    placed_ms: int | None = None
+    cleared_ms: int | None = None
 
 
 @dataclass
@@ -50,12 +52,10 @@ class ExchangeR2Calls(ExchangeCallsBase):
 
     def __init__(self, world, r2: dict[int, R2Span], *, answer_after_ms: int = 2000,
                  busy_numbers=(), vacant_numbers=(), congested_numbers=(),
-                 no_answer_numbers=()):
-        super().__init__(world, r2, answer_after_ms, busy_numbers)
+                 no_answer_numbers=(), answer_after: dict | None = None):
+        super().__init__(world, r2, answer_after_ms, busy_numbers, vacant_numbers,
+                         congested_numbers, no_answer_numbers, answer_after)
         self.r2 = r2
-        self.vacant_numbers = set(vacant_numbers)
-        self.congested_numbers = set(congested_numbers)
-        self.no_answer_numbers = set(no_answer_numbers)
         self.calls: dict[tuple[int, int], ExchangeR2Call] = {}
         self.stats = ExchangeR2Stats()
 
@@ -74,7 +74,7 @@ class ExchangeR2Calls(ExchangeCallsBase):
         c = ExchangeR2Call(span, call, "to_board", ani, dnis, category,
                            timeslot=r.calls().get(call, {}).get("timeslot"),
                            hangup_after_ms=hangup_after_ms, seized_ms=self._world.now_ms)
-        self.calls[(span, call)] = c
+        self._track((span, call), c)
         return c
 
     def block(self, span: int, timeslot: int | None = None) -> None:
@@ -96,17 +96,14 @@ class ExchangeR2Calls(ExchangeCallsBase):
                 self.stats.from_board += 1
                 c = ExchangeR2Call(span, ev.call, "from_board", ev.ani, ev.dnis,
                                    getattr(ev, "category", 1), ev.timeslot)
-                self.calls[key] = c
-                if ev.dnis in self.busy_numbers:
-                    r.reject(self._now(), ev.call, 17)
-                elif ev.dnis in self.vacant_numbers:
-                    r.reject(self._now(), ev.call, 1)
-                elif ev.dnis in self.congested_numbers:
-                    r.reject(self._now(), ev.call, 34)
+                self._track(key, c)
+                cause, answer_ms = self.pstn(ev.dnis)
+                if cause is not None:
+                    r.reject(self._now(), ev.call, cause)
                 else:
                     r.alerting(self._now(), ev.call)
-                    if ev.dnis not in self.no_answer_numbers:
-                        self._world.after(self.answer_after_ms, lambda c=c: self._answer(c))
+                    if answer_ms is not None:
+                        self._world.after(answer_ms, lambda c=c: self._answer(c))
             elif isinstance(ev, CallAnswered):
                 self._answered(key, now_ms)
             elif isinstance(ev, CallCleared):

@@ -216,6 +216,9 @@ class TrafficStats:
     agent_ring_outs: int = 0        # rings the agent let go unanswered
     stray_lifts: int = 0            # handsets lifted after the ringing had stopped
     agents_made_ready: int = 0      # paused agents that made themselves ready again
+    dissuaded: int = 0              # callers the centre sent to its peak-dissuasion message
+    callback_accepted: int = 0      # ... who keyed the callback (or confirmed their number)
+    callback_requests: int = 0      # callers whose callback request the centre took
 
     def as_dict(self) -> dict:
         return dict(vars(self))
@@ -277,7 +280,8 @@ class Traffic:
                  menu_delay: float = 5.0, digit_gap: float = 2.0, self_service_time: float = 12.0,
                  message_time: tuple[float, float] = (10.0, 25.0),
                  start: float | None = None, duration: float | None = None,
-                 desktop: Callable[[str, dict], Any] | None = None):
+                 desktop: Callable[[str, dict], Any] | None = None,
+                 callback_accept: float = 0.9, callback_key_delay: tuple[float, float] = (2.0, 6.0)):
         if world.calls is None:
             raise ValueError("Traffic needs a SimWorld with signalling (world.calls)")
         self.world = world
@@ -307,12 +311,17 @@ class Traffic:
         self.start = start
         self.duration = duration
         self.desktop = desktop
+        if not 0 <= callback_accept <= 1:
+            raise ValueError(f"callback_accept: a probability, not {callback_accept!r}")
+        self.callback_accept = callback_accept
+        self.callback_key_delay = callback_key_delay
         self.arriving = True
         self.stats = TrafficStats()
         # one random stream per concern, so that agents' draws do not shift arrivals
         self._rng_arrival = random.Random(f"{seed}/arrivals")
         self._rng_caller = random.Random(f"{seed}/callers")
         self._rng_agent = random.Random(f"{seed}/agents")
+        self._rng_dissuade = random.Random(f"{seed}/dissuasion")
         self._next_arrival: float | None = None
         self._timers: list = []
         self._tseq = 0
@@ -322,6 +331,12 @@ class Traffic:
         self._by_channel: dict[tuple[int, int], _Caller] = {}   # not yet tied to a CTI call
         self._by_call_id: dict[str, _Caller] = {}
         self.desks = {port: _Desk(port, phone) for port, phone in sorted(world.phones.items())}
+        self._watched: set[int] = set()            # desks alerted or ringing out
+        self._by_xcall: dict[int, _Caller] = {}    # id(exchange call) -> live caller
+        self._xchanged: list = []                  # exchange calls answered/cleared
+        listeners = getattr(world.calls, "listeners", None)
+        if listeners is not None:
+            listeners.append(self._xchanged.append)
         self._agent_port: dict[str, int] = {}
 
     # ---- public ----------------------------------------------------------------------
@@ -389,8 +404,11 @@ class Traffic:
                 desk.agent = ev["agent"]
                 if desk.state in ("idle", "alerted", "ringing_out"):
                     desk.call_id = cid
-        elif t == "call.queued":
+        elif t == "call.dissuaded":
             if c is not None and c.state in ("setup", "ivr"):
+                self._dissuaded(c, str(ev.get("mode", "offer")))
+        elif t == "call.queued":
+            if c is not None and c.state in ("setup", "ivr", "dissuaded"):
                 c.state = "queued"
                 c.queued_at = self.now
                 self.stats.queued += 1
@@ -428,6 +446,9 @@ class Traffic:
             if c is not None and to.startswith("voicemail") and c.state != "done":
                 c.state = "voicemail"
                 self._after(self.now + c.message, lambda c=c: self._leave_message(c))
+            elif c is not None and to == "callback" and c.state != "done":
+                c.state = "callback"
+                self.stats.callback_requests += 1
         elif t == "call.ring_no_answer":
             port = self._agent_port.get(ev.get("agent_rna"))
             d = self.desks.get(port)
@@ -486,13 +507,20 @@ class Traffic:
         ts = xc.timeslot if xc.timeslot is not None else getattr(info, "channel", None)
         c = _Caller(self._n, ani, span, xc, ts, now, choice, patience, message, order)
         self.callers[c.n] = c
+        self._by_xcall[id(xc)] = c
         if ts is not None:
             self._by_channel[(span, ts)] = c
 
     # ---- callers ---------------------------------------------------------------------------
 
     def _watch_exchange(self, now: float) -> None:
-        for c in list(self.callers.values()):
+        # only the callers whose exchange call was answered or cleared since the last
+        # tick (the exchange tells its listeners), in the order they arrived
+        changed, self._xchanged[:] = list(self._xchanged), []
+        if not changed:
+            return
+        mine = {c.n: c for c in (self._by_xcall.get(id(x)) for x in changed) if c is not None}
+        for _, c in sorted(mine.items()):
             xs = c.xcall.state
             if xs == "answered" and c.answered is None:
                 c.answered = now
@@ -523,6 +551,29 @@ class Traffic:
         elif c.choice == "4":
             # callback: the confirm key and # ("call me back on this number")
             self._after(self.now + self.digit_gap, lambda: self._dtmf(c, "1#"))
+
+    def _dissuaded(self, c: _Caller, mode: str) -> None:
+        """The centre's dissuasion message: most callers take the callback (offer: 1 for a
+        callback, then 1 for "this number"; impose: 1 to confirm the number); the others
+        hold on (offer: they join the queue after all) or hang up (impose)."""
+        c.state = "dissuaded"
+        self.stats.dissuaded += 1
+        r = self._rng_dissuade
+        delay = r.uniform(*self.callback_key_delay)
+        if r.random() < self.callback_accept:
+            self.stats.callback_accepted += 1
+            if mode == "offer":
+                self._after(self.now + delay, lambda: self._dtmf(c, "1"))
+                self._after(self.now + delay + self.digit_gap, lambda: self._dtmf(c, "1#"))
+            else:
+                self._after(self.now + delay, lambda: self._dtmf(c, "1#"))
+        elif mode != "offer":
+            self._after(self.now + delay, lambda: self._hang_up_dissuaded(c))
+
+    def _hang_up_dissuaded(self, c: _Caller) -> None:
+        if c.state == "dissuaded":
+            self.stats.hung_up_in_ivr += 1
+            self._caller_hangup(c)
 
     def _dtmf(self, c: _Caller, digits: str) -> None:
         if c.state in ("done",) or c.timeslot is None or c.xcall.state != "answered":
@@ -558,13 +609,20 @@ class Traffic:
         c.state = "done"
         self.stats.cleared += 1
         self.callers.pop(c.n, None)
+        self._by_xcall.pop(id(c.xcall), None)
         if c.timeslot is not None and self._by_channel.get((c.span, c.timeslot)) is c:
             del self._by_channel[(c.span, c.timeslot)]
 
     # ---- agents ----------------------------------------------------------------------------
 
     def _watch_phones(self, now: float) -> None:
-        for d in self.desks.values():
+        # the phones ringing now and the desks still alerted or ringing out: no other
+        # desk can change here
+        ports = getattr(self.world, "ringing_phones", set()) | self._watched
+        if not ports:
+            return
+        desks = [self.desks[p] for p in sorted(ports) if p in self.desks]
+        for d in desks:
             ph = d.phone
             if ph.ringing:
                 d.last_ring = now
@@ -573,6 +631,7 @@ class Traffic:
             elif d.state in ("alerted", "ringing_out") and now - d.last_ring > 5.0:
                 # no ring for longer than the cadence's silence: the ringing has stopped
                 self._desk_idle(d)
+        self._watched = {d.port for d in desks if d.state in ("alerted", "ringing_out")}
 
     def _alerted(self, d: _Desk) -> None:
         b = self.behaviour(d.port)

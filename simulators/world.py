@@ -19,8 +19,8 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Callable
 
-from drivers.board import (Board, Event, FskData, Hook, Ring, Polarity, Battery, SpanConfig,
-                           ToneDetected)
+from drivers.board import (Board, DigitDetected, Event, FskData, Hook, Ring, Polarity, Battery,
+                           SpanConfig, ToneDetected)
 from drivers.hal import check, ffi, lib
 
 __all__ = ["SimWorld", "Cable", "Phone", "COLine", "DIRECTIONS"]
@@ -183,6 +183,10 @@ class Phone:
         if isinstance(ev, Ring):
             self.ringing = ev.on
             self.rings += ev.on
+            if ev.on:
+                self._world.ringing_phones.add(self.port)
+            else:
+                self._world.ringing_phones.discard(self.port)
         elif isinstance(ev, FskData):
             self.caller_ids += self._assembler.feed(ev.data)
         elif isinstance(ev, ToneDetected) and ev.tone not in ("silence",):
@@ -190,15 +194,33 @@ class Phone:
 
 
 class COLine:
-    """The exchange's end of a line to one of our FXO ports."""
+    """The exchange's end of a line to one of our FXO ports.
+
+    It rings our port for a call in (:meth:`call`), and serves a call out: our port going
+    off hook when no call rings gets dial tone; the DTMF digits it sends are collected
+    (the number is complete 1.5 s after the last digit); then the PSTN behind the exchange
+    (:meth:`simulators.exchange.ExchangeCallsBase.pstn`, the same numbers as on the PRI
+    side) gives busy tone (busy), congestion tone (congested or vacant: an analog line
+    has no cause to tell them apart), or ringback and, when the number answers, a
+    polarity reversal (answer supervision). Calls out are kept in the exchange's ``log``
+    with span 0 (``outgoing``: the one in progress)."""
+
+    DIGIT_TIMEOUT_MS = 1500
+    RING_CYCLE_MS = 6000          # a ring cadence (1 s on, 4 s off) and a margin
 
     def __init__(self, world: "SimWorld", port: int, co_port: int):
         self._world = world
         self.port = port
         self._p = world.exchange.ports[co_port]
         self.looped = False   # our FXO port is off hook
+        self._ringing = False  # a call in is ringing our port
+        self.outgoing = None   # the call out in progress (an ExchangeCall)
+        self._collecting = False   # ... whose number is still coming in DTMF
+        self._rung_ms: int | None = None   # when the line last rang
 
     def ring(self, on: bool) -> None:
+        if on:
+            self._rung_ms = self._world.now_ms
         self._p.ring(on)
 
     def reverse_polarity(self, reversed: bool = True) -> None:
@@ -221,14 +243,17 @@ class COLine:
 
         on, off = cadence_ms
         self.answered = False
+        self._ringing = True
 
         def ring(n: int) -> None:
             if self.looped:
                 self.answered = True
+                self._ringing = False
                 return
             if n >= max_rings:
+                self._ringing = False
                 return
-            self._p.ring(True)
+            self.ring(True)
             self._world.after(on, lambda: self._p.ring(False))
             if n == 0 and number is not None and cid_mode != "dtmf":
                 burst = callerid.fsk_burst(callerid.build_mdmf(
@@ -248,6 +273,69 @@ class COLine:
             self.looped = ev.off_hook
             if ev.off_hook:
                 self._p.ring(False)       # ring trip
+                # off hook within a ring cycle of a ring answers it (ring trip); else
+                # our port seizes the line for a call out
+                rang = self._rung_ms is not None and \
+                    self._world.now_ms - self._rung_ms < self.RING_CYCLE_MS
+                if not self._ringing and not rang and self.outgoing is None:
+                    self._seized()
+            elif self.outgoing is not None:
+                self._released()
+        elif isinstance(ev, DigitDetected) and self.outgoing is not None and self._collecting:
+            c = self.outgoing
+            if not c.dnis:
+                self._p.progress_tone(None)          # the first digit ends dial tone
+            c.dnis += ev.digit
+            n = len(c.dnis)
+            self._world.after(self.DIGIT_TIMEOUT_MS,
+                              lambda: self._number_complete(c) if len(c.dnis) == n else None)
+
+    # -- a call out from our FXO port ------------------------------------------------------
+    def _seized(self) -> None:
+        from simulators.exchange import ExchangeCall
+
+        calls = self._world.calls
+        self.outgoing = c = ExchangeCall(0, self.port, "from_board", "", "")
+        if calls is not None:
+            calls.stats.from_board += 1
+            calls._track((0, self.port), c)
+        self._collecting = True
+        self._p.detect("dtmf")
+        self._p.progress_tone("dial")
+
+    def _number_complete(self, c) -> None:
+        if c is not self.outgoing or c.state != "setup":
+            return
+        self._collecting = False
+        calls = self._world.calls
+        cause, answer_ms = calls.pstn(c.dnis) if calls is not None else (None, 2000)
+        if cause is not None:
+            c.cause = cause
+            self._p.progress_tone("busy" if cause == 17 else "congestion")
+            return
+        self._p.progress_tone("ringback")
+        if answer_ms is not None:
+            self._world.after(answer_ms, lambda: self._answer_out(c))
+
+    def _answer_out(self, c) -> None:
+        if c is not self.outgoing or c.state != "setup":
+            return
+        self._p.progress_tone(None)
+        self._p.polarity(True)                        # answer supervision: reversal
+        c.state, c.answered_ms = "answered", self._world.now_ms
+        if self._world.calls is not None:
+            self._world.calls.stats.answered += 1
+
+    def _released(self) -> None:
+        c, self.outgoing = self.outgoing, None
+        self._p.progress_tone(None)
+        self._p.detect()
+        if c.state == "answered":
+            self._p.polarity(False)
+        if self._world.calls is not None:
+            self._world.calls._cleared((0, self.port), c.cause or 16)
+        else:
+            c.state, c.cause = "cleared", c.cause or 16
 
 
 class SimWorld:
@@ -271,6 +359,7 @@ class SimWorld:
             self.cables[cfg.number] = Cable(self, cfg.number, cable_delay_bits,
                                             seed * 1000003 + cfg.number)
         self.phones: dict[int, Phone] = {}
+        self.ringing_phones: set[int] = set()     # FXS ports whose phone rings right now
         for i, port in enumerate(our_fxs, 1):
             check(lib.hal_sim_line_connect(self.board._b, port, self.phones_board._b, i),
                   f"connect a phone to FXS port {port}")
@@ -340,6 +429,8 @@ class SimWorld:
             self.r2_calls.handle(self.exchange_events)
         for ev in self.exchange_events:
             line = self._line_of.get(getattr(ev, "port", None))
+            if line is None and isinstance(ev, DigitDetected) and ev.span == 0:
+                line = self._line_of.get(ev.timeslot)     # a digit heard on a CO port
             if line is not None:
                 line._event(ev)
         for ev in self.phones_board.tick():

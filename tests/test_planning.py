@@ -1,6 +1,8 @@
 """cti.planning: Erlang B/C/A against published tables and independent implementations
-(exact rational Erlang C; a direct birth-death chain plus uniformisation for Erlang A),
-very large centres, monotonicity, and the staffing search (hypothesis)."""
+(exact rational Erlang B and C, also for 5000 channels in integer arithmetic; a direct
+birth-death chain plus uniformisation for Erlang A, in numpy for up to 20000 agents),
+very large centres, monotonicity, the staffing search (hypothesis), the censored
+patience estimate, and planning from measured traffic (``--measured``)."""
 import json
 import math
 from fractions import Fraction
@@ -8,10 +10,14 @@ from fractions import Fraction
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
+import numpy as np
+
 from cti.planning import (agents_for_service_level, agents_for_service_level_a, asa,
                           channels_for_blocking, erlang_a, erlang_b, erlang_c, evaluate,
-                          evaluate_a, format_plan, ivr_ports_plan, occupancy, service_level,
-                          service_level_a, trunks_plan)
+                          evaluate_a, format_measured_ivr, format_measured_staffing,
+                          format_plan, ivr_ports_plan, measured_ivr, measured_staffing,
+                          occupancy, patience_mle, service_level, service_level_a,
+                          staffing_for, trunks_plan)
 
 
 # ------------------------------------------------------------ independent references
@@ -389,3 +395,300 @@ def test_cti_plan_trunks_from_measured_occupancy(tmp_path, capsys):
     assert plan["all_trunks_busy_seconds"] == 600
     assert plan["channels_now"] == 30 and plan["spans"] >= 1
     assert 15 < plan["offered_erlangs"] < 40 and plan["channels"] > 17
+    assert plan["basis"] == "Erlang B from occupancy"
+
+
+# ------------------------------------------------------------ published tables, 4 figures
+
+def _traffic_for(n, b):
+    """The traffic a table lists for ``n`` channels at blocking ``b`` (bisection on B)."""
+    lo, hi = 0.0, 2.0 * n + 10
+    for _ in range(200):
+        mid = 0.5 * (lo + hi)
+        lo, hi = (mid, hi) if erlang_b(mid, n) < b else (lo, mid)
+    return lo
+
+
+# The classic published Erlang B tables (traffic-engineering handbooks, vendors' trunk
+# tables), to their four figures: erlangs for N channels at 0.1%, 1%, 2% and 5% blocking.
+ERLANG_B_TABLE = {
+    5: (0.7621, 1.361, 1.657, 2.218),
+    10: (3.092, 4.461, 5.084, 6.216),
+    20: (9.411, 12.03, 13.18, 15.25),
+    50: (32.51, 37.90, 40.26, 44.53),
+    100: (75.24, 84.06, 87.97, 95.24),
+    200: (165.6, 179.7, 186.2, 198.5),
+}
+
+
+@pytest.mark.parametrize("n", sorted(ERLANG_B_TABLE))
+def test_erlang_b_published_table_to_four_figures(n):
+    for b, a in zip((0.001, 0.01, 0.02, 0.05), ERLANG_B_TABLE[n]):
+        assert float(f"{_traffic_for(n, b):.4g}") == pytest.approx(a, abs=1e-12), (n, b)
+
+
+def exact_b_and_c(p: int, n: int) -> tuple[Fraction, Fraction]:
+    """Erlang B and C for an integer A = p on n channels in exact integer arithmetic:
+    everything times n!: B = p^n / sum_k p^k n!/k!; C adds A^n/n! n/(n-A) to the top and
+    the bottom. Independent of the recursion; exact for thousands of channels."""
+    acc_below, f, pk = 0, 1, p ** n
+    total = 0
+    for k in range(n, -1, -1):       # f = n!/k!, pk = p^k
+        total += pk * f
+        if k > 0:
+            f *= k
+            pk //= p
+    acc_below = total - p ** n       # the k < n terms
+    b = Fraction(p ** n, total)
+    top = Fraction(p ** n * n, n - p)
+    c = top / (acc_below + top)
+    return b, c
+
+
+@pytest.mark.parametrize("a,n", [(95, 100), (950, 1000), (1980, 2000), (4950, 5000),
+                                 (4900, 5000)])
+def test_erlang_b_and_c_for_large_centres_against_exact_integers(a, n):
+    b, c = exact_b_and_c(a, n)
+    assert erlang_b(float(a), n) == pytest.approx(float(b), rel=1e-10)
+    assert erlang_c(float(a), n) == pytest.approx(float(c), rel=1e-10)
+    assert f"{erlang_c(float(a), n):.4g}" == f"{float(c):.4g}"
+
+
+# ------------------------------------------------------------ Erlang A, large centres
+
+def chain_erlang_a_large(traffic, n, aht, patience, target):
+    """M/M/N+M for big N, independent of cti.planning: the birth-death chain's stationary
+    law in log space (truncated where the queue probabilities are e^-50 under their
+    peak), per arrival state k the chance of being served (stage products of
+    (N mu + j theta) / (N mu + (j+1) theta)) and the wait when served; service within
+    the target by uniformising the "j ahead" absorbing chain, for every k at once."""
+    lam, mu, th = traffic / aht, 1.0 / aht, 1.0 / patience
+    c = n * mu
+    ks = np.arange(0, n + 1)
+    log_low = ks * math.log(traffic) - np.array([math.lgamma(k + 1) for k in ks])
+    kmode = max(0.0, (lam - c) / th)
+    kmax = int(kmode + 50 + 40 * math.sqrt(kmode + lam / th + 1))
+    i = np.arange(1, kmax + 1)
+    log_q = log_low[-1] + np.concatenate([[0.0], np.cumsum(np.log(lam / (c + i * th)))])
+    top = max(log_low.max(), log_q.max())
+    z = np.exp(log_low - top).sum() + np.exp(log_q[1:] - top).sum()
+    q = np.exp(log_q - top) / z
+    assert q[-1] < 1e-20 * q.max()                 # truncation far in the tail
+    p_wait = q.sum()
+    p_ab = th * (np.arange(len(q)) * q).sum() / lam
+    r = c + np.arange(len(q)) * th
+    served = np.cumprod(r / (r + th))
+    mean = np.cumsum(1.0 / (r + th))
+    wait_served = (q * served * mean).sum()
+    big = r[-1] + th
+    steps = big * target
+    u = np.zeros(len(q))                           # P(served within m jumps | j ahead)
+    acc = np.zeros(len(q))
+    logw = -steps
+    stay, adv = 1.0 - (r + th) / big, r / big
+    for m in range(int(steps + 15 * math.sqrt(steps + 1) + 50) + 1):
+        acc += math.exp(logw) * u
+        u = adv * np.concatenate([[1.0], u[:-1]]) + stay * u
+        logw += math.log(steps) - math.log(m + 1)
+    return {"p_wait": p_wait, "p_abandon": p_ab, "asa": wait_served / (1.0 - p_ab),
+            "service_level": (1.0 - p_wait) + (q * acc).sum()}
+
+
+@pytest.mark.parametrize("traffic,n,aht,patience,target", [
+    (10.0, 13, 180.0, 60.0, 20.0),          # small: also the direct chain above
+    (480.0, 500, 180.0, 60.0, 20.0),
+    (1980.0, 2000, 180.0, 120.0, 20.0),
+    (5200.0, 5000, 180.0, 60.0, 20.0),      # overloaded: only abandonment holds it
+    (4950.0, 5000, 300.0, 600.0, 30.0),
+    (785.0, 700, 60.0, 30.0, 20.0),         # the TV peak: 785 calls/min, the new centre
+    (785.0, 400, 60.0, 30.0, 20.0),         # ... and the old one
+    (19800.0, 20000, 180.0, 60.0, 20.0),
+])
+def test_erlang_a_large_centres_against_the_chain(traffic, n, aht, patience, target):
+    got = erlang_a(traffic, n, aht, patience, target)
+    ref = chain_erlang_a_large(traffic, n, aht, patience, target)
+    for key in ("p_wait", "p_abandon", "asa", "service_level"):
+        assert got[key] == pytest.approx(ref[key], rel=1e-9), key
+        assert f"{got[key]:.4g}" == f"{ref[key]:.4g}", key     # 4 significant figures
+
+
+def test_the_two_chains_agree_on_small_centres():
+    for args in [(10.0, 13, 180.0, 60.0, 20.0), (12.0, 10, 180.0, 60.0, 20.0),
+                 (3.0, 3, 120.0, 30.0, 10.0)]:
+        a, b = chain_erlang_a(*args), chain_erlang_a_large(*args)
+        for key in a:
+            assert a[key] == pytest.approx(b[key], rel=1e-10), key
+
+
+# ------------------------------------------------------------ patience, censored
+
+def test_patience_mle_is_total_wait_over_abandons():
+    p = patience_mle([10.0, 20.0], [30.0, 0.0])
+    assert p["patience"] == 30.0 and p["abandoned"] == 2 and p["censored"] == 2
+    assert p["waited_seconds"] == 60.0
+    lo, hi = p["ci95"]
+    assert lo < 30.0 < hi and lo * hi == pytest.approx(900.0)
+    assert patience_mle([], [5.0, 7.0])["patience"] is None      # nobody abandoned
+    assert patience_mle([], [])["ci95"] is None
+    with pytest.raises(ValueError):
+        patience_mle([-1.0], [])
+
+
+def test_patience_mle_recovers_the_mean_where_the_naive_mean_fails():
+    """Exponential patience of mean 40 s; service offered after an exponential wait of
+    mean 25 s: most callers are answered (censored). The MLE finds ~40 s; the mean
+    wait of those who abandoned (~15 s) is far off."""
+    rng = np.random.default_rng(8)
+    pat = rng.exponential(40.0, 20000)
+    offer = rng.exponential(25.0, 20000)
+    ab = pat < offer
+    p = patience_mle(pat[ab].tolist(), offer[~ab].tolist())
+    assert p["patience"] == pytest.approx(40.0, rel=0.03)
+    assert p["ci95"][0] < 40.0 < p["ci95"][1]
+    assert pat[ab].mean() < 20.0
+
+
+# ------------------------------------------------------------ from measured traffic
+
+def test_staffing_for_follows_erlang_a_when_patience_is_known():
+    s = staffing_for(100, 1800, 180, 20, 0.8, patience=120.0, shrinkage=0.2)
+    a = agents_for_service_level_a(100, 1800, 180, 20, 0.8, 120.0, 0.2)
+    c = agents_for_service_level(100, 1800, 180, 20, 0.8, 0.2)
+    assert s["model"] == "erlang_a" and s["agents"] == a["agents"] <= c["agents"]
+    assert s["erlang_c"]["agents"] == c["agents"] == 14
+    assert s["agents_scheduled"] == a["agents_scheduled"]
+    assert s["p_abandon"] == a["p_abandon"] and s["asa"] == a["asa"]
+    plain = staffing_for(100, 1800, 180, 20, 0.8)
+    assert plain["model"] == "erlang_c" and plain["agents"] == 14 and plain["erlang_a"] is None
+
+
+def test_measured_staffing_per_interval():
+    ivs = [{"start": 0, "end": 1800, "calls": 100, "aht": 180.0},
+           {"start": 1800, "end": 3600, "calls": 0, "aht": None},
+           {"start": 3600, "end": 5400, "calls": 300, "aht": 200.0},
+           {"start": 5400, "end": 7200, "calls": 5, "aht": None}]
+    pat = patience_mle([30.0] * 10, [50.0] * 30)            # (300 + 1500) / 10 = 180 s
+    plan = measured_staffing(ivs, 20, 0.8, pat, 0.1)
+    r0, r1, r2, r3 = plan["intervals"]
+    assert r0["agents"] == agents_for_service_level_a(100, 1800, 180, 20, 0.8, 180.0)["agents"]
+    assert r1["agents"] == 0 and r3["agents"] is None
+    assert r2["traffic_erlangs"] == pytest.approx(300 * 200 / 1800)
+    assert plan["peak"]["start"] == 3600 and plan["patience"]["patience"] == 180.0
+    json.dumps(plan)
+    text = format_measured_staffing(plan)
+    assert "Erlang A" in text and "180.0" in text and f" {r2['agents']} " in text
+
+
+def test_measured_ivr_holding_time_and_busy_interval():
+    ivs = [{"start": 0, "end": 3600, "seizures": 100, "refused": 0, "busy_port_seconds": 3000.0},
+           {"start": 3600, "end": 7200, "seizures": 200, "refused": 50,
+            "busy_port_seconds": 6000.0}]
+    plan = measured_ivr(ivs, 0.01, ports=3)
+    assert plan["holding_time"] == 30.0                      # 9000 port-s / 300 calls
+    r0, r1 = plan["intervals"]
+    assert r0["offered_erlangs"] == pytest.approx(100 * 30 / 3600)
+    assert r1["offered_erlangs"] == pytest.approx(250 * 30 / 3600)
+    assert r1["blocking_measured"] == 0.2 and r1["carried_erlangs"] == pytest.approx(6000 / 3600)
+    assert plan["peak"] is r1
+    assert plan["plan"]["ports"] == channels_for_blocking(250 * 30 / 3600, 0.01)
+    assert plan["plan"]["blocking_now"] == pytest.approx(erlang_b(250 * 30 / 3600, 3))
+    json.dumps(plan)
+    assert "IVR ports" in format_measured_ivr(plan)
+
+
+T0 = 1_795_392_000.0
+
+
+def _measured_store(path):
+    """Two half hours of queue traffic, an IVR with 4 ports, the server's samples."""
+    from cti.store import Store
+
+    s = Store(path)
+    n = 0
+    # half hour 0: 6 callers, talk 100 s, wrap-up 20 s; 2 abandon after 10 and 30 s
+    for i, (outcome, wait) in enumerate([("answered", 4.0)] * 4 + [("abandoned_queue", 10.0),
+                                                                    ("abandoned_queue", 30.0)]):
+        n += 1
+        start = T0 + 60 * i
+        cid = f"a{n}"
+        s.log_queue(start + 8, cid, "sales", None, "ENTERQUEUE", "", "138")
+        if outcome == "answered":
+            s.log_queue(start + 8 + wait, cid, "sales", "1001", "CONNECT", int(wait), 1)
+            end = start + 8 + wait + 100
+        else:
+            s.log_queue(start + 8 + wait, cid, "sales", None, "ABANDON", 1, 1, int(wait))
+            end = start + 8 + wait
+        s.add_cdr({"call_id": cid, "direction": "in", "start": start, "answer": start,
+                   "end": end, "outcome": outcome, "queue": "sales", "ivr_path": "welcome",
+                   "agent": "1001" if outcome == "answered" else None, "wait": wait,
+                   "wrapup": 20.0 if outcome == "answered" else None})
+    # half hour 1: 2 callers found no IVR port
+    for i in range(2):
+        n += 1
+        s.add_cdr({"call_id": f"a{n}", "direction": "in", "start": T0 + 1800 + i,
+                   "end": T0 + 1800 + i, "outcome": "no_ivr_port"})
+    # IVR ports: 1 busy 0..480 s (6 calls of 8 s each, 48 port-s ... written as steps)
+    for i in range(6):
+        s.trunk_sample(T0 + 60 * i, "ivr", 1, 4)
+        s.trunk_sample(T0 + 60 * i + 8, "ivr", 0, 4)
+    s.trunk_sample(T0, 1, 3, 30)
+    s.close()
+
+
+def test_cti_plan_staffing_measured(tmp_path, capsys):
+    from cti.cli import main
+
+    _measured_store(tmp_path / "cti.db")
+    assert main(["plan", "staffing", "--measured", "--home", str(tmp_path), "--from", str(T0),
+                 "--to", str(T0 + 3600), "--interval", "1800", "--target", "20",
+                 "--service-level", "0.8", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    pat = plan["patience"]
+    # waited: 4 x 4 s answered (censored) + 10 + 30 abandoned = 56 s over 2 abandons
+    assert (pat["abandoned"], pat["censored"]) == (2, 4)
+    assert pat["patience"] == pytest.approx(28.0)
+    r0, r1 = plan["intervals"]
+    assert r0["calls"] == 6 and r0["aht"] == pytest.approx(120.0)     # talk 100 + wrap-up 20
+    ref = agents_for_service_level_a(6, 1800, 120.0, 20, 0.8, 28.0)
+    assert r0["agents"] == ref["agents"] and r0["model"] == "erlang_a"
+    assert r0["service_level"] == pytest.approx(ref["service_level"])
+    assert r1["calls"] == 0 and r1["agents"] == 0
+    assert main(["plan", "staffing", "--measured", "--home", str(tmp_path), "--from", str(T0),
+                 "--to", str(T0 + 3600)]) == 0
+    assert "mean patience 28.0 s" in capsys.readouterr().out
+    assert main(["plan", "staffing", "--home", str(tmp_path)]) == 1      # no forecast
+
+
+def test_cti_plan_ivr_measured(tmp_path, capsys):
+    from cti.cli import main
+
+    _measured_store(tmp_path / "cti.db")
+    assert main(["plan", "ivr", "--measured", "--home", str(tmp_path), "--from", str(T0),
+                 "--to", str(T0 + 3600), "--blocking", "0.01", "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["holding_time"] == pytest.approx(8.0)       # 48 busy port-s / 6 calls
+    assert plan["ports_now"] == 4
+    (h,) = plan["intervals"]
+    assert (h["seizures"], h["refused"]) == (6, 2)
+    assert h["offered_erlangs"] == pytest.approx(8 * 8.0 / 3600)
+    assert plan["plan"]["ports"] == channels_for_blocking(8 * 8.0 / 3600, 0.01)
+    assert main(["plan", "ivr", "--measured", "--home", str(tmp_path), "--from", str(T0),
+                 "--to", str(T0 + 3600)]) == 0
+    assert "mean holding time 8.0 s" in capsys.readouterr().out
+
+
+def test_cti_plan_trunks_measured_uses_the_exchange_counts(tmp_path, capsys):
+    from cti.cli import main
+    from cti.store import Store
+
+    store = Store(tmp_path / "cti.db")
+    store.trunk_sample(T0, 1, 30, 30)              # full all hour: Erlang B cannot tell
+    store.exchange_count(T0 + 3000, 0, 100, 40)    # the exchange saw 40% blocked
+    store.close()
+    assert main(["plan", "trunks", "--measured", "--home", str(tmp_path), "--from", str(T0),
+                 "--to", str(T0 + 3600), "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["basis"] == "exchange congestion counts"
+    assert plan["offered_erlangs"] == pytest.approx(30 * 100 / 60)
+    assert plan["spans"] == -(-channels_for_blocking(50.0, 0.01) // 30)
+    assert plan["all_trunks_busy_seconds"] == 3600 and plan["span_all_busy_seconds"] == {"1": 3600}

@@ -161,9 +161,9 @@ def test_format_table_and_report_losses(two_hours, tmp_path):
     lines = table.splitlines()
     assert lines[3].startswith("1970-01-01 00:00")
     assert lines[3].split("|")[1].split() == ["4", "2", "1", "1", "(2)"]
-    assert lines[-1].startswith("total") and lines[-1].split("|")[1].split() == \
-        ["5", "2", "2", "1", "(3)"]
-    assert "25.0" in lines[-1]
+    total = next(x for x in lines if x.startswith("total"))
+    assert total.split("|")[1].split() == ["5", "2", "2", "1", "(3)"]
+    assert "25.0" in total
 
     with Store(tmp_path) as s:
         call(s, "x", 10, "abandoned_queue", wait=40)
@@ -249,7 +249,7 @@ def centre(draw):
                      "queue": draw(st.none() | st.sampled_from(("sales", "support"))),
                      "wait": wait, "wrapup": draw(st.none() | st.floats(0, 60))})
     rna = draw(st.lists(st.floats(-600, 4 * H), max_size=10))
-    samples = draw(st.lists(st.tuples(st.floats(-600, 4 * H), st.sampled_from((1, 2)),
+    samples = draw(st.lists(st.tuples(st.floats(-600, 4 * H), st.sampled_from((1, 2, "ivr")),
                                       st.integers(0, 30)), max_size=15))
     exch = draw(st.lists(st.tuples(st.floats(-600, 4 * H), st.integers(0, 50),
                                    st.integers(0, 50)), max_size=5))
@@ -304,6 +304,9 @@ def test_totals_match_the_rows_and_nothing_is_negative_or_nan(c, interval, sla):
         assert sum(p["lost"][point] for p in ivs) == t["lost"][point], point
     assert sum(p["trunk"]["all_busy_seconds"] for p in ivs) == \
         pytest.approx(t["trunk"]["all_busy_seconds"])
+    assert sum(p["ivr"]["busy_port_seconds"] for p in ivs) == \
+        pytest.approx(t["ivr"]["busy_port_seconds"])
+    assert "ivr" not in t["trunk"]["spans"] and t["trunk"]["channels"] <= 60
 
     json.dumps(r, allow_nan=False)  # JSON-able, no NaN or infinity
     for path, v in walk(r):
@@ -317,3 +320,131 @@ def test_totals_match_the_rows_and_nothing_is_negative_or_nan(c, interval, sla):
         assert p["trunk"]["erlang_b"] is None or 0 <= p["trunk"]["erlang_b"] <= 1
         assert p["trunk"]["all_busy_seconds"] <= p["end"] - p["start"] + 1e-9
     format_table(r)
+
+
+# -- the manager's view: per span, IVR ports, patience, advice ---------------------------
+
+from cti.planning import (agents_for_service_level, agents_for_service_level_a,  # noqa: E402
+                          channels_for_blocking, ivr_ports_plan, trunks_plan)
+from cti.report import IVR_SPAN  # noqa: E402
+
+
+@pytest.fixture
+def manager_hour():
+    """One hour: two E1 spans and 4 IVR ports sampled as the server does; 20 calls
+    through the IVR (10 s each) to the queue, 2 more found no IVR port; the exchange
+    offered 25 and 3 met congestion; the queue log and agent log as the centre writes."""
+    s = Store()
+    s.trunk_sample(0, 1, 0, 30)
+    s.trunk_sample(0, 2, 0, 30)
+    s.trunk_sample(0, IVR_SPAN, 0, 4)
+    s.trunk_sample(600, 1, 30, 30)     # span 1 full 600..900
+    s.trunk_sample(600, 2, 10, 30)
+    s.trunk_sample(900, 1, 15, 30)
+    s.trunk_sample(1000, IVR_SPAN, 4, 4)   # every port busy 1000..1100
+    s.trunk_sample(1100, IVR_SPAN, 1, 4)
+    s.trunk_sample(3000, IVR_SPAN, 0, 4)
+    s.exchange_count(3599, 0, 25, 3)
+    for i in range(20):
+        t = 100.0 * i
+        cid = f"m{i}"
+        s.log_queue(t + 10, cid, "sales", None, "ENTERQUEUE", "", "138")
+        if i % 4 == 3:                 # 5 abandon after 8 s
+            s.log_queue(t + 18, cid, "sales", None, "ABANDON", 1, 1, 8)
+            s.add_cdr({"call_id": cid, "direction": "in", "start": t, "answer": t,
+                       "end": t + 18, "outcome": "abandoned_queue", "queue": "sales",
+                       "ivr_path": "welcome/menu"})
+            continue
+        s.log_queue(t + 14, cid, "sales", "1001", "CONNECT", 4, 1)      # waited 4 s
+        s.add_cdr({"call_id": cid, "direction": "in", "start": t, "answer": t,
+                   "end": t + 74, "outcome": "answered", "queue": "sales", "agent": "1001",
+                   "ivr_path": "welcome/menu", "wait": 4.0})          # talk 60 s
+        s.log_agent(t + 74, "1001", "wrapup")
+        s.log_agent(t + 84, "1001", "ready")                           # wrap-up 10 s
+    for i in range(2):
+        s.add_cdr({"call_id": f"n{i}", "direction": "in", "start": 1050.0 + i,
+                   "end": 1050.0 + i, "outcome": "no_ivr_port"})
+    yield s
+    s.close()
+
+
+def test_per_span_occupancy_and_all_busy(manager_hour):
+    r = loss_report(manager_hour, 0, H)
+    t = r["totals"]["trunk"]
+    s1, s2 = t["spans"]["1"], t["spans"]["2"]
+    assert IVR_SPAN not in t["spans"] and t["channels"] == 60       # IVR is not a trunk
+    assert s1["carried_erlangs"] == pytest.approx((30 * 300 + 15 * 2700) / H)
+    assert s1["occupancy"] == pytest.approx(s1["carried_erlangs"] / 30)
+    assert s1["all_busy_seconds"] == 300 and s1["peak_busy"] == 30
+    assert s2["carried_erlangs"] == pytest.approx(10 * 3000 / H) and s2["all_busy_seconds"] == 0
+    assert t["carried_erlangs"] == pytest.approx(s1["carried_erlangs"] + s2["carried_erlangs"])
+    assert t["occupancy"] == pytest.approx(t["carried_erlangs"] / 60)
+    assert t["all_busy_seconds"] == 0 and t["span_all_busy_seconds"] == {"1": 300}
+
+
+def test_ivr_port_occupancy_holding_time_and_offered(manager_hour):
+    r = loss_report(manager_hour, 0, H)
+    iv = r["totals"]["ivr"]
+    busy = 4 * 100 + 1 * 1900                      # port-seconds
+    assert iv["ports"] == 4 and iv["peak_busy"] == 4 and iv["all_busy_seconds"] == 100
+    assert iv["busy_port_seconds"] == busy
+    assert iv["carried_erlangs"] == pytest.approx(busy / H)
+    assert iv["occupancy"] == pytest.approx(busy / H / 4)
+    assert iv["seizures"] == 20 and iv["no_ivr_port"] == 2
+    assert r["ivr_holding_time"] == pytest.approx(busy / 20)
+    assert iv["offered_erlangs"] == pytest.approx(22 * busy / 20 / H)
+
+
+def test_talk_from_connect_wrapup_from_agent_log_patience_from_queue_log(manager_hour):
+    r = loss_report(manager_hour, 0, H)
+    t = r["totals"]
+    assert t["talk"] == pytest.approx(60.0)        # not billsec (74 s: IVR + queue + talk)
+    assert t["aht"] == pytest.approx(70.0)
+    p = r["patience"]
+    assert (p["abandoned"], p["censored"]) == (5, 15)
+    assert p["patience"] == pytest.approx((5 * 8 + 15 * 4) / 5)
+
+
+def test_advice_is_planning_on_the_measured_figures(manager_hour):
+    r = loss_report(manager_hour, 0, H, target_blocking=0.01, service_level_target=0.8,
+                    sla_seconds=20, shrinkage=0.25)
+    (h,) = r["intervals"]
+    adv = h["advice"]
+    carried = h["trunk"]["carried_erlangs"]
+    offered = carried * 25 / 22                    # the exchange's pass rate
+    assert adv["trunk"]["basis"] == "exchange congestion counts"
+    assert adv["trunk"]["offered_erlangs"] == pytest.approx(offered)
+    assert adv["trunk"]["spans"] == trunks_plan(offered, 0.01)["spans"]
+    assert adv["trunk"]["spans_now"] == 2 and adv["trunk"]["channels_now"] == 60
+    ivr_off = h["ivr"]["offered_erlangs"]
+    assert adv["ivr"]["ports"] == ivr_ports_plan(ivr_off, 0.01)["ports"] \
+        == channels_for_blocking(ivr_off, 0.01)
+    ag = adv["agents"]
+    ref = agents_for_service_level_a(20, H, 70.0, 20, 0.8, r["patience"]["patience"], 0.25)
+    assert ag["model"] == "erlang_a" and ag["agents"] == ref["agents"]
+    assert ag["agents_scheduled"] == ref["agents_scheduled"]
+    assert ag["service_level"] == pytest.approx(ref["service_level"])
+    assert r["advice"]["spans"] == adv["trunk"]["spans"] and r["advice"]["agents_at"] == 0
+    assert r["peak"] == {"start": 0, "end": H, "offered": 25, "lost_total": 10}
+    text = format_table(r)
+    assert "span 1" in text and "IVR occ%" in text
+    assert f"{adv['ivr']['ports']} IVR ports" in text and "Erlang A" in text
+    json.dumps(r, allow_nan=False)
+
+
+def test_advice_without_patience_is_erlang_c_and_occupancy_basis():
+    s = Store()
+    s.trunk_sample(0, 1, 20, 30)
+    call(s, "a", 10, "answered", wait=2, billsec=100)
+    r = loss_report(s, 0, H)
+    adv = r["intervals"][0]["advice"]
+    assert adv["trunk"]["basis"] == "Erlang B from occupancy"
+    assert adv["trunk"]["offered_erlangs"] == r["intervals"][0]["trunk"]["offered_erlangs"]
+    assert adv["agents"]["model"] == "erlang_c"
+    assert adv["agents"]["agents"] == agents_for_service_level(1, H, 100.0, 20, 0.8)["agents"]
+    assert adv["ivr"] is None and r["patience"]["patience"] is None
+    plain = loss_report(s, 0, H, advice=False)
+    assert plain["advice"] is None and "advice" not in plain["intervals"][0]
+    with pytest.raises(ValueError, match="target_blocking"):
+        loss_report(s, 0, H, target_blocking=1.5)
+    s.close()
