@@ -795,6 +795,10 @@ class Acd:
             return 0.0
         return (ahead - free + 1) * self.aht(queue) / max(1, staffed)
 
+    def waiting(self, queue: str) -> int:
+        """Calls waiting in ``queue`` now (ringing agents or not)."""
+        return len(self._queue(queue).waiting)
+
     def aht(self, queue: str) -> float:
         """Average handle time (talk + wrap-up) of the queue's recent calls, in seconds."""
         q = self._queue(queue)

@@ -138,8 +138,7 @@ class Campaigns:
 
     def _waiting(self) -> int:
         """Callers waiting in the centre's queues now."""
-        return sum(self.centre.acd.queue_status(q.name)["waiting"]
-                   for q in self.centre.config.queues)
+        return sum(self.centre.acd.waiting(q.name) for q in self.centre.config.queues)
 
     def free_agents(self) -> frozenset:
         """Agents ready and idle in the ACD whose phone is on hook and idle."""

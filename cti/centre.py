@@ -17,6 +17,7 @@ tick and the line time, and returns the CTI events to publish; requests
 """
 from __future__ import annotations
 
+import heapq
 import itertools
 import os
 from dataclasses import dataclass, field
@@ -153,6 +154,11 @@ class Centre:
                          "voicemail": 0, "callback": 0, "timeout": 0, "failed": 0,
                          "transfers": 0, "transfers_direct": 0, "dissuaded": 0}
         self._queue_cfg = {q.name: q for q in config.queues}
+        # per-tick work only where it is due: IVR timers by due time, and the few calls
+        # with a deadline of their own (a direct ring, a voicemail, a survey)
+        self._ivr_wake: list[tuple[float, int, str]] = []
+        self._wake_seq = itertools.count()
+        self._deadlines: set[str] = set()
         for port in self.analog.values():
             if port.port.kind == "fxs":
                 port.port.detect("dtmf")
@@ -235,15 +241,25 @@ class Centre:
                     taps = self._calls_by_trunk()
                 self._audio(ev, taps)
         self._run_acd(now)
-        for call in list(self.calls.values()):
+        wake = self._ivr_wake
+        while wake and wake[0][0] <= now:
+            cid = heapq.heappop(wake)[2]
+            call = self.calls.get(cid)
+            if call is None or call.ivr is None:
+                continue
+            due = call.ivr.get_timer()
+            if due is not None and due <= now:
+                call.ivr.handle_timer(now)
+            self._run_ivr(now, call)
+        for cid in sorted(self._deadlines):
+            call = self.calls.get(cid)
+            if call is None or not (call.direct or call.voicemail is not None
+                                    or call.state == "survey"):
+                self._deadlines.discard(cid)
+                continue
             if call.direct and call.state == "delivered" and call.direct_until is not None \
                     and now >= call.direct_until:
                 self._direct_no_answer(now, call)
-            if call.ivr is not None:
-                due = call.ivr.get_timer()
-                if due is not None and due <= now:
-                    call.ivr.handle_timer(now)
-                self._run_ivr(now, call)
             if call.voicemail is not None and call.voicemail.full:
                 self._hangup_trunk(now, call, 16)
                 self._finish(now, call, "voicemail", 16)
@@ -417,6 +433,16 @@ class Centre:
                 return
 
     def _run_ivr(self, now, call: Call) -> None:
+        """Carry out what the call's IVR session says, then note when its timer is due."""
+        self._run_ivr_events(now, call)
+        if call.ivr is not None:
+            due = call.ivr.get_timer()
+            if due is not None:
+                # never at or before now: a timer still due is looked at next tick
+                heapq.heappush(self._ivr_wake, (max(due, now + 1e-6), next(self._wake_seq),
+                                                call.id))
+
+    def _run_ivr_events(self, now, call: Call) -> None:
         s = call.ivr
         if s is None:
             return
@@ -488,6 +514,7 @@ class Centre:
         call.voicemail = Recording(os.path.join(self.config.voicemail_dir, f"{call.id}.wav"),
                                    self._law(call), stereo=False,
                                    max_seconds=self.config.voicemail_seconds)
+        self._deadlines.add(call.id)
         ch = self._trunk_channel(call)
         ch.tap(True, "both")
         self._play(call, ["voicemail_greeting"])
@@ -793,6 +820,7 @@ class Centre:
         self._trunk_channel(call).detect("dtmf")
         call.state = "survey"
         call.survey_until = now + self.config.survey_timeout
+        self._deadlines.add(call.id)
         self._play(call, ["survey"])
         self._call_event(call, "survey")
         return True
@@ -991,6 +1019,7 @@ class Centre:
         call.state = "delivered"
         call.direct = True
         call.direct_until = now + DIRECT_RING_TIMEOUT
+        self._deadlines.add(call.id)
         self._call_event(call, "delivered", agent=agent, extension=ext,
                          customer=call.data.get("customer"))
 

@@ -277,6 +277,10 @@ def run_centre(plan: CentrePlan, peak: PeakPlan, home: str | os.PathLike, *,
         make_default_prompts(prompts_dir)
     cfg = parse_config(centre_toml(plan, peak, prompts_dir, str(home)), home=home)
     world, _ = build_world(cfg)
+    # the agents' phones only ring and lift here: their own tone and caller-ID receivers
+    # (which tests use to check what a phone hears) rest; the board's DSP runs as ever
+    for phone in world.phones.values():
+        phone.listen(False)
     # line time runs many times faster than the wall clock and a power cut is moot: the
     # store syncs at checkpoints, not at every commit (cti.store's docstring)
     svc = Service(cfg, world=world, wall_start=EPOCH, store_synchronous="NORMAL")

@@ -370,7 +370,7 @@ class Service:
         counts: list[tuple[int | str, int, int]] = []
         for n, pri in self.pri.items():
             total = len(pri.q931.channels) if hasattr(pri.q931, "channels") else 30
-            counts.append((n, total - len(pri.q931.free_channels()), total))
+            counts.append((n, pri.q931.busy_count(), total))
         for n, r2span in self.r2.items():
             total = len(r2span.channels)
             counts.append((n, total - len(r2span.free_timeslots()), total))

@@ -146,7 +146,17 @@ class Phone:
         self.heard: list[str] = []          # tones heard (dial, busy, ...), in order
         self._assembler = MessageAssembler()
         self._fsk = "fsk_v23" if cid_mode == "v23" else "fsk"
+        self.listening = True
         self._p.detect("cpt", self._fsk)
+
+    def listen(self, on: bool) -> None:
+        """Run the phone's own receivers (tones heard, the caller-ID display) or not: a
+        scenario of hundreds of phones that only ring and lift saves their DSP."""
+        self.listening = bool(on)
+        if not on:
+            self._p.detect()
+        else:
+            self._p.detect(*(("cpt",) if self.off_hook else ("cpt", self._fsk)))
 
     @property
     def caller_id(self):
@@ -161,12 +171,14 @@ class Phone:
         self._p.hook(True)
         # caller ID is received on hook (EN 300 659-1 on-hook data transmission): the
         # display's FSK receiver rests while the phone is in use
-        self._p.detect("cpt")
+        if self.listening:
+            self._p.detect("cpt")
 
     def hang_up(self) -> None:
         self.off_hook = False
         self._p.hook(False)
-        self._p.detect("cpt", self._fsk)
+        if self.listening:
+            self._p.detect("cpt", self._fsk)
 
     def flash(self, ms: int = 200) -> None:
         """Hook flash: on hook for ``ms`` of line time, then off hook again."""

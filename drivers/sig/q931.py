@@ -310,6 +310,12 @@ class Q931:
         return {c.id: CallInfo(c.id, c.cr, c.outgoing, c.state, c.channel, c.called, c.calling)
                 for c in self._calls.values()}
 
+    def busy_count(self) -> int:
+        """B-channels a call holds or a RESTART has taken, without listing the free ones."""
+        if not self._restarting:
+            return len(self._owner)
+        return len(self.channels) - len(self.free_channels())
+
     def free_channels(self) -> tuple[int, ...]:
         busy = set(self._owner)
         for r in self._restarting.values():
