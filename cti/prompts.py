@@ -108,7 +108,7 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "voicemail_greeting": "Please leave your message after the tone, then hang up.",
     "callback_confirm": "To be called back on the number you are calling from, press 1. "
                         "Or enter another number, followed by the hash key.",
-    "callback_thanks": "Thank you. An agent will call you back after the peak.",
+    "callback_thanks": "Thank you. We will call you back soon.",
     "peak_busy": "All our agents are busy with the calls about our offer on television. "
                  "We can call you back as soon as the rush is over.",
     "callback_offer": "To be called back, press 1. To wait for an agent, stay on the line.",

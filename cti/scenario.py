@@ -65,9 +65,9 @@ class CentrePlan:
                              f"not {self.dissuade!r}")
 
 
-OLD_CENTRE = CentrePlan("old", spans=6, agents=400, ivr_ports=60)
+OLD_CENTRE = CentrePlan("old", spans=6, agents=400, ivr_ports=16)
 NEW_CENTRE = CentrePlan("new", spans=9, agents=700, ivr_ports=150, dissuade="impose",
-                        dissuade_ewt=10.0, callbacks=True)
+                        dissuade_ewt=5.0, callbacks=True)
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,8 @@ class PeakPlan:
     in the queue (mean s, lognormal: Chinese callers rarely wait over 30 s); agents lift
     the handset ``answer_delay`` s after the first ring (the queue rings
     ``ring_timeout`` s, about two rings), talk ``talk`` s (lognormal) and spend ``wrapup``
-    s entering the order; ``callback_accept`` of dissuaded callers take the callback.
+    s entering the order; ``callback_accept`` of dissuaded callers take the callback,
+    keying it ``callback_key_delay`` s into the message.
     After the arrivals the run goes on until every call and callback is over, at most
     ``drain_limit`` s of line time."""
 
@@ -92,9 +93,10 @@ class PeakPlan:
     answer_delay: tuple[float, float] = (1.0, 12.0)
     ring_out: float = 0.03
     ring_timeout: float = 10.0
-    talk: float = 40.0
+    talk: float = 30.0
     wrapup: float = 120.0
     callback_accept: float = 0.97
+    callback_key_delay: tuple[float, float] = (1.0, 4.0)
     drain_limit: float = 3600.0
 
     @property
@@ -226,12 +228,15 @@ def account(store, traffic_stats, exchange_stats) -> dict:
 
 
 class ProgressBar:
-    """A one-line progress bar on a terminal (``stream``), at most ``hz`` updates a second."""
+    """A one-line progress bar on a terminal (``stream``), at most ``hz`` updates a second;
+    not on a terminal (a log, a pipe), a line every ``every`` seconds instead."""
 
-    def __init__(self, label: str, total: float, stream=None, width: int = 30, hz: float = 4):
+    def __init__(self, label: str, total: float, stream=None, width: int = 30, hz: float = 4,
+                 every: float = 10.0):
         self.label, self.total, self.width = label, total, width
         self.stream = stream if stream is not None else sys.stderr
-        self.period = 1.0 / hz
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.period = 1.0 / hz if self.tty else every
         self._last = 0.0
         self._t0 = time.monotonic()
 
@@ -243,14 +248,17 @@ class ProgressBar:
         frac = min(1.0, line_s / self.total) if self.total else 1.0
         n = int(frac * self.width)
         wall = max(1e-9, t - self._t0)
-        self.stream.write(f"\r{self.label} [{'#' * n}{'.' * (self.width - n)}] "
-                          f"{_mmss(line_s)} line time, {line_s / wall:5.1f}x real time {note}  ")
+        self.stream.write(f"{chr(13) if self.tty else ''}{self.label} "
+                          f"[{'#' * n}{'.' * (self.width - n)}] {_mmss(line_s)} line time, "
+                          f"{line_s / wall:5.1f}x real time {note}  "
+                          f"{'' if self.tty else chr(10)}")
         self.stream.flush()
 
     def done(self, line_s: float, note: str = "") -> None:
         self(line_s, note, force=True)
-        self.stream.write("\n")
-        self.stream.flush()
+        if self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _mmss(s: float) -> str:
@@ -302,6 +310,7 @@ def run_centre(plan: CentrePlan, peak: PeakPlan, home: str | os.PathLike, *,
                           ivr_choices={None: 1.0}, patience=(peak.patience, "lognormal"),
                           agents=behaviour, start=start, duration=peak.arrivals_seconds,
                           callback_accept=peak.callback_accept,
+                          callback_key_delay=peak.callback_key_delay,
                           desktop=lambda op, args: svc.handle({"id": "traffic", "op": op,
                                                                "args": args}))
         svc.traffic = traffic
