@@ -107,6 +107,7 @@ class Call:
     play_id: Any = None
     consult: Any = None                # a consultation in progress (consultative transfer)
     dissuaded: bool = False            # the peak-dissuasion flow has run for this call
+    span_asked: bool = False           # a call out on the span the request named
     record_requested: bool = False
     direct_until: float | None = None  # a direct ring (transfer, pickup) gives up then
     survey: int | None = None          # the caller's after-call rating, 1..5
@@ -1199,7 +1200,7 @@ class Centre:
         call = Call(id=f"c{next(self._ids)}", direction="out",
                     trunk=f"{spans[0]}/-" if spans else f"fxo/{fxo}", ani=str(ext),
                     dnis=number, start=now, span=spans[0] if spans else None,
-                    fxo_port=fxo, agent=agent, agent_port=ext)
+                    fxo_port=fxo, agent=agent, agent_port=ext, span_asked=span is not None)
         self.calls[call.id] = call
         fxs_call = self.analog[ext].send(now, analog.Alert(number, "dialling"))
         call.agent_call = fxs_call
@@ -1221,6 +1222,12 @@ class Centre:
                 call.fxo_call = self.analog[call.fxo_port].send(now, analog.Dial(call.dnis))
                 self._by_fxo[(call.fxo_port, call.fxo_call)] = call.id
             else:
+                if not call.span_asked and not self.pri[call.span].q931.free_channels():
+                    # the span had a free B-channel when the agent's phone began to ring;
+                    # another may have one now
+                    call.span = next((n for n in sorted(self.pri)
+                                      if self.pri[n].q931.free_channels()), call.span)
+                    call.trunk = f"{call.span}/-"
                 pri = self.pri[call.span]
                 call.pri_call = pri.place_call(now, call.dnis, self.config.outbound_ani or "")
                 self._by_pri[(call.span, call.pri_call)] = call.id

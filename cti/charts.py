@@ -2,9 +2,10 @@
 
 The manager's view (issue 8, item 2) is one picture, drawn as SVG by this module:
 
-* the calls offered per interval as stacked bars: answered, then lost at each of the four
-  points (trunk, IVR, queue, agent), the service level as a line over them, and the peak
-  interval marked, so the peak and where it was lost show at a glance;
+* the calls offered per interval as stacked bars: answered, a callback taken, then lost at
+  each of the four points (trunk, IVR, queue, agent), and messages left: a bar is every
+  call offered; the service level as a line over them, and the peak interval marked, so
+  the peak and where it was lost show at a glance;
 * the occupancy of every span and of the IVR ports per interval (the server's samples),
   with the 100% line;
 * the seconds every channel of a span (and every IVR port) was busy, per interval;
@@ -31,8 +32,9 @@ from cti.report import IVR_SPAN, format_table
 __all__ = ["losses_svg", "occupancy_svg", "manager_svg", "losses_html", "losses_png",
            "SERIES"]
 
-SERIES = (("answered", "#4c9a2a"), ("trunk", "#b22222"), ("ivr", "#e07b00"),
-          ("queue", "#d4b000"), ("agent", "#6a3d9a"))
+SERIES = (("answered", "#4c9a2a"), ("callback", "#7fc97f"), ("trunk", "#b22222"),
+          ("ivr", "#e07b00"), ("queue", "#d4b000"), ("agent", "#6a3d9a"),
+          ("voicemail", "#999999"))
 SL_COLOUR = "#1f4e9c"
 SPAN_COLOURS = ("#2b6cb0", "#63a4d8", "#1b4f72", "#8fb8de", "#34495e", "#5dade2")
 IVR_COLOUR = "#c0392b"
@@ -41,9 +43,12 @@ WIDTH = 960
 
 def _values(p: dict) -> dict:
     lost = p.get("lost") or {}
-    return {"answered": p.get("answered", 0), "trunk": lost.get("trunk", 0),
-            "ivr": lost.get("ivr", 0), "queue": lost.get("queue", 0),
-            "agent": lost.get("agent", 0)}
+    # callers who left a number (a callback, served later or not) and messages are
+    # neither answered nor lost: drawn too, so a bar is every call offered
+    return {"answered": p.get("answered", 0), "callback": p.get("callback_requested", 0),
+            "trunk": lost.get("trunk", 0), "ivr": lost.get("ivr", 0),
+            "queue": lost.get("queue", 0), "agent": lost.get("agent", 0),
+            "voicemail": p.get("voicemail", 0)}
 
 
 def _label(t: float) -> str:
@@ -142,7 +147,8 @@ def _losses(out: list[str], top: float, report: dict, height: float = 340,
     left, pt, pw, ph, centres = _bars(
         out, "losses", top, height, intervals, series, [_values(p) for p in intervals],
         stacked=True, y_max=y_max, unit="", peak=peak, width=width,
-        title="Calls offered per interval: answered, and lost at the trunk, IVR, queue, agent")
+        title="Calls offered per interval: answered, callback taken, and lost at the trunk, "
+              "IVR, queue, agent")
     if peak is not None:
         p = intervals[peak]
         total = sum(_values(p).values())

@@ -90,8 +90,8 @@ class PeakPlan:
     ramp: float = 60.0
     hold: float = 480.0
     patience: float = 25.0
-    answer_delay: tuple[float, float] = (1.0, 12.0)
-    ring_out: float = 0.03
+    answer_delay: tuple[float, float] = (1.0, 7.0)
+    ring_out: float = 0.04
     ring_timeout: float = 10.0
     talk: float = 30.0
     wrapup: float = 120.0

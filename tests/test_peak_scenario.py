@@ -116,6 +116,26 @@ def test_the_loss_report_shows_the_same_losses(results):
         assert busiest["start"] - rep["start"] < PEAK.arrivals_seconds - PEAK.ramp
 
 
+def test_the_chart_bars_are_every_call_offered(results):
+    import re
+
+    from cti.charts import manager_svg
+
+    for name in ("old", "new"):
+        rep = results[0][name]["report"]
+        svg = manager_svg(rep)
+        per = collections.Counter()
+        series = set()
+        for m in re.finditer(r'data-chart="losses" data-series="(\w+)" data-interval="(\d+)" '
+                             r'data-value="(\d+)"', svg):
+            per[int(m.group(2))] += int(m.group(3))
+            series.add(m.group(1))
+        assert [per[i] for i in range(len(rep["intervals"]))] == \
+            [p["offered"] for p in rep["intervals"]]
+        if name == "new":
+            assert "callback" in series
+
+
 def test_outputs_written(results):
     res, files, home = results
     data = json.loads((home / "peak.json").read_text())
