@@ -481,18 +481,20 @@ class Service:
         events = self.world.tick() if self.world is not None else self.board.tick()
         out: list[Published] = []
         if self.centre is not None:
-            # the store is written inside handle(), before these events go out
-            cti_events = self.centre.handle(self.board.line_seconds, events)
-            # the dialer learns the calls' progress from them (its store rows first, too)
-            cti_events += self.campaigns.handle(self.board.line_seconds, cti_events)
-            for ev in cti_events:
-                pub = self.log.append(self.ts(), ev.type, ev.topic, **ev.fields)
-                out.append(pub)
+            # the store is written inside handle(), in one transaction per tick that
+            # commits before tick() returns, so before any of these events goes out
+            with self.store.batch():
+                cti_events = self.centre.handle(self.board.line_seconds, events)
+                # the dialer learns the calls' progress from them (its rows first, too)
+                cti_events += self.campaigns.handle(self.board.line_seconds, cti_events)
+                for ev in cti_events:
+                    pub = self.log.append(self.ts(), ev.type, ev.topic, **ev.fields)
+                    out.append(pub)
+                    if self.traffic is not None:
+                        self.traffic.on_cti_event(pub.event)
+                self._sample_trunks()
                 if self.traffic is not None:
-                    self.traffic.on_cti_event(pub.event)
-            self._sample_trunks()
-            if self.traffic is not None:
-                self.traffic.tick(self.board.line_seconds)
+                    self.traffic.tick(self.board.line_seconds)
         for ev in events:
             if isinstance(ev, (DFrame, DFrameSent)):
                 # D-channel frames go out only while someone traces the span

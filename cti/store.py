@@ -4,7 +4,10 @@ do-not-call list, in one SQLite file through sqlite-utils.
 
 ARCHITECTURE.md rule 5 ("nothing lost"): every write method commits before it returns,
 so the centre writes the CDR (or queue log row) first and publishes the event that
-reports it afterwards. A subscriber that saw the event can always find the row.
+reports it afterwards. A subscriber that saw the event can always find the row. Inside
+:meth:`Store.batch` (the server wraps each board tick in one) the writes commit together
+when the batch ends, still before any event of that tick goes out: one commit (one sync)
+per tick rather than one per row.
 
 Durability. The database runs in WAL mode (readers, such as ``cti report``, never block
 the server's writes, and the server never blocks them). ``synchronous`` defaults to
@@ -43,6 +46,7 @@ from __future__ import annotations
 
 import json
 import math
+import contextlib
 import os
 import sqlite3
 from pathlib import Path
@@ -485,6 +489,7 @@ class Store:
                 p = p / DB_NAME
             path = p
         self.path = path
+        self._batch_depth = 0
         self.db = sqlite_utils.Database(path, execute_plugins=False)
         try:
             conn = self.db.conn
@@ -510,6 +515,22 @@ class Store:
         """The store of the state directory ``home`` (created if missing)."""
         Path(home).mkdir(parents=True, exist_ok=True)
         return cls(Path(home) / DB_NAME, **kw)
+
+    @contextlib.contextmanager
+    def batch(self):
+        """One transaction for every write until the block ends (nested blocks join the
+        outer one). What was written commits at the end even if the block raises: a row
+        written is a row kept."""
+        conn = self.db.conn
+        if self._batch_depth == 0 and not conn.in_transaction:
+            conn.execute("BEGIN")
+        self._batch_depth += 1
+        try:
+            yield self
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0 and conn.in_transaction:
+                conn.execute("COMMIT")
 
     def close(self) -> None:
         self.db.close()

@@ -354,3 +354,25 @@ def test_any_valid_cdr_round_trips(rec):
         assert row[k] == v, k
     assert row["duration"] == pytest.approx(rec["end"] - rec["start"])
     assert row["billsec"] >= 0
+
+
+def test_a_batch_commits_its_rows_together_at_its_end(tmp_path):
+    """The server's one transaction per tick: rows written inside are invisible to other
+    readers until the batch ends, then all there; rows written before an error are kept."""
+    s = Store(tmp_path)
+    other = sqlite3.connect(tmp_path / "cti.db")
+    count = "SELECT count(*) FROM trunk_samples"
+    with s.batch():
+        s.trunk_sample(1.0, 1, 3, 30)
+        with s.batch():                            # nested: joins the outer one
+            s.trunk_sample(2.0, 1, 4, 30)
+        assert other.execute(count).fetchone()[0] == 0
+    assert other.execute(count).fetchone()[0] == 2
+    with pytest.raises(ValueError):
+        with s.batch():
+            s.trunk_sample(3.0, 1, 5, 30)
+            s.trunk_sample(4.0, 1, 99, 30)         # busy > total: refused, names the field
+    assert other.execute(count).fetchone()[0] == 3
+    assert not s.db.conn.in_transaction
+    s.close()
+    other.close()
