@@ -691,7 +691,11 @@ class Acd:
         if a.state != "logged_out":
             self._set_state(a, "busy")
         self._events.append(Connected(call, c.queue, agent, waited))
-        self._log(now, call, c.queue, agent, "CONNECT", (_s(waited), _s(ringtime)))
+        # Asterisk's CONNECT: holdtime, the bridged channel (here the agent's extension),
+        # ringtime
+        self._log(now, call, c.queue, agent, "CONNECT",
+                  (_s(waited), f"fxs/{_ext(a.extension)}" if a.extension is not None else "",
+                   _s(ringtime)))
         self._dispatch(now)
 
     def ring_failed(self, now: float, call: str, agent: str) -> None:

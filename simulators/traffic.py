@@ -416,12 +416,15 @@ class Traffic:
                 self._after(due, lambda c=c: self._patience_over(c))
         elif t == "call.established":
             port = ev.get("extension")
-            if c is not None and c.state != "done":
+            if c is not None:
+                # counted even when the caller's hang-up is already on its way (patience
+                # ran out as the agent lifted): the centre did connect the call
                 if not c.served:
                     c.served = True
                     self.stats.answered_by_agent += 1
-                c.state = "talking"
-                c.agent_port = port
+                if c.state != "done":
+                    c.state = "talking"
+                    c.agent_port = port
             desk = self.desks.get(port)
             if desk is not None:
                 self._talk(desk, cid, ev.get("agent"))

@@ -248,7 +248,8 @@ def test_ring_no_answer_pauses_the_agent_and_moves_on():
     assert acd.queue_status("q")["counters"]["ring_no_answer"] == 1
     acd.answered(20, "c1", "b")
     ev = [e for e in acd.events() if isinstance(e, QueueLog)][0]
-    assert (ev.event, ev.agent, ev.data) == ("CONNECT", "b", (20, 5))
+    # Asterisk: holdtime, the bridged channel (the agent's extension), ringtime
+    assert (ev.event, ev.agent, ev.data) == ("CONNECT", "b", (20, "fxs/2", 5))
     acd.check_invariants()
 
 
