@@ -62,8 +62,13 @@ class Wire:
                 if self.strict:
                     assert self.tone[id(dst)] is None, "forward tone under a backward tone"
             if cmd.backward and cmd.digit is not None and self.strict:
-                # a backward tone only ever acknowledges a forward tone that is on
-                assert self.tone[id(dst)] is not None, "backward tone without forward tone"
+                # a backward tone only ever acknowledges a forward tone that is on,
+                # except a pulsed signal (Q.442; China No.1 end of DNIS), which is
+                # sent into the forward silence
+                assert self.tone[id(dst)] is not None or src.mfc_pulse, \
+                    "backward tone without forward tone"
+                if src.mfc_pulse:
+                    assert self.tone[id(dst)] is None, "pulse over a forward tone"
             self.tone[id(src)] = cmd.digit
         if self.drop is not None and self.drop(src, cmd):
             return
@@ -103,7 +108,9 @@ def pair(variant="cn", **kw):
 def call_up(variant="cn", dnis="95105", ani="13800138000", category=1, **kw):
     out, inc, w = pair(variant, **kw)
     out.seize(w.now, dnis, ani=ani, category=category)
-    w.step(1.0)
+    # China No.1 sends no end-of-DNIS signal: without dnis_length the incoming register
+    # waits end_of_address (2 s) for a further digit, then pulses A-3 (see below)
+    w.step(3.0)
     return out, inc, w
 
 
@@ -130,27 +137,39 @@ def test_full_call_cleared_by_caller(variant, ani_first):
     assert out.state is inc.state is R2State.IDLE
     assert w.ev(out, Cleared) == [Cleared(CAUSE_NORMAL, "local hangup")]
     assert [c.cause for c in w.ev(inc, Cleared)] == [CAUSE_NORMAL]
-    assert out.tx_abcd == inc.tx_abcd == abcd(0b10)
+    assert out.tx_abcd == inc.tx_abcd == VARIANTS[variant].line(0b10)
     assert out.mfc_tx is None and inc.mfc_tx is None
 
 
-def test_line_codes_q421():
-    """Seizure 00, seizure ack 11, answer 01, clear-back 11, release guard 10; cd = 01."""
-    out, inc, w = pair()
+@pytest.mark.parametrize("variant,cd", [("itu", 0b01), ("cn", 0b11)])
+def test_line_codes_q421(variant, cd):
+    """Seizure 00, seizure ack 11, answer 01, clear-back 11, release guard 10 (Q.421
+    table 1; China No.1 the same a b code); c d = 01 (Q.421 3.1.2), China 11 (a, b and
+    c are China's three line-signalling bits, c = 1 outside operator signals; d = 1)."""
+    out, inc, w = pair(variant)
     out.seize(0.0, "1")
     w.pump()
     first = [c for _, s, c in w.log if isinstance(c, SetCas)]
-    assert first[0] == SetCas(0b0001)
-    w.step()
+    assert first[0] == SetCas(0b0000 | cd)
+    w.step(3.0)
     cas = [(s, c.abcd) for _, s, c in w.log if isinstance(c, SetCas)]
-    assert ("b", 0b1101) in cas       # seizure acknowledge 11 01
+    assert ("b", 0b1100 | cd) in cas       # seizure acknowledge 11
     inc.accept(w.now); w.step(); inc.answer(w.now); w.step()
-    assert inc.tx_abcd == 0b0101
+    assert inc.tx_abcd == 0b0100 | cd
     inc.hangup(w.now)
     w.step()
     cas = [(s, c.abcd) for _, s, c in w.log if isinstance(c, SetCas)]
     # clear-back 11, then clear-forward 10, then release guard 10 (idle)
-    assert cas[-3:] == [("b", 0b1101), ("a", 0b1001), ("b", 0b1001)]
+    assert cas[-3:] == [("b", 0b1100 | cd), ("a", 0b1000 | cd), ("b", 0b1000 | cd)]
+    assert all(c & 0b11 == cd for _, c in cas)
+
+
+def test_cn_ignores_received_cd_bits():
+    """Only a and b carry meaning: a far end sending ITU's c d = 01 is understood."""
+    ch = R2Channel("cn")
+    ch.cas_changed(0.0, abcd(0b00, cd=0b01))
+    ch.handle_timer(0.03)
+    assert ch.state is R2State.IN_REGISTER and ch.tx_abcd == 0b1111
 
 
 def test_cleared_by_called_party_clear_back_then_clear_forward():
@@ -175,13 +194,57 @@ def test_mfc_sequence_cn_ani_first():
     assert bwd == [6, 1, 1, 1, 1, 3, 1]           # A-6, A-1 x4, A-3, KB-1
 
 
-def test_dnis_end_by_i15_without_known_length():
-    """Without dnis_length the incoming register learns the end from I-15 (ST)."""
+def _tones(w, side):
+    return [c.digit for _, s, c in w.log if isinstance(c, SetMfc) and s == side and c.digit]
+
+
+def test_itu_dnis_end_by_i15_without_known_length():
+    """ITU: without dnis_length the incoming register learns the end from I-15 (Q.441)."""
+    out, inc, w = call_up("itu", dnis="12", ani="", category=1)
+    assert _tones(w, "a") == [1, 2, 15, 1, 15, 1]   # 1, 2, ST, category, ST (no ANI), II-1
+    assert _tones(w, "b") == [1, 1, 5, 5, 3]
+    assert w.ev(inc, Offered)[0].dnis == "12"
+
+
+def test_cn_no_end_of_dnis_signal_incoming_pulses_a3():
+    """China No.1: no 15 after the called number (15 ends only the calling number). The
+    outgoing register, asked with A-1 for a digit it does not have, stays silent; the
+    incoming register waits end_of_address, then sends A-3 as a pulse (Q.442 pulsed
+    signal, 150 ms), and the outgoing register answers it with KD."""
     out, inc, w = call_up("cn", dnis="12", ani="", category=1)
-    fwd = [c.digit for _, s, c in w.log if isinstance(c, SetMfc) and s == "a" and c.digit]
-    bwd = [c.digit for _, s, c in w.log if isinstance(c, SetMfc) and s == "b" and c.digit]
-    assert fwd == [1, 1, 15, 2, 15, 3]            # 1, KA, ST (no ANI), 2, ST, KD
-    assert bwd == [6, 1, 1, 1, 3]
+    assert _tones(w, "a") == [1, 1, 15, 2, 3]       # 1, KA, 15 (no ANI), 2, KD=3
+    assert _tones(w, "b") == [6, 1, 1, 1, 3]        # A-6, A-1 x3, A-3 (pulse)
+    bwd = [(t, c.digit) for t, s, c in w.log if isinstance(c, SetMfc) and s == "b"]
+    fwd = [(t, c.digit) for t, s, c in w.log if isinstance(c, SetMfc) and s == "a"]
+    (t_on, _), (t_off, off) = [x for x in bwd if x[1] == 3][0], bwd[-1]
+    assert off is None and t_off - t_on == pytest.approx(0.15)
+    last_a1_off = [t for t, d in bwd if d is None and t < t_on][-1]
+    assert t_on - last_a1_off == pytest.approx(inc.timers.end_of_address)
+    assert fwd[-1] == (t_off, 3)                     # KD after the pulse ends
+    o = w.ev(inc, Offered)[0]
+    assert (o.dnis, o.ani, o.kd) == ("12", "", 3)
+    assert out.counters["await_pulse"] == 1
+
+
+def test_cn_ani_after_dnis_is_asked_with_pulsed_a6():
+    """ani_first=False and no known length: the pulse after the called number is A-6."""
+    out, inc, w = call_up("cn", dnis="12", ani="34", category=1, ani_first=False)
+    assert _tones(w, "a") == [1, 2, 1, 3, 4, 15, 3]  # 1, 2, KA, 3, 4, 15, KD
+    assert _tones(w, "b") == [1, 1, 6, 1, 1, 1, 3]   # A-1, A-1, A-6 (pulse), A-1 x3, A-3
+    o = w.ev(inc, Offered)[0]
+    assert (o.dnis, o.ani) == ("12", "34")
+
+
+def test_cn_incoming_still_accepts_15_after_dnis():
+    """A peer that does send 15 after the called number is understood (no wait)."""
+    from dataclasses import replace
+    out = R2Channel(replace(VARIANTS["cn"], dnis_end_signal=15), glare_priority=True)
+    inc = R2Channel("cn")
+    w = Wire(out, inc)
+    out.seize(0.0, "12")
+    w.step(1.0)
+    assert [(o.dnis, o.ani) for o in w.ev(inc, Offered)] == [("12", "")]
+    assert _tones(w, "a") == [1, 1, 15, 2, 15, 3]
 
 
 def test_mfc_sequence_cn_ani_last_with_dnis_length():
@@ -330,7 +393,7 @@ def test_glare_priority_side_wins():
     w = Wire(a, b)
     a.seize(0.0, "111", ani="9")
     b.seize(0.0, "222", ani="8")
-    w.run(1.0)
+    w.run(3.0)                 # China No.1: end of DNIS by silence + pulsed A-3
     assert [c.cause for c in w.ev(b, Cleared)] == [CAUSE_CHANNEL_UNAVAILABLE]
     offers = w.ev(b, Offered)
     assert [(o.dnis, o.ani) for o in offers] == [("111", "9")]
@@ -354,7 +417,7 @@ def test_blocking_and_unblocking():
     out, inc, w = pair()
     inc.block(0.0)
     w.step()
-    assert inc.state is R2State.BLOCKED and inc.tx_abcd == abcd(0b11)
+    assert inc.state is R2State.BLOCKED and inc.tx_abcd == inc.variant.line(0b11)
     assert out.state is R2State.REMOTE_BLOCKED and w.ev(out, Blocked) == [Blocked()]
     with pytest.raises(R2Error):
         out.seize(w.now, "1")
@@ -362,7 +425,7 @@ def test_blocking_and_unblocking():
     w.step()
     assert out.state is inc.state is R2State.IDLE and w.ev(out, Unblocked) == [Unblocked()]
     out.seize(w.now, "1")
-    w.step()
+    w.step(3.0)
     assert w.ev(inc, Offered)
 
 
@@ -587,7 +650,7 @@ def test_calls_under_faults_end_idle_with_one_cleared(variant, calls, seed):
         assert c.get_timer() is None and c.mfc_tx is None
         cleared = w.ev(c, Cleared)
         assert len(cleared) == c.counters["calls"], (cleared, c.counters)
-        assert c.tx_abcd == abcd(0b10)
+        assert c.tx_abcd == c.variant.line(0b10)
 
 
 def _acked(variant, dnis, **kw):
@@ -641,3 +704,57 @@ def test_backward_tone_still_on_defers_forward():
     assert not [c for c in out.commands() if isinstance(c, SetMfc)]
     out.mfc_signal(0.05, 0)
     assert out.commands() == [SetMfc(1, backward=False)]
+
+
+@pytest.mark.parametrize("kb,expect", [
+    (1, Accepted(charge=True)),          # KB-1 called subscriber free (Synway: 计费)
+    (6, Accepted(charge=False)),         # KB-6 free (no charge: unconfirmed)
+    (2, CAUSE_BUSY), (3, CAUSE_BUSY),    # KB-2 "local busy" 市忙, KB-3 "toll busy" 长忙
+    (4, CAUSE_CONGESTION),               # KB-4 机键拥塞
+    (5, CAUSE_UNALLOCATED),              # KB-5 空号
+    (7, 41),                             # no KB-7 in China No.1 (openr2 sends ITU's B-7)
+])
+def test_cn_kb_signals_outgoing(kb, expect):
+    out = _acked("cn", "1")
+    out.commands()
+    assert _bw(out, 0.1, 3) == [3]       # A-3 -> group B: KD = 3
+    _bw(out, 0.2, kb)
+    evs = list(iter(out.next_event, None))
+    if isinstance(expect, Accepted):
+        assert expect in evs and out.state is R2State.ACCEPTED
+    else:
+        assert [e.cause for e in evs if isinstance(e, Cleared)] == [expect]
+        assert out.state is R2State.RELEASING
+
+
+def test_cn_outgoing_waits_silently_for_the_pulse():
+    """Asked for a DNIS digit it does not have, the China outgoing register sends
+    nothing (no I-15) and takes the next backward signal (a pulse) as the answer."""
+    out = _acked("cn", "1")
+    assert [c.digit for c in out.commands() if isinstance(c, SetMfc)] == [1]
+    assert _bw(out, 0.1, 1) == []        # A-1: no more digits, no 15
+    assert out.mfc_tx is None and out.state is R2State.OUT_REGISTER
+    assert _bw(out, 2.1, 3) == [3]       # pulsed A-3 -> KD
+
+
+def test_cn_lost_pulse_times_out_both_idle():
+    out, inc, w = pair("cn")
+    w.drop = lambda src, cmd: src is inc and isinstance(cmd, SetMfc) and inc.mfc_pulse
+    out.seize(0.0, "12", ani="3")
+    w.run(60)
+    assert [c.cause for c in w.ev(out, Cleared)] == [CAUSE_TIMEOUT]
+    assert len(w.ev(inc, Cleared)) == 1
+    assert out.state is inc.state is R2State.IDLE
+    assert inc.counters["timeout_end_of_address"] == 1 and inc.counters["timeout_pulse"] == 1
+
+
+def test_cn_forward_tone_during_pulse_ends_it():
+    """A KD that starts before our pulse has ended is taken; the pulse stops at once."""
+    inc = R2Channel("cn", ani_first=False)
+    inc.cas_changed(0.0, abcd(0b00)); inc.handle_timer(0.03); inc.commands()
+    inc.mfc_signal(0.1, 5); inc.mfc_signal(0.11, 0)          # DNIS 5, A-1
+    inc.handle_timer(0.11 + inc.timers.end_of_address)        # silence: pulsed A-6
+    assert inc.mfc_tx == 6 and inc.mfc_pulse
+    inc.mfc_signal(2.2, 2)                                    # KA = 2 at once
+    assert inc.mfc_tx == 1 and not inc.mfc_pulse              # A-1: first calling digit
+    assert inc.category == 2

@@ -34,7 +34,7 @@ def of(events, cls, **match):
 def all_idle(world):
     for side in (world.r2[1], world.exchange_r2[1]):
         for ts, st in side.status()["channels"].items():
-            if st["state"] != "IDLE" or st["tx_abcd"] != "1001" or st["rx_abcd"] != "1001" \
+            if st["state"] != "IDLE" or st["tx_abcd"] != "1011" or st["rx_abcd"] != "1011" \
                     or st["rx_pending"] is not None:
                 return False
     return True
@@ -160,7 +160,7 @@ def test_block_and_unblock_seen_at_the_far_end(world):
     assert [e.timeslot for e in of(s.theirs, ChannelBlocked)] == [5]
     ex = world.exchange_r2[1]
     assert 5 not in ex.free_timeslots()
-    assert r.status()["channels"][5]["tx_abcd"] == "1101"
+    assert r.status()["channels"][5]["tx_abcd"] == "1111"
     r.unblock(now(world), 5)
     s = run_until(world, lambda s: of(s.theirs, ChannelUnblocked))
     assert 5 in ex.free_timeslots()
@@ -177,8 +177,10 @@ def test_signalling_trace_to_file(world, tmp_path):
     run_until(world, lambda s: of(s.ours, CallCleared))
     world.r2[1].trace_to(None)
     text = path.read_text()
-    assert "tx CAS 0001" in text and "rx CAS 1101" in text and "rx CAS 0101" in text
-    assert "tx MF F-5" in text and "rx MF B-1" in text and "tx CAS 1001" in text
+    # China No.1 c d = 11 (drivers/sig/r2.py): seizure 00 11, seizure ack 11 11,
+    # answer 01 11, clear-forward 10 11
+    assert "tx CAS 0011" in text and "rx CAS 1111" in text and "rx CAS 0111" in text
+    assert "tx MF F-5" in text and "rx MF B-1" in text and "tx CAS 1011" in text
     trace = world.r2[1].traces[call]
     assert trace[0][1].startswith("seize") and [t for t, _ in trace] == sorted(t for t, _ in trace)
 

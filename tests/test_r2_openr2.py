@@ -16,9 +16,10 @@ end is a test-local shell around :class:`drivers.sig.r2.R2Channel` on the wall c
 
 Scenarios (variant ITU): openr2 forward calls our incoming side with ANI and DNIS; our
 outgoing side calls openr2 (auto accept/answer); openr2 rejects our call busy (group B-3,
-Q.441 table 6) -> our Cleared(17). China No.1 (CN) as far as openr2's CN works: see the CN
-tests below (openr2 CN's forward side reads A-1 after A-6 as "next DNIS digit", which is
-not what GF 002-9002 says; PEERS.md, tests/r2/README.md).
+Q.441 table 6) -> our Cleared(17). China No.1 (CN): see the CN tests below; where openr2's
+CN differs from GF 002-9002 (its forward side reads A-1 after A-6 as "next DNIS digit"; it
+accepts "without charge" with ITU's B-7), the test pins the difference and checks ours
+against the standard (PEERS.md, tests/r2/README.md).
 
 Every wait is bounded; the module skips (with the reason) when the harness cannot be built.
 """
@@ -39,7 +40,7 @@ from drivers.codecs import alaw_decode, alaw_encode          # noqa: E402
 from drivers.dsp_tones import MfcRx, MfcTx                  # noqa: E402
 from drivers.sig.r2 import (                                 # noqa: E402
     CAUSE_BUSY, CAUSE_NORMAL, CAUSE_PROTOCOL, CAUSE_TIMEOUT, Accepted, Answered, Cleared, Offered, R2Channel, R2State,
-    SetCas, SetMfc,
+    VARIANTS, SetCas, SetMfc,
 )
 
 FRAME = 160          # samples per 20 ms at 8 kHz
@@ -297,23 +298,29 @@ def test_itu_openr2_busy_clears_our_call_with_cause_17(make_end):
 
 # ---------------------------------------------------------------------------- CN
 #
-# China No.1 (GF 002-9002 / YD/T 1120) register signalling as R2Channel("cn") does it: the
-# incoming register asks with A-6 for KA (the calling category) and the calling number
-# after the first DNIS digit (``ani_first``), then with A-1 for each calling-number digit
-# until I-15, then A-1 again for the remaining DNIS digits, A-3 for KD (group II), and
-# answers with a KB signal (KB-1 free, KB-2/3 busy, KB-4 congestion, KB-5 vacant).
+# China No.1 (GF 002-9002) register signalling as R2Channel("cn") does it (sources in
+# drivers/sig/r2.py): the incoming register asks with A-6 for KA (the calling category) and
+# the calling number (after the first DNIS digit with ``ani_first``, else after the last),
+# then with A-1 for each calling-number digit until 15, then A-1 again for the remaining DNIS
+# digits; no signal ends the called number: the incoming register knows its length or, when
+# no further digit comes, sends A-3 (or A-6) as a pulse; KD (group II) follows A-3 and a KB
+# signal answers it (KB-1 free, KB-2/3 busy, KB-4 congestion, KB-5 vacant, KB-6 free).
+# The line code is Q.421's a b with c d = 11 (openr2 CN sends the same).
 #
 # openr2 1.3.3 CN measured against that:
 # * as the backward (incoming) side it asks exactly that sequence (DNIS 1, A-6, KA, A-1 x
-#   ANI + I-15, A-1 x DNIS, A-3, KD) and accepts "with charge" with KB-1: our outgoing
-#   side completes the call.
-# * accepting "without charge" it sends B-7, ITU's "free, no charge" (Q.441 table 6);
-#   the KB signals R2Channel("cn") takes from GF 002-9002 are KB-1..KB-6 (drivers/sig/r2.py),
-#   so our side clears the call with a protocol error (41). Pinned below.
+#   ANI + 15, A-1 x DNIS, A-3, KD) and accepts "with charge" with KB-1: our outgoing side
+#   completes the call. When it cannot know the DNIS length it times out and pulses A-3, as
+#   China No.1 does, and our silent outgoing register answers with KD.
+# * accepting "without charge" it sends B-7, ITU's "free, no charge" (Q.441 table 6); the
+#   KB signals of GF 002-9002 we know are KB-1..KB-6, so our side clears the call with a
+#   protocol error (41). Pinned below.
 # * as the forward (outgoing) side it takes the A-1 after KA as "next DNIS digit": the DNIS
-#   digits 2 3 4 arrive where the calling number belongs, no I-15 follows, and the call
-#   fails on our register timer. openr2's forward CN side disagrees with the standard here;
-#   the selftest shows openr2 CN fails against itself the same way.
+#   digits 2 3 4 arrive where the calling number belongs and no 15 follows (ANI first); asked
+#   for KA after the DNIS (our pulsed A-6) it sends KA and then nothing for the calling
+#   number. Either way the call fails on our register timer: openr2's forward CN side
+#   disagrees with the standard there (the selftest shows openr2 CN fails against itself the
+#   same way). Without a calling-number request (pulsed A-3 after the DNIS) it completes.
 
 
 def _wait_idle(ch: R2Channel, timeout: float) -> None:
@@ -338,13 +345,35 @@ def test_cn_we_call_openr2_and_it_answers(make_end):
     peer.answer()
     end.wait(Answered, 3)
     sent = [d for k, d in end.mfc_log if k == "tx" and d is not None]
-    # DNIS 1, KA (category 1), ANI 5678, I-15, DNIS 2 3 4, KD 3 (Q.441: digit 0 is I-10)
+    # DNIS 1, KA (category 1), ANI 5678, 15, DNIS 2 3 4, KD 3 (Q.441: digit 0 is I-10)
     assert sent == [1, 1, 5, 6, 7, 8, 15, 2, 3, 4, 3]
+    # c d = 11 on our side, as openr2 CN sends them
+    assert {v & 0b11 for k, v in end.cas_log if k == "tx"} == {0b11}
 
     end.do(lambda c, now: c.hangup(now))     # clear-forward
     peer.wait_event("CALL_END", 3)
     _wait_idle(ch, 3)
     assert [e.cause for e in end.of(Cleared)] == [CAUSE_NORMAL]
+
+
+def test_cn_openr2_pulses_a3_at_the_end_of_the_dnis_and_we_send_kd(make_end):
+    """openr2 asks for up to 10 DNIS digits; we have 4 and, China No.1, send no end
+    signal: we stay silent after its fifth A-1, it times out and pulses A-3, we send KD."""
+    ch = R2Channel("cn", side="outgoing")
+    peer, end = make_end("CN", ch, auto_clear=True, max_dnis=10)
+    end.do(lambda c, now: c.seize(now, "1234", ani="5678"))
+    offered = peer.wait_event("OFFERED", 10)
+    assert (offered["dnis"], offered["ani"]) == ("1234", "5678")
+    sent = [d for k, d in end.mfc_log if k == "tx" and d is not None]
+    assert sent == [1, 1, 5, 6, 7, 8, 15, 2, 3, 4, 3]      # no 15 after the DNIS
+    rx = [d for k, d in end.mfc_log if k == "rx" and d]
+    assert rx[-2:] == [1, 3]                 # A-1 for a fifth digit, then pulsed A-3
+    assert ch.counters["await_pulse"] == 1
+    peer.accept(charge=True)
+    assert end.wait(Accepted, 3).charge is True
+    end.do(lambda c, now: c.hangup(now))
+    peer.wait_event("CALL_END", 3)
+    _wait_idle(ch, 3)
 
 
 def test_cn_openr2_accept_without_charge_is_b7_not_a_china_kb_signal(make_end):
@@ -358,7 +387,9 @@ def test_cn_openr2_accept_without_charge_is_b7_not_a_china_kb_signal(make_end):
     _wait_idle(ch, 3)
 
 
-def test_cn_openr2_calls_us(make_end):
+def test_cn_openr2_calls_us_ani_first_differs_from_gf002_9002(make_end):
+    """openr2 forward CN answers our A-1 after KA with DNIS digits (GF 002-9002: the
+    calling number, ended by 15); ours asks per the standard and clears on its timer."""
     ch = R2Channel("cn", side="incoming", dnis_length=4, timers={"mfc_step": 1.5})
     peer, end = make_end("CN", ch)
     peer.call("1234", "5678")
@@ -366,11 +397,51 @@ def test_cn_openr2_calls_us(make_end):
     if isinstance(first, Offered) and (first.dnis, first.ani) == ("1234", "5678"):
         return                               # openr2 fixed: the standard sequence
     # what openr2 1.3.3 does (pinned): DNIS 1, we send A-6, KA 1, then on each A-1 it
-    # sends the next DNIS digit, which China No.1 files as the calling number; no I-15
+    # sends the next DNIS digit, which China No.1 files as the calling number; no 15
     rx = [d for k, d in end.mfc_log if k == "rx" and d]
     tx = [d for k, d in end.mfc_log if k == "tx" and d is not None]
     assert rx == [1, 1, 2, 3, 4] and tx == [6, 1, 1, 1, 1]
     assert isinstance(first, Cleared) and first.cause == CAUSE_TIMEOUT
     assert ch.state is R2State.CLEAR_BACK    # clear-back sent, awaiting clear-forward
-    pytest.xfail("openr2 1.3.3 CN forward side sends DNIS digits after KA where China "
-                 "No.1 (GF 002-9002) expects the calling number and I-15")
+    peer.hangup()                            # openr2 gives up: clear-forward
+    _wait_idle(ch, 3)
+    assert len(end.of(Cleared)) == 1
+
+
+def test_cn_openr2_calls_us_ani_last_differs_from_gf002_9002(make_end):
+    """Asked for KA and the calling number after the DNIS (our pulsed A-6), openr2
+    forward CN sends KA and then nothing on our A-1; ours clears on its timer."""
+    ch = R2Channel("cn", side="incoming", ani_first=False, timers={"mfc_step": 1.5})
+    peer, end = make_end("CN", ch)
+    peer.call("1234", "5678")
+    first = end.wait((Offered, Cleared), 8)
+    if isinstance(first, Offered) and (first.dnis, first.ani) == ("1234", "5678"):
+        return                               # openr2 fixed
+    rx = [d for k, d in end.mfc_log if k == "rx" and d]
+    tx = [d for k, d in end.mfc_log if k == "tx" and d is not None]
+    assert rx == [1, 2, 3, 4, 1]             # DNIS, then KA = 1 after our A-6
+    assert tx == [1, 1, 1, 1, 6, 1]          # A-1 x4, pulsed A-6, A-1 (first ANI digit)
+    assert isinstance(first, Cleared) and first.cause == CAUSE_TIMEOUT
+    peer.hangup()
+    _wait_idle(ch, 3)
+
+
+def test_cn_openr2_calls_us_without_calling_number(make_end):
+    """No calling-number request: after the DNIS we pulse A-3 (China No.1 has no end-of-DNIS
+    signal), openr2 sends its group II category as KD, we accept with KB-1."""
+    from dataclasses import replace
+    ch = R2Channel(replace(VARIANTS["cn"], request_ani=False), side="incoming")
+    peer, end = make_end("CN", ch)
+    peer.call("1234", "5678")
+    offered = end.wait(Offered, 8)
+    assert (offered.dnis, offered.ani, offered.kd) == ("1234", "", 1)
+    tx = [d for k, d in end.mfc_log if k == "tx" and d is not None]
+    assert tx == [1, 1, 1, 1, 3]             # A-1 x4, then A-3 as a pulse
+    end.do(lambda c, now: c.accept(now))     # KB-1
+    assert peer.wait_event("ACCEPTED", 3)["mode"] == "with_charge"
+    end.do(lambda c, now: c.answer(now))
+    peer.wait_event("ANSWERED", 3)
+    peer.hangup()
+    assert end.wait(Cleared, 3).cause == CAUSE_NORMAL
+    peer.wait_event("CALL_END", 3)
+    _wait_idle(ch, 3)

@@ -9,12 +9,12 @@ One :class:`R2Channel` per timeslot, in the aioquic shape (STYLE.md)::
     ch.next_event() # -> Offered / Accepted / Answered / Cleared / Blocked / ...
     ch.get_timer(); ch.handle_timer(now)
 
-Line signalling (ITU-T Q.421 clause 3 table 1, "digital line signalling"; China
-No.1, GF 002-9002 / YD/T 1120, uses the same code; confirmed against the HP MSR
-R2 configuration guide, tables "State code of line signaling"). Forward bits
-af bf are sent by the outgoing end, backward bits ab bb by the incoming end;
-cd = 01 in both directions (Q.421 3.1.2; openr2's CN table sends cd = 11: a
-difference to note when comparing, the bits never carry meaning)::
+Line signalling (ITU-T Q.421 clause 3 table 1, "digital line signalling"). China
+No.1 (GF 002-9002, 《邮电部电话交换网局间信令方式技术规范》, digital line signalling
+in TS16) uses the same a/b code; the HP MSR R2 configuration guide tables "State
+code of line signaling" and openr2's CN table (src/r2proto.c, same a/b signals as
+ITU) agree. Forward bits af bf are sent by the outgoing end, backward bits ab bb
+by the incoming end; the spare bits differ per variant (:attr:`R2Variant.cd`)::
 
     state           forward af bf   backward ab bb
     idle            1 0             1 0
@@ -25,6 +25,12 @@ difference to note when comparing, the bits never carry meaning)::
     clear-forward   1 0             0 1 / 1 1
     release guard   1 0             1 0   (back to idle)
     blocked         1 0             1 1
+
+cd: ITU ``01`` (Q.421 3.1.2). China ``11``: China's digital line signalling uses
+three bits of the four (a, b and c; c is 1 except for the operator's
+re-ring/forced-release and ring-back signals, which we do not use) and d is the
+unused 1; openr2's CN variant sends c = d = 1 for the same reason. Received c d
+bits are never interpreted (only a b are compared).
 
 A change is recognised only after it has been stable for the recognition time
 (Q.422 clause 2: 20 +- 10 ms), so the shell needs no debounce.
@@ -43,19 +49,24 @@ backward tone has ceased. Signal meanings per variant are data
   digit), A-6 address complete, charge, set-up speech; B-3 busy, B-4
   congestion, B-5 unallocated number, B-6 free charge, B-7 free no charge,
   B-8 out of order.
-* ``cn`` (China No.1, GF 002-9002 inter-register signalling): forward KA
-  (calling category, group I position) and ANI digits ended by I-15, KD
-  (group II, e.g. 3 = local call) after A-3; backward A-1 send next digit
-  (also the next ANI digit), A-2 resend from the first digit, A-3 address
-  complete -> group B (KB), A-4 congestion, A-5 vacant number, A-6 send KA
-  and calling number; KB-1 free (charge), KB-2 busy (local), KB-3 busy (toll),
-  KB-4 congestion, KB-5 vacant, KB-6 free (no charge). The ANI is asked for
-  after the first DNIS digit or after the last (``ani_first``). openr2 CN
-  agrees on A-6/A-1/KB-1/KB-2 (PEERS.md: its sequence goes out of step).
+* ``cn`` (China No.1, GF 002-9002 register signalling, as far as it could be
+  checked; sources in each table's comment): forward group I digits 1..10, KA
+  (calling category, default 1 "ordinary") and the calling number ended by 15;
+  KD (group II, default 3 "local call") after A-3. Backward A-1 send next digit
+  (the same signal asks for the next calling-number digit), A-2 send again from
+  the first digit, A-3 address complete -> group B (KB), A-4 congestion, A-5
+  vacant number, A-6 send KA and the calling number; KB-1 called subscriber
+  free (charge), KB-2 busy ("local busy"), KB-3 busy ("toll busy"), KB-4
+  congestion, KB-5 vacant number, KB-6 free (taken here as no charge). The
+  end of the called number is not signalled in China: no 15 after the DNIS
+  (15 only ends the calling number); the incoming register knows the length or,
+  when no further digit comes, sends A-3 (or A-6) as a pulse (Q.442 pulsed
+  backward signal, 150 +- 50 ms; the "A3p" of Chinese board drivers). The ANI
+  is asked for after the first DNIS digit or after the last (``ani_first``);
+  where is the incoming exchange's choice.
 
-Simplified (see the report): DNIS end is I-15 from the outgoing end (or the
-configured ``dnis_length``); no pulsed backward signals (Q.442 3.3: A-3/A-4
-sent as a pulse when the outgoing register stops); no metering pulses; glare
+Simplified (see the report): no pulsed backward signals in ``itu`` (there the
+DNIS ends with I-15 or the configured ``dnis_length``); no metering pulses; glare
 (double seizure on a both-way circuit: a seizure 00 received while our own
 seizure awaits its acknowledge) is resolved by a static per-circuit priority
 (``glare_priority``): the priority end ignores the far seizure and keeps
@@ -178,7 +189,11 @@ class R2Timers:
     incoming waits after clear-back/reject before it frees the circuit
     itself. block_guard: how long release guard (10) is held before
     blocking (11) when the circuit was blocked during a call (5 x the
-    recognition time, so the far end sees it).
+    recognition time, so the far end sees it). end_of_address: how long
+    the incoming register waits for a further DNIS digit before it takes the
+    number as complete and sends the next request as a pulse (variants with
+    ``dnis_end_pulse``; openr2's mf_back_cycle default, 2 s). pulse: length
+    of a pulsed backward signal (Q.442: 150 +- 50 ms).
     """
     recognition: float = 0.020
     seize_ack: float = 2.0
@@ -188,6 +203,8 @@ class R2Timers:
     release_guard: float = 2.0
     clear_forward: float = 30.0
     block_guard: float = 0.1
+    end_of_address: float = 2.0
+    pulse: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -203,7 +220,7 @@ class R2Variant:
     bwd_answered: int = 0b01
     bwd_clear_back: int = 0b11
     bwd_blocked: int = 0b11
-    cd: int = 0b01
+    cd: int = 0b01                   # spare c d bits sent (ITU 01, Q.421 3.1.2; China 11)
     # group A meanings (backward, received by the outgoing register)
     group_a: dict = field(default_factory=dict)
     # group B meanings
@@ -220,6 +237,11 @@ class R2Variant:
     b_congestion: int = 4
     b_vacant: int = 5
     # sequence
+    # what the outgoing register sends when asked for a DNIS digit it does not
+    # have: I-15 (Q.441 end of pulsing), or nothing (China: the incoming
+    # register then sends A-3 / A-6 as a pulse, ``dnis_end_pulse``)
+    dnis_end_signal: int | None = I_15
+    dnis_end_pulse: bool = False
     kd_after_a3: bool = False        # China: KD (group II) after A-3; ITU: category again
     default_category: int = 1
     default_kd: int = 3
@@ -245,14 +267,35 @@ VARIANTS: dict[str, R2Variant] = {
         b_free_charge=6, b_free_no_charge=7, b_busy=3, b_congestion=4, b_vacant=5,
         kd_after_a3=False, default_category=1, ani_first=False,
     ),
+    # China No.1, GF 002-9002. Checked against (URLs in the report):
+    # * call flow of a Chinese voice gateway (blog.licaiwang.info/?p=264): each
+    #   DNIS digit acknowledged with A1; A6 asks for KA and the calling number;
+    #   A1 after KA and after each calling-number digit; 15 after the last
+    #   calling-number digit; A3 "change to group B"; KD; B1 called free.
+    # * Synway SynCTI SDK (shpa3api.h, e.g. github.com/ermez/IPRecorder_Base;
+    #   JNA copy github.com/Charsp/Autoalarm SHP_A3.java): A4 congestion (机键拥塞), A5 vacant
+    #   number (空号), KB2 busy "local" (市忙), KB3 busy "toll" (长忙), KB4
+    #   congestion, KB5 vacant number, KB1 or KB6 called subscriber free; KB1
+    #   used "with charge" (计费); pulsed A3 ("A3p") states.
+    # * Donjin Keygoe SDK (DJAcsDataDef.h, CmdParamData_CAS_t): outgoing
+    #   defaults KA = 1, KD = 3; the incoming side asks for the calling number
+    #   after a configured number of DNIS digits (m_u8AreaCodeLen).
+    # * openr2 CN (src/r2proto.c): A-1 next ANI digit, A-6 category, KB-1
+    #   accept with charge, KB-2 busy, no end-of-DNIS signal, c d = 11.
+    # * Dialogic 6.2 manual, "Enabling the R2 Protocol": a China variant uses
+    #   A-1 for both the next ANI digit and the next DNIS digit.
+    # Not confirmed by a source: A-2 "from the first digit" (openr2 keeps ITU's
+    # last-but-one), KB-6 being "free, no charge".
     "cn": R2Variant(
         name="cn",
+        cd=0b11,
         group_a={1: "next_digit", 2: "restart", 3: "address_complete_b", 4: "congestion",
                  5: "vacant", 6: "send_category"},
         group_b={1: "free_charge", 2: "busy", 3: "busy", 4: "congestion", 5: "vacant",
                  6: "free_no_charge"},
         a_send_category=6, a_next_ani=1,
         b_free_charge=1, b_free_no_charge=6, b_busy=2, b_congestion=4, b_vacant=5,
+        dnis_end_signal=None, dnis_end_pulse=True,
         kd_after_a3=True, default_category=1, default_kd=3, ani_first=True,
     ),
 }
@@ -315,6 +358,7 @@ class R2Channel:
         self._rx_pending: int | None = None
         self.mfc_tx: int | None = None                   # tone we send
         self.mfc_rx: int | None = None                   # tone we detect (0 -> None)
+        self.mfc_pulse = False                           # mfc_tx is a pulsed signal (Q.442)
         self._local_block = False
         self._remote_block = False
         self._call = False
@@ -367,7 +411,8 @@ class R2Channel:
             self.tx_abcd = v
             self._commands.append(SetCas(v))
 
-    def _set_mfc(self, digit: int | None):
+    def _set_mfc(self, digit: int | None, pulse: bool = False):
+        self.mfc_pulse = pulse and digit is not None
         if digit != self.mfc_tx:
             self.mfc_tx = digit
             self._commands.append(SetMfc(digit, backward=self.direction == "incoming"))
@@ -659,12 +704,24 @@ class R2Channel:
         self._set_mfc(tone)
         self._sub = "await_ack"
 
-    def _next_dnis(self) -> int:
+    def _next_dnis(self) -> int | None:
+        """The next DNIS digit; past the last one the variant's end signal (None: none)."""
         if self._idx < len(self._out_dnis):
             t = _digit_tone(self._out_dnis[self._idx])
             self._idx += 1
             return t
-        return I_15
+        return self.variant.dnis_end_signal
+
+    def _send_dnis(self, now: float):
+        t = self._next_dnis()
+        if t is None:
+            # China No.1: nothing more to send; stay silent until the incoming
+            # register sends its next request (A-3 / A-6) as a pulse (Q.442)
+            self._sub = "await_ack"
+            self.counters["await_pulse"] += 1
+            self._start("mfc", now, self.timers.mfc_step)
+        else:
+            self._send_forward(now, t)
 
     def _out_mfc(self, now: float, digit: int):
         if self._sub == "await_ack":
@@ -720,7 +777,7 @@ class R2Channel:
         meaning = v.group_a.get(bw)
         if meaning == "next_digit":
             self._mode = "dnis"
-            self._send_forward(now, self._next_dnis())
+            self._send_dnis(now)
         elif meaning in ("last_but_one", "last_but_two", "last_but_three"):
             back = {"last_but_one": 2, "last_but_two": 3, "last_but_three": 4}[meaning]
             i = self._idx - back
@@ -730,10 +787,10 @@ class R2Channel:
                 self._clear_forward(now)
                 return
             self._idx = i
-            self._send_forward(now, self._next_dnis())
+            self._send_dnis(now)
         elif meaning == "restart":
             self._idx = 0
-            self._send_forward(now, self._next_dnis())
+            self._send_dnis(now)
         elif meaning == "send_category":
             self._mode = "ani" if v.request_ani else "dnis"
             self._send_forward(now, self._out_category)
@@ -780,12 +837,29 @@ class R2Channel:
             return v.a_address_complete
         return v.a_next_digit
 
+    def _arm_end_of_address(self, now: float):
+        """China No.1: no end-of-DNIS signal; silence after a DNIS request ends the number."""
+        v = self.variant
+        if (v.dnis_end_pulse and self._mode == "dnis" and self.dnis
+                and not self._dnis_complete()):
+            self._stop("mfc")
+            self._start("end_of_address", now, self.timers.end_of_address)
+
     def _in_mfc(self, now: float, digit: int):
         v = self.variant
+        if self._sub == "pulse":
+            if not digit:
+                self.counters["mfc_extra"] += 1
+                return
+            # the outgoing register answered our pulse before it ended
+            self._stop("pulse")
+            self._set_mfc(None)
+            self._sub = "await_fwd"
         if self._sub == "await_fwd":
             if not digit:
                 self.counters["mfc_extra"] += 1
                 return
+            self._stop("end_of_address")
             if self._mode == "dnis":
                 if 1 <= digit <= 10:
                     self.dnis += _tone_digit(digit)
@@ -832,6 +906,7 @@ class R2Channel:
             else:
                 self._sub = "await_fwd"
                 self._start("mfc", now, self.timers.mfc_step)
+                self._arm_end_of_address(now)
         elif self._sub == "await_decision":
             if digit == 0:
                 # forward KD ceased before our B signal: outgoing gave up
@@ -881,6 +956,23 @@ class R2Channel:
             else:
                 self._end_call(CAUSE_NO_ANSWER, "no answer")
                 self._clear_back(now)
+        elif name == "end_of_address":
+            if self.state is R2State.IN_REGISTER and self._sub == "await_fwd" \
+                    and self._mode == "dnis":
+                # the number is complete: ask for KA/ANI (A-6) or KD (A-3), pulsed
+                self._dnis_done = True
+                bw = self._after_dnis_digit()
+                self._last_bw = bw
+                self._set_mfc(bw, pulse=True)
+                self._sub = "pulse"
+                self._start("pulse", now, self.timers.pulse)
+            elif self.state is R2State.IN_REGISTER:
+                self._start("mfc", now, self.timers.mfc_step)   # never left without a timer
+        elif name == "pulse":
+            if self._sub == "pulse":
+                self._set_mfc(None)
+                self._sub = "await_fwd"
+                self._start("mfc", now, self.timers.mfc_step)
         elif name == "block_guard":
             if self.state is R2State.BLOCKED:
                 self._set_cas(self.variant.bwd_blocked)
