@@ -53,6 +53,9 @@ bench: build
 	$(PY) bench/framer.py
 	$(PY) bench/pri.py
 	$(PY) bench/dsp.py
+	$(PY) bench/r2.py
+	$(PY) bench/cti.py
+	$(PY) bench/peak.py
 
 clean:
 	rm -rf build $(VENV) .stamp-deps drivers/_hal*.so drivers/_hal.c *.egg-info var
