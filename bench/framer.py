@@ -63,7 +63,7 @@ def main():
     r = run(args.spans, args.seconds)
     print(f"E1 framer: {r['span_ends']} span ends ({r['spans']} spans, both ends) x "
           f"{r['line_seconds']:.1f} s of line in {r['cpu_seconds']:.3f} s CPU")
-    print(f"  reference (real time): 1 span-second per second")
+    print("  reference (real time): 1 span-second per second")
     print(f"  spans framed+deframed per core at real time: {r['realtime_spans_per_core']:.0f}")
     print(f"  ratio to real time for 64 spans: {r['x_realtime_for_64']:.1f}x (goal 10x)")
     print(f"  CRC-4 errors on clean cables: {r['crc4_errors']}")

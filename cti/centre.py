@@ -587,7 +587,6 @@ class Centre:
                                      *ev.data)
             return
         if name == "AgentState":
-            a = self.agents.get(ev.agent)
             if self.store is not None:
                 ext = self.acd.agent_state(ev.agent).extension
                 self.store.log_agent(self.epoch + now, ev.agent, ev.state, ev.reason or None,

@@ -18,7 +18,6 @@ sizes; ``scaled()`` shrinks both centres and the traffic alike for a quick run.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import sys
 import tempfile
@@ -317,7 +316,6 @@ def run_centre(plan: CentrePlan, peak: PeakPlan, home: str | os.PathLike, *,
         cpu0, wall0 = time.process_time(), time.monotonic()
         end_arrivals = start + peak.arrivals_seconds
         limit = end_arrivals + (0.0 if arrivals_only else peak.drain_limit)
-        tick_s = svc.board.tick_ms / 1000.0
         centre, xcalls, store = svc.centre, world.calls, svc.store
         ticks = 0
         peak_calls = 0

@@ -8,7 +8,7 @@ them into the small frozen dataclasses below, whatever card is underneath.
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 from drivers.hal import HalError, check, ffi, lib

@@ -41,8 +41,8 @@ from __future__ import annotations
 
 import enum
 from array import array
-from dataclasses import dataclass, field
-from typing import Iterable, Union
+from dataclasses import dataclass
+from typing import Union
 
 __all__ = [
     "MessageType", "Param", "UNAVAILABLE", "PRIVATE", "DateTime", "CallerId", "ParseError",

@@ -16,11 +16,11 @@ tick: ``after(ms, fn)`` schedules simulator actions in line time.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
-from drivers.board import (Board, DigitDetected, Event, FskData, Hook, Ring, Polarity, Battery,
-                           SpanConfig, ToneDetected)
+from drivers.board import (Board, DigitDetected, Event, FskData, Hook, Ring, SpanConfig,
+                           ToneDetected)
 from drivers.hal import check, ffi, lib
 
 __all__ = ["SimWorld", "Cable", "Phone", "COLine", "DIRECTIONS"]
