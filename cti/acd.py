@@ -359,10 +359,12 @@ class AgentStatus:
 # ---- internal state ----------------------------------------------------------------
 
 
+_STAFFED = frozenset(("ready", "ringing", "busy", "wrapup"))   # counted in an EWT
+
 class _Agent:
     __slots__ = ("cfg", "state", "reason", "call", "extension", "calls_taken", "talk_time",
                  "idle_since", "busy_elsewhere", "logged_in_since", "wrapup_until",
-                 "after_call", "queues", "skills")
+                 "after_call", "queues", "skills", "counted_free", "counted_staffed")
 
     def __init__(self, cfg: AgentConfig) -> None:
         self.cfg = cfg
@@ -379,6 +381,8 @@ class _Agent:
         self.after_call: str | None = None
         self.queues: list[str] = []
         self.skills = dict(cfg.skills)
+        self.counted_free = False       # as counted in its queues' free / staffed numbers
+        self.counted_staffed = False
 
     @property
     def available(self) -> bool:
@@ -413,7 +417,7 @@ class _Call:
 
 class _Queue:
     __slots__ = ("cfg", "waiting", "rr_last", "handle_times", "counters", "wait_sum",
-                 "members", "member_index")
+                 "members", "member_index", "free_n", "staffed_n")
 
     def __init__(self, cfg: QueueConfig) -> None:
         self.cfg = cfg
@@ -426,6 +430,8 @@ class _Queue:
         self.wait_sum = 0.0
         self.members = {m.agent: m for m in cfg.members}
         self.member_index = {m.agent: i for i, m in enumerate(cfg.members)}
+        self.free_n = 0             # members available now, and members staffed (for EWT),
+        self.staffed_n = 0          # kept by Acd._sync as agents change
 
 
 # timer kinds, in the order they run when due at the same time
@@ -465,8 +471,6 @@ class Acd:
         self._now = 0.0
         self._dirty = False
         self._free: set[str] = set()          # agents available for an ACD call now
-        self._ver = 0                         # bumped on every agent change (EWT cache)
-        self._staff_cache: dict[str, tuple[int, int, int]] = {}
 
     # ---- outputs -------------------------------------------------------------------
 
@@ -783,18 +787,7 @@ class Acd:
         if position is None:
             position = len(q.waiting) + 1
         ahead = max(0, position - 1)
-        cached = self._staff_cache.get(queue)
-        if cached is not None and cached[0] == self._ver:
-            _, free, staffed = cached
-        else:
-            free = staffed = 0
-            for m in q.cfg.members:
-                a = self._agents[m.agent]
-                if a.available:
-                    free += 1
-                if a.state in ("ready", "ringing", "busy", "wrapup"):
-                    staffed += 1
-            self._staff_cache[queue] = (self._ver, free, staffed)
+        free, staffed = q.free_n, q.staffed_n
         if ahead < free:
             return 0.0
         return (ahead - free + 1) * self.aht(queue) / max(1, staffed)
@@ -883,6 +876,10 @@ class Acd:
                                     + k["exit_empty"] + k["removed"] + len(q.waiting)), k
             assert k["connected"] == k["completed"] + k["transferred"] + talking, k
             assert inside == len(q.waiting) + talking
+            # the counts the EWT reads, kept as agents change
+            members = [self._agents[m.agent] for m in q.cfg.members]
+            assert q.free_n == sum(1 for a in members if a.available), q.cfg.name
+            assert q.staffed_n == sum(1 for a in members if a.state in _STAFFED), q.cfg.name
 
     # ---- internals: helpers --------------------------------------------------------
 
@@ -923,12 +920,21 @@ class Acd:
         self._events.append(AgentState(a.cfg.id, state, reason))
 
     def _sync(self, a: _Agent) -> None:
-        """Keep the free set and the EWT cache in step with ``a``."""
-        self._ver += 1
-        if a.available:
+        """Keep the free set and the queues' free and staffed counts in step with ``a``."""
+        free = a.available
+        if free:
             self._free.add(a.cfg.id)
         else:
             self._free.discard(a.cfg.id)
+        staffed = a.state in _STAFFED
+        if free != a.counted_free or staffed != a.counted_staffed:
+            df = int(free) - int(a.counted_free)
+            ds = int(staffed) - int(a.counted_staffed)
+            for qname in a.queues:
+                q = self._queues[qname]
+                q.free_n += df
+                q.staffed_n += ds
+            a.counted_free, a.counted_staffed = free, staffed
 
     def _pause(self, now: float, a: _Agent, reason: str) -> None:
         self._log(now, "NONE", "NONE", a.cfg.id, "PAUSE", (reason,))

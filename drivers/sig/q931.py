@@ -297,9 +297,16 @@ class Q931:
         return out
 
     def get_timer(self) -> float | None:
-        deadlines = [d for c in self._calls.values() for d in c.timers.values()]
-        deadlines += [r.deadline for r in self._restarting.values()]
-        return min(deadlines) if deadlines else None
+        best = None
+        for c in self._calls.values():
+            if c.timers:                    # an active call usually runs none
+                d = min(c.timers.values())
+                if best is None or d < best:
+                    best = d
+        for r in self._restarting.values():
+            if best is None or r.deadline < best:
+                best = r.deadline
+        return best
 
     def call_state(self, call: int) -> CallState:
         c = self._calls.get(call)
