@@ -66,7 +66,7 @@ class CentrePlan:
 
 OLD_CENTRE = CentrePlan("old", spans=6, agents=400, ivr_ports=16)
 NEW_CENTRE = CentrePlan("new", spans=9, agents=700, ivr_ports=150, dissuade="impose",
-                        dissuade_ewt=5.0, callbacks=True)
+                        dissuade_ewt=0.0, callbacks=True)      # "when every agent is busy"
 
 
 @dataclass(frozen=True)
