@@ -377,10 +377,13 @@ class Service:
         ports = getattr(self.centre, "ivr_ports", None)
         if ports is not None:
             counts.append((IVR_SPAN, ports.in_use, ports.count))
+        changed = []
         for label, busy, total in counts:
             if self._trunk_busy.get(label) != (busy, total):
                 self._trunk_busy[label] = (busy, total)
-                self.store.trunk_sample(self.ts(), label, busy, total)
+                changed.append((label, busy, total))
+        if changed:
+            self.store.trunk_samples_add(self.ts(), changed)
         calls = getattr(self.world, "calls", None) if self.world is not None else None
         if calls is not None:
             seen = (calls.stats.offered, calls.stats.congested)

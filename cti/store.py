@@ -824,6 +824,21 @@ class Store:
             "INSERT INTO trunk_samples (time, span, busy, total) VALUES (?,?,?,?)",
             (t, s, busy, total)).lastrowid
 
+    def trunk_samples_add(self, time: float, rows) -> None:
+        """Several spans' samples at one ``time``: ``rows`` of (span, busy, total), checked
+        as :meth:`trunk_sample` checks one, written in one statement."""
+        t = _num("trunk_samples.time", time, none=False)
+        values = []
+        for span, busy, total in rows:
+            total = _int("trunk_samples.total", total, none=False, min=0)
+            values.append((t, _span("trunk_samples.span", span),
+                           _int("trunk_samples.busy", busy, none=False, min=0, max=total), total))
+        if values:
+            with self.batch():
+                self.db.conn.executemany(
+                    "INSERT INTO trunk_samples (time, span, busy, total) VALUES (?,?,?,?)",
+                    values)
+
     def exchange_count(self, time: float, span: int | str, offered: int, congested: int) -> int:
         """Counts the exchange reports for the period ending at ``time``: calls it
         offered towards the span and how many of them met congestion (all busy)."""

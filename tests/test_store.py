@@ -376,3 +376,14 @@ def test_a_batch_commits_its_rows_together_at_its_end(tmp_path):
     assert not s.db.conn.in_transaction
     s.close()
     other.close()
+
+
+def test_trunk_samples_add_writes_every_row_or_none(tmp_path):
+    s = Store(tmp_path)
+    s.trunk_samples_add(10.0, [(1, 3, 30), (2, 30, 30), ("ivr", 4, 8)])
+    got = [(r["span"], r["busy"], r["total"]) for r in s.trunk_samples(0, 100)]
+    assert got == [("1", 3, 30), ("2", 30, 30), ("ivr", 4, 8)]
+    with pytest.raises(ValueError, match="trunk_samples.busy"):
+        s.trunk_samples_add(11.0, [(1, 4, 30), (2, 31, 30)])     # 31 of 30: refused
+    assert len(s.trunk_samples(0, 100)) == 3                     # and nothing written
+    s.close()
