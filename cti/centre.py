@@ -834,6 +834,10 @@ class Centre:
     def _finish(self, now, call: Call, outcome: str, cause: int | None) -> None:
         if call.state == "cleared":
             return
+        if call.wait is None and call.queued_at is not None:
+            # the CDR's wait is the time in the queue, answered or not (a caller who
+            # left, timed out or overflowed waited too); a call never queued has none
+            call.wait = now - call.queued_at
         self._stop_play(call)
         self._leave_ivr(call)
         self._stop_ringing(now, call)

@@ -259,6 +259,10 @@ def _period(t0: float, t1: float, cdrs: list[dict], rna: list[float], exch: list
     queued = [c for c in inbound if c["queue"]]
     answered = [c for c in inbound if c["outcome"] == "answered"]
     within = sum(1 for c in queued if c["outcome"] == "answered" and (c["wait"] or 0.0) <= sla)
+    # the service level is of the callers who waited for an agent: one who left a number
+    # for a callback without waiting (peak dissuasion, the IVR's offer: no wait in the
+    # CDR) is served out of line, counted as served_by_callback instead
+    waited = sum(1 for c in queued if c["outcome"] != "callback" or c["wait"] is not None)
     abandoned_q = sum(1 for c in queued if c["outcome"] in ("abandoned_queue", "abandoned_ring"))
     arrived = len(inbound)
     offered = arrived + congested
@@ -294,7 +298,7 @@ def _period(t0: float, t1: float, cdrs: list[dict], rna: list[float], exch: list
         "outcomes": outcomes,
         "outbound": sum(1 for c in cdrs if c["direction"] == "out"),
         "internal": sum(1 for c in cdrs if c["direction"] == "internal"),
-        "service_level": _ratio(within, len(queued)),
+        "service_level": _ratio(within, waited),
         "asa": _mean([c["wait"] for c in answered if c["wait"] is not None]),
         "aht": _mean([x + (c["wrapup"] if c["wrapup"] is not None else (wrapup or 0.0))
                       for x, c in zip(talk, answered)]),

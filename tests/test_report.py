@@ -448,3 +448,19 @@ def test_advice_without_patience_is_erlang_c_and_occupancy_basis():
     with pytest.raises(ValueError, match="target_blocking"):
         loss_report(s, 0, H, target_blocking=1.5)
     s.close()
+
+
+def test_a_callback_taken_without_waiting_is_not_in_the_service_level():
+    """Peak dissuasion: the caller left a number instead of waiting (no wait in the CDR)
+    and is served by the callback, not counted as missing the service level; a caller who
+    waited and then overflowed to a callback is."""
+    s = Store()
+    call(s, "a", 10, "answered", wait=5, billsec=30)
+    call(s, "b", 20, "callback")                       # dissuaded: never waited
+    call(s, "c", 30, "callback")
+    r = loss_report(s, 0, 3600)
+    assert r["totals"]["service_level"] == 1.0
+    call(s, "d", 40, "callback", wait=90)              # waited, then overflowed
+    r = loss_report(s, 0, 3600)
+    assert r["totals"]["service_level"] == 0.5
+    assert r["totals"]["callback_requested"] == 3
