@@ -120,6 +120,33 @@ static inline int16_t conf_sat(int32_t v)
     return (int16_t) v;
 }
 
+/* The common case, the two legs of a call: two members who talk and hear, nobody else.
+ * Each hears exactly the other (the mix less its own voice), so copy instead of mixing. */
+static int conf_cross_connect(const conf_t *s, const int16_t *const *in, int16_t *const *out,
+                              int samples)
+{
+    int m, n = 0, a = -1, b = -1;
+
+    for (m = 0; m < s->max_members; m++)
+    {
+        if (s->flags[m] < 0)
+            continue;
+        if (s->flags[m] != CONF_MEMBER || ++n > 2)
+            return 0;
+        if (a < 0)
+            a = m;
+        else
+            b = m;
+    }
+    if (n != 2 || in[a] == NULL || in[b] == NULL)
+        return 0;
+    if (out[a])
+        memcpy(out[a], in[b], sizeof(int16_t) * (size_t) samples);
+    if (out[b])
+        memcpy(out[b], in[a], sizeof(int16_t) * (size_t) samples);
+    return 1;
+}
+
 int conf_mix(conf_t *s, const int16_t *const *in, int16_t *const *out, int samples)
 {
     int32_t sum[CONF_CHUNK], acc[CONF_CHUNK];
@@ -127,6 +154,8 @@ int conf_mix(conf_t *s, const int16_t *const *in, int16_t *const *out, int sampl
 
     if (samples < 0 || in == NULL || out == NULL)
         return -1;
+    if (conf_cross_connect(s, in, out, samples))
+        return samples;
     for (done = 0; done < samples; done += CONF_CHUNK)
     {
         int n = samples - done < CONF_CHUNK ? samples - done : CONF_CHUNK;
