@@ -322,6 +322,26 @@ static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int 
             c->play_len = c->play_pos = 0;
             done |= 1 << HAL_DONE_PLAY;
         }
+    } else if (c->conf && c->confout && !c->tone_on
+               && !(c->dtmf_tx && dtmf_tx_pending(c->dtmf_tx))
+               && !(c->mfc_tx && mfc_tx_get_digit(c->mfc_tx) > 0)
+               && !(c->cpt_tx && cpt_tx_playing(c->cpt_tx))
+               && !(c->fsk_tx && fsk_tx_queued(c->fsk_tx) > 0)) {
+        /* only the other legs of a call (a talking channel's usual state): code what
+         * the switching gave it, in one pass of the G.711 coder, silence after it */
+        uint8_t enc[8192];
+        int k, m = n < 8192 ? n : 8192;
+        int cm = m < c->conf_frames ? m : c->conf_frames;
+
+        if (law == HAL_LAW_ULAW)
+            g711_ulaw_encode(c->confout, enc, cm);
+        else
+            g711_alaw_encode(c->confout, enc, cm);
+        for (k = cm; k < m; k++)
+            enc[k] = law_encode(law, 0);
+        for (k = 0; k < m; k++)
+            out[k * stride] = enc[k];
+        i = m;
     } else if (chan_generating(c)) {
         int32_t acc[8192];
         int16_t buf[8192];
