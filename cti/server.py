@@ -733,13 +733,19 @@ class Service:
         span.loopback(a["mode"])
         return {"span": span.number, "loopback": a["mode"]}
 
-    def _r2(self, number: int):
+    def _signalling(self, number: int, stacks: dict, name: str):
+        """The signalling stack of span ``number`` among ``stacks``, or an error naming
+        the span's signalling."""
         self.get_span(number)
-        r2 = self.r2.get(number)
-        if r2 is None:
-            raise RequestError("not_supported", f"span {number} does not run R2 (signalling "
-                               f"{self.board.spans[number].signalling})", "args.span")
-        return r2
+        stack = stacks.get(number)
+        if stack is None:
+            raise RequestError("not_supported", f"span {number} does not run {name} "
+                               f"(signalling {self.board.spans[number].signalling})",
+                               "args.span")
+        return stack
+
+    def _r2(self, number: int):
+        return self._signalling(number, self.r2, "R2")
 
     def op_span_block(self, a):
         """Block a circuit (or the whole span) of an R2 span: the far end may not seize it."""
@@ -885,12 +891,7 @@ class Service:
         return pri is not None and pri.side == "network"
 
     def _pri(self, number: int):
-        self.get_span(number)
-        pri = self.pri.get(number)
-        if pri is None:
-            raise RequestError("not_supported", f"span {number} does not run ISDN PRI "
-                               f"(signalling {self.board.spans[number].signalling})", "args.span")
-        return pri
+        return self._signalling(number, self.pri, "ISDN PRI")
 
     def _exchange(self, number: int):
         self._cable(number)

@@ -470,6 +470,17 @@ def _check_order(i: int, o: dict) -> dict:
 
 # ---------------------------------------------------------------------------
 
+_TRUNK_SAMPLE_INSERT = "INSERT INTO trunk_samples (time, span, busy, total) VALUES (?,?,?,?)"
+
+
+def _trunk_sample_row(time, span, busy, total) -> tuple:
+    """One trunk_samples row, checked: busy of total channels of ``span`` from ``time``."""
+    t = _num("trunk_samples.time", time, none=False)
+    s = _span("trunk_samples.span", span)
+    total = _int("trunk_samples.total", total, none=False, min=0)
+    return t, s, _int("trunk_samples.busy", busy, none=False, min=0, max=total), total
+
+
 class Store:
     """The centre's SQLite database.
 
@@ -816,28 +827,17 @@ class Store:
     def trunk_sample(self, time: float, span: int | str, busy: int, total: int) -> int:
         """Trunk occupancy: from ``time`` on, ``busy`` of the span's ``total`` channels are
         in use (write one whenever the count changes; it holds until the next)."""
-        t = _num("trunk_samples.time", time, none=False)
-        s = _span("trunk_samples.span", span)
-        total = _int("trunk_samples.total", total, none=False, min=0)
-        busy = _int("trunk_samples.busy", busy, none=False, min=0, max=total)
-        return self.db.execute(
-            "INSERT INTO trunk_samples (time, span, busy, total) VALUES (?,?,?,?)",
-            (t, s, busy, total)).lastrowid
+        return self.db.execute(_TRUNK_SAMPLE_INSERT,
+                               _trunk_sample_row(time, span, busy, total)).lastrowid
 
     def trunk_samples_add(self, time: float, rows) -> None:
-        """Several spans' samples at one ``time``: ``rows`` of (span, busy, total), checked
-        as :meth:`trunk_sample` checks one, written in one statement."""
-        t = _num("trunk_samples.time", time, none=False)
-        values = []
-        for span, busy, total in rows:
-            total = _int("trunk_samples.total", total, none=False, min=0)
-            values.append((t, _span("trunk_samples.span", span),
-                           _int("trunk_samples.busy", busy, none=False, min=0, max=total), total))
+        """Several spans' samples at one ``time``: ``rows`` of (span, busy, total), each
+        checked as :meth:`trunk_sample` checks one (all before any is written), written
+        in one statement."""
+        values = [_trunk_sample_row(time, span, busy, total) for span, busy, total in rows]
         if values:
             with self.batch():
-                self.db.conn.executemany(
-                    "INSERT INTO trunk_samples (time, span, busy, total) VALUES (?,?,?,?)",
-                    values)
+                self.db.conn.executemany(_TRUNK_SAMPLE_INSERT, values)
 
     def exchange_count(self, time: float, span: int | str, offered: int, congested: int) -> int:
         """Counts the exchange reports for the period ending at ``time``: calls it

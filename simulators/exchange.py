@@ -58,10 +58,11 @@ class ExchangeCallsBase:
 
     _system = ""
 
-    def __init__(self, world, spans: dict, answer_after_ms: int, busy_numbers=(),
+    def __init__(self, world, spans: dict, *, answer_after_ms: int = 2000, busy_numbers=(),
                  vacant_numbers=(), congested_numbers=(), no_answer_numbers=(),
                  answer_after: dict | None = None) -> None:
         self._world = world
+        self.stats = ExchangeStats()
         self._spans = spans
         self.answer_after_ms = answer_after_ms
         self.busy_numbers = set(busy_numbers)
@@ -148,14 +149,11 @@ class ExchangeCalls(ExchangeCallsBase):
 
     _system = "PRI"
 
-    def __init__(self, world, pri: dict[int, PriSpan], *, answer_after_ms: int = 2000,
-                 busy_numbers=(), vacant_numbers=(), congested_numbers=(),
-                 no_answer_numbers=(), answer_after: dict | None = None):
-        super().__init__(world, pri, answer_after_ms, busy_numbers, vacant_numbers,
-                         congested_numbers, no_answer_numbers, answer_after)
+    def __init__(self, world, pri: dict[int, PriSpan], **pstn):
+        """``pstn``: the numbering of :class:`ExchangeCallsBase` (busy, vacant, ...)."""
+        super().__init__(world, pri, **pstn)
         self.pri = pri
         self.calls: dict[tuple[int, int], ExchangeCall] = {}
-        self.stats = ExchangeStats()
 
     def offer_call(self, span: int, ani: str, dnis: str, *, overlap: bool = False,
                    timeslot: int | None = None, hangup_after_ms: int | None = None) -> ExchangeCall:

@@ -8,7 +8,7 @@ answers; everyone else is free (KB-1) and answers after ``answer_after_ms``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from drivers.sig.pri import CallAnswered, CallCleared, CallOffered
 from drivers.sig.r2span import R2Span
@@ -36,28 +36,16 @@ class ExchangeR2Call:
     cleared_ms: int | None = None
 
 
-@dataclass
-class ExchangeR2Stats:
-    offered: int = 0
-    congested: int = 0        # no free circuit towards the board
-    answered: int = 0
-    cleared: dict = field(default_factory=dict)
-    from_board: int = 0
-
-
 class ExchangeR2Calls(ExchangeCallsBase):
     """Call logic of the exchange over its R2 spans."""
 
     _system = "R2"
 
-    def __init__(self, world, r2: dict[int, R2Span], *, answer_after_ms: int = 2000,
-                 busy_numbers=(), vacant_numbers=(), congested_numbers=(),
-                 no_answer_numbers=(), answer_after: dict | None = None):
-        super().__init__(world, r2, answer_after_ms, busy_numbers, vacant_numbers,
-                         congested_numbers, no_answer_numbers, answer_after)
+    def __init__(self, world, r2: dict[int, R2Span], **pstn):
+        """``pstn``: the numbering of :class:`ExchangeCallsBase` (busy, vacant, ...)."""
+        super().__init__(world, r2, **pstn)
         self.r2 = r2
         self.calls: dict[tuple[int, int], ExchangeR2Call] = {}
-        self.stats = ExchangeR2Stats()
 
     def offer_call(self, span: int, ani: str, dnis: str, category: int = 1, *,
                    timeslot: int | None = None, hangup_after_ms: int | None = None,
