@@ -3,7 +3,6 @@ hold, a supervisor's monitor, whisper and barge (heard, or not, as each mode say
 click-to-dial calls out on a PRI trunk, answered or busy."""
 from __future__ import annotations
 
-import math
 import struct
 
 import pytest
@@ -12,14 +11,7 @@ from cti.config import load_config
 from cti.server import Service, build_world
 from drivers.board import Audio
 from drivers.codecs import alaw_decode
-
-
-def power(samples, freq, rate=8000):
-    k = 2 * math.cos(2 * math.pi * freq / rate)
-    s1 = s2 = 0.0
-    for x in samples:
-        s1, s2 = x + k * s1 - s2, s1
-    return s1 * s1 + s2 * s2 - k * s1 * s2
+from test_switching import power     # Goertzel power of one frequency
 
 
 class Centre:

@@ -346,14 +346,9 @@ class R2Span:
         self._pump(now, ts)
 
     def hangup(self, now: float, call: int, cause: int = 16) -> None:
-        """Clear-forward (our call) or clear-back (the far end's call)."""
-        ts, ch = self._channel(call)
-        self._local_clear.add(call)
-        if ch.state is r2.R2State.OFFERED:
-            ch.reject(now, _REJECT.get(cause, "congestion"))
-        else:
-            ch.hangup(now)
-        self._pump(now, ts)
+        """Clear-forward (our call) or clear-back (the far end's call); a call still only
+        offered is refused instead, as :meth:`reject` does."""
+        self.reject(now, call, cause)
 
     def block(self, now: float, timeslot: int | None = None) -> None:
         """Block one circuit or all (backward 11 once idle, Q.421 table 1)."""
