@@ -290,12 +290,18 @@ static int16_t tone_sample(sim_chan_t *c)
     return (int16_t) lrint(v);
 }
 
-static int chan_generating(const sim_chan_t *c)
+/* A generator of the channel's own is sounding (tone, DTMF, MFC, call progress, FSK). */
+static int chan_sounding(const sim_chan_t *c)
 {
-    return c->conf || c->tone_on || (c->dtmf_tx && dtmf_tx_pending(c->dtmf_tx))
+    return c->tone_on || (c->dtmf_tx && dtmf_tx_pending(c->dtmf_tx))
            || (c->mfc_tx && mfc_tx_get_digit(c->mfc_tx) > 0)
            || (c->cpt_tx && cpt_tx_playing(c->cpt_tx))
            || (c->fsk_tx && fsk_tx_queued(c->fsk_tx) > 0);
+}
+
+static int chan_generating(const sim_chan_t *c)
+{
+    return c->conf || chan_sounding(c);
 }
 
 static void add_sat(int32_t *acc, const int16_t *x, int n)
@@ -322,11 +328,7 @@ static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int 
             c->play_len = c->play_pos = 0;
             done |= 1 << HAL_DONE_PLAY;
         }
-    } else if (c->conf && c->confout && !c->tone_on
-               && !(c->dtmf_tx && dtmf_tx_pending(c->dtmf_tx))
-               && !(c->mfc_tx && mfc_tx_get_digit(c->mfc_tx) > 0)
-               && !(c->cpt_tx && cpt_tx_playing(c->cpt_tx))
-               && !(c->fsk_tx && fsk_tx_queued(c->fsk_tx) > 0)) {
+    } else if (c->conf && c->confout && !chan_sounding(c)) {
         /* only the other legs of a call (a talking channel's usual state): code what
          * the switching gave it, in one pass of the G.711 coder, silence after it */
         uint8_t enc[8192];
