@@ -117,24 +117,12 @@ class Campaigns:
             if free:
                 # one call per free trunk: a progressive dialer that rang agents for calls
                 # with no B-channel (or FXO line) to go out on would only log congestion
-                room = self._free_trunks()
+                room = self.centre.outbound_room()
                 if room < len(free):
                     free = frozenset(sorted(free)[:max(0, room)])
             self._run(now, d.Tick(free, after_peak))
         out, self._out = self._out, []
         return out
-
-    def _free_trunks(self) -> int:
-        """B-channels free on the PRI spans and idle FXO lines, less the calls out whose
-        agent is being rung (each takes one when the agent answers)."""
-        c = self.centre
-        n = sum(len(p.q931.free_channels()) for p in c.pri.values())
-        held = {call.fxo_port for call in c.calls.values()}
-        n += sum(1 for p, ap in c.analog.items() if ap.port.kind == "fxo" and p not in held
-                 and getattr(ap.machine, "state", None) is analog.FxoState.IDLE)
-        n -= sum(1 for call in c.calls.values() if call.direction == "out"
-                 and call.pri_call is None and call.fxo_port is None)
-        return n
 
     def _waiting(self) -> int:
         """Callers waiting in the centre's queues now."""

@@ -1249,14 +1249,25 @@ class Centre:
     FXO_CAUSES = {"busy": 17, "congestion": 34, "no_answer": 19, "no_dial_tone": 34,
                   "line_down": 38, "port_busy": 34, "glare": 34}
 
+    def _idle_fxo(self) -> list[int]:
+        """The idle FXO lines no call holds, in order (for calls out)."""
+        held = {c.fxo_port for c in self.calls.values()}
+        return [p for p, ap in sorted(self.analog.items())
+                if ap.port.kind == "fxo" and p not in held
+                and getattr(ap.machine, "state", None) is analog.FxoState.IDLE]
+
     def _free_fxo(self) -> int | None:
         """An idle FXO line no call holds (for a call out)."""
-        held = {c.fxo_port for c in self.calls.values()}
-        for p, ap in sorted(self.analog.items()):
-            if ap.port.kind == "fxo" and p not in held and \
-                    getattr(ap.machine, "state", None) is analog.FxoState.IDLE:
-                return p
-        return None
+        idle = self._idle_fxo()
+        return idle[0] if idle else None
+
+    def outbound_room(self) -> int:
+        """How many more calls could go out now: free B-channels on the PRI spans and idle
+        FXO lines, less the calls out still ringing their agent (each takes one when the
+        agent answers)."""
+        n = sum(len(p.q931.free_channels()) for p in self.pri.values()) + len(self._idle_fxo())
+        return n - sum(1 for c in self.calls.values() if c.direction == "out"
+                       and c.pri_call is None and c.fxo_port is None)
 
     def _fxo_outbound_event(self, now, leg, ev) -> None:
         """A call out on an FXO line: ringback heard, answered (polarity reversal or voice
