@@ -408,6 +408,28 @@ static void push_done(hal_board_t *b, int span, int chan, int done)
             hal_board_push_event(b, HAL_EV_TONE_DONE, span, chan, k, 0, NULL, 0);
 }
 
+/* The DTMF receiver's digits as events. */
+static void dtmf_report(hal_board_t *b, sim_chan_t *c, int span, int chan)
+{
+    char digits[DTMF_RX_MAX_DIGITS];
+    dtmf_rx_report_t rep[DTMF_RX_MAX_REPORTS];
+    int k, got;
+
+    got = dtmf_rx_get(c->dtmf_rx, digits, sizeof(digits));
+    for (k = 0; k < got; k++)
+        hal_board_push_event(b, HAL_EV_DIGIT, span, chan, digits[k], 0, NULL, 0);
+    /* the digits are reported as they start; their end reports are not needed */
+    while (dtmf_rx_get_reports(c->dtmf_rx, rep, DTMF_RX_MAX_REPORTS) > 0)
+        ;
+}
+
+/* chan_detect() for a channel whose only detector is DTMF, on n samples of true silence. */
+static void chan_detect_dtmf_silence(hal_board_t *b, sim_chan_t *c, int span, int chan, int n)
+{
+    dtmf_rx_silence(c->dtmf_rx, n);
+    dtmf_report(b, c, span, chan);
+}
+
 /* Run the channel's detectors over what it received and report what they found. */
 static void chan_detect(hal_board_t *b, sim_chan_t *c, int span, int chan, const int16_t *lin,
                         int n)
@@ -416,16 +438,8 @@ static void chan_detect(hal_board_t *b, sim_chan_t *c, int span, int chan, const
     int v;
 
     if (c->dtmf_rx) {
-        char digits[DTMF_RX_MAX_DIGITS];
-        dtmf_rx_report_t rep[DTMF_RX_MAX_REPORTS];
-        int k, got;
         dtmf_rx(c->dtmf_rx, lin, n);
-        got = dtmf_rx_get(c->dtmf_rx, digits, sizeof(digits));
-        for (k = 0; k < got; k++)
-            hal_board_push_event(b, HAL_EV_DIGIT, span, chan, digits[k], 0, NULL, 0);
-        /* the digits are reported as they start; their end reports are not needed */
-        while (dtmf_rx_get_reports(c->dtmf_rx, rep, DTMF_RX_MAX_REPORTS) > 0)
-            ;
+        dtmf_report(b, c, span, chan);
     }
     if (c->mfc_rx) {
         mfc_rx(c->mfc_rx, lin, n);
@@ -1050,6 +1064,16 @@ static void port_receive(hal_board_t *b, sim_port_t *p, int frames)
         int16_t lin[8000];
         int n = frames < 8000 ? frames : 8000;
         int m = heard && !peer->tx_quiet ? (peer->tx_len < n ? peer->tx_len : n) : 0;
+        if (m == 0 && p->chan.detect == HAL_DET_DTMF && !(p->chan.tap & HAL_TAP_RX)) {
+            /* Nothing on the line (a phone on hook, or quiet): the usual state of
+             * most agents' ports. The DTMF receiver only counts the samples once it
+             * has settled into the silence. */
+            chan_detect_dtmf_silence(b, &p->chan, 0, p->number, n);
+            if (p->chan.conf && p->chan.rxlin)
+                memset(p->chan.rxlin, 0,
+                       sizeof(int16_t) * (n < p->chan.conf_frames ? n : p->chan.conf_frames));
+            return;
+        }
         if (m > 0)
             memcpy(lin, peer->tx_audio, sizeof(lin[0]) * m);
         if (m < n)

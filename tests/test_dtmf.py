@@ -361,3 +361,34 @@ def test_arbitrary_audio_never_crashes_nor_yields_other_characters(data, chunk):
         got += rx.feed(data[i:i + 2 * chunk])
     assert set(got) <= set(DTMF_DIGITS)
     assert rx.status is None or rx.status in DTMF_DIGITS
+
+
+@settings(max_examples=80, deadline=None)
+@given(pieces=st.lists(st.one_of(
+    st.tuples(st.just("digits"), st.text(alphabet=DTMF_DIGITS, min_size=1, max_size=3),
+              st.integers(1, 400)),
+    st.tuples(st.just("silence"), st.integers(0, 2000)),
+    st.tuples(st.just("noise"), st.binary(min_size=2, max_size=600))), max_size=12))
+def test_silence_is_feeding_zeros(pieces):
+    """The idle-line short cut (dtmf_rx_silence) gives what feeding that many zeros gives:
+    the same digits at the same sample positions, whatever came before (a digit cut off,
+    noise, part of a half-window in hand)."""
+    fed, short = DtmfRx(), DtmfRx()
+    got_fed = got_short = ""
+    for piece in pieces:
+        if piece[0] == "silence":
+            n = piece[1]
+            got_fed += fed.feed(b"\0\0" * n)
+            got_short += short.silence(n)
+            continue
+        if piece[0] == "digits":
+            audio = dtmf_generate(piece[1], -10.0, -8.0, 60, 60)[:2 * piece[2] * 8]
+        else:
+            audio = piece[1][:len(piece[1]) // 2 * 2]
+        got_fed += fed.feed(audio)
+        got_short += short.feed(audio)
+    got_fed += fed.feed(b"\0\0" * 800)
+    got_short += short.silence(800)
+    assert got_short == got_fed
+    assert short.reports() == fed.reports()
+    assert short.status == fed.status

@@ -68,6 +68,7 @@
 #include <string.h>
 
 #include "dsp/dtmf.h"
+#include "dsp/dsp_priv.h"
 
 #define DTMF_M          DTMF_RX_BLOCK
 #define DTMF_N          DTMF_RX_WINDOW
@@ -143,6 +144,7 @@ struct dtmf_rx_s {
     /* samples of an incomplete half-window */
     int16_t buf[DTMF_M];
     int fill;
+    int buf_silent;         /* buf holds only zeros (set by dtmf_rx_silence, cleared by dtmf_rx) */
     int64_t samples;        /* samples before the half-window being filled */
     /* the digit being tracked */
     int cur;                /* 0..15, or -1 */
@@ -541,6 +543,7 @@ int dtmf_rx(dtmf_rx_t *s, const int16_t *amp, int samples)
 
     if (s == NULL || amp == NULL || samples <= 0)
         return 0;
+    s->buf_silent = 0;
     if (s->fill > 0)
     {
         k = DTMF_M - s->fill;
@@ -560,6 +563,44 @@ int dtmf_rx(dtmf_rx_t *s, const int16_t *amp, int samples)
     {
         memcpy(s->buf, &amp[i], (size_t) (samples - i) * sizeof(amp[0]));
         s->fill = samples - i;
+    }
+    return got;
+}
+
+/* Settled into silence: no digit followed, the last half-window was true
+ * silence (so its filter outputs are zero) and the buffer holds only zeros.
+ * A half-window of zeros then leaves everything but the sample count as it was. */
+static int dtmf_rx_settled(const dtmf_rx_t *s)
+{
+    return s->have_prev && s->cur < 0 && s->prev_energy == 0.0f
+           && (s->buf_silent || dsp_all_zero(s->buf, s->fill));
+}
+
+int dtmf_rx_silence(dtmf_rx_t *s, int samples)
+{
+    static const int16_t zeros[DTMF_M] = { 0 };
+    int got = 0;
+    int k;
+    int total;
+
+    if (s == NULL || samples <= 0)
+        return 0;
+    while (samples > 0 && !dtmf_rx_settled(s))
+    {
+        /* one half-window at a time through the filters until it settles */
+        k = DTMF_M - s->fill;
+        if (k > samples)
+            k = samples;
+        got += dtmf_rx(s, zeros, k);
+        samples -= k;
+    }
+    if (samples > 0)
+    {
+        total = s->fill + samples;
+        s->samples += (int64_t) (total / DTMF_M) * DTMF_M;
+        s->fill = total % DTMF_M;
+        memset(s->buf, 0, (size_t) s->fill * sizeof(s->buf[0]));
+        s->buf_silent = 1;
     }
     return got;
 }

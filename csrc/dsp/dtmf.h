@@ -55,6 +55,12 @@ int dtmf_rx_size(void);
 /* Process samples; returns how many digits became available during the call. */
 int dtmf_rx(dtmf_rx_t *s, const int16_t *amp, int samples);
 /*
+ * The same as dtmf_rx() on that many zero samples (true silence: an idle
+ * line, a phone on hook), without the filters once the receiver has settled
+ * into silence: then only its sample count moves.
+ */
+int dtmf_rx_silence(dtmf_rx_t *s, int samples);
+/*
  * All channels of a tick in one call: channel c's samples are
  * amp[c * stride .. c * stride + samples - 1]; NULL rx[c] are skipped.
  * Returns the digits that became available on all channels together.
