@@ -286,7 +286,7 @@ class PromptLibrary:
         self.directory = Path(directory)
         self.voice = voice
         self.speed = speed
-        self._cache: dict[str, tuple[tuple[int, int], bytes]] = {}
+        self._cache: dict[str, tuple[tuple[int, int], bytes, str]] = {}
         self._tts: OrderedDict[str, bytes] = OrderedDict()
         self._tts_cache = max(0, int(tts_cache))
 
@@ -317,17 +317,20 @@ class PromptLibrary:
         """The prompt as A-law characters at 8 kHz (one byte per sample)."""
         if name.startswith(TTS_PREFIX):
             return self._load_tts(name[len(TTS_PREFIX):])
-        path = self.path(name)
+        hit = self._cache.get(name)
+        # a cached prompt's file is still looked at (a prompt re-recorded is played
+        # new), by its path string: a call plays several prompts, and pathlib's
+        # objects cost more than the stat itself
+        path = hit[2] if hit is not None else str(self.path(name))
         try:
-            st = path.stat()
+            st = os.stat(path)
         except FileNotFoundError:
             raise PromptError(f"prompt {name!r}: no file {path}") from None
         key = (st.st_mtime_ns, st.st_size)
-        hit = self._cache.get(name)
         if hit is not None and hit[0] == key:
             return hit[1]
-        audio = _file_to_alaw(path)
-        self._cache[name] = (key, audio)
+        audio = _file_to_alaw(Path(path))
+        self._cache[name] = (key, audio, path)
         return audio
 
     def duration(self, name: str) -> float:

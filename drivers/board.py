@@ -347,47 +347,47 @@ class EventsLost(Event):
     count: int
 
 
+def _payload(ev, data) -> bytes:
+    return bytes(data[ev.offset:ev.offset + ev.value])
+
+
+def _alarm(ev, tick, data):
+    new, old = ev.value, ev.aux
+    return SpanAlarm(tick, ev.span, alarm_names(new), alarm_names(new & ~old),
+                     alarm_names(old & ~new))
+
+
+# one converter per event type, looked up once per event (the board's constants are
+# read here once, not for every event of every tick)
+_CONVERTERS = {
+    lib.HAL_EV_DFRAME: lambda ev, tick, data: DFrame(tick, ev.span, _payload(ev, data)),
+    lib.HAL_EV_DFRAME_TX: lambda ev, tick, data: DFrameSent(tick, ev.span, _payload(ev, data)),
+    lib.HAL_EV_AUDIO: lambda ev, tick, data: Audio(tick, ev.span, ev.chan, _payload(ev, data),
+                                                   bool(ev.aux)),
+    lib.HAL_EV_ALARM: _alarm,
+    lib.HAL_EV_CAS: lambda ev, tick, data: CasChanged(tick, ev.span, ev.chan, ev.value),
+    lib.HAL_EV_HOOK: lambda ev, tick, data: Hook(tick, ev.chan, bool(ev.value)),
+    lib.HAL_EV_FLASH: lambda ev, tick, data: Flash(tick, ev.chan, ev.value),
+    lib.HAL_EV_RING: lambda ev, tick, data: Ring(tick, ev.chan, bool(ev.value)),
+    lib.HAL_EV_POLARITY: lambda ev, tick, data: Polarity(tick, ev.chan, bool(ev.value)),
+    lib.HAL_EV_BATTERY: lambda ev, tick, data: Battery(tick, ev.chan, bool(ev.value)),
+    lib.HAL_EV_TONE_DONE: lambda ev, tick, data: ToneDone(
+        tick, ev.span, ev.chan, ev.value == lib.HAL_DONE_PLAY, _DONE_KIND.get(ev.value, "tone")),
+    lib.HAL_EV_DIGIT: lambda ev, tick, data: DigitDetected(tick, ev.span, ev.chan, chr(ev.value)),
+    lib.HAL_EV_MFC: lambda ev, tick, data: MfcSignal(tick, ev.span, ev.chan, ev.value,
+                                                     bool(ev.aux)),
+    lib.HAL_EV_TONE: lambda ev, tick, data: ToneDetected(tick, ev.span, ev.chan,
+                                                         CPT_NAMES.get(ev.value, "unknown")),
+    lib.HAL_EV_FSK: lambda ev, tick, data: FskData(tick, ev.span, ev.chan, _payload(ev, data)),
+    lib.HAL_EV_VOICE: lambda ev, tick, data: VoiceActivity(tick, ev.span, ev.chan,
+                                                           bool(ev.value), ev.aux / 10.0),
+    lib.HAL_EV_OVERFLOW: lambda ev, tick, data: EventsLost(tick, ev.value),
+}
+
+
 def _convert(ev, data) -> Event | None:
-    t, tick = ev.type, int(ev.tick)
-    if t == lib.HAL_EV_ALARM:
-        new, old = ev.value, ev.aux
-        return SpanAlarm(tick, ev.span, alarm_names(new), alarm_names(new & ~old),
-                         alarm_names(old & ~new))
-    if t == lib.HAL_EV_CAS:
-        return CasChanged(tick, ev.span, ev.chan, ev.value)
-    if t in (lib.HAL_EV_DFRAME, lib.HAL_EV_DFRAME_TX, lib.HAL_EV_AUDIO):  # data-carrying
-        payload = bytes(data[ev.offset:ev.offset + ev.value])
-        if t == lib.HAL_EV_DFRAME:
-            return DFrame(tick, ev.span, payload)
-        if t == lib.HAL_EV_DFRAME_TX:
-            return DFrameSent(tick, ev.span, payload)
-        return Audio(tick, ev.span, ev.chan, payload, bool(ev.aux))
-    if t == lib.HAL_EV_HOOK:
-        return Hook(tick, ev.chan, bool(ev.value))
-    if t == lib.HAL_EV_FLASH:
-        return Flash(tick, ev.chan, ev.value)
-    if t == lib.HAL_EV_RING:
-        return Ring(tick, ev.chan, bool(ev.value))
-    if t == lib.HAL_EV_POLARITY:
-        return Polarity(tick, ev.chan, bool(ev.value))
-    if t == lib.HAL_EV_BATTERY:
-        return Battery(tick, ev.chan, bool(ev.value))
-    if t == lib.HAL_EV_TONE_DONE:
-        return ToneDone(tick, ev.span, ev.chan, ev.value == lib.HAL_DONE_PLAY,
-                        _DONE_KIND.get(ev.value, "tone"))
-    if t == lib.HAL_EV_DIGIT:
-        return DigitDetected(tick, ev.span, ev.chan, chr(ev.value))
-    if t == lib.HAL_EV_MFC:
-        return MfcSignal(tick, ev.span, ev.chan, ev.value, bool(ev.aux))
-    if t == lib.HAL_EV_TONE:
-        return ToneDetected(tick, ev.span, ev.chan, CPT_NAMES.get(ev.value, "unknown"))
-    if t == lib.HAL_EV_FSK:
-        return FskData(tick, ev.span, ev.chan, bytes(data[ev.offset:ev.offset + ev.value]))
-    if t == lib.HAL_EV_VOICE:
-        return VoiceActivity(tick, ev.span, ev.chan, bool(ev.value), ev.aux / 10.0)
-    if t == lib.HAL_EV_OVERFLOW:
-        return EventsLost(tick, ev.value)
-    return None
+    conv = _CONVERTERS.get(ev.type)
+    return conv(ev, int(ev.tick), data) if conv is not None else None
 
 
 # ---- configuration -----------------------------------------------------------
@@ -753,7 +753,14 @@ class Board:
         if n == 0:
             return []
         data = ffi.buffer(self._data, self._used[0])
-        return [ev for ev in (_convert(self._events[i], data) for i in range(n)) if ev is not None]
+        events, get = self._events, _CONVERTERS.get
+        out = []
+        for i in range(n):
+            ev = events[i]
+            conv = get(ev.type)
+            if conv is not None:
+                out.append(conv(ev, int(ev.tick), data))
+        return out
 
     def drain(self) -> list[Event]:
         """Take every event still queued on the board."""
