@@ -164,11 +164,6 @@ static uint8_t law_encode(int law, int16_t x)
     return law == HAL_LAW_ULAW ? g711_linear_to_ulaw(x) : g711_linear_to_alaw(x);
 }
 
-static int16_t law_decode(int law, uint8_t c)
-{
-    return law == HAL_LAW_ULAW ? g711_ulaw_to_linear(c) : g711_alaw_to_linear(c);
-}
-
 /* xorshift64*: the cable's own error generator, seeded per cable. */
 static uint64_t rng_next(uint64_t *s)
 {
@@ -389,9 +384,17 @@ static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int 
             if (fsk_tx_queued(c->fsk_tx) == 0)
                 done |= 1 << HAL_DONE_FSK;
         }
-        for (k = 0; k < m; k++) {
-            int32_t v = acc[k] > 32767 ? 32767 : acc[k] < -32768 ? -32768 : acc[k];
-            out[k * stride] = law_encode(law, (int16_t) v);
+        {
+            /* saturate, then code the whole block in one pass of the G.711 coder */
+            uint8_t enc[8192];
+            for (k = 0; k < m; k++)
+                buf[k] = (int16_t) (acc[k] > 32767 ? 32767 : acc[k] < -32768 ? -32768 : acc[k]);
+            if (law == HAL_LAW_ULAW)
+                g711_ulaw_encode(buf, enc, m);
+            else
+                g711_alaw_encode(buf, enc, m);
+            for (k = 0; k < m; k++)
+                out[k * stride] = enc[k];
         }
         i = m;
     }
@@ -1094,8 +1097,6 @@ static void port_receive(hal_board_t *b, sim_port_t *p, int frames)
 /* What the port sends this tick: sources are G.711, the line carries linear audio. */
 static void port_transmit(hal_board_t *b, sim_port_t *p, int frames)
 {
-    int i;
-
     if (p->chan.play == NULL && !chan_generating(&p->chan)) {
         /* Nothing to send: the line is quiet (true zero, not the codec's idle code, so
          * the far end's detectors take their all-silence short cut). Most agents'
@@ -1113,8 +1114,10 @@ static void port_transmit(hal_board_t *b, sim_port_t *p, int frames)
     push_done(b, 0, p->number, chan_fill_g711(&p->chan, SIM(b)->law, p->tap_buf, 1, frames));
     if (p->chan.tap & HAL_TAP_TX)
         hal_board_push_event(b, HAL_EV_AUDIO, 0, p->number, frames, 1, p->tap_buf, frames);
-    for (i = 0; i < frames; i++)
-        p->tx_audio[i] = law_decode(SIM(b)->law, p->tap_buf[i]);
+    if (SIM(b)->law == HAL_LAW_ULAW)
+        g711_ulaw_decode(p->tap_buf, p->tx_audio, frames);
+    else
+        g711_alaw_decode(p->tap_buf, p->tx_audio, frames);
     p->tx_len = frames;
 }
 
