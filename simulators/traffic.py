@@ -506,7 +506,7 @@ class Traffic:
             self.stats.congested += 1
             return
         self.stats.offered += 1
-        info = calls.pri[span].q931.calls.get(xc.call)
+        info = calls.pri[span].q931.call_info(xc.call)
         ts = xc.timeslot if xc.timeslot is not None else getattr(info, "channel", None)
         c = _Caller(self._n, ani, span, xc, ts, now, choice, patience, message, order)
         self.callers[c.n] = c

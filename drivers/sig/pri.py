@@ -293,7 +293,7 @@ class PriSpan:
         INFORMATION. Digits dialled before the peer's SETUP ACKNOWLEDGE wait for it (the
         user may send INFORMATION only in Overlap sending) and then go in one message;
         they are dropped if the peer answers CALL PROCEEDING (number complete) instead."""
-        info = self.q931.calls.get(call)
+        info = self.q931.call_info(call)
         initial = q931.CallState.CALL_INITIATED if self.side == "user" \
             else q931.CallState.CALL_PRESENT
         if info is not None and info.outgoing and info.state == initial:

@@ -271,6 +271,9 @@ class Q931:
             self.timers[name] = float(value)
         self.link_up = False
         self._calls: dict[int, _Call] = {}
+        # the calls that started a timer since get_timer last found them without one:
+        # an active call usually runs none, and a span has up to 30 calls to look at
+        self._timed: dict[int, _Call] = {}
         self._by_ref: dict[tuple[bool, int], _Call] = {}
         self._owner: dict[int, int] = {}          # channel -> call id
         self._restarting: dict[tuple[int, ...], _Restart] = {}   # () = whole interface
@@ -298,11 +301,17 @@ class Q931:
 
     def get_timer(self) -> float | None:
         best = None
-        for c in self._calls.values():
-            if c.timers:                    # an active call usually runs none
+        idle = []
+        for cid, c in self._timed.items():
+            if c.timers:
                 d = min(c.timers.values())
                 if best is None or d < best:
                     best = d
+            else:
+                idle.append(cid)
+        for cid in idle:
+            # its timers ran out or were stopped since: looked at again when one starts
+            del self._timed[cid]
         for r in self._restarting.values():
             if best is None or r.deadline < best:
                 best = r.deadline
@@ -312,10 +321,16 @@ class Q931:
         c = self._calls.get(call)
         return c.state if c is not None else S.NULL
 
+    def call_info(self, call: int) -> CallInfo | None:
+        """What :attr:`calls` says of one call (None when it has none), without the rest."""
+        c = self._calls.get(call)
+        if c is None:
+            return None
+        return CallInfo(c.id, c.cr, c.outgoing, c.state, c.channel, c.called, c.calling)
+
     @property
     def calls(self) -> dict[int, CallInfo]:
-        return {c.id: CallInfo(c.id, c.cr, c.outgoing, c.state, c.channel, c.called, c.calling)
-                for c in self._calls.values()}
+        return {cid: self.call_info(cid) for cid in self._calls}
 
     def busy_count(self) -> int:
         """B-channels a call holds or a RESTART has taken, without listing the free ones."""
@@ -1074,6 +1089,7 @@ class Q931:
 
     def _start(self, now: float, c: _Call, name: str, reset_count: bool = True) -> None:
         c.timers[name] = now + self.timers[name]
+        self._timed[c.id] = c
         if reset_count:
             c.expiries[name] = 0
 
