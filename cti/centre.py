@@ -400,20 +400,22 @@ class Centre:
 
     # ---- IVR ---------------------------------------------------------------------------
 
+    def _on_channel(self, ev):
+        """The calls on the event's trunk channel, in the order they came (a DTMF or
+        tone-done event: a B-channel, or span 0 and an FXO port)."""
+        span, ts = ev.span, ev.timeslot
+        if span != 0:
+            return (c for c in self.calls.values() if c.timeslot == ts and c.span == span)
+        return (c for c in self.calls.values() if c.fxo_port == ts)
+
     def _digit(self, now, ev) -> None:
-        for call in self.calls.values():
-            if call.state == "survey" and ((ev.span != 0 and (call.span, call.timeslot) == (
-                    ev.span, ev.timeslot)) or (ev.span == 0 and call.fxo_port == ev.timeslot)):
+        for call in self._on_channel(ev):
+            if call.state == "survey":
                 if ev.digit in "12345":
                     call.survey = int(ev.digit)
                     self._end_survey(now, call)
                 return
-            if call.ivr is not None and call.span == ev.span and call.timeslot == ev.timeslot \
-                    and ev.span != 0:
-                call.ivr.digit(now, ev.digit)
-                self._run_ivr(now, call)
-                return
-            if call.ivr is not None and ev.span == 0 and call.fxo_port == ev.timeslot:
+            if call.ivr is not None:
                 call.ivr.digit(now, ev.digit)
                 self._run_ivr(now, call)
                 return
@@ -421,17 +423,15 @@ class Centre:
     def _tone_done(self, now, ev) -> None:
         if ev.what != "play":
             return
-        for call in self.calls.values():
-            if (ev.span != 0 and (call.span, call.timeslot) == (ev.span, ev.timeslot)) or \
-                    (ev.span == 0 and call.fxo_port == ev.timeslot):
-                if call.moh:
-                    self._play(call, [self.config.moh])      # music on hold loops
-                    return
-                call.playing = False
-                if call.ivr is not None:
-                    call.ivr.prompt_done(now, getattr(call, "play_id", None))
-                    self._run_ivr(now, call)
+        for call in self._on_channel(ev):
+            if call.moh:
+                self._play(call, [self.config.moh])      # music on hold loops
                 return
+            call.playing = False
+            if call.ivr is not None:
+                call.ivr.prompt_done(now, getattr(call, "play_id", None))
+                self._run_ivr(now, call)
+            return
 
     def _run_ivr(self, now, call: Call) -> None:
         """Carry out what the call's IVR session says, then note when its timer is due."""
