@@ -1101,9 +1101,10 @@ static void port_transmit(hal_board_t *b, sim_port_t *p, int frames)
         /* Nothing to send: the line is quiet (true zero, not the codec's idle code, so
          * the far end's detectors take their all-silence short cut). Most agents'
          * lines are idle most of the time; this keeps them nearly free. */
-        memset(p->tap_buf, law_silence(SIM(b)->law), frames);
-        if (p->chan.tap & HAL_TAP_TX)
+        if (p->chan.tap & HAL_TAP_TX) {
+            memset(p->tap_buf, law_silence(SIM(b)->law), frames);
             hal_board_push_event(b, HAL_EV_AUDIO, 0, p->number, frames, 1, p->tap_buf, frames);
+        }
         if (!p->tx_quiet || p->tx_len != frames)
             memset(p->tx_audio, 0, sizeof(p->tx_audio[0]) * frames);
         p->tx_quiet = 1;
