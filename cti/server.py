@@ -35,6 +35,7 @@ from typing import Any, Callable
 
 from cti.bus import EventLog, Published, Publisher, ReplayGap
 from cti.config import MAX_SPANS, Config
+from cti.report import IVR_SPAN
 from drivers.board import Audio, Board, DFrame, DFrameSent
 
 __all__ = ["RequestError", "Service", "serve", "run", "PROTOCOL_VERSION"]
@@ -365,12 +366,10 @@ class Service:
         the same table: ports in use of those configured), from which the report gives
         per-span and IVR occupancy, all-busy time and Erlang B; and, on the simulated
         exchange, what only it sees: calls offered and those that found every channel busy."""
-        from cti.report import IVR_SPAN
-
         counts: list[tuple[int | str, int, int]] = []
         for n, pri in self.pri.items():
-            total = len(pri.q931.channels) if hasattr(pri.q931, "channels") else 30
-            counts.append((n, pri.q931.busy_count(), total))
+            q = pri.q931
+            counts.append((n, q.busy_count(), len(q.channels)))
         for n, r2span in self.r2.items():
             total = len(r2span.channels)
             counts.append((n, total - len(r2span.free_timeslots()), total))
@@ -378,9 +377,11 @@ class Service:
         if ports is not None:
             counts.append((IVR_SPAN, ports.in_use, ports.count))
         changed = []
+        seen = self._trunk_busy
         for label, busy, total in counts:
-            if self._trunk_busy.get(label) != (busy, total):
-                self._trunk_busy[label] = (busy, total)
+            now = (busy, total)
+            if seen.get(label) != now:
+                seen[label] = now
                 changed.append((label, busy, total))
         if changed:
             self.store.trunk_samples_add(self.ts(), changed)
