@@ -23,6 +23,9 @@
 #include "dsp/mfc.h"
 #include "dsp/vad.h"
 #include "line/e1_framer.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "line/hdlc.h"
 #include "line/prbs.h"
 
@@ -538,6 +541,31 @@ static void shift_rails(uint8_t *p, uint8_t *n, int nbytes, int s, uint8_t *cp, 
 
     if (s == 0)
         return;
+#if defined(__SSE2__)
+    {
+        /* 16 bytes a step: each byte takes the low bits of the byte before
+         * it (the previous step's last byte, or the carry) */
+        const __m128i cnt = _mm_cvtsi32_si128(s), cnt8 = _mm_cvtsi32_si128(8 - s);
+        const __m128i lo = _mm_set1_epi8((char) (0xFF >> s)), hi = _mm_set1_epi8((char) (0xFF << (8 - s)));
+        __m128i cyp = _mm_cvtsi32_si128((int) hp), cyn = _mm_cvtsi32_si128((int) hn);
+        for (; i + 16 <= nbytes; i += 16) {
+            __m128i wp = _mm_loadu_si128((const __m128i *) (p + i));
+            __m128i wn = _mm_loadu_si128((const __m128i *) (n + i));
+            __m128i bp = _mm_or_si128(_mm_slli_si128(wp, 1), cyp);
+            __m128i bn = _mm_or_si128(_mm_slli_si128(wn, 1), cyn);
+            cyp = _mm_srli_si128(wp, 15);
+            cyn = _mm_srli_si128(wn, 15);
+            _mm_storeu_si128((__m128i *) (p + i), _mm_or_si128(_mm_and_si128(_mm_srl_epi16(wp, cnt), lo),
+                                                                _mm_and_si128(_mm_sll_epi16(bp, cnt8), hi)));
+            _mm_storeu_si128((__m128i *) (n + i), _mm_or_si128(_mm_and_si128(_mm_srl_epi16(wn, cnt), lo),
+                                                                _mm_and_si128(_mm_sll_epi16(bn, cnt8), hi)));
+        }
+        if (i > 0) {
+            hp = (uint64_t) _mm_cvtsi128_si32(cyp) & mask;
+            hn = (uint64_t) _mm_cvtsi128_si32(cyn) & mask;
+        }
+    }
+#endif
     for (; i + 8 <= nbytes; i += 8) {
         uint64_t wp = load_be64(p + i), wn = load_be64(n + i);
         store_be64(p + i, (hp << (64 - s)) | (wp >> s));

@@ -72,8 +72,22 @@
 /* Receive bit buffer: decoded bytes in transmission order, bit 7 first */
 #define RXBUF_BYTES         2048
 #define RXBUF_SLACK         16
+/* rails decoded per block in e1_framer_rx_line */
+#define RX_BLOCK_WORDS      32
 
 #define ALL1                0xFFFFFFFFFFFFFFFFULL
+
+/* G.775 LOS and AIS on the line; the receiver works on a copy of it in
+ * locals per block, as the decoded bytes it stores could alias it. */
+typedef struct {
+    int los;
+    uint32_t los_run;       /* consecutive spaces */
+    int los_period_bits, los_period_marks, los_period_hit;
+    uint32_t los_events;    /* LOS declared, to add to the counters */
+    int ais;
+    int ais_period_bits, ais_period_zeros;
+    int ais_prev_low;       /* previous 512-bit period had < 3 zeros */
+} e1_line_mon_t;
 
 struct e1_framer_s {
     e1_config_t cfg;
@@ -91,13 +105,8 @@ struct e1_framer_s {
 
     /* ---- receive: line ---- */
     e1_hdb3_dec_t dec;
-    int los;
-    uint32_t los_run;       /* consecutive spaces */
-    int los_period_bits, los_period_marks, los_period_hit;
-    int ais;
-    int ais_period_bits, ais_period_zeros;
-    int ais_prev_low;       /* previous 512-bit period had < 3 zeros */
-    int ais_prev_high;
+    int brev;               /* BREV_*: how to put rails in time order */
+    e1_line_mon_t mon;
 
     uint8_t *rxbuf;         /* RXBUF_BYTES + RXBUF_SLACK */
     int rx_len;             /* decoded bytes in rxbuf */
@@ -193,6 +202,138 @@ static inline uint64_t rev64(uint64_t x)
     x = ((x >> 2) & 0x3333333333333333ULL) | ((x & 0x3333333333333333ULL) << 2);
     x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((x & 0x0F0F0F0F0F0F0F0FULL) << 4);
     return x;
+}
+
+/* Reverse the bits within each byte: a byte string loaded little-endian
+ * then has its first bit in time at bit 0 of the word, which is rev64 of
+ * the big-endian load without the two byte swaps that cancel. */
+static inline uint64_t brev8_64(uint64_t x)
+{
+    x = ((x >> 1) & 0x5555555555555555ULL) | ((x & 0x5555555555555555ULL) << 1);
+    x = ((x >> 2) & 0x3333333333333333ULL) | ((x & 0x3333333333333333ULL) << 2);
+    x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((x & 0x0F0F0F0F0F0F0F0FULL) << 4);
+    return x;
+}
+
+static inline uint64_t load_le64(const uint8_t *b)
+{
+    uint64_t v;
+    memcpy(&v, b, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+static inline void store_le64(uint8_t *b, uint64_t v)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    memcpy(b, &v, 8);
+}
+
+/* Bulk bit reversal within bytes of nwords words, src to dst (may be the
+ * same): the receiver turns whole blocks of rails into time order at once
+ * and its decoded block back, instead of three swap steps per word each way.
+ * The portable loop is the reference; on x86-64 SSE2 (always there) does
+ * two words a step and GFNI one instruction per two words. */
+#define BREV_PORTABLE   0
+#define BREV_SSE2       1
+#define BREV_GFNI       2
+
+static void brev8_words_portable(uint8_t *dst, const uint8_t *src, int nwords)
+{
+    int i;
+
+    for (i = 0; i < nwords; i++)
+        store_le64(dst + 8 * i, brev8_64(load_le64(src + 8 * i)));
+}
+
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+#include <immintrin.h>
+
+/* Two words as two 8-byte loads: what the caller has just stored word by
+ * word then forwards from the store buffer, where one 16-byte load would
+ * stall until the stores retire. */
+static inline __m128i load2_64(const uint8_t *b)
+{
+    return _mm_unpacklo_epi64(_mm_loadl_epi64((const __m128i *) b), _mm_loadl_epi64((const __m128i *) (b + 8)));
+}
+
+static void brev8_words_sse2(uint8_t *dst, const uint8_t *src, int nwords)
+{
+    const __m128i m1 = _mm_set1_epi8(0x55), m2 = _mm_set1_epi8(0x33), m4 = _mm_set1_epi8(0x0F);
+    int i;
+
+    for (i = 0; i + 2 <= nwords; i += 2) {
+        __m128i x = load2_64(src + 8 * i);
+        x = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(x, 1), m1), _mm_slli_epi16(_mm_and_si128(x, m1), 1));
+        x = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(x, 2), m2), _mm_slli_epi16(_mm_and_si128(x, m2), 2));
+        x = _mm_or_si128(_mm_and_si128(_mm_srli_epi16(x, 4), m4), _mm_slli_epi16(_mm_and_si128(x, m4), 4));
+        _mm_storeu_si128((__m128i *) (dst + 8 * i), x);
+    }
+    if (i < nwords)
+        store_le64(dst + 8 * i, brev8_64(load_le64(src + 8 * i)));
+}
+
+/* the affine map whose matrix is the bit reversal of a byte */
+__attribute__((target("gfni,sse2")))
+static void brev8_words_gfni(uint8_t *dst, const uint8_t *src, int nwords)
+{
+    const __m128i rev = _mm_set1_epi64x(0x8040201008040201LL);
+    int i;
+
+    for (i = 0; i + 2 <= nwords; i += 2) {
+        __m128i x = load2_64(src + 8 * i);
+        _mm_storeu_si128((__m128i *) (dst + 8 * i), _mm_gf2p8affine_epi64_epi8(x, rev, 0));
+    }
+    if (i < nwords)
+        store_le64(dst + 8 * i, brev8_64(load_le64(src + 8 * i)));
+}
+#endif
+
+static int brev8_best(void)
+{
+#if defined(__x86_64__) && defined(__SSE2__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("gfni"))
+        return BREV_GFNI;
+    return BREV_SSE2;
+#else
+    return BREV_PORTABLE;
+#endif
+}
+
+/* E1_FRAMER_BREV=portable or sse2 in the environment caps the choice, so
+ * that tests can run every path on one machine. */
+static int brev8_choose(void)
+{
+    const char *cap = getenv("E1_FRAMER_BREV");
+    int best = brev8_best();
+
+    if (cap != NULL && strcmp(cap, "portable") == 0)
+        return BREV_PORTABLE;
+    if (cap != NULL && strcmp(cap, "sse2") == 0 && best > BREV_SSE2)
+        return BREV_SSE2;
+    return best;
+}
+
+static inline void brev8_words(int kind, uint8_t *dst, const uint8_t *src, int nwords)
+{
+#if defined(__x86_64__) && defined(__SSE2__)
+    if (kind == BREV_GFNI) {
+        brev8_words_gfni(dst, src, nwords);
+        return;
+    }
+    if (kind == BREV_SSE2) {
+        brev8_words_sse2(dst, src, nwords);
+        return;
+    }
+#endif
+    (void) kind;
+    brev8_words_portable(dst, src, nwords);
 }
 
 static inline uint64_t top_mask(int nb)
@@ -439,9 +580,9 @@ void e1_hdb3_decode(e1_hdb3_dec_t *d, const uint8_t *p, const uint8_t *n, int nb
     int i = 0;
 
     for (; i + 8 <= nbytes; i += 8) {
-        hdb3_decode_word(d, rev64(load_be64(p + i)), rev64(load_be64(n + i)), 64, &r);
+        hdb3_decode_word(d, brev8_64(load_le64(p + i)), brev8_64(load_le64(n + i)), 64, &r);
         d->bpv += r.bpv;
-        store_be64(out + i, rev64(r.out));
+        store_le64(out + i, brev8_64(r.out));
     }
     if (i < nbytes) {
         int k = nbytes - i;
@@ -453,9 +594,6 @@ void e1_hdb3_decode(e1_hdb3_dec_t *d, const uint8_t *p, const uint8_t *n, int nb
 
 /* ------------------------------------------------------------------------ */
 /* CRC-4 (G.704 2.3.3.5.2): the block times x^4 divided by x^4 + x + 1      */
-
-/* x^e mod x^4 + x + 1, e = 0..14 (x^15 = 1) */
-static const uint8_t crc4_xpow[15] = { 1, 2, 4, 8, 3, 6, 12, 11, 5, 10, 7, 14, 15, 13, 9 };
 
 /* (crc xor nibble) * x^4 mod G: four bits at a time */
 static const uint8_t crc4_nib[16] = {
@@ -498,16 +636,17 @@ static inline uint32_t crc4_add_frame(uint32_t acc, uint64_t w0, uint64_t w1, ui
     return rot15(acc, 1) ^ crc4_fold_frame(w0, w1, w2, w3);
 }
 
-/* The CRC-4 of a block with residue acc: acc * x^4 reduced */
-static int crc4_finish(uint32_t acc)
+/* The CRC-4 of a block with residue acc: acc * x^4 reduced. Folding
+ * x^4 = x + 1 four times takes degree 14 below 4, without a branch per bit
+ * (the residue is data, so those branches were mispredicted). */
+static inline int crc4_finish(uint32_t acc)
 {
-    int crc = 0, e;
+    uint32_t r = rot15(acc, 4);
+    int i;
 
-    acc = rot15(acc, 4);
-    for (e = 0; e < 15; e++)
-        if (acc & (1U << e))
-            crc ^= crc4_xpow[e];
-    return crc;
+    for (i = 0; i < 4; i++)
+        r = (r & 0xF) ^ (r >> 4) ^ ((r >> 4) << 1);
+    return (int) r;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -548,6 +687,7 @@ e1_framer_t *e1_framer_init(e1_framer_t *s, const e1_config_t *cfg)
     s->rxbuf = rxbuf;
     s->store = store;
     s->st_cap = cfg->elastic_frames;
+    s->brev = brev8_choose();
     memset(s->store, 0xFF, (size_t) s->st_cap * E1_FRAME_BYTES);
     memset(s->last_frame, 0xFF, E1_FRAME_BYTES);
     e1_hdb3_enc_init(&s->enc);
@@ -1088,18 +1228,18 @@ static void rx_process(e1_framer_t *s)
 /* ------------------------------------------------------------------------ */
 /* Receive: line                                                            */
 
-static void rx_los_run(e1_framer_t *s)
+static void rx_los_run(e1_line_mon_t *s)
 {
     s->los_period_hit = 1;
     if (!s->los) {
         s->los = 1;
-        s->cnt.los_events++;
+        s->los_events++;
     }
 }
 
 /* G.775 LOS and AIS on one decoded word of nb bits. Returns 1 when the
  * line has been quiet for LOS_ZEROS bits. */
-static inline __attribute__((always_inline)) int rx_line_monitor(e1_framer_t *s, const dec_result_t *r, int nb)
+static inline __attribute__((always_inline)) int rx_line_monitor(e1_line_mon_t *s, const dec_result_t *r, int nb)
 {
     uint64_t x = r->marks;
 
@@ -1157,6 +1297,7 @@ static inline __attribute__((always_inline)) int rx_line_monitor(e1_framer_t *s,
 
 void e1_framer_rx_line(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int nbytes)
 {
+    uint64_t tp[RX_BLOCK_WORDS], tn[RX_BLOCK_WORDS];
     int i = 0;
 
     if (nbytes <= 0)
@@ -1165,27 +1306,43 @@ void e1_framer_rx_line(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int n
     while (i < nbytes) {
         int room = RXBUF_BYTES - s->rx_len;
         int take = nbytes - i < room ? nbytes - i : room;
-        int j = 0;
-        dec_result_t r;
+        int j;
         e1_hdb3_dec_t dec = s->dec;
+        e1_line_mon_t mon = s->mon;
+        uint32_t bpv = 0;
 
-        for (; j + 8 <= take; j += 8) {
-            hdb3_decode_word(&dec, rev64(load_be64(p + i + j)), rev64(load_be64(n + i + j)), 64, &r);
-            s->cnt.bpv += (uint32_t) r.bpv;
-            if (rx_line_monitor(s, &r, 64))
-                dec.state &= ~DEC_SEEN_BIT;
-            store_be64(s->rxbuf + s->rx_len + j, rev64(r.out));
-        }
-        if (j < take) {
-            int k = take - j;
-            hdb3_decode_word(&dec, rev64(load_be_part(p + i + j, k)), rev64(load_be_part(n + i + j, k)),
-                             8 * k, &r);
-            s->cnt.bpv += (uint32_t) r.bpv;
-            if (rx_line_monitor(s, &r, 8 * k))
-                dec.state &= ~DEC_SEEN_BIT;
-            store_be_part(s->rxbuf + s->rx_len + j, rev64(r.out), k);
+        for (j = 0; j < take; j += RX_BLOCK_WORDS * 8) {
+            int blk = take - j < RX_BLOCK_WORDS * 8 ? take - j : RX_BLOCK_WORDS * 8;
+            int full = blk >> 3, k = blk & 7, nw = full + (k != 0), w;
+            uint8_t *out = s->rxbuf + s->rx_len + j;
+            dec_result_t r;
+
+            /* the rails in time order (bit 0 first), a partial word zero-padded */
+            brev8_words(s->brev, (uint8_t *) tp, p + i + j, full);
+            brev8_words(s->brev, (uint8_t *) tn, n + i + j, full);
+            if (k) {
+                uint8_t bp[8] = { 0 }, bn[8] = { 0 };
+                memcpy(bp, p + i + j + 8 * full, (size_t) k);
+                memcpy(bn, n + i + j + 8 * full, (size_t) k);
+                tp[full] = brev8_64(load_le64(bp));
+                tn[full] = brev8_64(load_le64(bn));
+            }
+            for (w = 0; w < nw; w++) {
+                int nb = w < full ? 64 : 8 * k;
+                hdb3_decode_word(&dec, tp[w], tn[w], nb, &r);
+                bpv += (uint32_t) r.bpv;
+                if (rx_line_monitor(&mon, &r, nb))
+                    dec.state &= ~DEC_SEEN_BIT;
+                tp[w] = r.out;
+            }
+            /* the bytes past a partial word land in RXBUF_SLACK and are never read */
+            brev8_words(s->brev, out, (const uint8_t *) tp, nw);
         }
         s->dec = dec;
+        s->cnt.bpv += bpv;
+        s->cnt.los_events += mon.los_events;
+        mon.los_events = 0;
+        s->mon = mon;
         s->rx_len += take;
         i += take;
         rx_process(s);
@@ -1206,11 +1363,11 @@ int e1_framer_alarms(const e1_framer_t *s)
 {
     int a = 0;
 
-    if (s->los)
+    if (s->mon.los)
         a |= E1_ALARM_LOS;
     if (!s->aligned)
         a |= E1_ALARM_LOF;
-    if (s->ais)
+    if (s->mon.ais)
         a |= E1_ALARM_AIS;
     if (s->aligned && s->rai)
         a |= E1_ALARM_RAI;
