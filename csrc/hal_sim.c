@@ -905,19 +905,7 @@ static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
      * the local clock run side by side: the elastic store then only has to
      * absorb wander, a few frames, and a clock offset slips once per frame
      * of offset as on a real card (G.822), not after a tick's worth. */
-    {
-        int64_t total = s->rx_len;
-        int64_t done = 0;
-        int f;
-        for (f = 0; f < frames; f++) {
-            int64_t upto = total * (f + 1) / frames;
-            if (upto > done) {
-                e1_framer_rx_line(s->framer, s->rxp + done, s->rxn + done, (int) (upto - done));
-                done = upto;
-            }
-            e1_framer_read(s->framer, s->rx_ts + (size_t) f * E1_FRAME_BYTES, 1);
-        }
-    }
+    e1_framer_rx_tick(s->framer, s->rxp, s->rxn, s->rx_len, s->rx_ts, frames);
     memcpy(s->lbp, s->rxp, s->rx_len);
     memcpy(s->lbn, s->rxn, s->rx_len);
     s->lb_len = s->rx_len;

@@ -89,6 +89,20 @@ class E1Framer:
         if p:
             lib.e1_framer_rx_line(self._s, ffi.from_buffer(p), ffi.from_buffer(n), len(p))
 
+    def rx_tick(self, p: bytes, n: bytes, nframes: int) -> bytes:
+        """A tick of line: receive the rails and read ``nframes`` frames, one after each
+        ``1/nframes`` share of the bytes (as the line and local clocks run side by side);
+        the same as :meth:`rx_line` of each share and :meth:`read` of one frame after it."""
+        p, n = _rails(p, n)
+        nframes = int(nframes)
+        if nframes < 0:
+            check(_HAL_EINVAL, "E1 framer rx_tick: nframes=%d" % nframes)
+        size = nframes * FRAME_BYTES
+        buf = ffi.new("uint8_t[]", max(size, 1))
+        lib.e1_framer_rx_tick(self._s, ffi.from_buffer(p) if p else ffi.NULL,
+                              ffi.from_buffer(n) if n else ffi.NULL, len(p), buf, nframes)
+        return ffi.buffer(buf, size)[:]
+
     def read(self, nframes: int) -> bytes:
         """Exactly ``nframes`` frames from the elastic store (all 0xFF while out of frame)."""
         nframes = int(nframes)

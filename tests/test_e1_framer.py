@@ -454,6 +454,12 @@ def test_framer_repeated_patterns_never_crash(pattern, repeat):
 
 # ---- the receiver's bit reversal paths --------------------------------------
 
+_LINE_SEGMENTS = st.lists(st.tuples(st.sampled_from(["frames", "garbage", "los", "ais", "sparse"]),
+                                    st.integers(min_value=1, max_value=700),
+                                    st.integers(min_value=0, max_value=2**32)),
+                          min_size=1, max_size=12)
+
+
 def _framer_with_brev(path: str, crc4_on: bool, cas: bool) -> E1Framer:
     """A framer whose receiver puts the rails in time order by `path`
     (E1_FRAMER_BREV caps the choice made at init: portable, sse2, or the best
@@ -471,16 +477,30 @@ def _framer_with_brev(path: str, crc4_on: bool, cas: bool) -> E1Framer:
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.booleans(), st.booleans(), st.integers(min_value=0, max_value=7),
-       st.lists(st.tuples(st.sampled_from(["frames", "garbage", "los", "ais", "sparse"]),
-                          st.integers(min_value=1, max_value=700),
-                          st.integers(min_value=0, max_value=2**32)),
-                min_size=1, max_size=12),
+@given(st.booleans(), st.booleans(), st.integers(min_value=0, max_value=7), _LINE_SEGMENTS,
        st.lists(st.integers(min_value=1, max_value=300), min_size=1, max_size=6))
 def test_brev_paths_decode_alike(crc4_on, cas, shift, segments, splits):
     """The portable, SSE2 and best (GFNI where present) bit reversals give the
     same decoded frames, counters and alarms, for any line cut into pieces of
     any size, odd byte counts and partial words included."""
+    whole_p, whole_n = _test_line(crc4_on, cas, shift, segments)
+    results = []
+    for path in ("portable", "sse2", "best"):
+        f = _framer_with_brev(path, crc4_on, cas)
+        got = []
+        i = k = 0
+        while i < len(whole_p):
+            step = splits[k % len(splits)]
+            f.rx_line(whole_p[i:i + step], whole_n[i:i + step])
+            got.append((f.read(1 + k % 3), f.alarm_bits(), tuple(sorted(f.counters().items()))))
+            i += step
+            k += 1
+        results.append(got)
+    assert results[0] == results[1] == results[2]
+
+
+def _test_line(crc4_on, cas, shift, segments):
+    """Rails of frames, garbage, LOS, AIS and sparse marks, delayed by ``shift`` bits."""
     tx = E1Framer(crc4=crc4_on, cas=cas)
     p = bytearray()
     n = bytearray()
@@ -504,16 +524,43 @@ def test_brev_paths_decode_alike(crc4_on, cas, shift, segments, splits):
     # the cable's delay, as hal_sim's shift_rails would put it
     whole_p = (int.from_bytes(p, "big") >> shift).to_bytes(len(p), "big")
     whole_n = (int.from_bytes(n, "big") >> shift).to_bytes(len(n), "big")
-    results = []
-    for path in ("portable", "sse2", "best"):
-        f = _framer_with_brev(path, crc4_on, cas)
-        got = []
-        i = k = 0
-        while i < len(whole_p):
-            step = splits[k % len(splits)]
-            f.rx_line(whole_p[i:i + step], whole_n[i:i + step])
-            got.append((f.read(1 + k % 3), f.alarm_bits(), tuple(sorted(f.counters().items()))))
-            i += step
-            k += 1
-        results.append(got)
-    assert results[0] == results[1] == results[2]
+    return whole_p, whole_n
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.booleans(), st.booleans(), st.integers(min_value=0, max_value=7), _LINE_SEGMENTS,
+       st.lists(st.one_of(
+           st.tuples(st.integers(min_value=0, max_value=5000), st.integers(min_value=0, max_value=200)),
+           # shares of whole words, the board's usual tick (decoded ahead in one go)
+           st.builds(lambda words, frames: (8 * words * frames, frames),
+                     st.integers(min_value=1, max_value=6), st.integers(min_value=1, max_value=200))),
+           min_size=1, max_size=6),
+       st.sampled_from([2, 8, 384]))
+def test_rx_tick_is_rx_line_and_read_share_by_share(crc4_on, cas, shift, segments, ticks,
+                                                     elastic):
+    """A tick in one call (what the software board does) delivers the frames, slips,
+    alarms and counters of receiving the tick's bytes share by share with a one-frame
+    read after each share, for ticks of any size (past the receive buffer too) and
+    any number of frames."""
+    whole_p, whole_n = _test_line(crc4_on, cas, shift, segments)
+    one = E1Framer(crc4=crc4_on, cas=cas, elastic_frames=elastic)
+    shares = E1Framer(crc4=crc4_on, cas=cas, elastic_frames=elastic)
+    i = k = 0
+    while i < len(whole_p):
+        nbytes, nframes = ticks[k % len(ticks)]
+        p, n = whole_p[i:i + nbytes], whole_n[i:i + nbytes]
+        got = one.rx_tick(p, n, nframes)
+        want, done = b"", 0
+        for f in range(nframes):
+            upto = len(p) * (f + 1) // nframes
+            if upto > done:
+                shares.rx_line(p[done:upto], n[done:upto])
+                done = upto
+            want += shares.read(1)
+        if nframes == 0:
+            shares.rx_line(p, n)
+        assert got == want
+        assert one.alarm_bits() == shares.alarm_bits()
+        assert one.counters() == shares.counters()
+        i += max(nbytes, 1)
+        k += 1

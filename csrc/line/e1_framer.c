@@ -981,13 +981,13 @@ static inline uint64_t fas_candidates(const e1_framer_t *s, int64_t base)
 /* G.706 4.1.2: the FAS, then bit 2 = 1 in the next frame, then the FAS
  * again. All 64 offsets of a window are tried at once; the earliest that
  * passes wins. Returns 1 when aligned. */
-static int rx_search(e1_framer_t *s)
+static int rx_search(e1_framer_t *s, int lim)
 {
     for (;;) {
         int64_t base = s->search_pos & ~(int64_t) 7;
         uint64_t m;
 
-        if ((base >> 3) + 2 * E1_FRAME_BYTES + 17 + 1 > s->rx_len)
+        if ((base >> 3) + 2 * E1_FRAME_BYTES + 17 + 1 > lim)
             return 0;
         m = fas_candidates(s, base);
         m &= ALL1 >> (s->search_pos - base);
@@ -1184,12 +1184,11 @@ static inline int rx_frame(e1_framer_t *s, uint64_t w0, uint64_t w1, uint64_t w2
     return 1;
 }
 
-static void rx_process(e1_framer_t *s)
+/* Deframe what rxbuf holds up to byte lim (the rest is line not yet "arrived"). */
+static void rx_frames(e1_framer_t *s, int lim)
 {
-    int64_t keep;
-
     for (;;) {
-        if (!s->aligned && !rx_search(s))
+        if (!s->aligned && !rx_search(s, lim))
             break;
         while (s->aligned) {
             int64_t byte = s->pos >> 3;
@@ -1197,7 +1196,7 @@ static void rx_process(e1_framer_t *s)
             int sh;
             uint64_t w0, w1, w2, w3;
 
-            if (byte + E1_FRAME_BYTES + 1 > s->rx_len)
+            if (byte + E1_FRAME_BYTES + 1 > lim)
                 break;
             b = s->rxbuf + byte;
             sh = (int) (s->pos & 7);
@@ -1212,7 +1211,13 @@ static void rx_process(e1_framer_t *s)
         if (s->aligned)
             break;
     }
-    keep = (s->aligned ? s->pos : s->search_pos) >> 3;
+}
+
+/* Drop the bytes of rxbuf that deframing is done with (offsets only: no bit changes meaning). */
+static void rx_compact(e1_framer_t *s)
+{
+    int64_t keep = (s->aligned ? s->pos : s->search_pos) >> 3;
+
     if (keep > s->rx_len)
         keep = s->rx_len;
     if (keep > 0) {
@@ -1223,6 +1228,12 @@ static void rx_process(e1_framer_t *s)
         if (s->search_pos < 0)
             s->search_pos = 0;
     }
+}
+
+static void rx_process(e1_framer_t *s)
+{
+    rx_frames(s, s->rx_len);
+    rx_compact(s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1295,9 +1306,53 @@ static inline __attribute__((always_inline)) int rx_line_monitor(e1_line_mon_t *
     return s->los_run >= LOS_ZEROS;
 }
 
-void e1_framer_rx_line(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int nbytes)
+/* HDB3-decode nbytes (at most the room left in rxbuf) onto the end of rxbuf,
+ * watching the line for LOS and AIS. */
+static void rx_decode(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int take)
 {
     uint64_t tp[RX_BLOCK_WORDS], tn[RX_BLOCK_WORDS];
+    int j;
+    e1_hdb3_dec_t dec = s->dec;
+    e1_line_mon_t mon = s->mon;
+    uint32_t bpv = 0;
+
+    for (j = 0; j < take; j += RX_BLOCK_WORDS * 8) {
+        int blk = take - j < RX_BLOCK_WORDS * 8 ? take - j : RX_BLOCK_WORDS * 8;
+        int full = blk >> 3, k = blk & 7, nw = full + (k != 0), w;
+        uint8_t *out = s->rxbuf + s->rx_len + j;
+        dec_result_t r;
+
+        /* the rails in time order (bit 0 first), a partial word zero-padded */
+        brev8_words(s->brev, (uint8_t *) tp, p + j, full);
+        brev8_words(s->brev, (uint8_t *) tn, n + j, full);
+        if (k) {
+            uint8_t bp[8] = { 0 }, bn[8] = { 0 };
+            memcpy(bp, p + j + 8 * full, (size_t) k);
+            memcpy(bn, n + j + 8 * full, (size_t) k);
+            tp[full] = brev8_64(load_le64(bp));
+            tn[full] = brev8_64(load_le64(bn));
+        }
+        for (w = 0; w < nw; w++) {
+            int nb = w < full ? 64 : 8 * k;
+            hdb3_decode_word(&dec, tp[w], tn[w], nb, &r);
+            bpv += (uint32_t) r.bpv;
+            if (rx_line_monitor(&mon, &r, nb))
+                dec.state &= ~DEC_SEEN_BIT;
+            tp[w] = r.out;
+        }
+        /* the bytes past a partial word land in RXBUF_SLACK and are never read */
+        brev8_words(s->brev, out, (const uint8_t *) tp, nw);
+    }
+    s->dec = dec;
+    s->cnt.bpv += bpv;
+    s->cnt.los_events += mon.los_events;
+    mon.los_events = 0;
+    s->mon = mon;
+    s->rx_len += take;
+}
+
+void e1_framer_rx_line(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int nbytes)
+{
     int i = 0;
 
     if (nbytes <= 0)
@@ -1306,47 +1361,79 @@ void e1_framer_rx_line(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int n
     while (i < nbytes) {
         int room = RXBUF_BYTES - s->rx_len;
         int take = nbytes - i < room ? nbytes - i : room;
-        int j;
-        e1_hdb3_dec_t dec = s->dec;
-        e1_line_mon_t mon = s->mon;
-        uint32_t bpv = 0;
 
-        for (j = 0; j < take; j += RX_BLOCK_WORDS * 8) {
-            int blk = take - j < RX_BLOCK_WORDS * 8 ? take - j : RX_BLOCK_WORDS * 8;
-            int full = blk >> 3, k = blk & 7, nw = full + (k != 0), w;
-            uint8_t *out = s->rxbuf + s->rx_len + j;
-            dec_result_t r;
-
-            /* the rails in time order (bit 0 first), a partial word zero-padded */
-            brev8_words(s->brev, (uint8_t *) tp, p + i + j, full);
-            brev8_words(s->brev, (uint8_t *) tn, n + i + j, full);
-            if (k) {
-                uint8_t bp[8] = { 0 }, bn[8] = { 0 };
-                memcpy(bp, p + i + j + 8 * full, (size_t) k);
-                memcpy(bn, n + i + j + 8 * full, (size_t) k);
-                tp[full] = brev8_64(load_le64(bp));
-                tn[full] = brev8_64(load_le64(bn));
-            }
-            for (w = 0; w < nw; w++) {
-                int nb = w < full ? 64 : 8 * k;
-                hdb3_decode_word(&dec, tp[w], tn[w], nb, &r);
-                bpv += (uint32_t) r.bpv;
-                if (rx_line_monitor(&mon, &r, nb))
-                    dec.state &= ~DEC_SEEN_BIT;
-                tp[w] = r.out;
-            }
-            /* the bytes past a partial word land in RXBUF_SLACK and are never read */
-            brev8_words(s->brev, out, (const uint8_t *) tp, nw);
-        }
-        s->dec = dec;
-        s->cnt.bpv += bpv;
-        s->cnt.los_events += mon.los_events;
-        mon.los_events = 0;
-        s->mon = mon;
-        s->rx_len += take;
+        rx_decode(s, p + i, n + i, take);
         i += take;
         rx_process(s);
     }
+}
+
+void e1_framer_rx_tick(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int nbytes, uint8_t *ts,
+                       int nframes)
+{
+    /* Share by share as rx_line and read would go (the LOS and AIS periods
+     * and the BPV count follow the words of each share), without what a call
+     * per share costs: rxbuf is compacted only when a share needs the room. */
+    int64_t done = 0;
+    int f;
+
+    if (nframes <= 0) {
+        e1_framer_rx_line(s, p, n, nbytes);
+        return;
+    }
+    if (nbytes > 0)
+        s->cnt.bits_rx += (uint64_t) nbytes * 8;
+    if (nbytes > 0 && nbytes % (8 * nframes) == 0) {
+        /* Shares of whole words (the usual tick: 32 bytes a frame): the words
+         * are the same taken share by share or all at once, so the line is
+         * decoded ahead a bufferful at a time, and the deframer stops at each
+         * share's end. Decoding ahead changes nothing it sees: it never looks
+         * at the decoder, nor the decoder at it. */
+        int64_t decoded = 0, upto = 0;
+        int share = nbytes / nframes;
+
+        for (f = 0; f < nframes; f++) {
+            upto += share;
+            while (done < upto) {
+                int64_t to;
+                if (decoded == done) {
+                    int room, take;
+                    rx_compact(s);
+                    room = (RXBUF_BYTES - s->rx_len) & ~7;
+                    take = nbytes - decoded < room ? (int) (nbytes - decoded) : room;
+                    rx_decode(s, p + decoded, n + decoded, take);
+                    decoded += take;
+                }
+                to = upto < decoded ? upto : decoded;
+                rx_frames(s, s->rx_len - (int) (decoded - to));
+                done = to;
+            }
+            e1_framer_read(s, ts + (size_t) f * E1_FRAME_BYTES, 1);
+        }
+        rx_compact(s);
+        return;
+    }
+    for (f = 0; f < nframes; f++) {
+        int64_t upto = nbytes > 0 ? (int64_t) nbytes * (f + 1) / nframes : 0;
+
+        while (done < upto) {
+            int room = RXBUF_BYTES - s->rx_len;
+            int take;
+
+            if (room < upto - done && s->rx_len > 0) {
+                rx_compact(s);
+                room = RXBUF_BYTES - s->rx_len;
+            }
+            take = upto - done < room ? (int) (upto - done) : room;
+            rx_decode(s, p + done, n + done, take);
+            done += take;
+            rx_frames(s, s->rx_len);
+            if (done < upto)
+                rx_compact(s);     /* as rx_line does between pieces of a long share */
+        }
+        e1_framer_read(s, ts + (size_t) f * E1_FRAME_BYTES, 1);
+    }
+    rx_compact(s);
 }
 
 /* ------------------------------------------------------------------------ */
