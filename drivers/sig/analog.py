@@ -32,11 +32,11 @@ flash 100..750 ms (the board reports longer on-hook as a hang-up).
 from __future__ import annotations
 
 import enum
-import heapq
 from collections import Counter, deque
 from dataclasses import dataclass
 
 from drivers.board import Event
+from drivers.sig.wake import WakeSchedule
 
 __all__ = [
     # inputs
@@ -1524,7 +1524,7 @@ class AnalogPorts:
 
     def __init__(self) -> None:
         self.ports: dict[int, AnalogPort] = {}
-        self._wake: list[tuple[float, int]] = []     # (line time, port): a heap
+        self._wake = WakeSchedule()
         self._marked: set[int] = set()
 
     def add(self, ap: AnalogPort) -> None:
@@ -1552,17 +1552,13 @@ class AnalogPorts:
                 routed.setdefault(n, []).append(ev)
         run = self._marked
         self._marked = set()
-        wake = self._wake
-        while wake and wake[0][0] <= now + _EPS:
-            run.add(heapq.heappop(wake)[1])
+        run |= self._wake.due(now + _EPS)
         run.update(routed)
         out: list[Event] = []
         for n in sorted(run):
             ap = ports[n]
             out += ap.handle(now, tick, routed.get(n, ()))
-            due = ap.next_wake()
-            if due is not None:
-                heapq.heappush(wake, (due, n))
+            self._wake.set(n, ap.next_wake())
         return out
 
 

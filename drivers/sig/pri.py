@@ -13,13 +13,13 @@ simulated exchange, as ARCHITECTURE.md wants: one stack, two roles.
 """
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 from typing import ClassVar
 
 from drivers.board import DFrame, Event, SpanAlarm
 from drivers.sig import q921, q931
 from drivers.sig.q931_codec import CAUSE_TEXT
+from drivers.sig.wake import WakeSchedule
 
 __all__ = [
     "PriSpan", "PriSpans", "attach", "CallOffered", "CallDigits", "CallProceeding", "CallAlerting", "CallAnswered",
@@ -349,7 +349,7 @@ class PriSpans:
 
     def __init__(self) -> None:
         self.spans: dict[int, PriSpan] = {}
-        self._wake: list[tuple[float, int]] = []     # (line time, span): a heap
+        self._wake = WakeSchedule()
         self._marked: set[int] = set()
 
     def add(self, pri: PriSpan) -> None:
@@ -372,17 +372,13 @@ class PriSpans:
                 routed.setdefault(ev.span, []).append(ev)
         run = self._marked
         self._marked = set()
-        wake = self._wake
-        while wake and wake[0][0] <= now:
-            run.add(heapq.heappop(wake)[1])
+        run |= self._wake.due(now)
         run.update(routed)
         out: list[Event] = []
         for n in sorted(run):
             pri = spans[n]
             out += pri.handle(now, tick, routed.get(n, []))
-            due = pri.next_timer()
-            if due is not None:
-                heapq.heappush(wake, (due, n))
+            self._wake.set(n, pri.next_timer())
         return out
 
 
