@@ -108,8 +108,8 @@ class Campaigns:
         self._ticks += 1
         if self.callbacks is not None and self._ticks % 50 == 0:
             self._poll_callbacks()
-        due = dl.get_timer()
-        if self._ticks % TICK_EVERY == 0 and due is not None and due <= now:
+        due = dl.get_timer() if self._ticks % TICK_EVERY == 0 else None
+        if due is not None and due <= now:
             after_peak = self.gate is None or self.gate.after_peak(
                 now, lambda: len(self.free_agents()), self._waiting)
             # looking for free agents costs a pass over them: only when one would be used

@@ -258,6 +258,9 @@ OPS: dict[str, dict[str, Arg]] = {
 
 def _jsonable(v: Any) -> Any:
     """Make board results JSON-able: dataclasses, tuples, bytes (base64), enums."""
+    t = type(v)
+    if t is str or t is int or t is bool or v is None:     # most of what events carry
+        return v
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
     if isinstance(v, (list, tuple, set, frozenset)):
