@@ -168,22 +168,33 @@ struct e1_framer_s {
 /* ------------------------------------------------------------------------ */
 /* Word helpers                                                             */
 
-static inline uint64_t load_be64(const uint8_t *b)
+static inline uint64_t load_le64(const uint8_t *b)
 {
     uint64_t v;
     memcpy(&v, b, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     v = __builtin_bswap64(v);
 #endif
     return v;
 }
 
-static inline void store_be64(uint8_t *b, uint64_t v)
+static inline void store_le64(uint8_t *b, uint64_t v)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
     v = __builtin_bswap64(v);
 #endif
     memcpy(b, &v, 8);
+}
+
+/* bit 7 of b[0] at bit 63: the line's first bit in time at the top */
+static inline uint64_t load_be64(const uint8_t *b)
+{
+    return __builtin_bswap64(load_le64(b));
+}
+
+static inline void store_be64(uint8_t *b, uint64_t v)
+{
+    store_le64(b, __builtin_bswap64(v));
 }
 
 /* k (1..8) bytes into the top of a word, bit 7 of b[0] at bit 63 */
@@ -203,17 +214,6 @@ static inline void store_be_part(uint8_t *b, uint64_t v, int k)
         b[i] = (uint8_t) (v >> (56 - 8 * i));
 }
 
-/* Reverse the bits of a word: transmission order then runs from bit 0 up,
- * which lets an addition carry "the last mark" forward in time. */
-static inline uint64_t rev64(uint64_t x)
-{
-    x = __builtin_bswap64(x);
-    x = ((x >> 1) & 0x5555555555555555ULL) | ((x & 0x5555555555555555ULL) << 1);
-    x = ((x >> 2) & 0x3333333333333333ULL) | ((x & 0x3333333333333333ULL) << 2);
-    x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((x & 0x0F0F0F0F0F0F0F0FULL) << 4);
-    return x;
-}
-
 /* Reverse the bits within each byte: a byte string loaded little-endian
  * then has its first bit in time at bit 0 of the word, which is rev64 of
  * the big-endian load without the two byte swaps that cancel. */
@@ -225,22 +225,11 @@ static inline uint64_t brev8_64(uint64_t x)
     return x;
 }
 
-static inline uint64_t load_le64(const uint8_t *b)
+/* Reverse the bits of a word: transmission order then runs from bit 0 up,
+ * which lets an addition carry "the last mark" forward in time. */
+static inline uint64_t rev64(uint64_t x)
 {
-    uint64_t v;
-    memcpy(&v, b, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
-static inline void store_le64(uint8_t *b, uint64_t v)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    memcpy(b, &v, 8);
+    return brev8_64(__builtin_bswap64(x));
 }
 
 /* Bulk bit reversal within bytes of nwords words, src to dst (may be the
