@@ -318,8 +318,13 @@ static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int 
     int i = 0, done = 0;
 
     if (c->play) {
-        for (; i < n && c->play_pos < c->play_len; i++)
-            out[i * stride] = c->play[c->play_pos++];
+        /* (local copies: out may alias anything, so c->play_pos would go to
+         * memory on every byte) */
+        const uint8_t *src = c->play + c->play_pos;
+        int k = c->play_len - c->play_pos < n ? c->play_len - c->play_pos : n;
+        for (; i < k; i++)
+            out[i * stride] = src[i];
+        c->play_pos += k;
         if (c->play_pos >= c->play_len) {
             free(c->play);
             c->play = NULL;
@@ -433,7 +438,8 @@ static void dtmf_report(hal_board_t *b, sim_chan_t *c, int span, int chan)
 static void chan_detect_dtmf_silence(hal_board_t *b, sim_chan_t *c, int span, int chan, int n)
 {
     dtmf_rx_silence(c->dtmf_rx, n);
-    dtmf_report(b, c, span, chan);
+    if (dtmf_rx_waiting(c->dtmf_rx))
+        dtmf_report(b, c, span, chan);
 }
 
 /* Run the channel's detectors over what it received and report what they found. */
@@ -445,7 +451,8 @@ static void chan_detect(hal_board_t *b, sim_chan_t *c, int span, int chan, const
 
     if (c->dtmf_rx) {
         dtmf_rx(c->dtmf_rx, lin, n);
-        dtmf_report(b, c, span, chan);
+        if (dtmf_rx_waiting(c->dtmf_rx))
+            dtmf_report(b, c, span, chan);
     }
     if (c->mfc_rx) {
         mfc_rx(c->mfc_rx, lin, n);

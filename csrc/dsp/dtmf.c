@@ -643,6 +643,11 @@ int dtmf_rx_bulk_get(dtmf_rx_t *const *rx, int channels, char *digits, int *chan
     return n;
 }
 
+int dtmf_rx_waiting(const dtmf_rx_t *s)
+{
+    return s == NULL ? 0 : s->digit_count + s->report_count;
+}
+
 int dtmf_rx_get(dtmf_rx_t *s, char *digits, int max)
 {
     int n = 0;

@@ -72,6 +72,8 @@ int dtmf_rx_bulk(dtmf_rx_t *const *rx, const int16_t *amp, int channels, int sam
  * count (at most max); what does not fit stays for the next call.
  */
 int dtmf_rx_bulk_get(dtmf_rx_t *const *rx, int channels, char *digits, int *channel, int max);
+/* Digits and reports waiting to be taken (0: nothing to take). */
+int dtmf_rx_waiting(const dtmf_rx_t *s);
 /* Take up to max detected digits (NUL-terminated when fewer than max). Returns the count. */
 int dtmf_rx_get(dtmf_rx_t *s, char *digits, int max);
 /* Take up to max reports of finished digits. Returns the count. */
