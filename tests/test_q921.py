@@ -658,3 +658,35 @@ def test_invariants_under_random_event_sequences(seq):
         if not reset and ends[1 - k].counters["discarded_i"] == 0:
             # one connection, nothing discarded: in order, exactly once, nothing skipped
             assert delivered[k] == sent[1 - k][:len(delivered[k])]
+
+
+def test_deferred_acknowledgement_rides_on_the_answer():
+    """With defer_ack (how a PRI span runs its link), an I frame answered before the
+    frames are taken is acknowledged by the answer's N(R): one I frame goes back, no RR;
+    one left unanswered gets its RR when the frames are taken."""
+    for defer in (False, True):
+        net = Lapd(Role.NETWORK, defer_ack=defer)
+        usr = Lapd(Role.USER, defer_ack=defer)
+        usr.establish(0.0)
+        for _ in range(4):
+            for a, b in ((usr, net), (net, usr)):
+                for f in a.frames_to_send():
+                    b.receive(0.0, f)
+        assert usr.state is S7 and net.state is S7
+        usr.send(0.0, b"SETUP")
+        for f in usr.frames_to_send():
+            net.receive(0.0, f)
+        assert data_of(events(net)) == [b"SETUP"]
+        net.send(0.0, b"CALL PROCEEDING")               # layer 3 answers at once
+        raw = net.frames_to_send()
+        answered = [decode_frame(f) for f in raw]
+        if defer:
+            assert [f.kind for f in answered] == ["I"] and answered[0].nr == 1
+        else:
+            assert [f.kind for f in answered] == ["RR", "I"]
+        for f in raw:
+            usr.receive(0.0, f)
+        assert data_of(events(usr)) == [b"CALL PROCEEDING"]
+        # nothing to answer: the RR still goes, when the frames are taken
+        rr = [decode_frame(f) for f in usr.frames_to_send()]
+        assert [f.kind for f in rr] == ["RR"] and rr[0].nr == 1

@@ -137,7 +137,9 @@ class PriSpan:
         self.span = span
         self.side = side
         role = q921.Role.NETWORK if side == "network" else q921.Role.USER
-        self.lapd = q921.Lapd(role, **(q921_options or {}))
+        # the span's stack takes the frames after Q.931 has answered what came in, so
+        # an answer given at once carries the acknowledgement (no RR of its own)
+        self.lapd = q921.Lapd(role, **dict({"defer_ack": True}, **(q921_options or {})))
         self.q931 = q931.Q931(q931.Side.NETWORK if side == "network" else q931.Side.USER,
                               timers=q931_timers)
         self._channel: dict[int, int | None] = {}   # call -> timeslot

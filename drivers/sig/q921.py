@@ -306,7 +306,7 @@ class Lapd:
 
     def __init__(self, role: Role, *, sapi: int = SAPI_CALL_CONTROL, tei: int = 0,
                  t200: float = 1.0, t203: float = 10.0, n200: int = 3, k: int = 7,
-                 n201: int = 260, auto_establish: bool = True):
+                 n201: int = 260, auto_establish: bool = True, defer_ack: bool = False):
         if not isinstance(role, Role):
             raise TypeError("role must be a Role")
         if not 0 <= sapi < 64 or not 0 <= tei < 127:
@@ -317,6 +317,11 @@ class Lapd:
         self.sapi, self.tei = sapi, tei
         self.t200, self.t203, self.n200, self.k, self.n201 = t200, t203, n200, k, n201
         self.auto_establish = auto_establish
+        # defer_ack: an I frame received is acknowledged when the frames are next taken
+        # (frames_to_send), so that a layer 3 reply sent before then carries the
+        # acknowledgement in its N(R) instead of an RR of its own going out first
+        # (5.6.2.1: RR only when there is no I frame to send)
+        self.defer_ack = defer_ack
         self.counters: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self._state = _S4
         self._vs = self._va = self._vr = 0
@@ -452,7 +457,10 @@ class Lapd:
         return self._events.popleft() if self._events else None
 
     def frames_to_send(self) -> list[bytes]:
-        """Drain the frames produced so far, in order."""
+        """Drain the frames produced so far, in order (with ``defer_ack``, the RR for I
+        frames received that no I frame has acknowledged since)."""
+        if self.defer_ack:
+            self._send_ack()
         out, self._out = self._out, []
         return out
 
@@ -874,6 +882,10 @@ class Lapd:
                 if self._t200_at is None:
                     self._stop_t203()
                     self._start_t200(now)
+        if not self.defer_ack:
+            self._send_ack()
+
+    def _send_ack(self) -> None:
         if self._ack_pending and self._state in (_S7, _S8):
             self._send_s("RNR" if self._own_busy else "RR", command=False, pf=False)
             self._ack_pending = False
