@@ -160,6 +160,9 @@ class Centre:
         self._ivr_wake: list[tuple[float, int, str]] = []
         self._wake_seq = itertools.count()
         self._deadlines: set[str] = set()
+        # the CDR's wrap-up: when each agent's wrap-up began, and the agent's last call
+        self._wrapup_since: dict[str, float] = {}
+        self._last_call: dict[str, str] = {}
         for port in self.analog.values():
             if port.port.kind == "fxs":
                 port.port.detect("dtmf")
@@ -587,6 +590,14 @@ class Centre:
                                      *ev.data)
             return
         if name == "AgentState":
+            if ev.state == "wrapup":
+                self._wrapup_since[ev.agent] = now
+            elif ev.agent in self._wrapup_since:
+                # the wrap-up is over: its length goes on the CDR of the agent's last call
+                since = self._wrapup_since.pop(ev.agent)
+                cid = self._last_call.get(ev.agent)
+                if cid is not None and self.store is not None:
+                    self.store.set_cdr_wrapup(cid, ev.agent, now - since)
             if self.store is not None:
                 ext = self.acd.agent_state(ev.agent).extension
                 self.store.log_agent(self.epoch + now, ev.agent, ev.state, ev.reason or None,
@@ -895,6 +906,8 @@ class Centre:
                "outcome": outcome, "cause": cause, "queue": call.queue, "agent": call.agent,
                "ivr_path": "/".join(call.ivr_path), "wait": call.wait, "data": dict(call.data),
                "recording": rec_path, "survey": call.survey}
+        if call.agent:
+            self._last_call[call.agent] = call.id
         if self.store is not None:
             self.store.add_cdr(cdr)           # in SQLite before the event goes out
         self._call_event(call, "cleared", cause=cause, outcome=outcome, recording=rec_path)

@@ -576,6 +576,17 @@ class Store:
                 raise ValueError(f"cdr.call_id: {values[0]!r} already has a CDR") from None
             raise  # pragma: no cover
 
+    def set_cdr_wrapup(self, call_id: str, agent: str, seconds: float) -> bool:
+        """The agent's wrap-up after the call, in seconds, on the call's CDR (written when
+        the wrap-up ends, after the CDR itself). False when no CDR of that call names
+        that agent (the call went on to another agent)."""
+        call_id = _str("cdr.call_id", call_id, none=False)
+        agent = _str("cdr.agent", agent, none=False)
+        seconds = _num("cdr.wrapup", seconds, none=False, min=0)
+        cur = self.db.execute("UPDATE cdr SET wrapup = ? WHERE call_id = ? AND agent = ?",
+                              (seconds, call_id, agent))
+        return cur.rowcount > 0
+
     def log_queue(self, time: float, call_id: str | None, queue: str | None,
                   agent: str | None, event: str, *data: Any) -> int:
         """One queue_log row, Asterisk style: data1..data5 are written as text."""
