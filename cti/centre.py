@@ -25,6 +25,7 @@ from typing import Any
 
 from cti import acd as acd_mod
 from cti import ivr as ivr_mod
+from cti.dialer import outcome_of
 from cti.media import Recording
 from drivers.board import Audio, DigitDetected, ToneDone
 from drivers.sig import analog
@@ -357,9 +358,8 @@ class Centre:
             if call.agent_port is not None:
                 self.board.ports[call.agent_port].leave_conference()
                 self.analog[call.agent_port].send(now, analog.Release("far end cleared"))
-            outcome = "answered" if call.answer is not None else \
-                "busy" if cause == 17 else "no_answer" if cause in (18, 19) else "failed"
-            self._finish(now, call, outcome, cause)
+            # the dialer's reading of the cause: busy, no answer, congestion, vacant...
+            self._finish(now, call, outcome_of(cause, call.answer is not None), cause)
             return
         if call.state == "survey":
             # the caller hung up without rating the call: the survey stores NULL

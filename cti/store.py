@@ -75,6 +75,7 @@ OUTCOMES = (
     "failed",           # anything else that went wrong
     "busy",             # outbound/internal: the called party was busy
     "no_answer",        # outbound/internal: nobody answered
+    "vacant",           # outbound: no such number (Q.850 cause 1, 22, 28)
 )
 DIRECTIONS = ("in", "out", "internal")
 

@@ -161,6 +161,7 @@ def test_progressive_campaign_meets_every_outcome(prompts_dir):
             at_exchange = [c for c in seen if c.dnis == a["number"]]
             if a["outcome"] in cause_of:
                 assert a["cause"] == cause_of[a["outcome"]]
+                assert cdr["outcome"] == a["outcome"] and cdr["cause"] == a["cause"]
                 assert all(c.cause == a["cause"] and c.answered_ms is None
                            for c in at_exchange)
             elif a["outcome"] == "answered":
