@@ -161,6 +161,7 @@ class Centre:
         self._ivr_wake: list[tuple[float, int, str]] = []
         self._wake_seq = itertools.count()
         self._deadlines: set[str] = set()
+        self._fxo_trunks = [ap for _, ap in sorted(self.analog.items()) if ap.port.kind == "fxo"]
         # the CDR's wrap-up: when each agent's wrap-up began, and the agent's last call
         self._wrapup_since: dict[str, float] = {}
         self._last_call: dict[str, str] = {}
@@ -1268,6 +1269,13 @@ class Centre:
         return [p for p, ap in sorted(self.analog.items())
                 if ap.port.kind == "fxo" and p not in held
                 and getattr(ap.machine, "state", None) is analog.FxoState.IDLE]
+
+    def fxo_trunks_busy(self) -> tuple[int, int]:
+        """(busy, total) of the FXO trunk lines: busy is every line not idle (ringing in,
+        in a call, dialling out, or resting after one), as the R2 circuits count."""
+        idle = analog.FxoState.IDLE
+        busy = sum(1 for ap in self._fxo_trunks if getattr(ap.machine, "state", idle) is not idle)
+        return busy, len(self._fxo_trunks)
 
     def _free_fxo(self) -> int | None:
         """An idle FXO line no call holds (for a call out)."""

@@ -85,7 +85,9 @@ class _Occupancy:
     def between(self, t0: float, t1: float) -> tuple[dict, dict]:
         """The figures per label (``channels``, ``busy_seconds``, ``all_busy_seconds``,
         ``peak_busy``, ``measured_seconds``) between t0 and t1, and those of the trunk
-        group (every label but :data:`IVR_SPAN`: the spans are one group)."""
+        group: the E1 spans (the numbered labels) are one group; an analog trunk group
+        (``"fxo"``) and the IVR ports (:data:`IVR_SPAN`) have their own figures only, as
+        a caller on a span cannot take a free FXO line."""
         samples, state = self.samples, self.state
         while self.i < len(samples) and samples[self.i]["time"] <= t0:
             r = samples[self.i]
@@ -111,10 +113,10 @@ class _Occupancy:
                 f["peak_busy"] = max(f["peak_busy"], b)
                 if t > 0 and b >= t:
                     f["all_busy_seconds"] += dt
-                if label != IVR_SPAN:
+                if label.isdigit():
                     busy += b
                     total += t
-            if any(label != IVR_SPAN for label in state):
+            if any(label.isdigit() for label in state):
                 group["channels"] = max(group["channels"], total)
                 group["measured_seconds"] += dt
                 group["busy_seconds"] += busy * dt

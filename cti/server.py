@@ -40,6 +40,9 @@ from drivers.board import Audio, Board, DFrame, DFrameSent
 
 __all__ = ["RequestError", "Service", "serve", "run", "PROTOCOL_VERSION"]
 
+#: the trunk group label of the FXO lines in the occupancy samples
+FXO_TRUNKS = "fxo"
+
 PROTOCOL_VERSION = 1
 MAX_LISTEN_SECONDS = 60.0
 MAX_REQUEST_BYTES = 1 << 20
@@ -365,7 +368,8 @@ class Service:
     def _sample_trunks(self) -> None:
         """Occupancy for the loss report, the server's own, a sample whenever a count
         changes: busy B-channels per PRI span, busy circuits per R2 span (every one not
-        idle: in a call, clearing or blocked), and busy IVR ports (span label "ivr" in
+        idle: in a call, clearing or blocked), busy FXO trunk lines (the group
+        ``"fxo"``, counted as a span), and busy IVR ports (span label "ivr" in
         the same table: ports in use of those configured), from which the report gives
         per-span and IVR occupancy, all-busy time and Erlang B; and, on the simulated
         exchange, what only it sees: calls offered and those that found every channel busy."""
@@ -376,6 +380,9 @@ class Service:
         for n, r2span in self.r2.items():
             total = len(r2span.channels)
             counts.append((n, total - len(r2span.free_timeslots()), total))
+        fxo_busy, fxo_total = self.centre.fxo_trunks_busy()
+        if fxo_total:
+            counts.append((FXO_TRUNKS, fxo_busy, fxo_total))
         ports = getattr(self.centre, "ivr_ports", None)
         if ports is not None:
             counts.append((IVR_SPAN, ports.in_use, ports.count))

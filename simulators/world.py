@@ -229,6 +229,7 @@ class COLine:
         self.outgoing = None   # the call out in progress (an ExchangeCall)
         self._collecting = False   # ... whose number is still coming in DTMF
         self._rung_ms: int | None = None   # when the line last rang
+        self._ring_gen = 0     # the call in whose ring cadence runs (an answered call's stops)
 
     def ring(self, on: bool) -> None:
         if on:
@@ -256,8 +257,12 @@ class COLine:
         on, off = cadence_ms
         self.answered = False
         self._ringing = True
+        self._ring_gen += 1
+        gen = self._ring_gen
 
         def ring(n: int) -> None:
+            if gen != self._ring_gen:
+                return                      # answered (ring trip) or another call since
             if self.looped:
                 self.answered = True
                 self._ringing = False
@@ -291,6 +296,12 @@ class COLine:
                     self._world.now_ms - self._rung_ms < self.RING_CYCLE_MS
                 if not self._ringing and not rang and self.outgoing is None:
                     self._seized()
+                elif self._ringing:
+                    # answered: the cadence stops here, not at its next ring (a call
+                    # answered and cleared within one cadence must not ring again)
+                    self.answered = True
+                    self._ringing = False
+                    self._ring_gen += 1
             elif self.outgoing is not None:
                 self._released()
         elif isinstance(ev, DigitDetected) and self.outgoing is not None and self._collecting:

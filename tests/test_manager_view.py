@@ -82,7 +82,8 @@ def test_trunk_congestion_per_span_from_the_servers_samples(prompts_dir):  # noq
     assert adv["spans"] >= 1 and report["intervals"][-1]["advice"]["trunk"]["basis"] \
         == "exchange congestion counts"
     samples = run.svc.store.trunk_samples(0, 1e12)
-    assert {s["span"] for s in samples} == {"1", "2", IVR_SPAN}
+    # the default world's four FXO lines are sampled too, as their own group
+    assert {s["span"] for s in samples} == {"1", "2", IVR_SPAN, "fxo"}
 
 
 def test_ivr_ports_from_the_servers_samples(prompts_dir):  # noqa: F811

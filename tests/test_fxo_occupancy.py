@@ -1,0 +1,47 @@
+"""FXO trunk lines in the occupancy samples (group "fxo"), end to end: a call rung in on
+an FXO line of the simulated world makes the line busy in the server's own samples, and
+the loss report counts the group with the spans."""
+from __future__ import annotations
+
+import pytest
+
+from test_centre_controls import Centre
+
+
+@pytest.fixture
+def centre(tmp_path):
+    c = Centre(tmp_path / "home")
+    c.req("agent.login", agent="1001")
+    yield c
+    c.close()
+
+
+def fxo_samples(c):
+    return [(r["busy"], r["total"]) for r in c.svc.store.trunk_samples(0, 1e12)
+            if r["span"] == "fxo"]
+
+
+def test_a_call_on_an_fxo_line_is_sampled_busy_then_idle(centre):
+    c = centre
+    c.run(5)
+    assert fxo_samples(c) == [(0, 4)]                 # ports 9..12 of the default world
+    c.world.lines[9].call("02150001000", "LI SI")
+    c.run(150)                                        # rung, answered by the centre
+    assert fxo_samples(c)[-1] == (1, 4)
+    assert c.svc.centre.fxo_trunks_busy() == (1, 4)
+    # the caller hangs up: the exchange drops the battery for a moment (open loop
+    # disconnect); the centre clears the call and the line rests, then is idle again
+    c.world.lines[9].battery(False)
+    c.run(50)
+    c.world.lines[9].battery(True)
+    c.run(300)
+    assert c.svc.centre.fxo_trunks_busy() == (0, 4)
+    samples = fxo_samples(c)
+    assert samples[-1] == (0, 4) and (1, 4) in samples
+    # the report gives the FXO lines their own figures, apart from the E1 group
+    from cti.report import loss_report
+    rep = loss_report(c.svc.store, 0, c.svc.ts() + 1, interval=3600)
+    trunk = rep["totals"]["trunk"]
+    fxo = trunk["spans"]["fxo"]
+    assert fxo["channels"] == 4 and fxo["peak_busy"] == 1 and fxo["carried_erlangs"] > 0
+    assert trunk["channels"] == 60                     # the two E1 spans' B-channels only
