@@ -303,11 +303,20 @@ class Centre:
         elif call.fxo_port is not None:
             self.analog[call.fxo_port].send(now, analog.Answer())
         ch = self._trunk_channel(call)
-        ch.detect("dtmf")
+        self._detect_in_call(call, ch)
         if self.config.record:
             ch.tap(True, "both")
             call.recording = Recording(os.path.join(self.config.recordings_dir, f"{call.id}.wav"),
                                        self._law(call))
+
+    def _detect_in_call(self, call: Call, ch) -> None:
+        """The trunk's receivers while the centre holds the call: DTMF for the IVR and the
+        survey; on an FXO line also call progress, as an exchange may signal the
+        caller's hang-up by busy tone alone (the FXO machine's 'tone' disconnect)."""
+        if call.fxo_port is not None:
+            ch.detect("dtmf", "cpt")
+        else:
+            ch.detect("dtmf")
 
     def _hangup_trunk(self, now, call: Call, cause: int = 16) -> None:
         if call.span is not None and (call.span, call.pri_call) in self._by_pri:
@@ -829,7 +838,7 @@ class Centre:
         if call.conf is not None:
             call.conf.destroy()
             call.conf = None
-        self._trunk_channel(call).detect("dtmf")
+        self._detect_in_call(call, self._trunk_channel(call))
         call.state = "survey"
         call.survey_until = now + self.config.survey_timeout
         self._deadlines.add(call.id)

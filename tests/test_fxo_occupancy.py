@@ -45,3 +45,21 @@ def test_a_call_on_an_fxo_line_is_sampled_busy_then_idle(centre):
     fxo = trunk["spans"]["fxo"]
     assert fxo["channels"] == 4 and fxo["peak_busy"] == 1 and fxo["carried_erlangs"] > 0
     assert trunk["channels"] == 60                     # the two E1 spans' B-channels only
+
+
+def test_busy_tone_from_the_exchange_ends_an_answered_fxo_call(centre):
+    """A caller on an FXO line hangs up and the exchange sends busy tone (no battery
+    drop): the centre, which answered the call, still hears it and clears the call."""
+    c = centre
+    c.world.lines[9].call("02150001001", "WANG WU")
+    evs = c.run(150)
+    assert c.svc.centre.fxo_trunks_busy() == (1, 4)
+    assert any(e["type"] == "call.offered" for e in evs)
+    co = c.world.lines[9]._p                          # the exchange's end of the line
+    co.progress_tone("busy")
+    evs = c.run(400)
+    cleared = [e for e in evs if e["type"] == "call.cleared"]
+    assert cleared, [e["type"] for e in evs]
+    co.progress_tone(None)
+    c.run(300)
+    assert c.svc.centre.fxo_trunks_busy() == (0, 4)
