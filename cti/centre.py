@@ -33,7 +33,7 @@ from drivers.sig import pri as pri_mod
 
 __all__ = ["Centre", "CentreConfig", "CtiEvent", "Call"]
 
-DIRECT_RING_TIMEOUT = 20.0     # seconds a transferred call rings an agent before it goes back
+DIRECT_RING_TIMEOUT = 20.0     # default s a transferred call rings an agent before it goes back
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ class CentreConfig:
     record_queues: tuple | None = None # record only calls of these queues (None: every call)
     survey_queues: tuple = ()          # after-call survey on these queues' calls ("*": all)
     survey_timeout: float = 10.0       # seconds the caller has to key a rating
+    transfer_ring_timeout: float = DIRECT_RING_TIMEOUT  # s a transfer or pickup rings an agent
     callbacks: Any = None              # cti.campaigns.CallbackConfig: callbacks after the peak
 
 
@@ -1045,7 +1046,7 @@ class Centre:
         self._by_agent_leg[(ext, fxs_call)] = call.id
         call.state = "delivered"
         call.direct = True
-        call.direct_until = now + DIRECT_RING_TIMEOUT
+        call.direct_until = now + self.config.transfer_ring_timeout
         self._deadlines.add(call.id)
         self._call_event(call, "delivered", agent=agent, extension=ext,
                          customer=call.data.get("customer"))

@@ -618,7 +618,8 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
 
     ce = c.table(data.get("centre", {}), ("centre",),
                  ("ivr_ports", "record", "record_queues", "moh", "voicemail_seconds", "prompts",
-                  "outbound_ani", "survey", "survey_timeout", "callbacks"))
+                  "outbound_ani", "survey", "survey_timeout", "transfer_ring_timeout",
+                  "callbacks"))
     agents = []
     for path, a in c.tables(data, (), "agents"):
         a = c.table(a, path, ("id", "name", "extension", "skills", "first", "count",
@@ -732,6 +733,8 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         record_queues=_record_queues(c, ce, qnames),
         survey_queues=_survey_queues(c, ce, qnames),
         survey_timeout=c.get(ce, ("centre",), "survey_timeout", (int, float), 10.0, lo=1, hi=120),
+        transfer_ring_timeout=c.get(ce, ("centre",), "transfer_ring_timeout", (int, float), 20.0,
+                                    lo=1, hi=600),
         callbacks=_callbacks(c, ce, set(agent_cfgs)))
 
 

@@ -309,3 +309,26 @@ def test_a_transfer_nobody_answers_goes_back_to_the_queue(centre):
     div = [e for e in evs if e["type"] == "call.diverted"]
     assert div and div[0]["to"] == "queue:service"
     assert c.req("call.show", call=call)["state"] in ("queued", "delivered")
+
+
+def test_the_transfer_ring_timeout_is_configurable(centre, tmp_path):
+    """[centre] transfer_ring_timeout: a transfer nobody answers goes back after that many
+    seconds (here 5, not the default 20); a bad value is refused by name."""
+    from cti.config import ConfigError, DEFAULT_TOML, parse_config
+    cfg = parse_config(DEFAULT_TOML.replace("[centre]\n", "[centre]\ntransfer_ring_timeout = 5\n",
+                                            1), "<test>", tmp_path)
+    assert cfg.centre.transfer_ring_timeout == 5
+    with pytest.raises(ConfigError, match="transfer_ring_timeout"):
+        parse_config(DEFAULT_TOML.replace("[centre]\n", "[centre]\ntransfer_ring_timeout = 0\n",
+                                          1), "<test>", tmp_path)
+    c = centre
+    c.svc.centre.config.transfer_ring_timeout = 5.0
+    x, call, ts = established_call(c)
+    c.req("agent.login", agent="1003")
+    c.req("agent.not_ready", agent="1003", reason="away")
+    c.req("call.transfer", call=call, to="1003")
+    evs = c.run(int(4.5 / 0.02))
+    assert "call.diverted" not in types(evs)
+    evs = c.run(int(1.5 / 0.02))
+    div = [e for e in evs if e["type"] == "call.diverted"]
+    assert div and div[0]["to"] == "queue:service"
