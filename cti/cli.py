@@ -797,7 +797,8 @@ def cmd_plan(args) -> int:
         elif args.patience:
             plan = planning.agents_for_service_level_a(args.calls, args.interval, args.aht,
                                                        args.target, args.service_level,
-                                                       args.patience, args.shrinkage)
+                                                       args.patience, args.shrinkage,
+                                                       args.max_abandon)
         else:
             plan = planning.agents_for_service_level(args.calls, args.interval, args.aht,
                                                      args.target, args.service_level,
@@ -834,7 +835,7 @@ def _measured_plan(args, planning) -> tuple[dict, str]:
     if args.patience:
         patience = dict(patience, patience=args.patience, method="given (--patience)")
     plan = planning.measured_staffing(rows, args.target, args.service_level, patience,
-                                      args.shrinkage)
+                                      args.shrinkage, args.max_abandon)
     return plan, planning.format_measured_staffing(plan)
 
 
@@ -1202,6 +1203,8 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--agents", type=int, help="report the service level this many give")
     x.add_argument("--patience", type=_positive_float,
                    help="callers' mean patience s: Erlang A with abandonment")
+    x.add_argument("--max-abandon", type=_positive_float, metavar="F",
+                   help="with Erlang A, also lose at most this fraction to abandonment")
     measured(x, "calls and AHT per --interval from the CDRs, patience from the queue log")
     pl.set_defaults(func=cmd_plan)
 

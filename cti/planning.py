@@ -507,17 +507,28 @@ def evaluate_a(calls: float, interval: float, aht: float, target_seconds: float,
 
 def agents_for_service_level_a(calls: float, interval: float, aht: float,
                                target_seconds: float, service_level: float,
-                               patience: float, shrinkage: float = 0.0) -> dict:
+                               patience: float, shrinkage: float = 0.0,
+                               max_abandon: float | None = None) -> dict:
     """Fewest agents (Erlang A) answering ``service_level`` of offered calls within
-    ``target_seconds`` when callers abandon after ``patience`` seconds on average."""
+    ``target_seconds`` when callers abandon after ``patience`` seconds on average, and,
+    with ``max_abandon``, losing at most that fraction of them to abandonment: a
+    service level alone accepts heavy abandonment when callers are impatient, since a
+    caller who gives up early no longer waits past the target. Both fall as agents are
+    added, so the fewest meeting both is found the same way."""
     a = traffic_of(calls, interval, aht)
     goal = _fraction(service_level, "service_level")
     t = _num(target_seconds, "target_seconds")
+    cap = None if max_abandon is None else _fraction(max_abandon, "max_abandon")
     _num(patience, "patience", positive=True, allow_inf=True)
-    n = 0 if a == 0 else _smallest(
-        lambda k: service_level_a(a, k, aht, patience, t) >= goal, 1)
+
+    def ok(k: int) -> bool:
+        r = erlang_a(a, k, aht, patience, t)
+        return r["service_level"] >= goal and (cap is None or r["p_abandon"] <= cap)
+
+    n = 0 if a == 0 else _smallest(ok, 1)
     out = evaluate_a(calls, interval, aht, t, n, patience, shrinkage)
     out["service_level_target"] = goal
+    out["max_abandon"] = cap
     return out
 
 
@@ -559,7 +570,7 @@ def patience_mle(abandoned_waits: list[float], censored_waits: list[float]) -> d
 
 def staffing_for(calls: float, interval: float, aht: float, target_seconds: float,
                  service_level: float, patience: float | None = None,
-                 shrinkage: float = 0.0) -> dict:
+                 shrinkage: float = 0.0, max_abandon: float | None = None) -> dict:
     """One interval's staffing: Erlang C always, Erlang A too when ``patience`` is
     known (finite). ``agents`` is the model to follow: Erlang A where callers abandon,
     since ignoring abandonment over-staffs (Garnett et al. 2002)."""
@@ -571,7 +582,7 @@ def staffing_for(calls: float, interval: float, aht: float, target_seconds: floa
     follow = c
     if patience is not None and math.isfinite(patience):
         a = agents_for_service_level_a(calls, interval, aht, target_seconds, service_level,
-                                       patience, shrinkage)
+                                       patience, shrinkage, max_abandon)
         out["erlang_a"] = follow = a
     out.update(model=follow["model"], agents=follow["agents"],
                agents_scheduled=follow["agents_scheduled"], p_wait=follow["p_wait"],
@@ -581,7 +592,8 @@ def staffing_for(calls: float, interval: float, aht: float, target_seconds: floa
 
 
 def measured_staffing(intervals: list[dict], target_seconds: float, service_level: float,
-                      patience: dict | None = None, shrinkage: float = 0.0) -> dict:
+                      patience: dict | None = None, shrinkage: float = 0.0,
+                      max_abandon: float | None = None) -> dict:
     """``cti plan staffing --measured``: per measured interval (``start``, ``end``,
     ``calls`` offered to the queues, ``aht`` talk + wrap-up), the agents for the
     service level; ``patience`` is :func:`patience_mle`'s answer. Intervals with no
@@ -595,7 +607,8 @@ def measured_staffing(intervals: list[dict], target_seconds: float, service_leve
         row: dict[str, Any] = {"start": iv["start"], "end": iv["end"], "calls": iv["calls"],
                                "aht": iv.get("aht")}
         if iv["calls"] and iv.get("aht") and length > 0:
-            row.update(staffing_for(iv["calls"], length, iv["aht"], t, goal, pat, shrinkage))
+            row.update(staffing_for(iv["calls"], length, iv["aht"], t, goal, pat, shrinkage,
+                                    max_abandon))
         elif not iv["calls"]:
             row.update(traffic_erlangs=0.0, agents=0, agents_scheduled=0, model=None)
         else:
@@ -604,6 +617,7 @@ def measured_staffing(intervals: list[dict], target_seconds: float, service_leve
     need = [r for r in rows if r.get("agents") is not None]
     peak = max(need, key=lambda r: (r["agents"], r["calls"]), default=None)
     return {"kind": "measured_staffing", "target_seconds": t, "service_level_target": goal,
+            "max_abandon": None if max_abandon is None else float(max_abandon),
             "shrinkage": float(shrinkage), "patience": patience, "intervals": rows,
             "peak": peak}
 
@@ -650,6 +664,7 @@ _LABELS = {
     "shrinkage": "shrinkage", "p_wait": "probability of waiting", "asa": "ASA (s)",
     "occupancy": "occupancy", "service_level": "service level",
     "service_level_target": "service level target", "p_abandon": "abandon rate",
+    "max_abandon": "abandon rate at most",
     "mean_wait": "mean wait, all calls (s)", "patience": "mean patience (s)",
     "channels": "channels needed", "blocking": "blocking at that",
     "spans": "E1 spans", "ports": "IVR ports", "channels_provisioned": "channels provisioned",
@@ -658,6 +673,7 @@ _LABELS = {
     "target_blocking": "target blocking",
 }
 _PCT = {"p_wait", "occupancy", "service_level", "service_level_target", "p_abandon",
+        "max_abandon",
         "blocking", "blocking_provisioned", "blocking_now", "target_blocking", "shrinkage"}
 
 
@@ -670,7 +686,8 @@ def format_plan(plan: dict) -> str:
     lines = [head]
     for key, label in _LABELS.items():
         if key not in plan or (key == "ports" and plan.get("kind") != "ivr") \
-                or (key == "spans" and plan.get("kind") != "trunks"):
+                or (key == "spans" and plan.get("kind") != "trunks") \
+                or (key == "max_abandon" and plan[key] is None):
             continue
         v = plan[key]
         if v is None:
@@ -706,7 +723,9 @@ def format_measured_staffing(plan: dict) -> str:
     pat = p.get("patience")
     model = "Erlang A (patience measured)" if pat else "Erlang C (nobody abandoned)"
     lines = [f"Staffing from measured traffic: {100 * plan['service_level_target']:g}% "
-             f"within {plan['target_seconds']:g} s, {model}",
+             f"within {plan['target_seconds']:g} s"
+             + (f", abandon rate at most {100 * plan['max_abandon']:g}%"
+                if plan.get("max_abandon") is not None else "") + f", {model}",
              f"  mean patience {_num_text(pat, '.1f')} s ({p.get('abandoned', 0)} abandoned "
              f"of {p.get('abandoned', 0) + p.get('censored', 0)} queued), "
              f"shrinkage {100 * plan['shrinkage']:g}%"]

@@ -692,3 +692,39 @@ def test_cti_plan_trunks_measured_uses_the_exchange_counts(tmp_path, capsys):
     assert plan["offered_erlangs"] == pytest.approx(30 * 100 / 60)
     assert plan["spans"] == -(-channels_for_blocking(50.0, 0.01) // 30)
     assert plan["all_trunks_busy_seconds"] == 3600 and plan["span_all_busy_seconds"] == {"1": 3600}
+
+
+def test_erlang_a_abandonment_cap():
+    """A service level alone, with impatient callers, accepts heavy abandonment (those who
+    give up early never wait past the target); --max-abandon staffs until at most that
+    fraction abandons as well, and no fewer agents would do."""
+    from cti import planning
+
+    calls, interval, aht, target, goal, patience = 7850, 600, 150, 20, 0.8, 10
+    free = planning.agents_for_service_level_a(calls, interval, aht, target, goal, patience)
+    capped = planning.agents_for_service_level_a(calls, interval, aht, target, goal, patience,
+                                                 max_abandon=0.02)
+    assert free["p_abandon"] > 0.1                     # the uncapped plan loses a lot
+    assert capped["agents"] > free["agents"]
+    assert capped["p_abandon"] <= 0.02 and capped["service_level"] >= goal
+    fewer = planning.erlang_a(free["traffic_erlangs"], capped["agents"] - 1, aht, patience,
+                              target)
+    assert fewer["p_abandon"] > 0.02                   # the cap is what set the number
+    assert capped["max_abandon"] == 0.02 and free["max_abandon"] is None
+    with pytest.raises(ValueError, match="max_abandon"):
+        planning.agents_for_service_level_a(calls, interval, aht, target, goal, patience,
+                                            max_abandon=1.5)
+
+
+def test_erlang_a_abandonment_cap_on_the_command_line(capsys):
+    import json as _json
+
+    from cti.cli import main
+
+    assert main(["plan", "staffing", "--calls", "7850", "--interval", "600", "--aht", "150",
+                 "--patience", "10", "--max-abandon", "0.02", "--json"]) == 0
+    out = _json.loads(capsys.readouterr().out)
+    assert out["p_abandon"] <= 0.02 and out["max_abandon"] == 0.02
+    assert main(["plan", "staffing", "--calls", "7850", "--interval", "600", "--aht", "150",
+                 "--patience", "10", "--max-abandon", "0.02"]) == 0
+    assert "abandon rate at most" in capsys.readouterr().out
