@@ -15,6 +15,7 @@ import collections
 import hashlib
 import os
 import select
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -24,6 +25,24 @@ import weakref
 from typing import Any, Callable, Collection
 
 _build_lock = threading.Lock()
+
+
+def harness(source: str, stem: str, compile_cmd: Callable[[str], list[str]], lib: str,
+            unavailable: type[Exception], error: type[Exception], prebuilt_env: str) -> str:
+    """The peer's executable: ``$prebuilt_env`` when set (e.g. a binary built with
+    sanitizers), else :func:`cached_build`'s."""
+    prebuilt = os.environ.get(prebuilt_env)
+    if prebuilt:
+        return prebuilt
+    return cached_build(source, stem, compile_cmd, lib, unavailable, error)
+
+
+def c_compiler(unavailable: type[Exception], source: str) -> str:
+    """gcc (or cc), or ``unavailable`` saying what it was needed for."""
+    gcc = shutil.which("gcc") or shutil.which("cc")
+    if gcc is None:
+        raise unavailable(f"no C compiler (gcc) to build {source}")
+    return gcc
 
 
 def cached_build(source: str, stem: str, compile_cmd: Callable[[str], list[str]], lib: str,

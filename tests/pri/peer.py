@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any, Iterable
 
-from peer_process import PeerProcess, cached_build, parse_event as _parse_event
+from peer_process import PeerProcess, c_compiler, harness, parse_event as _parse_event
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "pri_peer.c")
@@ -56,17 +56,12 @@ def harness_path() -> str:
     reason when gcc or libpri's header/library is missing. ``$BOARDCTI_PRI_PEER`` names a
     prebuilt binary instead (e.g. one built with sanitizers).
     """
-    prebuilt = os.environ.get("BOARDCTI_PRI_PEER")
-    if prebuilt:
-        return prebuilt
-    return cached_build(SOURCE, "pri_peer", _compile_cmd, "libpri", PriPeerUnavailable,
-                        PriPeerError)
+    return harness(SOURCE, "pri_peer", _compile_cmd, "libpri", PriPeerUnavailable, PriPeerError,
+                   "BOARDCTI_PRI_PEER")
 
 
 def _compile_cmd(out: str) -> list[str]:
-    gcc = shutil.which("gcc") or shutil.which("cc")
-    if gcc is None:
-        raise PriPeerUnavailable("no C compiler (gcc) to build tests/pri/pri_peer.c")
+    gcc = c_compiler(PriPeerUnavailable, "tests/pri/pri_peer.c")
     if not _have_libpri_header():
         raise PriPeerUnavailable("libpri-dev is not installed (no libpri.h); "
                                  "apt-get install libpri-dev")

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 import threading
 import time
 from typing import Any
 
-from peer_process import PeerProcess, cached_build, parse_event as _parse_event
+from peer_process import PeerProcess, c_compiler, harness, parse_event as _parse_event
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "r2_peer.c")
@@ -67,17 +66,12 @@ def harness_path() -> str:
     Raises :class:`R2PeerUnavailable` with the reason when gcc, openr2's header or library,
     or DAHDI's ``dahdi/user.h`` is missing. ``$BOARDCTI_R2_PEER`` names a prebuilt binary.
     """
-    prebuilt = os.environ.get("BOARDCTI_R2_PEER")
-    if prebuilt:
-        return prebuilt
-    return cached_build(SOURCE, "r2_peer", _compile_cmd, "openr2", R2PeerUnavailable,
-                        R2PeerError)
+    return harness(SOURCE, "r2_peer", _compile_cmd, "openr2", R2PeerUnavailable, R2PeerError,
+                   "BOARDCTI_R2_PEER")
 
 
 def _compile_cmd(out: str) -> list[str]:
-    gcc = shutil.which("gcc") or shutil.which("cc")
-    if gcc is None:
-        raise R2PeerUnavailable("no C compiler (gcc) to build tests/r2/r2_peer.c")
+    gcc = c_compiler(R2PeerUnavailable, "tests/r2/r2_peer.c")
     if not any(os.path.exists(os.path.join(d, "openr2.h"))
                for d in ("/usr/include", "/usr/local/include")):
         raise R2PeerUnavailable("libopenr2-dev is not installed (no openr2.h); "
