@@ -5,15 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from test_centre_controls import Centre, types
-
-
-@pytest.fixture
-def centre(tmp_path):
-    c = Centre(tmp_path / "home")
-    c.req("agent.login", agent="1001")
-    yield c
-    c.close()
+from test_centre_controls import types
 
 
 def _answered_call(c, ani):
@@ -26,8 +18,8 @@ def _answered_call(c, ani):
     return x
 
 
-def test_wrapup_goes_on_the_cdr_when_it_ends(centre):
-    c = centre
+def test_wrapup_goes_on_the_cdr_when_it_ends(centre_1001):
+    c = centre_1001
     wrapup = c.svc.centre._queue_cfg["service"].wrapup
     assert wrapup > 0
     x = _answered_call(c, "13800138000")
@@ -46,8 +38,8 @@ def test_wrapup_goes_on_the_cdr_when_it_ends(centre):
     assert log[i + 1]["time"] - log[i]["time"] == pytest.approx(cdr["wrapup"], abs=1e-6)
 
 
-def test_wrapup_cut_short_by_ready_is_what_it_lasted(centre):
-    c = centre
+def test_wrapup_cut_short_by_ready_is_what_it_lasted(centre_1001):
+    c = centre_1001
     x = _answered_call(c, "13800138001")
     c.world.calls.hangup(1, x.call)
     c.run(20)

@@ -4,21 +4,12 @@ simulated board: here the fourth, a caller who hangs up while an agent's phone r
 ringing had already been stopped when the outcome was decided."""
 from __future__ import annotations
 
-import pytest
 
-from test_centre_controls import Centre, types
-
-
-@pytest.fixture
-def centre(tmp_path):
-    c = Centre(tmp_path / "home")
-    c.req("agent.login", agent="1001")
-    yield c
-    c.close()
+from test_centre_controls import types
 
 
-def test_caller_gone_while_the_agent_phone_rings_is_lost_at_the_agent(centre):
-    c = centre
+def test_caller_gone_while_the_agent_phone_rings_is_lost_at_the_agent(centre_1001):
+    c = centre_1001
     x = c.world.calls.offer_call(1, "13800138000", "4008005555")   # the service queue
     evs = c.run(60)
     assert "call.delivered" in types(evs)
@@ -37,8 +28,8 @@ def test_caller_gone_while_the_agent_phone_rings_is_lost_at_the_agent(centre):
     assert not c.world.phones[1].ringing                 # the phone stopped ringing
 
 
-def test_caller_gone_while_waiting_is_lost_in_the_queue(centre):
-    c = centre
+def test_caller_gone_while_waiting_is_lost_in_the_queue(centre_1001):
+    c = centre_1001
     c.req("agent.not_ready", agent="1001")
     x = c.world.calls.offer_call(1, "13800138001", "4008005555")
     evs = c.run(60)
