@@ -36,7 +36,7 @@ from collections import Counter, deque
 from dataclasses import dataclass
 
 from drivers.board import Event
-from drivers.sig.wake import WakeSchedule
+from drivers.sig.wake import LineGroup
 
 __all__ = [
     # inputs
@@ -1514,7 +1514,7 @@ class AnalogPort:
                 "call": m.call, "counters": dict(m.counters)}
 
 
-class AnalogPorts:
+class AnalogPorts(LineGroup):
     """Every analog port of one board as one signalling handler on the board's tick.
 
     A tick's events go to the ports they name; a port runs only when it has an event,
@@ -1522,24 +1522,17 @@ class AnalogPorts:
     with hundreds of idle agents' lines then costs next to nothing per tick, where one
     handler per port would look at every event of every port on every tick."""
 
+    slack = _EPS
+
     def __init__(self) -> None:
-        self.ports: dict[int, AnalogPort] = {}
-        self._wake = WakeSchedule()
-        self._marked: set[int] = set()
+        super().__init__()
+        self.ports: dict[int, AnalogPort] = self.lines
 
     def add(self, ap: AnalogPort) -> None:
         n = ap.port.number
-        if n in self.ports:
-            raise ValueError(f"port {n} already runs analog signalling")
-        self.ports[n] = ap
-        ap._group = self
-        self._marked.add(n)
+        self.add_line(n, ap, f"port {n} already runs analog signalling")
 
-    def mark(self, number: int) -> None:
-        """Run this port on the next tick (a request changed it between ticks)."""
-        self._marked.add(number)
-
-    def handle(self, now: float, tick: int, events: list[Event]) -> list[Event]:
+    def route(self, events: list[Event]) -> dict[int, list[Event]]:
         routed: dict[int, list[Event]] = {}
         ports = self.ports
         for ev in events:
@@ -1550,16 +1543,10 @@ class AnalogPorts:
                 n = getattr(ev, "timeslot", None)
             if n in ports and not isinstance(ev, AnalogCallEvent):
                 routed.setdefault(n, []).append(ev)
-        run = self._marked
-        self._marked = set()
-        run |= self._wake.due(now + _EPS)
-        run.update(routed)
-        out: list[Event] = []
-        for n in sorted(run):
-            ap = ports[n]
-            out += ap.handle(now, tick, routed.get(n, ()))
-            self._wake.set(n, ap.next_wake())
-        return out
+        return routed
+
+    def next_wake(self, ap: AnalogPort) -> float | None:
+        return ap.next_wake()
 
 
 def attach(board, ports=None, *, fxs: FxsConfig | None = None, fxo: FxoConfig | None = None,

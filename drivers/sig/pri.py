@@ -19,7 +19,7 @@ from typing import ClassVar
 from drivers.board import DFrame, Event, SpanAlarm
 from drivers.sig import q921, q931
 from drivers.sig.q931_codec import CAUSE_TEXT
-from drivers.sig.wake import WakeSchedule
+from drivers.sig.wake import LineGroup
 
 __all__ = [
     "PriSpan", "PriSpans", "attach", "CallOffered", "CallDigits", "CallProceeding", "CallAlerting", "CallAnswered",
@@ -340,7 +340,7 @@ class PriSpan:
                 "q921": dict(self.lapd.counters), "q931": dict(self.q931.counters)}
 
 
-class PriSpans:
+class PriSpans(LineGroup):
     """Every PRI span of one board (in one role) as one signalling handler.
 
     A tick's D-channel frames and alarms go to the span they came from; a span's stack
@@ -350,38 +350,23 @@ class PriSpans:
     board's tick and every call's timers on every tick."""
 
     def __init__(self) -> None:
-        self.spans: dict[int, PriSpan] = {}
-        self._wake = WakeSchedule()
-        self._marked: set[int] = set()
+        super().__init__()
+        self.spans: dict[int, PriSpan] = self.lines
 
     def add(self, pri: PriSpan) -> None:
         n = pri.span.number
-        if n in self.spans:
-            raise ValueError(f"span {n} already runs PRI")
-        self.spans[n] = pri
-        pri._group = self
-        self._marked.add(n)
+        self.add_line(n, pri, f"span {n} already runs PRI")
 
-    def mark(self, number: int) -> None:
-        """Run this span's stack on the next tick."""
-        self._marked.add(number)
-
-    def handle(self, now: float, tick: int, events: list[Event]) -> list[Event]:
+    def route(self, events: list[Event]) -> dict[int, list[Event]]:
         spans = self.spans
         routed: dict[int, list[Event]] = {}
         for ev in events:
             if isinstance(ev, (DFrame, SpanAlarm)) and ev.span in spans:
                 routed.setdefault(ev.span, []).append(ev)
-        run = self._marked
-        self._marked = set()
-        run |= self._wake.due(now)
-        run.update(routed)
-        out: list[Event] = []
-        for n in sorted(run):
-            pri = spans[n]
-            out += pri.handle(now, tick, routed.get(n, []))
-            self._wake.set(n, pri.next_timer())
-        return out
+        return routed
+
+    def next_wake(self, pri: PriSpan) -> float | None:
+        return pri.next_timer()
 
 
 def attach(board, side: str, spans=None) -> dict[int, PriSpan]:

@@ -1,7 +1,9 @@
-"""When each line of a group next needs its stack run: one entry per line that counts.
+"""A board's lines of one kind under one signalling handler, each line's stack run only
+when it is due.
 
-A board's group handler (:class:`drivers.sig.pri.PriSpans`, :class:`drivers.sig.analog.
-AnalogPorts`) runs a line's stack only when it has events, a request, or a timer due.
+:class:`LineGroup` is what :class:`drivers.sig.pri.PriSpans` and :class:`drivers.sig.analog.
+AnalogPorts` share: a line runs on a tick when the tick has events for it, when a request
+changed it between ticks (``mark``), or when a timer of it is due (:class:`WakeSchedule`).
 After each run the line's next deadline is set again; an entry left in the heap by a
 deadline that moved is skipped when it comes up, rather than running the line for
 nothing (a busy span re-arms its timers on nearly every tick)."""
@@ -34,3 +36,49 @@ class WakeSchedule:
         elif self._due.get(n) != when:
             self._due[n] = when
             heapq.heappush(self._heap, (when, n))
+
+
+class LineGroup:
+    """Lines by number, run on the board's tick only when due. A subclass says which of
+    a tick's events are for which line (:meth:`route`) and when a line next needs to
+    run (:meth:`next_wake`); a line has ``handle(now, tick, events)`` and a ``_group``
+    it marks when a request changes it between ticks."""
+
+    #: added to ``now`` when looking for due lines (a float clock's rounding)
+    slack = 0.0
+
+    def __init__(self) -> None:
+        self.lines: dict = {}
+        self._wake = WakeSchedule()
+        self._marked: set[int] = set()
+
+    def add_line(self, n: int, line, taken: str) -> None:
+        """Line ``n`` joins (``taken``: the error when it is already here)."""
+        if n in self.lines:
+            raise ValueError(taken)
+        self.lines[n] = line
+        line._group = self
+        self._marked.add(n)
+
+    def mark(self, number: int) -> None:
+        """Run this line on the next tick (a request changed it between ticks)."""
+        self._marked.add(number)
+
+    def route(self, events: list) -> dict[int, list]:
+        raise NotImplementedError
+
+    def next_wake(self, line) -> float | None:
+        raise NotImplementedError
+
+    def handle(self, now: float, tick: int, events: list) -> list:
+        routed = self.route(events)
+        run = self._marked
+        self._marked = set()
+        run |= self._wake.due(now + self.slack)
+        run.update(routed)
+        out: list = []
+        for n in sorted(run):
+            line = self.lines[n]
+            out += line.handle(now, tick, routed.get(n, ()))
+            self._wake.set(n, self.next_wake(line))
+        return out
