@@ -1372,65 +1372,47 @@ void e1_framer_rx_line(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int n
 void e1_framer_rx_tick(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int nbytes, uint8_t *ts,
                        int nframes)
 {
-    /* Share by share as rx_line and read would go (the LOS and AIS periods
-     * and the BPV count follow the words of each share), without what a call
-     * per share costs: rxbuf is compacted only when a share needs the room. */
-    int64_t done = 0;
-    int f;
+    int64_t done = 0, decoded = 0, upto = 0;
+    int f, share;
 
-    if (nframes <= 0) {
-        e1_framer_rx_line(s, p, n, nbytes);
-        return;
-    }
-    if (nbytes > 0)
-        s->cnt.bits_rx += (uint64_t) nbytes * 8;
-    if (nbytes > 0 && nbytes % (8 * nframes) == 0) {
-        /* Shares of whole words (the usual tick: 32 bytes a frame): the words
-         * are the same taken share by share or all at once, so the line is
-         * decoded ahead a bufferful at a time, and the deframer stops at each
-         * share's end. Decoding ahead changes nothing it sees: it never looks
-         * at the decoder, nor the decoder at it. */
-        int64_t decoded = 0, upto = 0;
-        int share = nbytes / nframes;
-
+    if (nframes <= 0 || nbytes <= 0 || nbytes % (8 * nframes) != 0) {
+        /* Shares of part words (a line clock off the local one): each share by
+         * itself, as the LOS and AIS periods and the BPV count follow the words
+         * of each piece received. */
         for (f = 0; f < nframes; f++) {
-            upto += share;
-            while (done < upto) {
-                int64_t to;
-                if (decoded == done) {
-                    int room, take;
-                    rx_compact(s);
-                    room = (RXBUF_BYTES - s->rx_len) & ~7;
-                    take = nbytes - decoded < room ? (int) (nbytes - decoded) : room;
-                    rx_decode(s, p + decoded, n + decoded, take);
-                    decoded += take;
-                }
-                to = upto < decoded ? upto : decoded;
-                rx_frames(s, s->rx_len - (int) (decoded - to));
-                done = to;
-            }
+            int64_t end = nbytes > 0 ? (int64_t) nbytes * (f + 1) / nframes : 0;
+            e1_framer_rx_line(s, p + done, n + done, (int) (end - done));
+            done = end;
             e1_framer_read(s, ts + (size_t) f * E1_FRAME_BYTES, 1);
         }
-        rx_compact(s);
+        if (nframes <= 0)
+            e1_framer_rx_line(s, p, n, nbytes);
         return;
     }
+    /* Shares of whole words (the usual tick: 32 bytes a frame): the words are
+     * the same taken share by share or all at once, so the line is decoded
+     * ahead a bufferful at a time (what a call per 32 bytes costs is about as
+     * much again), and the deframer stops at each share's end, so frames reach
+     * the elastic store in the same order against the reads. Decoding ahead
+     * changes nothing it sees: it never looks at the decoder, nor the decoder
+     * at it. */
+    s->cnt.bits_rx += (uint64_t) nbytes * 8;
+    share = nbytes / nframes;
     for (f = 0; f < nframes; f++) {
-        int64_t upto = nbytes > 0 ? (int64_t) nbytes * (f + 1) / nframes : 0;
-
+        upto += share;
         while (done < upto) {
-            int room = RXBUF_BYTES - s->rx_len;
-            int take;
-
-            if (room < upto - done && s->rx_len > 0) {
+            int64_t to;
+            if (decoded == done) {
+                int room, take;
                 rx_compact(s);
-                room = RXBUF_BYTES - s->rx_len;
+                room = (RXBUF_BYTES - s->rx_len) & ~7;
+                take = nbytes - decoded < room ? (int) (nbytes - decoded) : room;
+                rx_decode(s, p + decoded, n + decoded, take);
+                decoded += take;
             }
-            take = upto - done < room ? (int) (upto - done) : room;
-            rx_decode(s, p + done, n + done, take);
-            done += take;
-            rx_frames(s, s->rx_len);
-            if (done < upto)
-                rx_compact(s);     /* as rx_line does between pieces of a long share */
+            to = upto < decoded ? upto : decoded;
+            rx_frames(s, s->rx_len - (int) (decoded - to));
+            done = to;
         }
         e1_framer_read(s, ts + (size_t) f * E1_FRAME_BYTES, 1);
     }
