@@ -56,7 +56,7 @@ from cti.planning import (erlang_b, ivr_ports_plan, offered_from_carried, patien
 from cti.store import DB_NAME, OUTCOMES, Store
 
 __all__ = ["erlang_b", "offered_from_carried", "loss_report", "format_table",
-           "report_losses", "load_report", "parse_time", "IVR_SPAN", "trunk_offered"]
+           "report_losses", "load_report", "parse_time", "IVR_SPAN", "FXO_TRUNKS", "trunk_offered"]
 
 
 def _mean(xs: list[float]) -> float | None:
@@ -70,6 +70,8 @@ def _ratio(n: int, d: int) -> float | None:
 #: The label under which the server samples its IVR port occupancy in ``trunk_samples``
 #: (busy ports, configured ports), beside the spans' (busy B-channels, channels).
 IVR_SPAN = "ivr"
+#: the label of the FXO trunk lines (one group) in the trunk samples
+FXO_TRUNKS = "fxo"
 
 
 class _Occupancy:

@@ -35,13 +35,10 @@ from typing import Any, Callable
 
 from cti.bus import EventLog, Published, Publisher, ReplayGap
 from cti.config import MAX_SPANS, Config
-from cti.report import IVR_SPAN
+from cti.report import FXO_TRUNKS, IVR_SPAN
 from drivers.board import Audio, Board, DFrame, DFrameSent
 
 __all__ = ["RequestError", "Service", "serve", "run", "PROTOCOL_VERSION"]
-
-#: the trunk group label of the FXO lines in the occupancy samples
-FXO_TRUNKS = "fxo"
 
 PROTOCOL_VERSION = 1
 MAX_LISTEN_SECONDS = 60.0
