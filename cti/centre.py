@@ -140,6 +140,8 @@ class Centre:
         self.ivr_ports = ivr_mod.IvrPorts(config.ivr_ports)
         self.agents = {a.id: a for a in config.agents}
         self.calls: dict[str, Call] = {}
+        # the calls by the trunk channel they hold: (span, timeslot) or (0, FXO port)
+        self._trunk_calls: dict[tuple, list[Call]] = {}
         self._ids = itertools.count(1)
         self._by_pri: dict[tuple[int, int], str] = {}
         self._by_fxo: dict[tuple[int, int], str] = {}
@@ -216,6 +218,7 @@ class Centre:
     def _new_call(self, now, **kw) -> Call:
         call = Call(id=f"c{next(self._ids)}", start=now, **kw)
         self.calls[call.id] = call
+        self._index_trunk(call)
         self.counters["offered"] += 1
         return call
 
@@ -224,7 +227,6 @@ class Centre:
     def handle(self, now: float, events: list) -> list[CtiEvent]:
         """The board's events of one tick in, CTI events out."""
         self.now = now
-        taps: dict | None = None         # the calls by trunk channel, once per tick
         for ev in events:
             if isinstance(ev, pri_mod.CallOffered):
                 self._pri_offered(now, ev)
@@ -244,9 +246,7 @@ class Centre:
             elif isinstance(ev, ToneDone):
                 self._tone_done(now, ev)
             elif isinstance(ev, Audio):
-                if taps is None:
-                    taps = self._calls_by_trunk()
-                self._audio(ev, taps)
+                self._audio(ev)
         self._run_acd(now)
         wake = self._ivr_wake
         while wake and wake[0][0] <= now:
@@ -414,13 +414,37 @@ class Centre:
 
     # ---- IVR ---------------------------------------------------------------------------
 
-    def _on_channel(self, ev):
+    def _on_channel(self, ev) -> tuple:
         """The calls on the event's trunk channel, in the order they came (a DTMF or
         tone-done event: a B-channel, or span 0 and an FXO port)."""
-        span, ts = ev.span, ev.timeslot
-        if span != 0:
-            return (c for c in self.calls.values() if c.timeslot == ts and c.span == span)
-        return (c for c in self.calls.values() if c.fxo_port == ts)
+        return tuple(self._trunk_calls.get((ev.span, ev.timeslot), ()))
+
+    @staticmethod
+    def _trunk_keys(call: Call) -> list:
+        keys = []
+        if call.span is not None and call.timeslot is not None:
+            keys.append((call.span, call.timeslot))
+        if call.fxo_port is not None:
+            keys.append((0, call.fxo_port))
+        return keys
+
+    def _index_trunk(self, call: Call) -> None:
+        """Note the call under the trunk channel it holds (a call's span and timeslot or
+        FXO port are set when it is made, or its timeslot when the network gives one)."""
+        for key in self._trunk_keys(call):
+            calls = self._trunk_calls.setdefault(key, [])
+            if call not in calls:
+                calls.append(call)
+                # in the order the calls came, as their ids count up
+                calls.sort(key=lambda c: int(c.id[1:]))
+
+    def _unindex_trunk(self, call: Call) -> None:
+        for key in self._trunk_keys(call):
+            calls = self._trunk_calls.get(key)
+            if calls is not None and call in calls:
+                calls.remove(call)
+                if not calls:
+                    del self._trunk_calls[key]
 
     def _digit(self, now, ev) -> None:
         for call in self._on_channel(ev):
@@ -804,19 +828,11 @@ class Centre:
             if c is not None:
                 self._trunk_cleared(now, c, 16)
 
-    def _calls_by_trunk(self) -> dict:
-        """The calls by the trunk channel they hold: (span, timeslot) or (0, FXO port)."""
-        out = {}
-        for call in self.calls.values():
-            if call.span is not None and call.timeslot is not None:
-                out.setdefault((call.span, call.timeslot), call)
-            if call.fxo_port is not None:
-                out.setdefault((0, call.fxo_port), call)
-        return out
-
-    def _audio(self, ev, taps: dict) -> None:
-        call = taps.get((ev.span, ev.timeslot))
-        if call is not None:
+    def _audio(self, ev) -> None:
+        # the first call on the trunk channel
+        calls = self._trunk_calls.get((ev.span, ev.timeslot))
+        if calls:
+            call = calls[0]
             rec = call.voicemail or call.recording
             if rec is not None:
                 rec.add(ev.data, ev.sent)
@@ -923,6 +939,7 @@ class Centre:
             self.store.add_cdr(cdr)           # in SQLite before the event goes out
         self._call_event(call, "cleared", cause=cause, outcome=outcome, recording=rec_path)
         del self.calls[call.id]
+        self._unindex_trunk(call)
 
     # ---- requests (agents, supervisors, integrators) ----------------------------------
 
@@ -1229,6 +1246,7 @@ class Centre:
                     dnis=number, start=now, span=spans[0] if spans else None,
                     fxo_port=fxo, agent=agent, agent_port=ext, span_asked=span is not None)
         self.calls[call.id] = call
+        self._index_trunk(call)
         fxs_call = self.analog[ext].send(now, analog.Alert(number, "dialling"))
         call.agent_call = fxs_call
         self._outbound[(ext, fxs_call)] = call.id
@@ -1315,6 +1333,7 @@ class Centre:
         ts = getattr(ev, "timeslot", None)
         if ts and call.timeslot is None:
             call.timeslot = ts
+            self._index_trunk(call)
             call.trunk = f"{call.span}/{ts}"
         if isinstance(ev, pri_mod.CallAlerting) or (isinstance(ev, analog.CallProgress)
                                                     and ev.tone == "ringback"):

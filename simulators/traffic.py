@@ -330,6 +330,9 @@ class Traffic:
         self.callers: dict[int, _Caller] = {}           # live callers by number
         self._by_channel: dict[tuple[int, int], _Caller] = {}   # not yet tied to a CTI call
         self._by_call_id: dict[str, _Caller] = {}
+        # the desks whose call_id is each CTI call (kept by _desk_call): an event of a call
+        # looks at its own desks, not at every desk of the centre
+        self._desks_of_call: dict[str, dict[int, _Desk]] = {}
         self.desks = {port: _Desk(port, phone) for port, phone in sorted(world.phones.items())}
         self._watched: set[int] = set()            # desks alerted or ringing out
         self._by_xcall: dict[int, _Caller] = {}    # id(exchange call) -> live caller
@@ -403,7 +406,7 @@ class Traffic:
                 self._agent_port[ev["agent"]] = port
                 desk.agent = ev["agent"]
                 if desk.state in ("idle", "alerted", "ringing_out"):
-                    desk.call_id = cid
+                    self._desk_call(desk, cid)
         elif t == "call.dissuaded":
             if c is not None and c.state in ("setup", "ivr"):
                 self._dissuaded(c, str(ev.get("mode", "offer")))
@@ -429,8 +432,8 @@ class Traffic:
             if desk is not None:
                 self._talk(desk, cid, ev.get("agent"))
             # ring-all: the other phones that rang for this call stop
-            for d in self.desks.values():
-                if d is not desk and d.call_id == cid and d.state in ("alerted", "ringing_out"):
+            for d in self._desks_on(cid):
+                if d is not desk and d.state in ("alerted", "ringing_out"):
                     self._desk_idle(d)
         elif t == "call.transferred":
             if c is not None and c.state == "talking":
@@ -438,8 +441,8 @@ class Traffic:
                 c.state = "queued"
                 c.queued_at = self.now
                 self._after(self.now + c.patience, lambda c=c: self._patience_over(c))
-            for d in self.desks.values():
-                if d.call_id == cid and d.state in ("lifted", "talking"):
+            for d in self._desks_on(cid):
+                if d.state in ("lifted", "talking"):
                     d.talk_seq += 1
                     d.state = "hanging_up"
                     self._after(self.now + self._uniform(self.behaviour(d.port).hangup_delay),
@@ -460,16 +463,15 @@ class Traffic:
         elif t == "call.cleared":
             if c is not None:
                 self._by_call_id.pop(cid, None)
-            for d in self.desks.values():
-                if d.call_id == cid:
-                    if d.state in ("alerted", "ringing_out"):
-                        self._desk_idle(d)
-                    elif d.state in ("lifted", "talking"):
-                        # the caller went first: the agent hears the disconnect, hangs up
-                        d.talk_seq += 1
-                        d.state = "hanging_up"
-                        self._after(self.now + self._uniform(self.behaviour(d.port).hangup_delay),
-                                    lambda d=d: self._hang_up(d))
+            for d in self._desks_on(cid):
+                if d.state in ("alerted", "ringing_out"):
+                    self._desk_idle(d)
+                elif d.state in ("lifted", "talking"):
+                    # the caller went first: the agent hears the disconnect, hangs up
+                    d.talk_seq += 1
+                    d.state = "hanging_up"
+                    self._after(self.now + self._uniform(self.behaviour(d.port).hangup_delay),
+                                lambda d=d: self._hang_up(d))
 
     # ---- arrivals --------------------------------------------------------------------------
 
@@ -670,7 +672,7 @@ class Traffic:
     def _talk(self, d: _Desk, cid: str, agent: str | None) -> None:
         b = self.behaviour(d.port)
         d.state = "talking"
-        d.call_id = cid
+        self._desk_call(d, cid)
         d.agent = agent or d.agent
         d.talk_seq += 1
         seq = d.talk_seq
@@ -704,9 +706,28 @@ class Traffic:
             d.phone.hang_up()
         self._desk_idle(d)
 
+    def _desk_call(self, d: _Desk, cid: str | None) -> None:
+        """Set the CTI call on a desk, keeping the index of desks by call."""
+        if d.call_id == cid:
+            return
+        if d.call_id is not None:
+            desks = self._desks_of_call.get(d.call_id)
+            if desks is not None:
+                desks.pop(d.port, None)
+                if not desks:
+                    del self._desks_of_call[d.call_id]
+        d.call_id = cid
+        if cid is not None:
+            self._desks_of_call.setdefault(cid, {})[d.port] = d
+
+    def _desks_on(self, cid) -> list[_Desk]:
+        """The desks on call ``cid``, in port order (as a scan of the desks would give)."""
+        desks = self._desks_of_call.get(cid)
+        return [desks[p] for p in sorted(desks)] if desks else []
+
     def _desk_idle(self, d: _Desk) -> None:
         d.state = "idle"
-        d.call_id = None
+        self._desk_call(d, None)
         d.lift_seq += 1
         d.talk_seq += 1
 

@@ -24,12 +24,51 @@ PEAK = PeakPlan(seed=3, base=5.0, peak=80.0, lead=10.0, ramp=20.0, hold=60.0, pa
                 drain_limit=1200.0)
 
 
+INDEX_CHECKS = collections.Counter()
+
+
+def _check_indexes(centre, traffic):
+    """The centre's calls by trunk channel and the simulated desks by call, each against
+    a scan of what it indexes (both are kept as calls come and go)."""
+    scan = collections.defaultdict(list)
+    for call in centre.calls.values():
+        if call.span is not None and call.timeslot is not None:
+            scan[(call.span, call.timeslot)].append(call)
+        if call.fxo_port is not None:
+            scan[(0, call.fxo_port)].append(call)
+    assert centre._trunk_calls == dict(scan)
+    INDEX_CHECKS["trunk"] += len(scan)
+    if traffic is not None:
+        desks = collections.defaultdict(dict)
+        for d in traffic.desks.values():
+            if d.call_id is not None:
+                desks[d.call_id][d.port] = d
+        assert traffic._desks_of_call == dict(desks)
+        INDEX_CHECKS["desk"] += len(desks)
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
+    from cti.server import Service
+
     home = tmp_path_factory.mktemp("peak")
-    res = scenario.run_peak(OLD, NEW, PEAK, home=home, progress=False)
+    tick = Service.tick
+
+    def checked_tick(self):
+        out = tick(self)
+        _check_indexes(self.centre, getattr(self, "traffic", None))
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Service, "tick", checked_tick)
+        res = scenario.run_peak(OLD, NEW, PEAK, home=home, progress=False)
     files = scenario.write_outputs(res, home)
     return res, files, home
+
+
+def test_the_call_indexes_agree_with_a_scan_at_every_tick(results):
+    # checked in the fixture; here that there was something to check
+    assert INDEX_CHECKS["trunk"] > 1000 and INDEX_CHECKS["desk"] > 100
 
 
 def db(results, name):
