@@ -360,7 +360,11 @@ class Service:
         from cti.campaigns import Campaigns
         self.campaigns = Campaigns(self.centre, self.store, self.centre.epoch, cc.callbacks)
         self._trunk_busy: dict[int | str, tuple[int, int]] = {}
+        self._trunk_sig: list | None = None
+        self._fxo_trunks = self.centre.fxo_trunks_busy()[1] > 0
         self._exchange_seen = (0, 0)
+        self._exchange_calls = getattr(self.world, "calls", None) if self.world is not None \
+            else None
 
     def _sample_trunks(self) -> None:
         """Occupancy for the loss report, the server's own, a sample whenever a count
@@ -370,6 +374,29 @@ class Service:
         the same table: ports in use of those configured), from which the report gives
         per-span and IVR occupancy, all-busy time and Erlang B; and, on the simulated
         exchange, what only it sees: calls offered and those that found every channel busy."""
+        # what a busy count is read from, checked first as one list: on most ticks no count
+        # changed and nothing more is done
+        ports = getattr(self.centre, "ivr_ports", None)
+        sig = [(p.q931.busy_count(), len(p.q931.channels)) for p in self.pri.values()]
+        if self.r2:
+            sig += [len(r.free_timeslots()) for r in self.r2.values()]
+        if self._fxo_trunks:
+            sig.append(self.centre.fxo_trunks_busy())
+        if ports is not None:
+            sig.append(ports.in_use)
+        if sig != self._trunk_sig:
+            self._trunk_sig = sig
+            self._sample_trunk_counts(ports)
+        calls = self._exchange_calls
+        if calls is not None:
+            seen = (calls.stats.offered, calls.stats.congested)
+            if seen != self._exchange_seen:
+                d_off = seen[0] - self._exchange_seen[0]
+                d_cong = seen[1] - self._exchange_seen[1]
+                self._exchange_seen = seen
+                self.store.exchange_count(self.ts(), 0, d_off, d_cong)
+
+    def _sample_trunk_counts(self, ports) -> None:
         counts: list[tuple[int | str, int, int]] = []
         for n, pri in self.pri.items():
             q = pri.q931
@@ -380,7 +407,6 @@ class Service:
         fxo_busy, fxo_total = self.centre.fxo_trunks_busy()
         if fxo_total:
             counts.append((FXO_TRUNKS, fxo_busy, fxo_total))
-        ports = getattr(self.centre, "ivr_ports", None)
         if ports is not None:
             counts.append((IVR_SPAN, ports.in_use, ports.count))
         changed = []
@@ -392,14 +418,6 @@ class Service:
                 changed.append((label, busy, total))
         if changed:
             self.store.trunk_samples_add(self.ts(), changed)
-        calls = getattr(self.world, "calls", None) if self.world is not None else None
-        if calls is not None:
-            seen = (calls.stats.offered, calls.stats.congested)
-            if seen != self._exchange_seen:
-                d_off = seen[0] - self._exchange_seen[0]
-                d_cong = seen[1] - self._exchange_seen[1]
-                self._exchange_seen = seen
-                self.store.exchange_count(self.ts(), 0, d_off, d_cong)
 
     # time -----------------------------------------------------------------------------
     @property
