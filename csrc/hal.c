@@ -112,10 +112,21 @@ void hal_board_close(hal_board_t *b)
     free(b);
 }
 
+int hal_span_dframe_tx_report(hal_board_t *b, int span, int on)
+{
+    if (b == NULL || span < 1 || span > b->nspans)
+        return HAL_ENOSPAN;
+    b->dframe_tx_muted[span] = !on;
+    return HAL_OK;
+}
+
 int hal_board_push_event(hal_board_t *b, int type, int span, int chan, int value, int aux,
                          const uint8_t *data, int len)
 {
     hal_event_t *e;
+
+    if (type == HAL_EV_DFRAME_TX && span >= 1 && span <= b->nspans && b->dframe_tx_muted[span])
+        return HAL_OK;
 
     if (b->ev_count >= b->ev_cap || (len > 0 && b->data_len + len > b->data_cap)) {
         b->events_lost++;

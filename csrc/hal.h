@@ -215,6 +215,9 @@ struct hal_board_s {
     uint8_t *data;                /* payloads of queued events */
     int data_len, data_cap;
     uint32_t events_lost;
+    /* spans whose sent D-channel frames are not reported (HAL_EV_DFRAME_TX is a
+     * copy for traces: a host tracing no span needs none of them) */
+    uint8_t dframe_tx_muted[HAL_MAX_SPANS + 1];
 };
 
 /* Board life cycle. backend: "sim" or "dahdi". Returns NULL and sets *err. */
@@ -239,6 +242,10 @@ int hal_board_events(hal_board_t *b, hal_event_t *out, int max, uint8_t *data, i
  * hal_board_events()). */
 int hal_board_tick_events(hal_board_t *b, hal_event_t *out, int max, uint8_t *data, int data_cap,
                           int *data_used, int *more);
+
+/* Whether the span reports the D-channel frames it sends (HAL_EV_DFRAME_TX), on
+ * from open: off spares the copy and the event when nobody traces the span. */
+int hal_span_dframe_tx_report(hal_board_t *b, int span, int on);
 
 int hal_span_set_cas(hal_board_t *b, int span, int ts, int abcd);
 int hal_span_get_cas(hal_board_t *b, int span, int ts);

@@ -325,6 +325,9 @@ class Service:
             self.pri = pri.attach(self.board, "user")
             self.r2 = r2span.attach(self.board, "cn")
         self._traces: dict[int, float] = {}       # span -> line time the trace ends
+        # the frames a span sends come up from the board only while it is traced
+        for span in self.board.spans.values():
+            span.report_sent_dframes(False)
         self.centre = None
         self.store = None
         self.campaigns = None
@@ -546,7 +549,7 @@ class Service:
                 out.append(pub)
         for span, until in list(self._traces.items()):
             if self.line_time >= until:
-                del self._traces[span]
+                self._trace_off(span)
                 out.append(self.log.append(self.ts(), "trace.end", span=span, data=None))
         done = []
         for lst in list(self._listens):
@@ -1056,11 +1059,17 @@ class Service:
     def op_trace_start(self, a):
         self._pri(a["span"])
         self._traces[a["span"]] = self.line_time + a["seconds"]
+        self.board.spans[a["span"]].report_sent_dframes(True)
         return {"span": a["span"], "until": round(self.line_time + a["seconds"], 3),
                 "network_side": self._network_side(a["span"]), "seq": self.log.last_seq}
 
+    def _trace_off(self, span: int) -> None:
+        self._traces.pop(span, None)
+        if span in self.board.spans:
+            self.board.spans[span].report_sent_dframes(False)
+
     def op_trace_stop(self, a):
-        self._traces.pop(a["span"], None)
+        self._trace_off(a["span"])
         return {"span": a["span"], "stopped": True, "seq": self.log.last_seq}
 
     # the call centre: agents, queues, calls, reports ---------------------------------------

@@ -532,6 +532,12 @@ class Span:
         check(lib.hal_span_loopback(self._board._b, self.number, LOOPBACKS[mode]),
               self._what("loopback"))
 
+    def report_sent_dframes(self, on: bool) -> None:
+        """Whether the span reports each D-channel frame it sends as a :class:`DFrameSent`
+        (on when the board opens; a copy for traces, so off while nobody traces it)."""
+        check(lib.hal_span_dframe_tx_report(self._board._b, self.number, int(bool(on))),
+              self._what("D-channel report"))
+
     def send_ais(self, on: bool) -> None:
         check(lib.hal_span_send_ais(self._board._b, self.number, int(bool(on))), self._what("AIS"))
 

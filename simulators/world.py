@@ -376,6 +376,8 @@ class SimWorld:
         our_fxs = [n for n, k in enumerate(ports, 1) if k == "fxs"]
         our_fxo = [n for n, k in enumerate(ports, 1) if k == "fxo"]
         self.exchange = Board("exchange", "sim", spans, ["fxs"] * len(our_fxo), tick_ms)
+        for span in self.exchange.spans.values():
+            span.report_sent_dframes(False)     # nobody traces the exchange's side
         self.phones_board = Board("phones", "sim", [], ["fxo"] * len(our_fxs), tick_ms)
         self.cables: dict[int, Cable] = {}
         for i, cfg in enumerate(spans):

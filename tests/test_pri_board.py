@@ -242,3 +242,29 @@ def test_digits_dialled_before_setup_acknowledge_wait_for_it():
     net.proceeding(clock["now"], offered.call)
     run()
     assert of(seen["user"], CallProceeding, call=call)
+
+
+def test_sent_frames_are_reported_only_from_spans_that_report_them(world):
+    """The copy of each sent D-channel frame (for traces) comes up only from a span that
+    reports them: the frames themselves still cross the cable (the far end receives them)."""
+    from drivers.hal import HalError, check, lib
+
+    world.board.spans[2].report_sent_dframes(False)
+    sent = {1: 0, 2: 0}
+    for n in (1, 2):
+        world.pri[n].place_call(world.board.line_seconds, "12345", "4008001234")
+    seen = []
+    for _ in range(100):
+        ev = world.tick()
+        seen += ev
+        for e in ev:
+            if isinstance(e, DFrameSent):
+                sent[e.span] += 1
+    assert sent[1] > 0 and sent[2] == 0
+    # the exchange got both SETUPs: each call was answered or at least proceeded
+    assert of(seen, CallProceeding, span=1) and of(seen, CallProceeding, span=2)
+    world.board.spans[2].report_sent_dframes(True)
+    world.pri[2].place_call(world.board.line_seconds, "12346", "4008001234")
+    assert any(isinstance(e, DFrameSent) and e.span == 2 for e in world.run(100))
+    with pytest.raises(HalError):                       # the board has spans 1 and 2
+        check(lib.hal_span_dframe_tx_report(world.board._b, 3, 0), "span 3")
