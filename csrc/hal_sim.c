@@ -53,9 +53,16 @@ typedef struct {
     fsk_tx_t *fsk_tx;
     int mfc_backward;
     int fsk_mode;
+    /* one of the four generators above was started and has not been seen idle
+     * since: an idle channel (most agents' ports) never looks into them */
+    int gen_armed;
     /* detectors on the received signal (HAL_DET_* in detect) */
     int detect;
     dtmf_rx_t *dtmf_rx;
+    /* dtmf_rx is idle (dtmf_rx_idle) and these samples of silence are owed
+     * to it, handed over before it next hears anything */
+    int dtmf_idle;
+    int dtmf_owed;
     mfc_rx_t *mfc_rx;
     cpt_rx_t *cpt_rx;
     fsk_rx_t *fsk_rx;
@@ -288,16 +295,25 @@ static int16_t tone_sample(sim_chan_t *c)
     return (int16_t) lrint(v);
 }
 
-/* A generator of the channel's own is sounding (tone, DTMF, MFC, call progress, FSK). */
-static int chan_sounding(const sim_chan_t *c)
+/* A generator of the channel's own is sounding (tone, DTMF, MFC, call progress, FSK).
+ * A generator stopped stays stopped until started again, so once all are seen
+ * idle the channel is disarmed and the next look costs one test. */
+static int chan_sounding(sim_chan_t *c)
 {
-    return c->tone_on || (c->dtmf_tx && dtmf_tx_pending(c->dtmf_tx))
-           || (c->mfc_tx && mfc_tx_get_digit(c->mfc_tx) > 0)
-           || (c->cpt_tx && cpt_tx_playing(c->cpt_tx))
-           || (c->fsk_tx && fsk_tx_queued(c->fsk_tx) > 0);
+    if (c->tone_on)
+        return 1;
+    if (!c->gen_armed)
+        return 0;
+    if ((c->dtmf_tx && dtmf_tx_pending(c->dtmf_tx))
+        || (c->mfc_tx && mfc_tx_get_digit(c->mfc_tx) > 0)
+        || (c->cpt_tx && cpt_tx_playing(c->cpt_tx))
+        || (c->fsk_tx && fsk_tx_queued(c->fsk_tx) > 0))
+        return 1;
+    c->gen_armed = 0;
+    return 0;
 }
 
-static int chan_generating(const sim_chan_t *c)
+static int chan_generating(sim_chan_t *c)
 {
     return c->conf || chan_sounding(c);
 }
@@ -434,12 +450,30 @@ static void dtmf_report(hal_board_t *b, sim_chan_t *c, int span, int chan)
         ;
 }
 
-/* chan_detect() for a channel whose only detector is DTMF, on n samples of true silence. */
+/* Hand the DTMF receiver the silence owed to it. */
+static void chan_dtmf_wake(sim_chan_t *c)
+{
+    if (c->dtmf_idle) {
+        dtmf_rx_silence(c->dtmf_rx, c->dtmf_owed);
+        c->dtmf_idle = 0;
+        c->dtmf_owed = 0;
+    }
+}
+
+/* chan_detect() for a channel whose only detector is DTMF, on n samples of true
+ * silence: once the receiver is idle the samples are only counted here. */
 static void chan_detect_dtmf_silence(hal_board_t *b, sim_chan_t *c, int span, int chan, int n)
 {
+    if (c->dtmf_idle && c->dtmf_owed < (1 << 24)) {
+        c->dtmf_owed += n;
+        return;
+    }
+    chan_dtmf_wake(c);
     dtmf_rx_silence(c->dtmf_rx, n);
     if (dtmf_rx_waiting(c->dtmf_rx))
         dtmf_report(b, c, span, chan);
+    else if (dtmf_rx_idle(c->dtmf_rx))
+        c->dtmf_idle = 1;
 }
 
 /* Run the channel's detectors over what it received and report what they found. */
@@ -450,6 +484,7 @@ static void chan_detect(hal_board_t *b, sim_chan_t *c, int span, int chan, const
     int v;
 
     if (c->dtmf_rx) {
+        chan_dtmf_wake(c);
         dtmf_rx(c->dtmf_rx, lin, n);
         if (dtmf_rx_waiting(c->dtmf_rx))
             dtmf_report(b, c, span, chan);
@@ -1617,6 +1652,8 @@ static int sim_detect(hal_board_t *b, int span, int chan, int mask)
         c->fsk_rx = NULL;
     }
     SIM_DETECTOR(HAL_DET_DTMF, dtmf_rx, dtmf_rx_init(NULL, NULL), dtmf_rx_free);
+    if (c->dtmf_rx == NULL)
+        c->dtmf_idle = c->dtmf_owed = 0;   /* a new receiver starts afresh */
     SIM_DETECTOR(HAL_DET_MFC_FWD | HAL_DET_MFC_BWD, mfc_rx,
                  mfc_rx_init(NULL, (mask & HAL_DET_MFC_BWD) != 0), mfc_rx_free);
     SIM_DETECTOR(HAL_DET_CPT, cpt_rx, cpt_rx_init(NULL, set), cpt_rx_free);
@@ -1654,6 +1691,7 @@ static int sim_dtmf(hal_board_t *b, int span, int chan, const char *digits, int 
     rc = dtmf_tx_put(c->dtmf_tx, digits, len);
     if (rc < 0)
         return HAL_EINVAL;
+    c->gen_armed = 1;
     return rc < len ? HAL_EBUSY : HAL_OK;
 }
 
@@ -1674,6 +1712,7 @@ static int sim_mfc(hal_board_t *b, int span, int chan, int backward, int digit)
             return HAL_ENOMEM;
         c->mfc_backward = backward != 0;
     }
+    c->gen_armed = 1;
     return mfc_tx_set(c->mfc_tx, digit) < 0 ? HAL_EINVAL : HAL_OK;
 }
 
@@ -1685,6 +1724,7 @@ static int sim_cpt(hal_board_t *b, int span, int chan, int tone)
         return HAL_ENOCHAN;
     if (c->cpt_tx == NULL && (c->cpt_tx = cpt_tx_init(NULL, SIM(b)->tone_set)) == NULL)
         return HAL_ENOMEM;
+    c->gen_armed = 1;
     return cpt_tx_play(c->cpt_tx, tone) < 0 ? HAL_EINVAL : HAL_OK;
 }
 
@@ -1711,6 +1751,7 @@ static int sim_fsk(hal_board_t *b, int span, int chan, int mode, const uint8_t *
         c->fsk_mode = fmode;
     }
     rc = fsk_tx_put_bits(c->fsk_tx, bits, nbits);
+    c->gen_armed = 1;
     if (rc == nbits)
         return HAL_OK;
     return rc == -5 ? HAL_EBUSY : HAL_EINVAL;

@@ -83,6 +83,12 @@ class DtmfRx:
             return ""
         return self.digits()
 
+    @property
+    def idle(self) -> bool:
+        """Settled into silence with nothing to take: more silence only counts samples
+        (a board may then count them itself and hand them over in one :meth:`silence`)."""
+        return bool(lib.dtmf_rx_idle(self._s))
+
     def digits(self) -> str:
         """Take the digits detected and not yet taken."""
         n = lib.dtmf_rx_get(self._s, self._buf, lib.DTMF_RX_MAX_DIGITS)

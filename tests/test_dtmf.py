@@ -392,3 +392,42 @@ def test_silence_is_feeding_zeros(pieces):
     assert got_short == got_fed
     assert short.reports() == fed.reports()
     assert short.status == fed.status
+
+
+def test_a_receiver_is_idle_after_silence_and_not_while_a_digit_sounds():
+    rx = DtmfRx()
+    rx.silence(1000)
+    assert rx.idle
+    got = rx.feed(dtmf_generate("5", -10.0, -8.0, 60, 0))
+    assert not rx.idle
+    got += rx.silence(1000)
+    assert got == "5" and not rx.idle      # its report waits to be taken
+    assert rx.reports() and rx.idle
+
+
+@settings(max_examples=60, deadline=None)
+@given(history=st.binary(max_size=800), quiet=st.integers(0, 3000),
+       splits=st.lists(st.integers(0, 3000), max_size=6),
+       digits=st.text(alphabet=DTMF_DIGITS, min_size=1, max_size=3))
+def test_silence_owed_to_an_idle_receiver_can_be_handed_over_at_once(history, quiet, splits,
+                                                                      digits):
+    """What the software board does on idle ports: once the receiver is idle it counts the
+    silent samples itself and hands them over in one call before the line next carries
+    something. That must be what handing them over tick by tick gives: the same digits
+    at the same sample positions afterwards."""
+    tick_by_tick, at_once = DtmfRx(), DtmfRx()
+    for rx in (tick_by_tick, at_once):
+        rx.feed(history[:len(history) // 2 * 2])
+        rx.silence(quiet)
+        rx.digits(), rx.reports()
+    assert tick_by_tick.idle == at_once.idle
+    if not at_once.idle:
+        return                  # still hearing something: the board feeds it as ever
+    for n in splits:
+        tick_by_tick.silence(n)
+        assert tick_by_tick.idle           # silence keeps an idle receiver idle
+    at_once.silence(sum(splits))
+    audio = dtmf_generate(digits, -10.0, -8.0, 60, 60)
+    got = [rx.feed(audio) + rx.silence(800) for rx in (tick_by_tick, at_once)]
+    assert got[0] == got[1] and set(got[0]) <= set(DTMF_DIGITS)
+    assert tick_by_tick.reports() == at_once.reports()

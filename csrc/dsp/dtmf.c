@@ -605,6 +605,11 @@ int dtmf_rx_silence(dtmf_rx_t *s, int samples)
     return got;
 }
 
+int dtmf_rx_idle(const dtmf_rx_t *s)
+{
+    return s != NULL && dtmf_rx_settled(s) && s->digit_count + s->report_count == 0;
+}
+
 int dtmf_rx_bulk(dtmf_rx_t *const *rx, const int16_t *amp, int channels, int samples, int stride)
 {
     int got = 0;

@@ -61,6 +61,12 @@ int dtmf_rx(dtmf_rx_t *s, const int16_t *amp, int samples);
  */
 int dtmf_rx_silence(dtmf_rx_t *s, int samples);
 /*
+ * The receiver has settled into silence and holds nothing to take: more
+ * silence would only move its sample count, so a caller may count idle
+ * samples itself and hand them over in one dtmf_rx_silence() later.
+ */
+int dtmf_rx_idle(const dtmf_rx_t *s);
+/*
  * All channels of a tick in one call: channel c's samples are
  * amp[c * stride .. c * stride + samples - 1]; NULL rx[c] are skipped.
  * Returns the digits that became available on all channels together.
