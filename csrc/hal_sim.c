@@ -169,6 +169,49 @@ static uint8_t law_silence(int law)
     return law == HAL_LAW_ULAW ? G711_ULAW_SILENCE : G711_ALAW_SILENCE;
 }
 
+/* A block of one value throughout (a silent leg: the far end's idle code, a
+ * quiet phone's zeros): then it is coded once, not sample by sample. Every
+ * element equals the one after it: one memcmp, which the C library does a
+ * vector at a time. */
+static int block_const16(const int16_t *x, int n)
+{
+    return n <= 1 || memcmp(x, x + 1, sizeof(x[0]) * (size_t) (n - 1)) == 0;
+}
+
+static int block_const8(const uint8_t *x, int n)
+{
+    return n <= 1 || memcmp(x, x + 1, (size_t) (n - 1)) == 0;
+}
+
+/* n samples of v, four to a 64-bit store */
+static void fill16(int16_t *x, int16_t v, int n)
+{
+    uint64_t w = (uint64_t) (uint16_t) v * 0x0001000100010001ULL;
+    int i = 0;
+
+    for (; i + 4 <= n; i += 4)
+        memcpy(x + i, &w, sizeof(w));
+    for (; i < n; i++)
+        x[i] = v;
+}
+
+/* G.711 decode of n codes, a block of one code as one. */
+static void law_decode_block(int law, const uint8_t *in, int16_t *out, int n)
+{
+    if (n > 0 && block_const8(in, n)) {
+        int16_t v;
+        if (law == HAL_LAW_ULAW)
+            g711_ulaw_decode(in, &v, 1);
+        else
+            g711_alaw_decode(in, &v, 1);
+        fill16(out, v, n);
+    } else if (law == HAL_LAW_ULAW) {
+        g711_ulaw_decode(in, out, n);
+    } else {
+        g711_alaw_decode(in, out, n);
+    }
+}
+
 static uint8_t law_encode(int law, int16_t x)
 {
     return law == HAL_LAW_ULAW ? g711_linear_to_ulaw(x) : g711_linear_to_alaw(x);
@@ -327,9 +370,10 @@ static void add_sat(int32_t *acc, const int16_t *x, int n)
 
 /* Fill n samples as G.711 at out[i * stride]: a played buffer, else the sum
  * of the running generators (tone, DTMF, MFC, call progress, FSK), else
- * silence. Returns a mask of the sources that ran out in this call (bit
- * HAL_DONE_*). */
-static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int n)
+ * silence. silent: out already holds the silence code (a span's timeslots
+ * start each tick so), which then need not be written again. Returns a mask
+ * of the sources that ran out in this call (bit HAL_DONE_*). */
+static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int n, int silent)
 {
     int i = 0, done = 0;
 
@@ -354,15 +398,28 @@ static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int 
         int k, m = n < 8192 ? n : 8192;
         int cm = m < c->conf_frames ? m : c->conf_frames;
 
-        if (law == HAL_LAW_ULAW)
-            g711_ulaw_encode(c->confout, enc, cm);
-        else
-            g711_alaw_encode(c->confout, enc, cm);
-        for (k = cm; k < m; k++)
-            enc[k] = law_encode(law, 0);
-        for (k = 0; k < m; k++)
-            out[k * stride] = enc[k];
-        i = m;
+        if (cm > 0 && block_const16(c->confout, cm)) {
+            /* a silent leg (the usual: one side of a call talks at a time) */
+            uint8_t code = law_encode(law, c->confout[0]);
+            uint8_t rest = law_encode(law, 0);
+            if (!(silent && code == law_silence(law) && (cm == m || rest == code))) {
+                for (k = 0; k < cm; k++)
+                    out[k * stride] = code;
+                for (; k < m; k++)
+                    out[k * stride] = rest;
+            }
+            i = m;
+        } else {
+            if (law == HAL_LAW_ULAW)
+                g711_ulaw_encode(c->confout, enc, cm);
+            else
+                g711_alaw_encode(c->confout, enc, cm);
+            for (k = cm; k < m; k++)
+                enc[k] = law_encode(law, 0);
+            for (k = 0; k < m; k++)
+                out[k * stride] = enc[k];
+            i = m;
+        }
     } else if (chan_generating(c)) {
         int32_t acc[8192];
         int16_t buf[8192];
@@ -422,8 +479,9 @@ static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int 
         }
         i = m;
     }
-    for (; i < n; i++)
-        out[i * stride] = law_silence(law);
+    if (!silent)
+        for (; i < n; i++)
+            out[i * stride] = law_silence(law);
     return done;
 }
 
@@ -997,10 +1055,7 @@ static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
             hal_board_push_event(b, HAL_EV_AUDIO, s->number, i, n, 0, col, n);
         if (c->detect || c->conf) {
             int16_t lin[8000];
-            if (s->cfg.law == HAL_LAW_ULAW)
-                g711_ulaw_decode(col, lin, n);
-            else
-                g711_alaw_decode(col, lin, n);
+            law_decode_block(s->cfg.law, col, lin, n);
             if (c->detect)
                 chan_detect(b, c, s->number, i, lin, n);
             if (c->conf && c->rxlin)
@@ -1044,7 +1099,7 @@ static void span_transmit(hal_board_t *b, sim_span_t *s, int frames)
                 if (!span_is_bearer(s, i) || (c->play == NULL && !chan_generating(c)))
                     continue;
                 push_done(b, s->number, i,
-                          chan_fill_g711(c, s->cfg.law, s->tx_ts + i, E1_FRAME_BYTES, n));
+                          chan_fill_g711(c, s->cfg.law, s->tx_ts + i, E1_FRAME_BYTES, n, 1));
             }
             if (s->cfg.signalling == HAL_SIG_CCS)
                 hdlc_tx_get_strided(s->htx, s->tx_ts + 16, n, E1_FRAME_BYTES);
@@ -1170,13 +1225,10 @@ static void port_transmit(hal_board_t *b, sim_port_t *p, int frames)
         return;
     }
     p->tx_quiet = 0;
-    push_done(b, 0, p->number, chan_fill_g711(&p->chan, SIM(b)->law, p->tap_buf, 1, frames));
+    push_done(b, 0, p->number, chan_fill_g711(&p->chan, SIM(b)->law, p->tap_buf, 1, frames, 0));
     if (p->chan.tap & HAL_TAP_TX)
         hal_board_push_event(b, HAL_EV_AUDIO, 0, p->number, frames, 1, p->tap_buf, frames);
-    if (SIM(b)->law == HAL_LAW_ULAW)
-        g711_ulaw_decode(p->tap_buf, p->tx_audio, frames);
-    else
-        g711_alaw_decode(p->tap_buf, p->tx_audio, frames);
+    law_decode_block(SIM(b)->law, p->tap_buf, p->tx_audio, frames);
     p->tx_len = frames;
 }
 

@@ -110,3 +110,34 @@ def test_monitor_whisper_and_barge(world):
         conf.join(supervisor, "whisper")
     with pytest.raises(Exception):
         conf.join(world.board.spans[1].channels[16])         # the D-channel is not switched
+
+
+def sent_codes(events, span, ts):
+    return b"".join(e.data for e in events if isinstance(e, Audio) and e.sent
+                    and (e.span, e.timeslot) == (span, ts))
+
+
+def test_a_steady_level_crosses_the_switch_as_exactly_its_code(world):
+    """A leg that holds one level for whole ticks (a silent leg does, with the idle code;
+    here another code) is coded once per tick by the board: what reaches the other leg
+    must still be that code, sample for sample, both ways, and a tone after it too."""
+    conf = world.board.conference()
+    trunk = world.board.spans[1].channels[5]
+    agent = world.board.ports[1]
+    conf.join(trunk)
+    conf.join(agent)
+    world.run(100)
+    world.exchange.spans[1].channels[5].play(b"\x9a" * 4000)   # the caller: a steady level
+    world.phones[1]._p.play(b"\x2b" * 4000)                     # the agent: another
+    agent.tap(True, "tx")                                       # what our port sends the phone
+    trunk.tap(True, "tx")                                       # what goes out to the caller
+    ours, _ = collect(world, 400)
+    to_phone, to_caller = sent_codes(ours, 0, 1), sent_codes(ours, 1, 5)
+    # the middle of it (the line's delay and the plays' start take a tick or two)
+    assert len(to_phone) >= 3000 and set(to_phone[1000:3000]) == {0x9A}
+    assert len(to_caller) >= 3000 and set(to_caller[1000:3000]) == {0x2B}
+    world.exchange.spans[1].channels[5].tone(697, ms=-1)       # then the caller speaks
+    ours, _ = collect(world, 400)
+    x = struct.unpack(f"<{len(sent_codes(ours, 0, 1))}h",
+                      alaw_decode(sent_codes(ours, 0, 1)))[-1600:]
+    assert power(x, 697) > 1e6 and len(set(x)) > 10
