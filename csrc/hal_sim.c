@@ -543,7 +543,10 @@ static void chan_detect(hal_board_t *b, sim_chan_t *c, int span, int chan, const
 
     if (c->dtmf_rx) {
         chan_dtmf_wake(c);
-        dtmf_rx(c->dtmf_rx, lin, n);
+        if (n > 0 && block_const16(lin, n))
+            dtmf_rx_const(c->dtmf_rx, lin[0], n);   /* a steady leg: no filters */
+        else
+            dtmf_rx(c->dtmf_rx, lin, n);
         if (dtmf_rx_waiting(c->dtmf_rx))
             dtmf_report(b, c, span, chan);
     }

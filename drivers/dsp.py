@@ -83,6 +83,18 @@ class DtmfRx:
             return ""
         return self.digits()
 
+    def steady(self, value: int, samples: int) -> str:
+        """Feed ``samples`` all of ``value`` (a steady leg, such as the far end's idle code
+        decoded); the same as ``feed`` of them, without the filters while too quiet to
+        hold a tone."""
+        if samples < 0:
+            raise InvalidArgument(-1, f"steady level for {samples} samples")
+        if not -32768 <= value <= 32767:
+            raise InvalidArgument(-1, f"steady level {value} is not a 16-bit sample")
+        if lib.dtmf_rx_const(self._s, value, samples) == 0:
+            return ""
+        return self.digits()
+
     @property
     def idle(self) -> bool:
         """Settled into silence with nothing to take: more silence only counts samples

@@ -431,3 +431,37 @@ def test_silence_owed_to_an_idle_receiver_can_be_handed_over_at_once(history, qu
     got = [rx.feed(audio) + rx.silence(800) for rx in (tick_by_tick, at_once)]
     assert got[0] == got[1] and set(got[0]) <= set(DTMF_DIGITS)
     assert tick_by_tick.reports() == at_once.reports()
+
+
+@settings(max_examples=80, deadline=None)
+@given(pieces=st.lists(st.one_of(
+    st.tuples(st.just("digits"), st.text(alphabet=DTMF_DIGITS, min_size=1, max_size=3),
+              st.integers(1, 400)),
+    st.tuples(st.just("steady"), st.one_of(st.integers(-40, 40), st.integers(-32768, 32767)),
+              st.integers(0, 700)),
+    st.tuples(st.just("noise"), st.binary(min_size=2, max_size=600))), max_size=12))
+def test_a_steady_level_is_feeding_that_level(pieces):
+    """dtmf_rx_const (the board's short cut for a leg that holds one level for a tick:
+    the far end's idle code decoded is +-8) gives what feeding the samples gives: the
+    same digits at the same positions, the same state after, for quiet and loud levels."""
+    fed, short = DtmfRx(), DtmfRx()
+    got_fed = got_short = ""
+    for piece in pieces:
+        if piece[0] == "steady":
+            v, n = piece[1], piece[2]
+            got_fed += fed.feed(struct.pack(f"<{n}h", *([v] * n)))
+            got_short += short.steady(v, n)
+            assert (short.status, short.idle, got_short) == (fed.status, fed.idle, got_fed)
+            continue
+        if piece[0] == "digits":
+            audio = dtmf_generate(piece[1], -10.0, -8.0, 60, 60)[:2 * piece[2] * 8]
+        else:
+            audio = piece[1][:len(piece[1]) // 2 * 2]
+        got_fed += fed.feed(audio)
+        got_short += short.feed(audio)
+    tail = dtmf_generate("7", -10.0, -8.0, 60, 60) + b"\0\0" * 800
+    got_fed += fed.feed(tail)
+    got_short += short.feed(tail)
+    assert got_short == got_fed
+    assert short.reports() == fed.reports()
+    assert short.status == fed.status and short.idle == fed.idle

@@ -470,6 +470,25 @@ static int dtmf_rx_window(const dtmf_rx_t *s, const dtmf_v4_t *b_re, const dtmf_
     return 4 * best[0] + best[1];
 }
 
+/* The end of a half-window, whatever it held: track the window's digit (or
+ * none) and keep this half's filter outputs and energy for the next window. */
+static int dtmf_rx_block_end(dtmf_rx_t *s, const dtmf_v4_t *y_re, const dtmf_v4_t *y_im, int d,
+                             const float *tone_energy, float energy)
+{
+    int got = 0;
+
+    if (s->have_prev)
+        got = dtmf_rx_track(s, d, tone_energy, s->samples - DTMF_M);
+    s->prev_re[0] = y_re[0];
+    s->prev_re[1] = y_re[1];
+    s->prev_im[0] = y_im[0];
+    s->prev_im[1] = y_im[1];
+    s->prev_energy = energy;
+    s->have_prev = 1;
+    s->samples += DTMF_M;
+    return got;
+}
+
 /* One half-window of DTMF_M samples; returns 1 when a digit was confirmed. */
 static int dtmf_rx_block(dtmf_rx_t *s, const int16_t *amp)
 {
@@ -523,15 +542,55 @@ static int dtmf_rx_block(dtmf_rx_t *s, const int16_t *amp)
         d = (s->have_prev && s->prev_energy >= s->quiet)
             ? dtmf_rx_window(s, y_re, y_im, s->prev_energy + energy, tone_energy) : -1;
     }
-    if (s->have_prev)
-        got = dtmf_rx_track(s, d, tone_energy, s->samples - DTMF_M);
-    s->prev_re[0] = y_re[0];
-    s->prev_re[1] = y_re[1];
-    s->prev_im[0] = y_im[0];
-    s->prev_im[1] = y_im[1];
-    s->prev_energy = energy;
-    s->have_prev = 1;
-    s->samples += DTMF_M;
+    got = dtmf_rx_block_end(s, y_re, y_im, d, tone_energy, energy);
+    return got;
+}
+
+int dtmf_rx_const(dtmf_rx_t *s, int16_t v, int samples)
+{
+    int16_t blk[DTMF_M];
+    const dtmf_v4_t zero[2] = { { 0.0f, 0.0f, 0.0f, 0.0f }, { 0.0f, 0.0f, 0.0f, 0.0f } };
+    const float no_tone[2] = { 0.0f, 0.0f };
+    dtmf_v4_t acc = { 0.0f, 0.0f, 0.0f, 0.0f };
+    dtmf_v4_t vv = { (float) v, (float) v, (float) v, (float) v };
+    float energy;
+    int got = 0;
+    int i;
+    int k;
+
+    if (s == NULL || samples <= 0)
+        return 0;
+    /* a half-window of v, its energy summed as dtmf_rx_block sums it */
+    for (i = 0; i < DTMF_M; i++)
+        blk[i] = v;
+    for (i = 0; i < DTMF_M; i += 4)
+        acc += vv * vv;
+    energy = acc[0] + acc[1] + acc[2] + acc[3];
+    if (energy >= s->quiet)
+    {
+        /* loud enough to hold a tone: through the filters as any signal */
+        for (; samples > 0; samples -= k)
+        {
+            k = samples < DTMF_M ? samples : DTMF_M;
+            got += dtmf_rx(s, blk, k);
+        }
+        return got;
+    }
+    s->buf_silent = 0;
+    if (s->fill > 0)
+    {
+        /* the half-window begun before: completed with v and analysed as ever */
+        k = DTMF_M - s->fill;
+        if (k > samples)
+            k = samples;
+        got += dtmf_rx(s, blk, k);
+        samples -= k;
+    }
+    /* whole half-windows of v: too quiet for the filters, as dtmf_rx_block finds */
+    for (; samples >= DTMF_M; samples -= DTMF_M)
+        got += dtmf_rx_block_end(s, zero, zero, -1, no_tone, energy);
+    if (samples > 0)
+        got += dtmf_rx(s, blk, samples);
     return got;
 }
 

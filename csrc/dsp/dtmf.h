@@ -61,6 +61,12 @@ int dtmf_rx(dtmf_rx_t *s, const int16_t *amp, int samples);
  */
 int dtmf_rx_silence(dtmf_rx_t *s, int samples);
 /*
+ * The same as dtmf_rx() on that many samples all of value v (a steady leg:
+ * the idle code of the far end), without the filters for half-windows too
+ * quiet to hold a tone.
+ */
+int dtmf_rx_const(dtmf_rx_t *s, int16_t v, int samples);
+/*
  * The receiver has settled into silence and holds nothing to take: more
  * silence would only move its sample count, so a caller may count idle
  * samples itself and hand them over in one dtmf_rx_silence() later.
