@@ -31,13 +31,14 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 import tempfile
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 __all__ = [
     "PromptError",
@@ -275,18 +276,24 @@ class PromptLibrary:
     """The prompts of one directory, loaded as A-law and cached.
 
     ``load(name)`` re-reads a file whose size or modification time changed, so a
-    prompt re-recorded on a running system is heard from the next play on.
+    prompt re-recorded on a running system is heard from the next play on; a cached
+    prompt's file is looked at again at most every ``recheck`` seconds of ``clock``
+    (the wall clock: a call centre plays prompts hundreds of times a second at a peak).
     ``load("tts:<text>")`` synthesises the text (espeak-ng; a tone without it) and keeps
     the last ``tts_cache`` such renderings. Loading runs sox or espeak-ng as a
     subprocess when needed: call it from the shell, ahead of the tick that plays it.
     """
 
     def __init__(self, directory: str | os.PathLike, *, tts_cache: int = 64,
-                 voice: str = "en-us", speed: int = 150):
+                 voice: str = "en-us", speed: int = 150, recheck: float = 1.0,
+                 clock: Callable[[], float] = time.monotonic):
         self.directory = Path(directory)
         self.voice = voice
         self.speed = speed
-        self._cache: dict[str, tuple[tuple[int, int], bytes, str]] = {}
+        self.recheck = float(recheck)
+        self._clock = clock
+        # name -> ((mtime_ns, size), audio, path, when its file was last looked at)
+        self._cache: dict[str, tuple[tuple[int, int], bytes, str, float]] = {}
         self._tts: OrderedDict[str, bytes] = OrderedDict()
         self._tts_cache = max(0, int(tts_cache))
 
@@ -318,9 +325,11 @@ class PromptLibrary:
         if name.startswith(TTS_PREFIX):
             return self._load_tts(name[len(TTS_PREFIX):])
         hit = self._cache.get(name)
+        now = self._clock()
+        if hit is not None and now - hit[3] < self.recheck:
+            return hit[1]
         # a cached prompt's file is still looked at (a prompt re-recorded is played
-        # new), by its path string: a call plays several prompts, and pathlib's
-        # objects cost more than the stat itself
+        # new), by its path string: pathlib's objects cost more than the stat itself
         path = hit[2] if hit is not None else str(self.path(name))
         try:
             st = os.stat(path)
@@ -328,9 +337,10 @@ class PromptLibrary:
             raise PromptError(f"prompt {name!r}: no file {path}") from None
         key = (st.st_mtime_ns, st.st_size)
         if hit is not None and hit[0] == key:
+            self._cache[name] = (key, hit[1], path, now)
             return hit[1]
         audio = _file_to_alaw(Path(path))
-        self._cache[name] = (key, audio, path)
+        self._cache[name] = (key, audio, path, now)
         return audio
 
     def duration(self, name: str) -> float:

@@ -193,7 +193,27 @@ def test_load_8khz_pcm_directly_and_cache(tmp_path):
     assert lib.missing(["beep", "nope", "tts:x"]) == ["nope"]
     write_wav(tmp_path / "beep.wav", s[:400])              # re-recorded: reloaded
     os.utime(tmp_path / "beep.wav", ns=(1, 1))
+    assert len(lib.load("beep")) == 800                    # within a second: as cached
+    lib.recheck = 0.0
     assert len(lib.load("beep")) == 400
+
+
+def test_a_cached_prompt_is_looked_at_again_after_recheck_seconds(tmp_path):
+    s = sine(800, 440, 8000)
+    write_wav(tmp_path / "beep.wav", s)
+    now = [100.0]
+    lib = PromptLibrary(tmp_path, recheck=2.0, clock=lambda: now[0])
+    assert len(lib.load("beep")) == 800
+    write_wav(tmp_path / "beep.wav", s[:400])
+    os.utime(tmp_path / "beep.wav", ns=(1, 1))
+    now[0] += 1.9
+    assert len(lib.load("beep")) == 800                    # not looked at yet
+    now[0] += 0.2
+    assert len(lib.load("beep")) == 400                    # re-recorded: heard from now on
+    (tmp_path / "beep.wav").unlink()
+    now[0] += 2.5
+    with pytest.raises(PromptError, match="no file"):
+        lib.load("beep")
 
 
 @needs_sox
