@@ -333,8 +333,13 @@ class Traffic:
         # the desks whose call_id is each CTI call (kept by _desk_call): an event of a call
         # looks at its own desks, not at every desk of the centre
         self._desks_of_call: dict[str, dict[int, _Desk]] = {}
+        self._peak_of: Profile | None = None
+        self._peak = 0.0
         self.desks = {port: _Desk(port, phone) for port, phone in sorted(world.phones.items())}
         self._watched: set[int] = set()            # desks alerted or ringing out
+        # the world's set of phones ringing now (it adds and discards; never replaces it)
+        ringing = getattr(world, "ringing_phones", None)
+        self._ringing: set[int] = ringing if ringing is not None else set()
         self._by_xcall: dict[int, _Caller] = {}    # id(exchange call) -> live caller
         self._xchanged: list = []                  # exchange calls answered/cleared
         listeners = getattr(world.calls, "listeners", None)
@@ -476,7 +481,10 @@ class Traffic:
     # ---- arrivals --------------------------------------------------------------------------
 
     def _arrivals(self, now: float) -> None:
-        peak = self.profile.peak / 60.0       # calls a second
+        profile = self.profile
+        if self._peak_of is not profile:      # (a profile's peak is worked out once)
+            self._peak_of, self._peak = profile, profile.peak / 60.0
+        peak = self._peak                     # calls a second
         if peak <= 0:
             return
         if self._next_arrival is None:
@@ -623,11 +631,17 @@ class Traffic:
     def _watch_phones(self, now: float) -> None:
         # the phones ringing now and the desks still alerted or ringing out: no other
         # desk can change here
-        ports = getattr(self.world, "ringing_phones", set()) | self._watched
-        if not ports:
+        ringing, watched = self._ringing, self._watched
+        if not ringing and not watched:
             return
-        desks = [self.desks[p] for p in sorted(ports) if p in self.desks]
-        for d in desks:
+        ports = ringing | watched if watched else ringing
+        desks = self.desks
+        still = set()
+        # a desk's own step changes only that desk: each is looked at once, in port order
+        for p in sorted(ports):
+            d = desks.get(p)
+            if d is None:
+                continue
             ph = d.phone
             if ph.ringing:
                 d.last_ring = now
@@ -636,7 +650,9 @@ class Traffic:
             elif d.state in ("alerted", "ringing_out") and now - d.last_ring > 5.0:
                 # no ring for longer than the cadence's silence: the ringing has stopped
                 self._desk_idle(d)
-        self._watched = {d.port for d in desks if d.state in ("alerted", "ringing_out")}
+            if d.state in ("alerted", "ringing_out"):
+                still.add(p)
+        self._watched = still
 
     def _alerted(self, d: _Desk) -> None:
         b = self.behaviour(d.port)
