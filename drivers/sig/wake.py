@@ -29,6 +29,11 @@ class WakeSchedule:
                 out.add(n)
         return out
 
+    def due_by(self, now: float) -> bool:
+        """Whether an entry (maybe one left behind by a deadline that moved) is due."""
+        heap = self._heap
+        return bool(heap) and heap[0][0] <= now
+
     def set(self, n: int, when: float | None) -> None:
         """Line ``n`` is next due at ``when`` (None: nothing pending)."""
         if when is None:
@@ -71,7 +76,9 @@ class LineGroup:
         raise NotImplementedError
 
     def handle(self, now: float, tick: int, events: list) -> list:
-        routed = self.route(events)
+        routed = self.route(events) if events else {}
+        if not routed and not self._marked and not self._wake.due_by(now + self.slack):
+            return []               # the usual tick of a quiet group: nothing to run
         run = self._marked
         self._marked = set()
         run |= self._wake.due(now + self.slack)
