@@ -382,6 +382,10 @@ static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int 
          * memory on every byte) */
         const uint8_t *src = c->play + c->play_pos;
         int k = c->play_len - c->play_pos < n ? c->play_len - c->play_pos : n;
+        if (stride == 1) {
+            memcpy(out, src, (size_t) k);
+            i = k;
+        }
         for (; i < k; i++)
             out[i * stride] = src[i];
         c->play_pos += k;
@@ -402,7 +406,10 @@ static int chan_fill_g711(sim_chan_t *c, int law, uint8_t *out, int stride, int 
             /* a silent leg (the usual: one side of a call talks at a time) */
             uint8_t code = law_encode(law, c->confout[0]);
             uint8_t rest = law_encode(law, 0);
-            if (!(silent && code == law_silence(law) && (cm == m || rest == code))) {
+            if (stride == 1) {
+                memset(out, code, (size_t) cm);
+                memset(out + cm, rest, (size_t) (m - cm));
+            } else if (!(silent && code == law_silence(law) && (cm == m || rest == code))) {
                 for (k = 0; k < cm; k++)
                     out[k * stride] = code;
                 for (; k < m; k++)
