@@ -128,7 +128,10 @@ class _Signals:
         if mode not in FSK_MODES:
             raise ValueError(f"FSK mode must be bell202 or v23, not {mode!r}")
         span, chan = self._sig_target()
-        raw = bytes(1 if b else 0 for b in bits)
+        if isinstance(bits, (bytes, bytearray)) and bits.translate(_BIT_OF) == bits:
+            raw = bytes(bits)                   # already one 0 or 1 per byte
+        else:
+            raw = bytes(1 if b else 0 for b in bits)
         check(lib.hal_chan_fsk(self._board._b, span, chan, FSK_MODES[mode], raw, len(raw)),
               self._what("FSK"))
 
@@ -346,6 +349,9 @@ class EventsLost(Event):
     topic: ClassVar[str] = "board.events_lost"
     count: int
 
+
+# bytes as bits: 0 stays 0, anything else is 1
+_BIT_OF = bytes([0] + [1] * 255)
 
 def _payload(ev, data) -> bytes:
     return bytes(data[ev.offset:ev.offset + ev.value])

@@ -370,6 +370,11 @@ class Standard(enum.Enum):
     BELLCORE = "bellcore"   # GR-30, Bell 202
 
 
+# each octet as it goes on the line: start bit 0, 8 data bits LSB first, stop bit 1
+_CHARACTER_BITS = tuple(bytes([0, *((octet >> b) & 1 for b in range(8)), 1])
+                        for octet in range(256))
+
+
 @dataclass(frozen=True)
 class FskBurst:
     """The bits of one on-hook data burst (EN 300 659-1 5.3, GR-30 5.1)."""
@@ -379,12 +384,10 @@ class FskBurst:
     trailing_mark_bits: int = 4     # a few bits of mark so the last stop bit is whole
 
     def bits(self) -> bytes:
-        out = bytearray(i & 1 for i in range(self.seizure_bits))
+        out = bytearray(b"\x00\x01" * (self.seizure_bits // 2 + 1))[:self.seizure_bits]
         out += b"\x01" * self.mark_bits
         for octet in self.message:
-            out.append(0)
-            out += bytes((octet >> b) & 1 for b in range(8))
-            out.append(1)
+            out += _CHARACTER_BITS[octet]
         out += b"\x01" * self.trailing_mark_bits
         return bytes(out)
 
