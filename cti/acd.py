@@ -1129,7 +1129,7 @@ class Acd:
         # queue first, then the call waiting longest
         heads = []
         for q in self._queues.values():
-            if q.waiting and any(m in free for m in q.members):
+            if q.waiting and _any_member(q.members, free):
                 c = q.waiting[0]
                 heads.append((-q.cfg.weight, c.enqueued_at, c.seq, q.cfg.name, 0))
         heapq.heapify(heads)
@@ -1145,7 +1145,7 @@ class Acd:
                 continue
             qf = qfree.get(qname)
             if qf is None:
-                qf = qfree[qname] = [m for m in q.cfg.members if m.agent in free]
+                qf = qfree[qname] = _free_members(q, free)
             if not qf:
                 continue
             chosen = self._choose(now, q, c, qf)
@@ -1212,6 +1212,21 @@ class Acd:
             self._set_state(a, "ringing")
             exts.append(a.extension)
         self._events.append(RingAgents(c.id, q.cfg.name, c.ringing, tuple(exts)))
+
+
+def _any_member(members: dict, free: set) -> bool:
+    # the smaller side is walked: at a peak few agents are free in a queue of hundreds
+    if len(free) < len(members):
+        return any(a in members for a in free)
+    return any(m in free for m in members)
+
+
+def _free_members(q: _Queue, free: set) -> list:
+    """The queue's free members in the queue's order."""
+    if len(free) * 4 < len(q.members):
+        idx = q.member_index
+        return [q.members[a] for a in sorted((a for a in free if a in idx), key=idx.__getitem__)]
+    return [m for m in q.cfg.members if m.agent in free]
 
 
 def _neg_priority(c: _Call) -> int:

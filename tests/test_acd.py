@@ -750,3 +750,21 @@ def test_random_traffic_keeps_the_invariants(ops, seed):
     assert total_entered == sum(enqueues.values())
     for aid, a in snap["agents"].items():
         assert a["call"] is None and a["state"] in ("logged_out", "ready", "not_ready")
+
+
+@given(st.integers(1, 60), st.data())
+def test_free_members_in_queue_order_whichever_side_is_walked(n, data):
+    """The dispatcher's look-up of a queue's free members walks the free agents when they
+    are few (a peak) and the members otherwise: the same members, in the queue's order."""
+    from types import SimpleNamespace
+
+    from cti.acd import Member, _any_member, _free_members
+
+    members = [Member(f"a{i}") for i in data.draw(st.permutations(range(n)))]
+    q = SimpleNamespace(cfg=SimpleNamespace(members=members),
+                        members={m.agent: m for m in members},
+                        member_index={m.agent: i for i, m in enumerate(members)})
+    free = set(data.draw(st.lists(st.sampled_from([f"a{i}" for i in range(2 * n)]))))
+    want = [m for m in members if m.agent in free]
+    assert _free_members(q, free) == want
+    assert _any_member(q.members, free) == bool(want)
