@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any, Iterable, NamedTuple
 
 __all__ = ["ReplayGap", "EventLog", "Publisher", "encode", "decode"]
 
@@ -31,8 +30,9 @@ class ReplayGap(LookupError):
         super().__init__(message)
 
 
-@dataclass(frozen=True)
-class Published:
+class Published(NamedTuple):
+    """One event as recorded: its topic and its dict (a tuple: made for every event)."""
+
     topic: str
     event: dict
 
