@@ -502,6 +502,9 @@ class Store:
             path = p
         self.path = path
         self._batch_depth = 0
+        # trunk samples of a batch, written in one statement when it ends (a busy
+        # server samples on most ticks; a batch may span many)
+        self._pending_samples: list[tuple] = []
         self.db = sqlite_utils.Database(path, execute_plugins=False)
         try:
             conn = self.db.conn
@@ -541,8 +544,15 @@ class Store:
             yield self
         finally:
             self._batch_depth -= 1
-            if self._batch_depth == 0 and conn.in_transaction:
-                conn.execute("COMMIT")
+            if self._batch_depth == 0:
+                self._write_samples()
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+
+    def _write_samples(self) -> None:
+        if self._pending_samples:
+            rows, self._pending_samples = self._pending_samples, []
+            self.db.conn.executemany(_TRUNK_SAMPLE_INSERT, rows)
 
     def close(self) -> None:
         self.db.close()
@@ -839,17 +849,23 @@ class Store:
     def trunk_sample(self, time: float, span: int | str, busy: int, total: int) -> int:
         """Trunk occupancy: from ``time`` on, ``busy`` of the span's ``total`` channels are
         in use (write one whenever the count changes; it holds until the next)."""
-        return self.db.execute(_TRUNK_SAMPLE_INSERT,
-                               _trunk_sample_row(time, span, busy, total)).lastrowid
+        row = _trunk_sample_row(time, span, busy, total)
+        self._write_samples()                   # (after the batch's earlier samples)
+        return self.db.execute(_TRUNK_SAMPLE_INSERT, row).lastrowid
 
     def trunk_samples_add(self, time: float, rows) -> None:
         """Several spans' samples at one ``time``: ``rows`` of (span, busy, total), each
-        checked as :meth:`trunk_sample` checks one (all before any is written), written
-        in one statement."""
+        checked as :meth:`trunk_sample` checks one (all before any is written). Inside a
+        :meth:`batch` they are written with the batch's other samples, in one statement
+        as it ends (before it commits)."""
         values = [_trunk_sample_row(time, span, busy, total) for span, busy, total in rows]
-        if values:
+        if not values:
+            return
+        if self._batch_depth:
+            self._pending_samples += values
+        else:
             with self.batch():
-                self.db.conn.executemany(_TRUNK_SAMPLE_INSERT, values)
+                self._pending_samples += values
 
     def exchange_count(self, time: float, span: int | str, offered: int, congested: int) -> int:
         """Counts the exchange reports for the period ending at ``time``: calls it
@@ -970,6 +986,7 @@ class Store:
     def trunk_samples(self, start: float, end: float) -> list[dict]:
         """Samples in [start, end) plus, per span, the last one before ``start`` (the
         occupancy in force when the range begins)."""
+        self._write_samples()
         before = self.db.query(
             "SELECT t.* FROM trunk_samples t JOIN (SELECT span, max(time) AS time FROM"
             " trunk_samples WHERE time < ? GROUP BY span) m ON t.span = m.span AND"

@@ -387,3 +387,27 @@ def test_trunk_samples_add_writes_every_row_or_none(tmp_path):
         s.trunk_samples_add(11.0, [(1, 4, 30), (2, 31, 30)])     # 31 of 30: refused
     assert len(s.trunk_samples(0, 100)) == 3                     # and nothing written
     s.close()
+
+
+def test_samples_of_a_batch_are_written_as_it_ends_in_order_and_kept_on_error(tmp_path):
+    """trunk_samples_add inside a batch holds its rows until the batch ends (one statement
+    for the batch): still in order with single samples, readable by the store itself at
+    once, committed with the batch, and kept when the batch ends in an error."""
+    s = Store(tmp_path)
+    other = sqlite3.connect(tmp_path / "cti.db")
+    rows = "SELECT time, span, busy FROM trunk_samples ORDER BY rowid"
+    with s.batch():
+        s.trunk_samples_add(1.0, [(1, 3, 30), (2, 4, 30)])
+        s.trunk_sample(2.0, 1, 5, 30)
+        s.trunk_samples_add(3.0, [(1, 6, 30)])
+        assert [r["busy"] for r in s.trunk_samples(0, 10)] == [3, 4, 5, 6]
+        assert other.execute(rows).fetchall() == []
+    assert other.execute(rows).fetchall() == [(1.0, "1", 3), (1.0, "2", 4), (2.0, "1", 5),
+                                              (3.0, "1", 6)]
+    with pytest.raises(RuntimeError):
+        with s.batch():
+            s.trunk_samples_add(4.0, [(2, 7, 30)])
+            raise RuntimeError("a tick failed")
+    assert other.execute(rows).fetchall()[-1] == (4.0, "2", 7)
+    s.close()
+    other.close()
