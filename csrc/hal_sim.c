@@ -123,6 +123,7 @@ typedef struct sim_span_s {
     int rx_len, rx_cap;
     uint8_t *lbp, *lbn;     /* the line received this tick, for line loopback */
     int lb_len;
+    int tx_len;             /* line bytes in txp/txn to send this tick */
     int loopback, tx_ais;
     int alarms;
     uint8_t cas_rx[HAL_TIMESLOTS];
@@ -157,6 +158,10 @@ typedef struct sim_port_s {
 typedef struct {
     sim_span_t *spans;
     sim_port_t *ports;
+    /* the spans the tick frames together (e1_framer_tx_group), nspans each */
+    e1_framer_t **tx_fr;
+    const uint8_t **tx_ts;
+    uint8_t **tx_p, **tx_n;
     int law;
     int tone_set;           /* call-progress tone set (dsp/cpt.h) */
     sim_conf_t confs[HAL_MAX_CONFS];
@@ -614,10 +619,9 @@ static int tx_frames_for_tick(sim_span_t *s, int frames)
     return frames;
 }
 
-static void rx_fifo_append(sim_span_t *dst, const uint8_t *p, const uint8_t *n, int len)
+/* Room for len (<= rx_cap) more bytes at the end of the receive FIFO. */
+static void rx_fifo_room(sim_span_t *dst, int len)
 {
-    if (len > dst->rx_cap)
-        len = dst->rx_cap;
     if (dst->rx_len + len > dst->rx_cap) {
         /* The far end ran ahead of us for ticks: the oldest line is lost. */
         int drop = dst->rx_len + len - dst->rx_cap;
@@ -625,6 +629,13 @@ static void rx_fifo_append(sim_span_t *dst, const uint8_t *p, const uint8_t *n, 
         memmove(dst->rxn, dst->rxn + drop, dst->rx_len - drop);
         dst->rx_len -= drop;
     }
+}
+
+static void rx_fifo_append(sim_span_t *dst, const uint8_t *p, const uint8_t *n, int len)
+{
+    if (len > dst->rx_cap)
+        len = dst->rx_cap;
+    rx_fifo_room(dst, len);
     memcpy(dst->rxp + dst->rx_len, p, len);
     memcpy(dst->rxn + dst->rx_len, n, len);
     dst->rx_len += len;
@@ -692,6 +703,74 @@ static void shift_rails(uint8_t *p, uint8_t *n, int nbytes, int s, uint8_t *cp, 
     }
     *cp = (uint8_t) hp;
     *cn = (uint8_t) hn;
+}
+
+/* shift_rails by s1 (0..7) through the carries c1, then by s2 (0..7) through
+ * c2, from p and n into dp and dn, in one pass: the line then comes out of
+ * the carries c2, c1 and p in that order, S = s1 + s2 bits late. Each carry
+ * ends as the last bits its stage held back (those of a stage of 0 bits
+ * stay as they were, as shift_rails leaves them). */
+static void shift_rails2(uint8_t *dp, uint8_t *dn, const uint8_t *p, const uint8_t *n, int nbytes, int s1,
+                         uint8_t *c1p, uint8_t *c1n, int s2, uint8_t *c2p, uint8_t *c2n)
+{
+    const int s = s1 + s2, q = s >> 3, r = s & 7;
+    const uint64_t m1 = (1u << s1) - 1, m2 = (1u << s2) - 1;
+    /* the line before p[0], its last bit at bit 0 */
+    uint64_t hp = ((*c2p & m2) << s1) | (*c1p & m1), hn = ((*c2n & m2) << s1) | (*c1n & m1);
+    int i = 0;
+
+    if (nbytes <= 0)
+        return;
+    if (s == 0) {
+        memcpy(dp, p, nbytes);
+        memcpy(dn, n, nbytes);
+        return;
+    }
+    /* the first bytes, while the bits they take reach back into the carries */
+    for (; i < nbytes && i <= q; i++) {
+        hp = (hp << 8) | p[i];
+        hn = (hn << 8) | n[i];
+        dp[i] = (uint8_t) (hp >> s);
+        dn[i] = (uint8_t) (hn >> s);
+    }
+#if defined(__SSE2__)
+    {
+        const int i0 = i;
+        /* 16 bytes a step: byte j takes the top of byte j - q and the low
+         * bits of byte j - q - 1 (as shift_rails) */
+        const __m128i cnt = _mm_cvtsi32_si128(r), cnt8 = _mm_cvtsi32_si128(8 - r);
+        const __m128i lo = _mm_set1_epi8((char) (0xFF >> r)), hi = _mm_set1_epi8((char) (0xFF << (8 - r)));
+        for (; i + 16 <= nbytes; i += 16) {
+            __m128i ap = _mm_loadu_si128((const __m128i *) (p + i - q));
+            __m128i an = _mm_loadu_si128((const __m128i *) (n + i - q));
+            __m128i bp = _mm_loadu_si128((const __m128i *) (p + i - q - 1));
+            __m128i bn = _mm_loadu_si128((const __m128i *) (n + i - q - 1));
+            _mm_storeu_si128((__m128i *) (dp + i), _mm_or_si128(_mm_and_si128(_mm_srl_epi16(ap, cnt), lo),
+                                                                _mm_and_si128(_mm_sll_epi16(bp, cnt8), hi)));
+            _mm_storeu_si128((__m128i *) (dn + i), _mm_or_si128(_mm_and_si128(_mm_srl_epi16(an, cnt), lo),
+                                                                _mm_and_si128(_mm_sll_epi16(bn, cnt8), hi)));
+        }
+        if (i > i0) {
+            /* the window again from the 8 bytes before i (i > 16 here) */
+            hp = load_be64(p + i - 8);
+            hn = load_be64(n + i - 8);
+        }
+    }
+#endif
+    for (; i < nbytes; i++) {
+        hp = (hp << 8) | p[i];
+        hn = (hn << 8) | n[i];
+        dp[i] = (uint8_t) (hp >> s);
+        dn[i] = (uint8_t) (hn >> s);
+    }
+    if (s1) {
+        *c1p = (uint8_t) (hp & m1);
+        *c1n = (uint8_t) (hn & m1);
+    }
+    if (s2) {
+        *c2p = (uint8_t) ((hp >> s1) & m2);
+        *c2n = (uint8_t) ((hn >> s1) & m2);
+    }
 }
 
 static int injector_delay(void)
@@ -800,6 +879,23 @@ static void cable_carry(hal_sim_cable_t *c, int di, uint8_t *p, uint8_t *n, int 
             }
             d->code_gap = pos - (double) nbits;
         }
+    }
+    if (dst != NULL && dst->loopback != HAL_LOOP_LOCAL && nbytes <= dst->rx_cap
+        && (d->fault.ber <= 0.0 || d->fault.los)) {
+        /* No regenerator in line: its delay and the cable's in one pass,
+         * straight into the far end's FIFO (what inject_bit_errors,
+         * shift_rails and rx_fifo_append below do in three). */
+        d->injecting = 0;
+        while (d->prefix_left > 0) {
+            uint8_t zero = 0;
+            rx_fifo_append(dst, &zero, &zero, 1);
+            d->prefix_left--;
+        }
+        rx_fifo_room(dst, nbytes);
+        shift_rails2(dst->rxp + dst->rx_len, dst->rxn + dst->rx_len, p, n, nbytes, injector_delay() & 7,
+                     &d->inj_carry_p, &d->inj_carry_n, c->delay_bits & 7, &d->carry_p, &d->carry_n);
+        dst->rx_len += nbytes;
+        return;
     }
     inject_bit_errors(d, p, n, nbytes);
     if (dst == NULL || dst->loopback == HAL_LOOP_LOCAL)
@@ -1016,8 +1112,16 @@ static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
      * absorb wander, a few frames, and a clock offset slips once per frame
      * of offset as on a real card (G.822), not after a tick's worth. */
     e1_framer_rx_tick(s->framer, s->rxp, s->rxn, s->rx_len, s->rx_ts, frames);
-    memcpy(s->lbp, s->rxp, s->rx_len);
-    memcpy(s->lbn, s->rxn, s->rx_len);
+    /* what came in is kept for line loopback by trading buffers (the same
+     * size), not by a copy: the receive FIFO starts empty in the other one */
+    {
+        uint8_t *t = s->lbp;
+        s->lbp = s->rxp;
+        s->rxp = t;
+        t = s->lbn;
+        s->lbn = s->rxn;
+        s->rxn = t;
+    }
     s->lb_len = s->rx_len;
     s->rx_len = 0;
 
@@ -1074,7 +1178,10 @@ static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
     }
 }
 
-static void span_transmit(hal_board_t *b, sim_span_t *s, int frames)
+/* The payload of the frames the span sends this tick into tx_ts, or in line
+ * loopback the line itself into txp/txn. Returns the frames for the framer
+ * to build (-1: none, the line is ready). */
+static int span_tx_payload(hal_board_t *b, sim_span_t *s, int frames)
 {
     int n = tx_frames_for_tick(s, frames);
     int nbytes = n * E1_FRAME_BYTES;
@@ -1084,48 +1191,56 @@ static void span_transmit(hal_board_t *b, sim_span_t *s, int frames)
         /* the received line, pulses and errors as they came, goes back out */
         memcpy(s->txp, s->lbp, s->lb_len);
         memcpy(s->txn, s->lbn, s->lb_len);
-        nbytes = s->lb_len;
-    } else {
-        if (s->loopback == HAL_LOOP_PAYLOAD) {
-            int have = frames;
-            memcpy(s->tx_ts, s->rx_ts, (size_t) (have < n ? have : n) * E1_FRAME_BYTES);
-            for (i = have; i < n; i++)
-                memcpy(s->tx_ts + i * E1_FRAME_BYTES, s->rx_ts + (have - 1) * E1_FRAME_BYTES,
-                       E1_FRAME_BYTES);
-        } else if (s->bert) {
-            int k = 0, f, nslots = 0;
-            for (i = 1; i < HAL_TIMESLOTS; i++)
-                nslots += span_bert_slot(s, i);
-            prbs_tx_get(&s->btx, s->bert_buf, n * nslots);
-            memset(s->tx_ts, 0xFF, nbytes);
-            for (f = 0; f < n; f++)
-                for (i = 1; i < HAL_TIMESLOTS; i++)
-                    if (span_bert_slot(s, i))
-                        s->tx_ts[f * E1_FRAME_BYTES + i] = s->bert_buf[k++];
-        } else {
-            memset(s->tx_ts, law_silence(s->cfg.law), nbytes);
-            for (i = 1; i < HAL_TIMESLOTS; i++) {
-                sim_chan_t *c = &s->chan[i];
-                if (!span_is_bearer(s, i) || (c->play == NULL && !chan_generating(c)))
-                    continue;
-                push_done(b, s->number, i,
-                          chan_fill_g711(c, s->cfg.law, s->tx_ts + i, E1_FRAME_BYTES, n, 1));
-            }
-            if (s->cfg.signalling == HAL_SIG_CCS)
-                hdlc_tx_get_strided(s->htx, s->tx_ts + 16, n, E1_FRAME_BYTES);
-            for (i = 1; i < HAL_TIMESLOTS; i++) {
-                /* what goes out on a tapped timeslot, for a technician or a recording */
-                uint8_t col[8002];
-                int f;
-                if (!(s->chan[i].tap & HAL_TAP_TX) || n > 8002)
-                    continue;
-                for (f = 0; f < n; f++)
-                    col[f] = s->tx_ts[f * E1_FRAME_BYTES + i];
-                hal_board_push_event(b, HAL_EV_AUDIO, s->number, i, n, 1, col, n);
-            }
-        }
-        e1_framer_tx(s->framer, s->tx_ts, n, s->txp, s->txn);
+        s->tx_len = s->lb_len;
+        return -1;
     }
+    if (s->loopback == HAL_LOOP_PAYLOAD) {
+        int have = frames;
+        memcpy(s->tx_ts, s->rx_ts, (size_t) (have < n ? have : n) * E1_FRAME_BYTES);
+        for (i = have; i < n; i++)
+            memcpy(s->tx_ts + i * E1_FRAME_BYTES, s->rx_ts + (have - 1) * E1_FRAME_BYTES,
+                   E1_FRAME_BYTES);
+    } else if (s->bert) {
+        int k = 0, f, nslots = 0;
+        for (i = 1; i < HAL_TIMESLOTS; i++)
+            nslots += span_bert_slot(s, i);
+        prbs_tx_get(&s->btx, s->bert_buf, n * nslots);
+        memset(s->tx_ts, 0xFF, nbytes);
+        for (f = 0; f < n; f++)
+            for (i = 1; i < HAL_TIMESLOTS; i++)
+                if (span_bert_slot(s, i))
+                    s->tx_ts[f * E1_FRAME_BYTES + i] = s->bert_buf[k++];
+    } else {
+        memset(s->tx_ts, law_silence(s->cfg.law), nbytes);
+        for (i = 1; i < HAL_TIMESLOTS; i++) {
+            sim_chan_t *c = &s->chan[i];
+            if (!span_is_bearer(s, i) || (c->play == NULL && !chan_generating(c)))
+                continue;
+            push_done(b, s->number, i,
+                      chan_fill_g711(c, s->cfg.law, s->tx_ts + i, E1_FRAME_BYTES, n, 1));
+        }
+        if (s->cfg.signalling == HAL_SIG_CCS)
+            hdlc_tx_get_strided(s->htx, s->tx_ts + 16, n, E1_FRAME_BYTES);
+        for (i = 1; i < HAL_TIMESLOTS; i++) {
+            /* what goes out on a tapped timeslot, for a technician or a recording */
+            uint8_t col[8002];
+            int f;
+            if (!(s->chan[i].tap & HAL_TAP_TX) || n > 8002)
+                continue;
+            for (f = 0; f < n; f++)
+                col[f] = s->tx_ts[f * E1_FRAME_BYTES + i];
+            hal_board_push_event(b, HAL_EV_AUDIO, s->number, i, n, 1, col, n);
+        }
+    }
+    s->tx_len = nbytes;
+    return n;
+}
+
+/* The framed line of this tick (txp/txn, tx_len bytes) onto the cable. */
+static void span_tx_line(sim_span_t *s)
+{
+    int nbytes = s->tx_len;
+
     if (s->loopback == HAL_LOOP_LOCAL) {
         rx_fifo_append(s, s->txp, s->txn, nbytes);
         /* a local loop still sends AIS to the line, as framers do */
@@ -1280,8 +1395,13 @@ static int sim_open(hal_board_t *b, const char *device)
     sb->law = HAL_LAW_ALAW;
     sb->spans = calloc(b->nspans ? b->nspans : 1, sizeof(sim_span_t));
     sb->ports = calloc(b->nports ? b->nports : 1, sizeof(sim_port_t));
+    sb->tx_fr = calloc(b->nspans ? b->nspans : 1, sizeof(*sb->tx_fr));
+    sb->tx_ts = calloc(b->nspans ? b->nspans : 1, sizeof(*sb->tx_ts));
+    sb->tx_p = calloc(b->nspans ? b->nspans : 1, sizeof(*sb->tx_p));
+    sb->tx_n = calloc(b->nspans ? b->nspans : 1, sizeof(*sb->tx_n));
     b->priv = sb;
-    if (sb->spans == NULL || sb->ports == NULL)
+    if (sb->spans == NULL || sb->ports == NULL || sb->tx_fr == NULL || sb->tx_ts == NULL || sb->tx_p == NULL
+        || sb->tx_n == NULL)
         goto fail;
     for (i = 0; i < b->nspans; i++) {
         sb->spans[i].board = b;
@@ -1335,6 +1455,10 @@ static void sim_close(hal_board_t *b)
     }
     free(sb->spans);
     free(sb->ports);
+    free(sb->tx_fr);
+    free(sb->tx_ts);
+    free(sb->tx_p);
+    free(sb->tx_n);
     free(sb);
     b->priv = NULL;
 }
@@ -1370,7 +1494,7 @@ static void confs_mix(sim_board_t *sb, int frames)
 static int sim_tick(hal_board_t *b, int frames)
 {
     sim_board_t *sb = SIM(b);
-    int i;
+    int i, ng = 0;
 
     /* everything received first, then the switching, then everything sent, so a
      * conference carries this tick's audio from one leg to the other */
@@ -1379,8 +1503,25 @@ static int sim_tick(hal_board_t *b, int frames)
     for (i = 0; i < b->nports; i++)
         port_receive(b, &sb->ports[i], frames);
     confs_mix(sb, frames);
+    for (i = 0; i < b->nspans; i++) {
+        /* a tick's frames of every span framed at once (four spans side by
+         * side in the HDB3 coder); a span whose clock is off by a frame this
+         * tick by itself */
+        sim_span_t *s = &sb->spans[i];
+        int n = span_tx_payload(b, s, frames);
+        if (n == frames) {
+            sb->tx_fr[ng] = s->framer;
+            sb->tx_ts[ng] = s->tx_ts;
+            sb->tx_p[ng] = s->txp;
+            sb->tx_n[ng] = s->txn;
+            ng++;
+        } else if (n >= 0) {
+            e1_framer_tx(s->framer, s->tx_ts, n, s->txp, s->txn);
+        }
+    }
+    e1_framer_tx_group(sb->tx_fr, ng, sb->tx_ts, frames, sb->tx_p, sb->tx_n);
     for (i = 0; i < b->nspans; i++)
-        span_transmit(b, &sb->spans[i], frames);
+        span_tx_line(&sb->spans[i]);
     for (i = 0; i < b->nports; i++)
         port_transmit(b, &sb->ports[i], frames);
     return HAL_OK;

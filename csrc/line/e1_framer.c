@@ -9,7 +9,10 @@
  *
  * - HDB3 works on 64-bit words. The encoder finds the four-zero runs with
  *   shifted ANDs, decides B00V or 000V per substitution, and assigns
- *   alternate polarities with a prefix XOR. The decoder finds violations
+ *   alternate polarities with a prefix XOR. e1_framer_tx_group runs the same
+ *   word code on four spans at once, one in each 64-bit lane of a vector
+ *   (AVX2, or SSE2 pairs), as one span's steps depend on each other too much
+ *   to fill the CPU and its branch follows the data. The decoder finds violations
  *   with one addition (the carry chain carries "the last mark was
  *   positive" across the spaces) and keeps the ones that form a B00V/000V
  *   pattern; the others are counted as bipolar violations and decoded as
@@ -105,6 +108,7 @@ struct e1_framer_s {
 
     /* ---- transmit ---- */
     e1_hdb3_enc_t enc;
+    int tx_simd;            /* TX_SIMD_*: how e1_framer_tx_group codes four spans at once */
     int tx_fn;              /* frame number mod 16 (CRC-4 and CAS multiframes) */
     uint32_t tx_crc_acc;    /* 15-bit CRC-4 residue of the current sub-multiframe */
     int tx_crc;             /* C1..C4 to send in the current sub-multiframe */
@@ -335,6 +339,30 @@ static inline void brev8_words(int kind, uint8_t *dst, const uint8_t *src, int n
     brev8_words_portable(dst, src, nwords);
 }
 
+/* The four-span HDB3 coder (e1_framer_tx_group) is one source built for the
+ * baseline (SSE2) and for AVX2; E1_FRAMER_SIMD=sse2 in the environment keeps
+ * to the baseline, so that tests can run both on one machine. */
+#define TX_SIMD_BASE    0
+#define TX_SIMD_AVX2    1
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define E1_TX_AVX2      1
+#endif
+
+static int tx_simd_choose(void)
+{
+    const char *cap = getenv("E1_FRAMER_SIMD");
+
+    if (cap != NULL && strcmp(cap, "sse2") == 0)
+        return TX_SIMD_BASE;
+#ifdef E1_TX_AVX2
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2"))
+        return TX_SIMD_AVX2;
+#endif
+    return TX_SIMD_BASE;
+}
+
 static inline uint64_t top_mask(int nb)
 {
     return nb >= 64 ? ALL1 : ~(ALL1 >> nb);
@@ -480,6 +508,158 @@ void e1_hdb3_encode(e1_hdb3_enc_t *e, const uint8_t *in, int nbytes, uint8_t *p,
         store_be_part(p + i, po, k);
         store_be_part(n + i, no, k);
     }
+}
+
+/* The same code on four lines at once, one in each 64-bit lane of a vector
+ * (GCC vector extensions: AVX2 where the CPU has it, pairs of SSE2 operations
+ * elsewhere): spans are independent, and the word code above is too long a
+ * chain of dependent steps for one line to fill the CPU. Whole words only.
+ * The only branch is "a four-zero run in some lane": it takes the same way
+ * word after word on idle channels and on busy ones alike, where the
+ * one-line code's branch follows the data. The state as masks per lane: */
+typedef uint64_t e1_u64x4_t __attribute__((vector_size(32)));
+
+typedef struct {
+    e1_u64x4_t c;       /* the zeros before this word not yet in a substitution, as (1 << n) - 1 */
+    e1_u64x4_t par;     /* all ones: the marks since the last V are odd */
+    e1_u64x4_t pol;     /* all ones: the last mark was positive */
+    e1_u64x4_t hm, hv;  /* the last 3 input bits and their V flags, at bits 61..63 */
+} hdb3_enc4_t;
+
+/* (vectors go by pointer: by value the ABI differs between AVX and SSE builds) */
+static inline __attribute__((always_inline)) void u64x4_prefix_xor(e1_u64x4_t *r, const e1_u64x4_t *v)
+{
+    e1_u64x4_t x = *v;
+
+    x ^= x >> 1;
+    x ^= x >> 2;
+    x ^= x >> 4;
+    x ^= x >> 8;
+    x ^= x >> 16;
+    x ^= x >> 32;
+    *r = x;
+}
+
+static inline __attribute__((always_inline)) int u64x4_any(const e1_u64x4_t *x)
+{
+    return ((*x)[0] | (*x)[1] | (*x)[2] | (*x)[3]) != 0;
+}
+
+static void hdb3_enc4_load(hdb3_enc4_t *v, const e1_hdb3_enc_t *const e[4])
+{
+    int l;
+
+    for (l = 0; l < 4; l++) {
+        int st = e[l]->state;
+        v->c[l] = (1ULL << ENC_ZRUN(st)) - 1;
+        v->par[l] = ENC_PAR(st) ? ALL1 : 0;
+        v->pol[l] = ENC_POL(st) ? ALL1 : 0;
+        v->hm[l] = (uint64_t) (e[l]->hold & 7) << 61;
+        v->hv[l] = (uint64_t) ((e[l]->hold >> 3) & 7) << 61;
+    }
+}
+
+static void hdb3_enc4_store(const hdb3_enc4_t *v, e1_hdb3_enc_t *const e[4])
+{
+    int l;
+
+    for (l = 0; l < 4; l++) {
+        e[l]->state = (int) (v->pol[l] & 1) | (int) ((v->par[l] & 1) << 1) | (__builtin_popcountll(v->c[l]) << 2);
+        e[l]->hold = (uint32_t) ((v->hm[l] >> 61) | ((v->hv[l] >> 61) << 3));
+    }
+}
+
+/* Four words of each lane, x[j] holding word j of the four lanes, stored as
+ * one frame to each dst[lane] + off (big-endian words, the line's first bit
+ * in the top bit of the first byte). wide: by a 4x4 transpose and a byte
+ * shuffle per lane, as AVX2 does them in one instruction each; else word by
+ * word (SSE2 has no byte shuffle). */
+typedef uint8_t e1_u8x32_t __attribute__((vector_size(32)));
+
+static inline __attribute__((always_inline)) void u64x4_store_frame(uint8_t *const *dst, size_t off,
+                                                                    const e1_u64x4_t *x, int wide)
+{
+#ifdef E1_TX_AVX2
+    if (wide) {
+        const e1_u64x4_t lo = { 0, 4, 2, 6 }, hi = { 1, 5, 3, 7 }, h0 = { 0, 1, 4, 5 }, h1 = { 2, 3, 6, 7 };
+        const e1_u8x32_t bswap = { 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8,
+                                   23, 22, 21, 20, 19, 18, 17, 16, 31, 30, 29, 28, 27, 26, 25, 24 };
+        e1_u64x4_t a = __builtin_shuffle(x[0], x[1], lo), b = __builtin_shuffle(x[0], x[1], hi);
+        e1_u64x4_t c = __builtin_shuffle(x[2], x[3], lo), d = __builtin_shuffle(x[2], x[3], hi);
+        e1_u8x32_t r0 = __builtin_shuffle((e1_u8x32_t) __builtin_shuffle(a, c, h0), bswap);
+        e1_u8x32_t r1 = __builtin_shuffle((e1_u8x32_t) __builtin_shuffle(b, d, h0), bswap);
+        e1_u8x32_t r2 = __builtin_shuffle((e1_u8x32_t) __builtin_shuffle(a, c, h1), bswap);
+        e1_u8x32_t r3 = __builtin_shuffle((e1_u8x32_t) __builtin_shuffle(b, d, h1), bswap);
+        memcpy(dst[0] + off, &r0, 32);
+        memcpy(dst[1] + off, &r1, 32);
+        memcpy(dst[2] + off, &r2, 32);
+        memcpy(dst[3] + off, &r3, 32);
+        return;
+    }
+#endif
+    {
+        int l, j;
+        (void) wide;
+        for (l = 0; l < 4; l++)
+            for (j = 0; j < 4; j++)
+                store_be64(dst[l] + off + 8 * j, x[j][l]);
+    }
+}
+
+/* hdb3_encode_word with nb = 64 in each lane. Two simplifications: no word
+ * ends in four zeros outside a substitution, so the zeros at its end are
+ * below the lowest mark or V; and a B falls 3 bits before its V in time,
+ * which the 3-bit delay of the output brings back to the V's own bit. */
+static inline __attribute__((always_inline)) void hdb3_encode_word4(hdb3_enc4_t *e, const e1_u64x4_t *in,
+                                                                    e1_u64x4_t *po, e1_u64x4_t *no)
+{
+    const e1_u64x4_t zero = { 0, 0, 0, 0 };
+    e1_u64x4_t w = *in, z = ~w, z1 = z >> 1, z2 = z >> 2, z3 = z >> 3, c = e->c;
+    e1_u64x4_t z4 = z & (z1 | (c << 63)) & (z2 | (c << 62)) & (z3 | (c << 61));
+    e1_u64x4_t ones_par, vm = zero, bv = zero, m, v, sgn, ev;
+
+    u64x4_prefix_xor(&ones_par, &w);
+    if (u64x4_any(&z4)) {
+        e1_u64x4_t zz4 = z & z1 & z2 & z3, zz8 = zz4 & (zz4 >> 4), zz16 = zz8 & (zz8 >> 8);
+        e1_u64x4_t zz32 = zz16 & (zz16 >> 16);
+        e1_u64x4_t val, has, lfull;
+
+        vm = z4 & ~(z4 >> 1);
+        vm |= (vm >> 4) & zz4;
+        vm |= (vm >> 8) & zz8;
+        vm |= (vm >> 16) & zz16;
+        vm |= (vm >> 32) & zz32;
+        val = ones_par & vm;
+        has = vm;
+        val |= (val >> 1) & ~has;
+        has |= has >> 1;
+        val |= (val >> 2) & ~has;
+        has |= has >> 2;
+        val |= (val >> 4) & ~has;
+        has |= has >> 4;
+        val |= (val >> 8) & ~has;
+        has |= has >> 8;
+        val |= (val >> 16) & ~has;
+        has |= has >> 16;
+        val |= (val >> 32) & ~has;
+        has |= has >> 32;
+        lfull = val | (~has & e->par);
+        bv = vm & ~(ones_par ^ ((lfull >> 1) | (e->par << 63)));
+        e->par = -((ones_par ^ lfull) & 1);
+    } else {
+        e->par ^= -(ones_par & 1);
+    }
+    ev = w | vm;
+    e->c = ~ev & (ev - 1);
+    m = e->hm | (w >> 3) | bv;
+    v = e->hv | (vm >> 3);
+    e->hm = w << 61;
+    e->hv = vm << 61;
+    u64x4_prefix_xor(&sgn, &m);
+    sgn ^= e->pol;
+    e->pol = -(sgn & 1);
+    *po = (m | v) & sgn;
+    *no = (m | v) & ~sgn;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -687,6 +867,7 @@ e1_framer_t *e1_framer_init(e1_framer_t *s, const e1_config_t *cfg)
     s->store = store;
     s->st_cap = cfg->elastic_frames;
     s->brev = brev8_choose();
+    s->tx_simd = tx_simd_choose();
     memset(s->store, 0xFF, (size_t) s->st_cap * E1_FRAME_BYTES);
     memset(s->last_frame, 0xFF, E1_FRAME_BYTES);
     e1_hdb3_enc_init(&s->enc);
@@ -749,80 +930,175 @@ static inline __attribute__((always_inline)) void tx_word(e1_hdb3_enc_t *enc, ui
     store_be64(n, no);
 }
 
+/* The A bit of a tx call's NFAS: RAI forced, or what the receiver sees, fixed for the call */
+static inline int tx_alarm_a(const e1_framer_t *s)
+{
+    return s->tx_rai || (e1_framer_alarms(s) & (E1_ALARM_LOS | E1_ALARM_LOF | E1_ALARM_AIS));
+}
+
+/* The four words of the next frame, TS0 (and TS16 with CAS) built and the
+ * CRC-4 and E bits moved on; all ones under AIS. */
+static inline __attribute__((always_inline)) void tx_frame_words(e1_framer_t *s, const uint8_t *ts, int alarm_a,
+                                                                 int y, uint64_t w[4])
+{
+    int crc4 = s->cfg.crc4;
+    int fn = s->tx_fn;
+    int ts0, si;
+
+    s->tx_fn = (fn + 1) & 15;
+    if (s->tx_ais) {
+        /* G.775: AIS is an unframed all-ones signal */
+        w[0] = w[1] = w[2] = w[3] = ALL1;
+        return;
+    }
+    w[0] = load_be64(ts);
+    w[1] = load_be64(ts + 8);
+    w[2] = load_be64(ts + 16);
+    w[3] = load_be64(ts + 24);
+    if (s->cfg.cas) {
+        int t16;
+        if ((fn & 15) == 0)
+            t16 = CAS_MFAS_X | (y ? CAS_MFAS_Y : 0);   /* G.704 5.1.3.2: 0000 x y x x */
+        else
+            t16 = (s->cas_tx[fn] << 4) | s->cas_tx[fn + 15];
+        w[2] = (w[2] & 0x00FFFFFFFFFFFFFFULL) | ((uint64_t) t16 << 56);
+    }
+    if ((fn & 1) == 0) {
+        ts0 = FAS_WORD;
+        /* G.704 2.3.3.5.2: C1..C4 of the previous SMF in frames 0, 2, 4, 6 of this one */
+        si = crc4 ? (s->tx_crc >> (3 - ((fn >> 1) & 3))) & 1 : 1;
+    } else {
+        ts0 = NFAS_BIT2 | NFAS_SA | (alarm_a ? NFAS_A : 0);
+        if (!crc4) {
+            si = 1;
+        } else if (fn < 13) {
+            si = (MFAS_CRC4 >> (5 - (fn >> 1))) & 1;
+        } else {
+            /* G.704 2.3.3.4: E = 0 reports a received errored SMF */
+            if (s->tx_e_pending > 0) {
+                si = 0;
+                s->tx_e_pending--;
+            } else {
+                si = 1;
+            }
+        }
+    }
+    if (fn & 1)
+        ts0 |= si << 7;
+    w[0] = (w[0] & 0x00FFFFFFFFFFFFFFULL) | ((uint64_t) ts0 << 56);
+    if (crc4) {
+        /* computed with the C bits at 0 (G.704 2.3.3.5.2) */
+        s->tx_crc_acc = crc4_add_frame(s->tx_crc_acc, w[0], w[1], w[2], w[3]);
+        if ((fn & 7) == 7) {
+            s->tx_crc = crc4_finish(s->tx_crc_acc);
+            s->tx_crc_acc = 0;
+        }
+    }
+    if (!(fn & 1))
+        w[0] |= (uint64_t) si << 63;
+}
+
 E1_HOT_CLONES
 void e1_framer_tx(e1_framer_t *s, const uint8_t *ts, int nframes, uint8_t *p, uint8_t *n)
 {
-    int alarm_a = s->tx_rai || (e1_framer_alarms(s) & (E1_ALARM_LOS | E1_ALARM_LOF | E1_ALARM_AIS));
+    int alarm_a = tx_alarm_a(s);
     int y = s->cfg.cas && !s->cas_aligned;
-    int crc4 = s->cfg.crc4;
     e1_hdb3_enc_t enc = s->enc;
     int f;
 
     for (f = 0; f < nframes; f++, ts += E1_FRAME_BYTES, p += E1_FRAME_BYTES, n += E1_FRAME_BYTES) {
-        int fn = s->tx_fn;
-        uint64_t w0, w1, w2, w3;
-        int ts0, si;
+        uint64_t w[4];
 
-        s->tx_fn = (fn + 1) & 15;
-        if (s->tx_ais) {
-            /* G.775: AIS is an unframed all-ones signal */
-            tx_word(&enc, ALL1, p, n);
-            tx_word(&enc, ALL1, p + 8, n + 8);
-            tx_word(&enc, ALL1, p + 16, n + 16);
-            tx_word(&enc, ALL1, p + 24, n + 24);
-            continue;
-        }
-        w0 = load_be64(ts);
-        w1 = load_be64(ts + 8);
-        w2 = load_be64(ts + 16);
-        w3 = load_be64(ts + 24);
-        if (s->cfg.cas) {
-            int t16;
-            if ((fn & 15) == 0)
-                t16 = CAS_MFAS_X | (y ? CAS_MFAS_Y : 0);   /* G.704 5.1.3.2: 0000 x y x x */
-            else
-                t16 = (s->cas_tx[fn] << 4) | s->cas_tx[fn + 15];
-            w2 = (w2 & 0x00FFFFFFFFFFFFFFULL) | ((uint64_t) t16 << 56);
-        }
-        if ((fn & 1) == 0) {
-            ts0 = FAS_WORD;
-            /* G.704 2.3.3.5.2: C1..C4 of the previous SMF in frames 0, 2, 4, 6 of this one */
-            si = crc4 ? (s->tx_crc >> (3 - ((fn >> 1) & 3))) & 1 : 1;
-        } else {
-            ts0 = NFAS_BIT2 | NFAS_SA | (alarm_a ? NFAS_A : 0);
-            if (!crc4) {
-                si = 1;
-            } else if (fn < 13) {
-                si = (MFAS_CRC4 >> (5 - (fn >> 1))) & 1;
-            } else {
-                /* G.704 2.3.3.4: E = 0 reports a received errored SMF */
-                if (s->tx_e_pending > 0) {
-                    si = 0;
-                    s->tx_e_pending--;
-                } else {
-                    si = 1;
-                }
-            }
-        }
-        if (fn & 1)
-            ts0 |= si << 7;
-        w0 = (w0 & 0x00FFFFFFFFFFFFFFULL) | ((uint64_t) ts0 << 56);
-        if (crc4) {
-            /* computed with the C bits at 0 (G.704 2.3.3.5.2) */
-            s->tx_crc_acc = crc4_add_frame(s->tx_crc_acc, w0, w1, w2, w3);
-            if ((fn & 7) == 7) {
-                s->tx_crc = crc4_finish(s->tx_crc_acc);
-                s->tx_crc_acc = 0;
-            }
-        }
-        if (!(fn & 1))
-            w0 |= (uint64_t) si << 63;
-        tx_word(&enc, w0, p, n);
-        tx_word(&enc, w1, p + 8, n + 8);
-        tx_word(&enc, w2, p + 16, n + 16);
-        tx_word(&enc, w3, p + 24, n + 24);
+        tx_frame_words(s, ts, alarm_a, y, w);
+        tx_word(&enc, w[0], p, n);
+        tx_word(&enc, w[1], p + 8, n + 8);
+        tx_word(&enc, w[2], p + 16, n + 16);
+        tx_word(&enc, w[3], p + 24, n + 24);
     }
     s->enc = enc;
+}
+
+/* Frames composed per step of e1_framer_tx_group: 4 spans' words on the stack */
+#define TXG_FRAMES          16
+
+/* e1_framer_tx for four framers, their words HDB3-coded side by side in the
+ * lanes of a vector. */
+static inline __attribute__((always_inline)) void tx_group4(e1_framer_t *const *s, const uint8_t *const *ts,
+                                                            int nframes, uint8_t *const *p, uint8_t *const *n,
+                                                            int wide)
+{
+    e1_u64x4_t w[4 * TXG_FRAMES];
+    const e1_hdb3_enc_t *ein[4] = { &s[0]->enc, &s[1]->enc, &s[2]->enc, &s[3]->enc };
+    e1_hdb3_enc_t *eout[4] = { &s[0]->enc, &s[1]->enc, &s[2]->enc, &s[3]->enc };
+    hdb3_enc4_t enc;
+    int alarm_a[4], y[4];
+    int l, f, k;
+
+    for (l = 0; l < 4; l++) {
+        alarm_a[l] = tx_alarm_a(s[l]);
+        y[l] = s[l]->cfg.cas && !s[l]->cas_aligned;
+    }
+    hdb3_enc4_load(&enc, ein);
+    for (f = 0; f < nframes; f += TXG_FRAMES) {
+        int nf = nframes - f < TXG_FRAMES ? nframes - f : TXG_FRAMES;
+        size_t off = (size_t) f * E1_FRAME_BYTES;
+
+        for (l = 0; l < 4; l++) {
+            for (k = 0; k < nf; k++) {
+                uint64_t fw[4];
+                tx_frame_words(s[l], ts[l] + off + (size_t) k * E1_FRAME_BYTES, alarm_a[l], y[l], fw);
+                w[4 * k][l] = fw[0];
+                w[4 * k + 1][l] = fw[1];
+                w[4 * k + 2][l] = fw[2];
+                w[4 * k + 3][l] = fw[3];
+            }
+        }
+        for (k = 0; k < nf; k++) {
+            e1_u64x4_t po[4], no[4];
+            hdb3_encode_word4(&enc, &w[4 * k], &po[0], &no[0]);
+            hdb3_encode_word4(&enc, &w[4 * k + 1], &po[1], &no[1]);
+            hdb3_encode_word4(&enc, &w[4 * k + 2], &po[2], &no[2]);
+            hdb3_encode_word4(&enc, &w[4 * k + 3], &po[3], &no[3]);
+            u64x4_store_frame(p, off + (size_t) k * E1_FRAME_BYTES, po, wide);
+            u64x4_store_frame(n, off + (size_t) k * E1_FRAME_BYTES, no, wide);
+        }
+    }
+    hdb3_enc4_store(&enc, eout);
+}
+
+#ifdef E1_TX_AVX2
+__attribute__((target("avx2")))
+static void tx_group4_avx2(e1_framer_t *const *s, const uint8_t *const *ts, int nframes, uint8_t *const *p,
+                           uint8_t *const *n)
+{
+    tx_group4(s, ts, nframes, p, n, 1);
+}
+#endif
+
+static void tx_group4_base(e1_framer_t *const *s, const uint8_t *const *ts, int nframes, uint8_t *const *p,
+                           uint8_t *const *n)
+{
+    tx_group4(s, ts, nframes, p, n, 0);
+}
+
+void e1_framer_tx_group(e1_framer_t *const *s, int count, const uint8_t *const *ts, int nframes,
+                        uint8_t *const *p, uint8_t *const *n)
+{
+    int i = 0;
+
+    if (nframes <= 0)
+        return;
+    for (; i + 4 <= count; i += 4) {
+#ifdef E1_TX_AVX2
+        if (s[i]->tx_simd == TX_SIMD_AVX2) {
+            tx_group4_avx2(s + i, ts + i, nframes, p + i, n + i);
+            continue;
+        }
+#endif
+        tx_group4_base(s + i, ts + i, nframes, p + i, n + i);
+    }
+    for (; i < count; i++)
+        e1_framer_tx(s[i], ts[i], nframes, p[i], n[i]);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -63,6 +63,12 @@ int e1_framer_size(void);
  * Writes nframes * 32 bytes to each rail p and n, HDB3 coded. */
 void e1_framer_tx(e1_framer_t *s, const uint8_t *ts, int nframes, uint8_t *p, uint8_t *n);
 
+/* e1_framer_tx for each of count distinct framers, s[i] framing ts[i] onto
+ * p[i] and n[i] (nframes frames each; no buffer overlaps another): the same
+ * bits, four spans coded at once. */
+void e1_framer_tx_group(e1_framer_t *const *s, int count, const uint8_t *const *ts, int nframes,
+                        uint8_t *const *p, uint8_t *const *n);
+
 /* Send unframed all-ones (AIS) instead of frames while on != 0. */
 void e1_framer_set_tx_ais(e1_framer_t *s, int on);
 
