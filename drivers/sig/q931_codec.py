@@ -803,6 +803,28 @@ def _optional_action(mt) -> Action:
             _M.RELEASE_COMPLETE: Action.NONE}.get(mt, Action.STATUS)
 
 
+_MESSAGE_TYPES: dict[int, MessageType] = {int(mt): mt for mt in MessageType}
+
+
+def _mandatory_of(mt: MessageType, direction: str | None) -> tuple[tuple[type, ...],
+                                                                    frozenset[int]]:
+    """The mandatory IE classes of ``mt`` sent in ``direction``, by identifier, and their
+    identifiers."""
+    mand = MANDATORY[mt] | MANDATORY_BY_DIRECTION.get(direction or "", {}).get(mt, frozenset())
+    return (tuple(sorted(mand, key=lambda c: c.IDENTIFIER)),
+            frozenset(c.IDENTIFIER for c in mand))
+
+
+# worked out once: every message decoded looks its type and direction up here
+_MANDATORY_SORTED = {(mt, d): _mandatory_of(mt, d)
+                     for mt in MessageType for d in (None, *MANDATORY_BY_DIRECTION)}
+
+
+def _mandatory(mt: MessageType, direction: str | None) -> tuple[tuple[type, ...], frozenset[int]]:
+    hit = _MANDATORY_SORTED.get((mt, direction))
+    return hit if hit is not None else _mandatory_of(mt, direction)
+
+
 def _ignored(text: str, clause: str) -> Decoded:
     return Decoded(None, (Problem(95, None, text, Action.IGNORE, clause),))
 
@@ -836,10 +858,7 @@ def _decode(data: bytes, direction: str | None) -> Decoded:
         flag = raw >> (8 * crl - 1)
         value = raw & ((1 << (8 * crl - 1)) - 1)
     mt_octet = data[2 + crl]
-    try:
-        mt: MessageType | int = MessageType(mt_octet)
-    except ValueError:
-        mt = mt_octet
+    mt: MessageType | int = _MESSAGE_TYPES.get(mt_octet, mt_octet)
     ies, bad, unknown, cr_unknown = _parse_ies(data, 3 + crl)
     msg = Message(type=mt, call_ref=value, call_ref_flag=flag, ies=tuple(ies), call_ref_len=crl)
 
@@ -851,10 +870,10 @@ def _decode(data: bytes, direction: str | None) -> Decoded:
         return Decoded(msg, (Problem(81, None, text, Action.DROP_STATUS, "5.8.3.2"),))
 
     ranked: list[tuple[tuple[int, int], Problem]] = []
-    mand = MANDATORY[mt] | MANDATORY_BY_DIRECTION.get(direction or "", {}).get(mt, frozenset())
+    mand, mand_ids = _mandatory(mt, direction)
     present = {type(ie) for ie in ies}
     m_act, o_act = _mandatory_action(mt), _optional_action(mt)
-    for cls in sorted(mand, key=lambda c: c.IDENTIFIER):
+    for cls in mand:
         if cls in present:
             continue
         if cls.IDENTIFIER in bad:
@@ -865,7 +884,6 @@ def _decode(data: bytes, direction: str | None) -> Decoded:
     for ident in cr_unknown:
         ranked.append(((_SEVERITY[m_act], 0), Problem(
             96, ident, f"unrecognised comprehension-required IE 0x{ident:02X}", m_act, "5.8.7.1")))
-    mand_ids = {c.IDENTIFIER for c in mand}
     for ident, why in bad.items():
         if ident not in mand_ids:
             ranked.append(((_SEVERITY[o_act], 1), Problem(
