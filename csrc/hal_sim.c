@@ -165,6 +165,7 @@ typedef struct {
     int law;
     int tone_set;           /* call-progress tone set (dsp/cpt.h) */
     sim_conf_t confs[HAL_MAX_CONFS];
+    int confs_hi;           /* one past the highest conference in use */
 } sim_board_t;
 
 #define SIM(b) ((sim_board_t *) (b)->priv)
@@ -1473,7 +1474,8 @@ static void confs_mix(sim_board_t *sb, int frames)
 {
     int i, m;
 
-    for (i = 0; i < HAL_MAX_CONFS; i++) {
+    /* (conferences are made at the lowest free id: at a peak a few hundred of 1024) */
+    for (i = 0; i < sb->confs_hi; i++) {
         sim_conf_t *cf = &sb->confs[i];
         const int16_t *in[HAL_CONF_MEMBERS];
         int16_t *out[HAL_CONF_MEMBERS];
@@ -1542,7 +1544,11 @@ static int sim_conf_create(hal_board_t *b)
     for (i = 0; i < HAL_MAX_CONFS; i++) {
         if (sb->confs[i].mix == NULL) {
             sb->confs[i].mix = conf_init(NULL, HAL_CONF_MEMBERS);
-            return sb->confs[i].mix ? i : HAL_ENOMEM;
+            if (sb->confs[i].mix == NULL)
+                return HAL_ENOMEM;
+            if (i >= sb->confs_hi)
+                sb->confs_hi = i + 1;
+            return i;
         }
     }
     return HAL_EBUSY;
@@ -1573,6 +1579,8 @@ static int sim_conf_destroy(hal_board_t *b, int conf)
             conf_drop_member(sb, sb->confs[conf].member[m]);
     conf_free(sb->confs[conf].mix);
     sb->confs[conf].mix = NULL;
+    while (sb->confs_hi > 0 && sb->confs[sb->confs_hi - 1].mix == NULL)
+        sb->confs_hi--;
     return HAL_OK;
 }
 

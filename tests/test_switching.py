@@ -141,3 +141,26 @@ def test_a_steady_level_crosses_the_switch_as_exactly_its_code(world):
     x = struct.unpack(f"<{len(sent_codes(ours, 0, 1))}h",
                       alaw_decode(sent_codes(ours, 0, 1)))[-1600:]
     assert power(x, 697) > 1e6 and len(set(x)) > 10
+
+
+def test_conferences_above_a_destroyed_one_keep_mixing(world):
+    """The board mixes the conferences in use up to the highest one: destroying lower
+    ones (or the highest) must not stop a conference still in use."""
+    confs = [world.board.conference() for _ in range(3)]
+    ids = [c.id for c in confs]
+    assert ids == sorted(ids)
+    trunk, agent = world.board.spans[1].channels[9], world.board.ports[1]
+    confs[2].join(trunk)
+    confs[2].join(agent)
+    confs[0].destroy()
+    confs[1].destroy()
+    world.exchange.spans[1].channels[9].tone(697, ms=-1)       # the caller speaks
+    agent.tap(True, "tx")
+    ours, _ = collect(world, 400)
+    x = struct.unpack(f"<{len(sent_codes(ours, 0, 1))}h",
+                      alaw_decode(sent_codes(ours, 0, 1)))[-1600:]
+    assert power(x, 697) > 1e6                       # the agent hears the caller
+    confs[2].destroy()
+    again = world.board.conference()
+    assert again.id == ids[0]                        # the lowest free id is used again
+    again.destroy()
