@@ -59,10 +59,12 @@ typedef struct {
     /* detectors on the received signal (HAL_DET_* in detect) */
     int detect;
     dtmf_rx_t *dtmf_rx;
-    /* dtmf_rx is idle (dtmf_rx_idle) and these samples of silence are owed
-     * to it, handed over before it next hears anything */
+    /* dtmf_rx is idle on the steady level dtmf_level (dtmf_rx_idle for
+     * silence, dtmf_rx_const_idle) and these samples of it are owed to it,
+     * handed over before it next hears anything else */
     int dtmf_idle;
     int dtmf_owed;
+    int16_t dtmf_level;
     mfc_rx_t *mfc_rx;
     cpt_rx_t *cpt_rx;
     fsk_rx_t *fsk_rx;
@@ -521,30 +523,44 @@ static void dtmf_report(hal_board_t *b, sim_chan_t *c, int span, int chan)
         ;
 }
 
-/* Hand the DTMF receiver the silence owed to it. */
+/* Hand the DTMF receiver the steady level owed to it. */
 static void chan_dtmf_wake(sim_chan_t *c)
 {
     if (c->dtmf_idle) {
-        dtmf_rx_silence(c->dtmf_rx, c->dtmf_owed);
+        if (c->dtmf_level == 0)
+            dtmf_rx_silence(c->dtmf_rx, c->dtmf_owed);
+        else
+            dtmf_rx_const(c->dtmf_rx, c->dtmf_level, c->dtmf_owed);
         c->dtmf_idle = 0;
         c->dtmf_owed = 0;
     }
 }
 
-/* chan_detect() for a channel whose only detector is DTMF, on n samples of true
- * silence: once the receiver is idle the samples are only counted here. */
-static void chan_detect_dtmf_silence(hal_board_t *b, sim_chan_t *c, int span, int chan, int n)
+/* n samples all of v for the DTMF receiver (true silence on an idle port, the far
+ * end's idle code on a trunk): once it is idle on v they are only counted here. */
+static void chan_dtmf_steady(hal_board_t *b, sim_chan_t *c, int span, int chan, int16_t v, int n)
 {
-    if (c->dtmf_idle && c->dtmf_owed < (1 << 24)) {
+    if (c->dtmf_idle && c->dtmf_level == v && c->dtmf_owed < (1 << 24)) {
         c->dtmf_owed += n;
         return;
     }
     chan_dtmf_wake(c);
-    dtmf_rx_silence(c->dtmf_rx, n);
-    if (dtmf_rx_waiting(c->dtmf_rx))
+    if (v == 0)
+        dtmf_rx_silence(c->dtmf_rx, n);
+    else
+        dtmf_rx_const(c->dtmf_rx, v, n);
+    if (dtmf_rx_waiting(c->dtmf_rx)) {
         dtmf_report(b, c, span, chan);
-    else if (dtmf_rx_idle(c->dtmf_rx))
+    } else if (v == 0 ? dtmf_rx_idle(c->dtmf_rx) : dtmf_rx_const_idle(c->dtmf_rx, v)) {
         c->dtmf_idle = 1;
+        c->dtmf_level = v;
+    }
+}
+
+/* chan_detect() for a channel whose only detector is DTMF, on n samples of true silence. */
+static void chan_detect_dtmf_silence(hal_board_t *b, sim_chan_t *c, int span, int chan, int n)
+{
+    chan_dtmf_steady(b, c, span, chan, 0, n);
 }
 
 /* Run the channel's detectors over what it received and report what they found. */
@@ -555,13 +571,14 @@ static void chan_detect(hal_board_t *b, sim_chan_t *c, int span, int chan, const
     int v;
 
     if (c->dtmf_rx) {
-        chan_dtmf_wake(c);
-        if (n > 0 && block_const16(lin, n))
-            dtmf_rx_const(c->dtmf_rx, lin[0], n);   /* a steady leg: no filters */
-        else
+        if (n > 0 && block_const16(lin, n)) {
+            chan_dtmf_steady(b, c, span, chan, lin[0], n);     /* a steady leg: no filters */
+        } else {
+            chan_dtmf_wake(c);
             dtmf_rx(c->dtmf_rx, lin, n);
-        if (dtmf_rx_waiting(c->dtmf_rx))
-            dtmf_report(b, c, span, chan);
+            if (dtmf_rx_waiting(c->dtmf_rx))
+                dtmf_report(b, c, span, chan);
+        }
     }
     if (c->mfc_rx) {
         mfc_rx(c->mfc_rx, lin, n);
@@ -1864,7 +1881,7 @@ static int sim_detect(hal_board_t *b, int span, int chan, int mask)
     }
     SIM_DETECTOR(HAL_DET_DTMF, dtmf_rx, dtmf_rx_init(NULL, NULL), dtmf_rx_free);
     if (c->dtmf_rx == NULL)
-        c->dtmf_idle = c->dtmf_owed = 0;   /* a new receiver starts afresh */
+        c->dtmf_idle = c->dtmf_owed = c->dtmf_level = 0;   /* a new receiver starts afresh */
     SIM_DETECTOR(HAL_DET_MFC_FWD | HAL_DET_MFC_BWD, mfc_rx,
                  mfc_rx_init(NULL, (mask & HAL_DET_MFC_BWD) != 0), mfc_rx_free);
     SIM_DETECTOR(HAL_DET_CPT, cpt_rx, cpt_rx_init(NULL, set), cpt_rx_free);

@@ -95,6 +95,11 @@ class DtmfRx:
             return ""
         return self.digits()
 
+    def idle_on(self, value: int) -> bool:
+        """Settled on the quiet steady level ``value`` with nothing to take: more of it only
+        counts samples (what :attr:`idle` says of silence, for any level)."""
+        return bool(lib.dtmf_rx_const_idle(self._s, value))
+
     @property
     def idle(self) -> bool:
         """Settled into silence with nothing to take: more silence only counts samples

@@ -465,3 +465,39 @@ def test_a_steady_level_is_feeding_that_level(pieces):
     assert got_short == got_fed
     assert short.reports() == fed.reports()
     assert short.status == fed.status and short.idle == fed.idle
+
+
+@settings(max_examples=80, deadline=None)
+@given(history=st.binary(max_size=800), level=st.integers(-40, 40), quiet=st.integers(0, 600),
+       splits=st.lists(st.integers(0, 3000), max_size=6),
+       digits=st.text(alphabet=DTMF_DIGITS, min_size=1, max_size=3))
+def test_a_steady_level_owed_to_a_receiver_idle_on_it_can_be_handed_over_at_once(
+        history, level, quiet, splits, digits):
+    """What the board does on a trunk whose far end sends its idle code: once the receiver
+    is idle on that level it counts the samples itself and hands them over in one call
+    before anything else arrives; the same digits at the same positions must follow."""
+    tick_by_tick, at_once = DtmfRx(), DtmfRx()
+    for rx in (tick_by_tick, at_once):
+        rx.feed(history[:len(history) // 2 * 2])
+        rx.steady(level, quiet)
+        rx.digits(), rx.reports()
+    assert tick_by_tick.idle_on(level) == at_once.idle_on(level)
+    if not at_once.idle_on(level):
+        return
+    for n in splits:
+        tick_by_tick.steady(level, n)
+        assert tick_by_tick.idle_on(level)      # more of the level keeps it idle on it
+    at_once.steady(level, sum(splits))
+    audio = dtmf_generate(digits, -10.0, -8.0, 60, 60)
+    got = [rx.feed(audio) + rx.steady(level, 800) for rx in (tick_by_tick, at_once)]
+    assert got[0] == got[1] and set(got[0]) <= set(DTMF_DIGITS)
+    assert tick_by_tick.reports() == at_once.reports()
+    assert tick_by_tick.idle_on(level) and at_once.idle_on(level)
+
+
+def test_a_receiver_is_idle_on_a_quiet_level_not_a_loud_one():
+    rx = DtmfRx()
+    rx.steady(8, 500)
+    assert rx.idle_on(8) and not rx.idle_on(-8) and not rx.idle_on(0)
+    rx.steady(3000, 500)                          # loud enough to hold a tone: filtered
+    assert not rx.idle_on(3000)

@@ -546,13 +546,45 @@ static int dtmf_rx_block(dtmf_rx_t *s, const int16_t *amp)
     return got;
 }
 
+/* The energy of a half-window all of v, summed as dtmf_rx_block sums it. */
+static float dtmf_const_energy(int16_t v)
+{
+    dtmf_v4_t acc = { 0.0f, 0.0f, 0.0f, 0.0f };
+    dtmf_v4_t vv = { (float) v, (float) v, (float) v, (float) v };
+    int i;
+
+    for (i = 0; i < DTMF_M; i += 4)
+        acc += vv * vv;
+    return acc[0] + acc[1] + acc[2] + acc[3];
+}
+
+int dtmf_rx_const_idle(const dtmf_rx_t *s, int16_t v)
+{
+    float energy;
+    int g;
+    int i;
+    int k;
+
+    if (s == NULL || !s->have_prev || s->cur >= 0 || s->digit_count + s->report_count != 0)
+        return 0;
+    energy = dtmf_const_energy(v);
+    if (energy >= s->quiet || s->prev_energy != energy)
+        return 0;
+    for (g = 0; g < 2; g++)
+        for (k = 0; k < 4; k++)
+            if (s->prev_re[g][k] != 0.0f || s->prev_im[g][k] != 0.0f)
+                return 0;
+    for (i = 0; i < s->fill; i++)
+        if (s->buf[i] != v)
+            return 0;
+    return 1;
+}
+
 int dtmf_rx_const(dtmf_rx_t *s, int16_t v, int samples)
 {
     int16_t blk[DTMF_M];
     const dtmf_v4_t zero[2] = { { 0.0f, 0.0f, 0.0f, 0.0f }, { 0.0f, 0.0f, 0.0f, 0.0f } };
     const float no_tone[2] = { 0.0f, 0.0f };
-    dtmf_v4_t acc = { 0.0f, 0.0f, 0.0f, 0.0f };
-    dtmf_v4_t vv = { (float) v, (float) v, (float) v, (float) v };
     float energy;
     int got = 0;
     int i;
@@ -560,12 +592,9 @@ int dtmf_rx_const(dtmf_rx_t *s, int16_t v, int samples)
 
     if (s == NULL || samples <= 0)
         return 0;
-    /* a half-window of v, its energy summed as dtmf_rx_block sums it */
     for (i = 0; i < DTMF_M; i++)
         blk[i] = v;
-    for (i = 0; i < DTMF_M; i += 4)
-        acc += vv * vv;
-    energy = acc[0] + acc[1] + acc[2] + acc[3];
+    energy = dtmf_const_energy(v);
     if (energy >= s->quiet)
     {
         /* loud enough to hold a tone: through the filters as any signal */
@@ -588,7 +617,17 @@ int dtmf_rx_const(dtmf_rx_t *s, int16_t v, int samples)
     }
     /* whole half-windows of v: too quiet for the filters, as dtmf_rx_block finds */
     for (; samples >= DTMF_M; samples -= DTMF_M)
+    {
         got += dtmf_rx_block_end(s, zero, zero, -1, no_tone, energy);
+        if (s->cur < 0)
+        {
+            /* no digit to end: each further half-window of v would leave all as it
+             * is now but the sample count */
+            s->samples += (int64_t) (samples / DTMF_M - 1) * DTMF_M;
+            samples = samples % DTMF_M;
+            break;
+        }
+    }
     if (samples > 0)
         got += dtmf_rx(s, blk, samples);
     return got;

@@ -67,6 +67,12 @@ int dtmf_rx_silence(dtmf_rx_t *s, int samples);
  */
 int dtmf_rx_const(dtmf_rx_t *s, int16_t v, int samples);
 /*
+ * The receiver has settled on the quiet steady level v and holds nothing to
+ * take: more of v would only move its sample count (dtmf_rx_idle for any
+ * level), so a caller may count such samples and hand them over at once.
+ */
+int dtmf_rx_const_idle(const dtmf_rx_t *s, int16_t v);
+/*
  * The receiver has settled into silence and holds nothing to take: more
  * silence would only move its sample count, so a caller may count idle
  * samples itself and hand them over in one dtmf_rx_silence() later.
