@@ -1496,17 +1496,21 @@ static void confs_mix(sim_board_t *sb, int frames)
         sim_conf_t *cf = &sb->confs[i];
         const int16_t *in[HAL_CONF_MEMBERS];
         int16_t *out[HAL_CONF_MEMBERS];
-        int n = frames;
-        if (cf->mix == NULL || conf_members(cf->mix) == 0)
+        int n = frames, members = 0;
+        if (cf->mix == NULL)
             continue;
         for (m = 0; m < HAL_CONF_MEMBERS; m++) {
             sim_chan_t *c = cf->member[m];
             in[m] = c ? c->rxlin : NULL;
             out[m] = c ? c->confout : NULL;
-            if (c && c->conf_frames < n)
-                n = c->conf_frames;
+            if (c) {
+                members++;
+                if (c->conf_frames < n)
+                    n = c->conf_frames;
+            }
         }
-        conf_mix(cf->mix, in, out, n);
+        if (members > 0)        /* (the board's members are the mixer's) */
+            conf_mix(cf->mix, in, out, n);
     }
 }
 
