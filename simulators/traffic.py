@@ -336,7 +336,14 @@ class Traffic:
         self._peak_of: Profile | None = None
         self._peak = 0.0
         self.desks = {port: _Desk(port, phone) for port, phone in sorted(world.phones.items())}
-        self._watched: set[int] = set()            # desks alerted or ringing out
+        # the phones' rings as edges: those ringing at the last tick (and its time), the
+        # ones that began since, desks made idle while their phone rang, and when an
+        # alerted desk's phone, silent since, is looked at again (port by due time)
+        self._prev_ringing: set[int] = set()
+        self._prev_now: float | None = None
+        self._started: set[int] = set()
+        self._recheck: set[int] = set()
+        self._ring_checks: list[tuple[float, int]] = []
         # the world's set of phones ringing now (it adds and discards; never replaces it)
         ringing = getattr(world, "ringing_phones", None)
         self._ringing: set[int] = ringing if ringing is not None else set()
@@ -380,6 +387,7 @@ class Traffic:
             self.start = now
         self._arrivals(now)
         self._watch_exchange(now)
+        self._ring_edges()
         while self._timers and self._timers[0][0] <= now:
             _, _, fn = heapq.heappop(self._timers)
             fn()
@@ -628,15 +636,35 @@ class Traffic:
 
     # ---- agents ----------------------------------------------------------------------------
 
-    def _watch_phones(self, now: float) -> None:
-        # the phones ringing now and the desks still alerted or ringing out: no other
-        # desk can change here
-        ringing, watched = self._ringing, self._watched
-        if not ringing and not watched:
+    def _ring_edges(self) -> None:
+        """The phones that began or stopped ringing since the last tick (before the timers:
+        a lift looks at when its phone last rang). A desk's ``last_ring`` is the last tick
+        its phone was seen ringing."""
+        ringing, prev = self._ringing, self._prev_ringing
+        if ringing == prev:
             return
-        ports = ringing | watched if watched else ringing
+        self._started |= ringing - prev
+        for p in prev - ringing:
+            d = self.desks.get(p)
+            if d is not None:
+                d.last_ring = self._prev_now
+                if d.state in ("alerted", "ringing_out"):
+                    heapq.heappush(self._ring_checks, (d.last_ring + 5.0, p))
+        self._prev_ringing = set(ringing)
+
+    def _watch_phones(self, now: float) -> None:
+        # the desks whose phone began ringing, those made idle while it rang, and the
+        # alerted ones whose phone has been silent for a while: no other desk can change
+        ports = self._started | self._recheck
+        self._started, self._recheck = set(), set()
+        heap, due = self._ring_checks, set()
+        while heap and heap[0][0] <= now + 1e-6:
+            due.add(heapq.heappop(heap)[1])
+        ports |= due
+        self._prev_now = now
+        if not ports:
+            return
         desks = self.desks
-        still = set()
         # a desk's own step changes only that desk: each is looked at once, in port order
         for p in sorted(ports):
             d = desks.get(p)
@@ -644,15 +672,14 @@ class Traffic:
                 continue
             ph = d.phone
             if ph.ringing:
-                d.last_ring = now
                 if d.state == "idle" and not ph.off_hook:
                     self._alerted(d)
-            elif d.state in ("alerted", "ringing_out") and now - d.last_ring > 5.0:
-                # no ring for longer than the cadence's silence: the ringing has stopped
-                self._desk_idle(d)
-            if d.state in ("alerted", "ringing_out"):
-                still.add(p)
-        self._watched = still
+            elif d.state in ("alerted", "ringing_out"):
+                if now - d.last_ring > 5.0:
+                    # no ring for longer than the cadence's silence: the ringing has stopped
+                    self._desk_idle(d)
+                elif p in due:
+                    heapq.heappush(heap, (d.last_ring + 5.0, p))     # not yet: again later
 
     def _alerted(self, d: _Desk) -> None:
         b = self.behaviour(d.port)
@@ -746,6 +773,8 @@ class Traffic:
         self._desk_call(d, None)
         d.lift_seq += 1
         d.talk_seq += 1
+        if d.phone.ringing:
+            self._recheck.add(d.port)   # its phone still rings: it may be alerted again
 
     def _agent_state(self, ev: Mapping) -> None:
         agent = ev.get("agent")
