@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from cti.ivr import EXAMPLE_FLOWS_TOML
-from cti.endpoints import DEFAULT_HOME, EVENTS_SOCKET, REQ_SOCKET, default_endpoints
+from cti.endpoints import DEFAULT_HOME, default_endpoints
 from drivers import board
 from drivers.board import SpanConfig
 from drivers.hal import lib

@@ -78,7 +78,6 @@ class Sim(ServiceCentre):
     def _agents(self, evs) -> None:
         now = self.now
         for e in evs:
-            ext = e.get("extension")
             if e["type"] == "call.established" and e["call_id"] in self.svc.centre.calls:
                 call = self.svc.centre.calls[e["call_id"]]
                 if call.direction == "out":

@@ -620,7 +620,7 @@ def test_invariants_under_random_event_sequences(seq):
     events_seen = {id(y): [] for y in ends}
     now = 0.0
     for op, i, arg in seq:
-        x, other = ends[i], ends[1 - i]
+        x = ends[i]
         now += 0.01
         if op == "send":
             x.send(now, arg)

@@ -748,7 +748,7 @@ class Wire:
             out = s.messages_to_send()
             if self.link:
                 self.flight[name] += out
-            while (ev := s.next_event()) is not None:
+            while s.next_event() is not None:
                 pass
 
     def deliver(self, name, n, fate):

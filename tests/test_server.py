@@ -742,8 +742,8 @@ def test_e2e_los_raises_los_here_and_rai_far_then_clear_recovers(live):
     with Client(live) as c:
         c.request("sim.fault", span=1, clear=True)
         t0 = c.request("ping")["line_time"]
-        st = wait_for(live, lambda r: r["in_sync"] and not r["alarms"], "span.alarms", span=1,
-                      line_seconds=1)
+        wait_for(live, lambda r: r["in_sync"] and not r["alarms"], "span.alarms", span=1,
+                 line_seconds=1)
         t1 = c.request("ping")["line_time"]
     assert t1 - t0 <= 1.0 + 0.3  # recovered within a second of line time (poll slack)
 
