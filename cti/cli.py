@@ -751,7 +751,7 @@ def cmd_report(args) -> int:
     report = _measured_report(args, interval=args.interval, sla_seconds=args.sla,
                               target_blocking=args.blocking,
                               service_level_target=args.service_level,
-                              shrinkage=args.shrinkage)
+                              shrinkage=args.shrinkage, max_abandon=args.max_abandon)
     if args.html or args.png:
         from cti.charts import losses_html, losses_png
         if args.html:
@@ -1166,6 +1166,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="advice: fraction to answer within --sla (default 0.8)")
     x.add_argument("--shrinkage", type=float, default=0.0, metavar="F",
                    help="advice: share of paid agent time off the phones (default 0)")
+    x.add_argument("--max-abandon", type=_positive_float, metavar="F",
+                   help="advice: where callers abandon, lose at most this fraction (Erlang A)")
     x.add_argument("--html", metavar="FILE", help="also write the manager's page (charts)")
     x.add_argument("--png", metavar="FILE", help="also write the manager's charts as a PNG")
     rp.set_defaults(func=cmd_report)

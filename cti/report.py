@@ -340,10 +340,11 @@ def trunk_offered(p: dict) -> tuple[float | None, str | None]:
 
 def _advice(p: dict, patience: dict, holding: float | None, *, blocking: float,
             sl_target: float, sla: float, span_channels: int, shrinkage: float,
-            aht_all: float | None) -> dict:
+            aht_all: float | None, max_abandon: float | None = None) -> dict:
     """What the interval needed (cti.planning): E1 spans for the blocking target (Erlang
     B, ITU-T E.520), IVR ports for the same target, agents for the service level
-    (Erlang A with the measured patience, else Erlang C)."""
+    (Erlang A with the measured patience, capping abandonment at ``max_abandon`` when
+    given, else Erlang C)."""
     length = p["end"] - p["start"]
     out: dict[str, Any] = {"trunk": None, "ivr": None, "agents": None}
     offered, basis = trunk_offered(p)
@@ -369,7 +370,7 @@ def _advice(p: dict, patience: dict, holding: float | None, *, blocking: float,
                          "agents_scheduled": 0}
     elif aht and length > 0:
         st = staffing_for(calls, length, aht, sla, sl_target, patience.get("patience"),
-                          shrinkage)
+                          shrinkage, max_abandon)
         out["agents"] = {k: st[k] for k in (
             "model", "calls", "aht", "traffic_erlangs", "agents", "agents_scheduled",
             "p_wait", "asa", "occupancy", "service_level", "p_abandon")}
@@ -395,14 +396,15 @@ def _advice_peak(intervals: list[dict]) -> dict:
 def loss_report(store: Store, start: float, end: float, interval: float = 3600,
                 sla_seconds: float = 20, *, advice: bool = True, target_blocking: float = 0.01,
                 service_level_target: float = 0.8, shrinkage: float = 0.0,
-                span_channels: int = 30) -> dict:
+                span_channels: int = 30, max_abandon: float | None = None) -> dict:
     """The loss report for calls that started in [start, end), per ``interval`` seconds,
     with totals over the whole range; a JSON-able dict (see the module docstring).
 
     The manager's view: per interval the trunk group's and each span's occupancy and
     all-busy time and the IVR ports' occupancy (the server's samples), and with
     ``advice`` what each interval needed: E1 spans and IVR ports for
-    ``target_blocking``, agents for ``service_level_target`` within ``sla_seconds``;
+    ``target_blocking``, agents for ``service_level_target`` within ``sla_seconds``
+    (and, where callers abandon, losing at most ``max_abandon`` of them: Erlang A);
     ``advice`` at the top is the most of each over the intervals (the peak to plan
     for), ``patience`` the callers' measured mean patience, ``peak`` the interval with
     the most calls offered."""
@@ -425,6 +427,10 @@ def loss_report(store: Store, start: float, end: float, interval: float = 3600,
     if isinstance(shrinkage, bool) or not isinstance(shrinkage, (int, float)) \
             or not 0 <= shrinkage < 1:
         raise ValueError(f"shrinkage: must be at least 0 and below 1, got {shrinkage!r}")
+    if max_abandon is not None and (isinstance(max_abandon, bool)
+                                    or not isinstance(max_abandon, (int, float))
+                                    or not 0 < max_abandon < 1):
+        raise ValueError(f"max_abandon: must be strictly between 0 and 1, got {max_abandon!r}")
     cdrs = store.cdrs(start, end)
     qlog = store.queue_log(start, end)
     rna = [r["time"] for r in qlog if r["event"] == "RINGNOANSWER"]
@@ -473,12 +479,12 @@ def loss_report(store: Store, start: float, end: float, interval: float = 3600,
     if advice:
         out["targets"] = {"blocking": target_blocking, "service_level": service_level_target,
                           "answer_within": sla_seconds, "shrinkage": shrinkage,
-                          "span_channels": span_channels}
+                          "span_channels": span_channels, "max_abandon": max_abandon}
         for p in intervals:
             p["advice"] = _advice(p, patience, holding, blocking=target_blocking,
                                   sl_target=service_level_target, sla=sla_seconds,
                                   span_channels=span_channels, shrinkage=shrinkage,
-                                  aht_all=totals["aht"])
+                                  aht_all=totals["aht"], max_abandon=max_abandon)
         out["advice"] = _advice_peak(intervals)
     return out
 

@@ -246,7 +246,8 @@ OPS: dict[str, dict[str, Arg]] = {
                       "sla": Arg(float, default=20.0, lo=0, hi=3600),
                       "blocking": Arg(float, default=0.01, lo=1e-6, hi=0.5),
                       "service_level": Arg(float, default=0.8, lo=0.01, hi=0.999),
-                      "shrinkage": Arg(float, default=0.0, lo=0, hi=0.9)},
+                      "shrinkage": Arg(float, default=0.0, lo=0, hi=0.9),
+                      "max_abandon": Arg(float, lo=1e-4, hi=0.999)},
     "trace.start": {"span": SPAN, "seconds": Arg(float, default=60.0, lo=0.02, hi=86_400)},
     "trace.stop": {"span": SPAN},
     "server.speed": {"speed": Arg(float, required=True, lo=0.01, hi=1000)},
@@ -1344,7 +1345,8 @@ class Service:
         start = a["start"] if a["start"] is not None else end - 86_400
         return loss_report(self.store, start, end, interval=a["interval"], sla_seconds=a["sla"],
                            target_blocking=a["blocking"],
-                           service_level_target=a["service_level"], shrinkage=a["shrinkage"])
+                           service_level_target=a["service_level"], shrinkage=a["shrinkage"],
+                           max_abandon=a["max_abandon"])
 
     def op_server_speed(self, a):
         """Run the board clock ``speed`` times real time from now on (demos, simulations:

@@ -32,7 +32,9 @@ def test_agents_queues_calls_and_the_loss_report(server, capsys):
     assert rc == 1 and "args.extension" in err                 # port 10 is an FXO trunk
     rc, _, err = run(capsys, "calls", "hangup", "c999", "--home", home)
     assert rc == 1 and "args.call" in err
-    rc, out, err = run(capsys, "report", "losses", "--json", "--home", home)
+    rc, out, err = run(capsys, "report", "losses", "--json", "--max-abandon", "0.05",
+                       "--home", home)
     assert rc == 0, err
     report = json.loads(out)
     assert report["totals"]["offered"] == 0
+    assert report["targets"]["max_abandon"] == 0.05

@@ -325,7 +325,7 @@ def test_totals_match_the_rows_and_nothing_is_negative_or_nan(c, interval, sla):
 # -- the manager's view: per span, IVR ports, patience, advice ---------------------------
 
 from cti.planning import (agents_for_service_level, agents_for_service_level_a,  # noqa: E402
-                          channels_for_blocking, ivr_ports_plan, trunks_plan)
+                          channels_for_blocking, erlang_a, ivr_ports_plan, trunks_plan)
 from cti.report import IVR_SPAN  # noqa: E402
 
 
@@ -430,6 +430,23 @@ def test_advice_is_planning_on_the_measured_figures(manager_hour):
     assert "span 1" in text and "IVR occ%" in text
     assert f"{adv['ivr']['ports']} IVR ports" in text and "Erlang A" in text
     json.dumps(r, allow_nan=False)
+
+
+def test_advice_caps_abandonment_when_asked(manager_hour):
+    """With ``max_abandon`` the agents advised (Erlang A on the measured patience) also
+    keep abandonment under the cap: more agents than for the service level alone here,
+    and one fewer would break it."""
+    loose = loss_report(manager_hour, 0, H, shrinkage=0.25)
+    r = loss_report(manager_hour, 0, H, shrinkage=0.25, max_abandon=0.002)
+    ag, free = r["intervals"][0]["advice"]["agents"], loose["intervals"][0]["advice"]["agents"]
+    patience = r["patience"]["patience"]
+    ref = agents_for_service_level_a(20, H, 70.0, 20, 0.8, patience, 0.25, 0.002)
+    assert ag["model"] == "erlang_a" and ag["agents"] == ref["agents"] > free["agents"]
+    assert ag["p_abandon"] <= 0.002 < erlang_a(20 / H * 70.0, ag["agents"] - 1, 70.0,
+                                               patience, 20)["p_abandon"]
+    assert r["targets"]["max_abandon"] == 0.002 and r["advice"]["agents"] == ag["agents"]
+    with pytest.raises(ValueError, match="max_abandon"):
+        loss_report(manager_hour, 0, H, max_abandon=1.0)
 
 
 def test_advice_without_patience_is_erlang_c_and_occupancy_basis():
