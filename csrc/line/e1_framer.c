@@ -386,6 +386,41 @@ static inline uint64_t low_mask(int nb)
  * substitution (0..3), and the last 3 input bits with their V flags: a V
  * in the next word may turn one of them into a B, hence the 3-bit delay.
  */
+/* The steps both encoders share, written once for a 64-bit word or a vector of
+ * them (GCC vector extensions take the same operators), bit 63 first in time.
+ *
+ * HDB3_V_MARKS: a V where a zero run, counted from the last 1 or V, reaches 4,
+ * 8, 12... (G.703: each block of 4 zeros is replaced); z4 marks the 4th zero of
+ * each run of at least 4 ending there, zzK the bits ending K zeros. */
+#define HDB3_V_MARKS(vm, z4, zz4, zz8, zz16, zz32)  \
+    do {                                            \
+        (vm) = (z4) & ~((z4) >> 1);                 \
+        (vm) |= ((vm) >> 4) & (zz4);                \
+        (vm) |= ((vm) >> 8) & (zz8);                \
+        (vm) |= ((vm) >> 16) & (zz16);              \
+        (vm) |= ((vm) >> 32) & (zz32);              \
+    } while (0)
+
+/* HDB3_AT_LAST_V: val, the bit of x at the latest V at or before each bit,
+ * and has, whether there is one (a forward fill in six doubling steps). */
+#define HDB3_AT_LAST_V(val, has, x, vm)             \
+    do {                                            \
+        (val) = (x) & (vm);                         \
+        (has) = (vm);                               \
+        (val) |= ((val) >> 1) & ~(has);             \
+        (has) |= (has) >> 1;                        \
+        (val) |= ((val) >> 2) & ~(has);             \
+        (has) |= (has) >> 2;                        \
+        (val) |= ((val) >> 4) & ~(has);             \
+        (has) |= (has) >> 4;                        \
+        (val) |= ((val) >> 8) & ~(has);             \
+        (has) |= (has) >> 8;                        \
+        (val) |= ((val) >> 16) & ~(has);            \
+        (has) |= (has) >> 16;                       \
+        (val) |= ((val) >> 32) & ~(has);            \
+        (has) |= (has) >> 32;                       \
+    } while (0)
+
 #define ENC_POL(st)     ((st) & 1)
 #define ENC_PAR(st)     (((st) >> 1) & 1)
 #define ENC_ZRUN(st)    (((st) >> 2) & 3)
@@ -413,11 +448,7 @@ static inline __attribute__((always_inline)) void hdb3_encode_word(e1_hdb3_enc_t
         uint64_t zz8 = zz4 & (zz4 >> 4), zz16 = zz8 & (zz8 >> 8), zz32 = zz16 & (zz16 >> 16);
         uint64_t po, val, has, lfull, lprev, parm = par ? ALL1 : 0;
 
-        vm = z4 & ~(z4 >> 1);
-        vm |= (vm >> 4) & zz4;
-        vm |= (vm >> 8) & zz8;
-        vm |= (vm >> 16) & zz16;
-        vm |= (vm >> 32) & zz32;
+        HDB3_V_MARKS(vm, z4, zz4, zz8, zz16, zz32);
         /* B00V when the marks since the previous V are even: prefix parity
          * of the 1s, and its value at the latest V carried forward */
         po = ones;
@@ -427,20 +458,7 @@ static inline __attribute__((always_inline)) void hdb3_encode_word(e1_hdb3_enc_t
         po ^= po >> 8;
         po ^= po >> 16;
         po ^= po >> 32;
-        val = po & vm;
-        has = vm;
-        val |= (val >> 1) & ~has;
-        has |= has >> 1;
-        val |= (val >> 2) & ~has;
-        has |= has >> 2;
-        val |= (val >> 4) & ~has;
-        has |= has >> 4;
-        val |= (val >> 8) & ~has;
-        has |= has >> 8;
-        val |= (val >> 16) & ~has;
-        has |= has >> 16;
-        val |= (val >> 32) & ~has;
-        has |= has >> 32;
+        HDB3_AT_LAST_V(val, has, po, vm);
         lfull = val | (~has & parm);
         lprev = (lfull >> 1) | (parm << 63);
         {
@@ -624,25 +642,8 @@ static inline __attribute__((always_inline)) void hdb3_encode_word4(hdb3_enc4_t 
         e1_u64x4_t zz32 = zz16 & (zz16 >> 16);
         e1_u64x4_t val, has, lfull;
 
-        vm = z4 & ~(z4 >> 1);
-        vm |= (vm >> 4) & zz4;
-        vm |= (vm >> 8) & zz8;
-        vm |= (vm >> 16) & zz16;
-        vm |= (vm >> 32) & zz32;
-        val = ones_par & vm;
-        has = vm;
-        val |= (val >> 1) & ~has;
-        has |= has >> 1;
-        val |= (val >> 2) & ~has;
-        has |= has >> 2;
-        val |= (val >> 4) & ~has;
-        has |= has >> 4;
-        val |= (val >> 8) & ~has;
-        has |= has >> 8;
-        val |= (val >> 16) & ~has;
-        has |= has >> 16;
-        val |= (val >> 32) & ~has;
-        has |= has >> 32;
+        HDB3_V_MARKS(vm, z4, zz4, zz8, zz16, zz32);
+        HDB3_AT_LAST_V(val, has, ones_par, vm);
         lfull = val | (~has & e->par);
         bv = vm & ~(ones_par ^ ((lfull >> 1) | (e->par << 63)));
         e->par = -((ones_par ^ lfull) & 1);
