@@ -405,34 +405,6 @@ def test_a_receiver_is_idle_after_silence_and_not_while_a_digit_sounds():
     assert rx.reports() and rx.idle
 
 
-@settings(max_examples=60, deadline=None)
-@given(history=st.binary(max_size=800), quiet=st.integers(0, 3000),
-       splits=st.lists(st.integers(0, 3000), max_size=6),
-       digits=st.text(alphabet=DTMF_DIGITS, min_size=1, max_size=3))
-def test_silence_owed_to_an_idle_receiver_can_be_handed_over_at_once(history, quiet, splits,
-                                                                      digits):
-    """What the software board does on idle ports: once the receiver is idle it counts the
-    silent samples itself and hands them over in one call before the line next carries
-    something. That must be what handing them over tick by tick gives: the same digits
-    at the same sample positions afterwards."""
-    tick_by_tick, at_once = DtmfRx(), DtmfRx()
-    for rx in (tick_by_tick, at_once):
-        rx.feed(history[:len(history) // 2 * 2])
-        rx.silence(quiet)
-        rx.digits(), rx.reports()
-    assert tick_by_tick.idle == at_once.idle
-    if not at_once.idle:
-        return                  # still hearing something: the board feeds it as ever
-    for n in splits:
-        tick_by_tick.silence(n)
-        assert tick_by_tick.idle           # silence keeps an idle receiver idle
-    at_once.silence(sum(splits))
-    audio = dtmf_generate(digits, -10.0, -8.0, 60, 60)
-    got = [rx.feed(audio) + rx.silence(800) for rx in (tick_by_tick, at_once)]
-    assert got[0] == got[1] and set(got[0]) <= set(DTMF_DIGITS)
-    assert tick_by_tick.reports() == at_once.reports()
-
-
 @settings(max_examples=80, deadline=None)
 @given(pieces=st.lists(st.one_of(
     st.tuples(st.just("digits"), st.text(alphabet=DTMF_DIGITS, min_size=1, max_size=3),
@@ -467,32 +439,43 @@ def test_a_steady_level_is_feeding_that_level(pieces):
     assert short.status == fed.status and short.idle == fed.idle
 
 
-@settings(max_examples=80, deadline=None)
-@given(history=st.binary(max_size=800), level=st.integers(-40, 40), quiet=st.integers(0, 600),
-       splits=st.lists(st.integers(0, 3000), max_size=6),
+def _steady(rx, level, n):
+    """The board's call for n samples of a steady level: silence is its own short cut."""
+    return rx.silence(n) if level == 0 else rx.steady(level, n)
+
+
+def _idle_on(rx, level):
+    return rx.idle if level == 0 else rx.idle_on(level)
+
+
+@settings(max_examples=100, deadline=None)
+@given(history=st.binary(max_size=800), level=st.one_of(st.just(0), st.integers(-40, 40)),
+       quiet=st.integers(0, 3000), splits=st.lists(st.integers(0, 3000), max_size=6),
        digits=st.text(alphabet=DTMF_DIGITS, min_size=1, max_size=3))
 def test_a_steady_level_owed_to_a_receiver_idle_on_it_can_be_handed_over_at_once(
         history, level, quiet, splits, digits):
-    """What the board does on a trunk whose far end sends its idle code: once the receiver
-    is idle on that level it counts the samples itself and hands them over in one call
-    before anything else arrives; the same digits at the same positions must follow."""
+    """What the software board does on idle ports (silence) and on trunks whose far end
+    sends its idle code (a steady level): once the receiver is idle on that level the
+    board counts the samples itself and hands them over in one call before anything else
+    arrives. That must be what handing them over tick by tick gives: the same digits at
+    the same sample positions afterwards."""
     tick_by_tick, at_once = DtmfRx(), DtmfRx()
     for rx in (tick_by_tick, at_once):
         rx.feed(history[:len(history) // 2 * 2])
-        rx.steady(level, quiet)
+        _steady(rx, level, quiet)
         rx.digits(), rx.reports()
-    assert tick_by_tick.idle_on(level) == at_once.idle_on(level)
-    if not at_once.idle_on(level):
-        return
+    assert _idle_on(tick_by_tick, level) == _idle_on(at_once, level)
+    if not _idle_on(at_once, level):
+        return                  # still hearing something: the board feeds it as ever
     for n in splits:
-        tick_by_tick.steady(level, n)
-        assert tick_by_tick.idle_on(level)      # more of the level keeps it idle on it
-    at_once.steady(level, sum(splits))
+        _steady(tick_by_tick, level, n)
+        assert _idle_on(tick_by_tick, level)    # more of the level keeps it idle on it
+    _steady(at_once, level, sum(splits))
     audio = dtmf_generate(digits, -10.0, -8.0, 60, 60)
-    got = [rx.feed(audio) + rx.steady(level, 800) for rx in (tick_by_tick, at_once)]
+    got = [rx.feed(audio) + _steady(rx, level, 800) for rx in (tick_by_tick, at_once)]
     assert got[0] == got[1] and set(got[0]) <= set(DTMF_DIGITS)
     assert tick_by_tick.reports() == at_once.reports()
-    assert tick_by_tick.idle_on(level) and at_once.idle_on(level)
+    assert _idle_on(tick_by_tick, level) and _idle_on(at_once, level)
 
 
 def test_a_receiver_is_idle_on_a_quiet_level_not_a_loud_one():

@@ -460,20 +460,21 @@ _LINE_SEGMENTS = st.lists(st.tuples(st.sampled_from(["frames", "garbage", "los",
                           min_size=1, max_size=12)
 
 
-def _framer_with_brev(path: str, crc4_on: bool, cas: bool) -> E1Framer:
-    """A framer whose receiver puts the rails in time order by `path`
-    (E1_FRAMER_BREV caps the choice made at init: portable, sse2, or the best
-    the CPU has)."""
+def _framer_with_path(variable: str, path: str, crc4_on: bool, cas: bool) -> E1Framer:
+    """A framer made with the environment ``variable`` capping a choice its init makes:
+    E1_FRAMER_BREV, how the receiver puts the rails in time order (portable, sse2, or
+    the best the CPU has); E1_FRAMER_SIMD, how the group transmit codes four spans at
+    once (sse2, the baseline build of the vector code, or the best: AVX2)."""
     import os
-    old = os.environ.get("E1_FRAMER_BREV")
-    os.environ["E1_FRAMER_BREV"] = path
+    old = os.environ.get(variable)
+    os.environ[variable] = path
     try:
         return E1Framer(crc4=crc4_on, cas=cas, elastic_frames=8)
     finally:
         if old is None:
-            del os.environ["E1_FRAMER_BREV"]
+            del os.environ[variable]
         else:
-            os.environ["E1_FRAMER_BREV"] = old
+            os.environ[variable] = old
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -486,7 +487,7 @@ def test_brev_paths_decode_alike(crc4_on, cas, shift, segments, splits):
     whole_p, whole_n = _test_line(crc4_on, cas, shift, segments)
     results = []
     for path in ("portable", "sse2", "best"):
-        f = _framer_with_brev(path, crc4_on, cas)
+        f = _framer_with_path("E1_FRAMER_BREV", path, crc4_on, cas)
         got = []
         i = k = 0
         while i < len(whole_p):
@@ -568,22 +569,6 @@ def test_rx_tick_is_rx_line_and_read_share_by_share(crc4_on, cas, shift, segment
 
 # ---- four spans at once: the transmitter's grouped HDB3 coder ----------------
 
-def _framer_with_simd(path: str, crc4_on: bool, cas: bool) -> E1Framer:
-    """A framer whose group transmit codes four spans at once by `path`
-    (E1_FRAMER_SIMD caps the choice made at init: sse2, the baseline build of
-    the vector code, or the best the CPU has, AVX2)."""
-    import os
-    old = os.environ.get("E1_FRAMER_SIMD")
-    os.environ["E1_FRAMER_SIMD"] = path
-    try:
-        return E1Framer(crc4=crc4_on, cas=cas, elastic_frames=8)
-    finally:
-        if old is None:
-            del os.environ["E1_FRAMER_SIMD"]
-        else:
-            os.environ["E1_FRAMER_SIMD"] = old
-
-
 def _payload(kind: str, rng: random.Random, nbytes: int) -> bytes:
     """Payload of the kinds a span carries: speech-like noise, idle A-law, marks dense
     enough for no substitution at all (an odd or even number of them a word), all zeros
@@ -623,7 +608,7 @@ def test_tx_group_is_tx_span_by_span(spans, steps):
         line = _test_line(crc4_on, cas, 0, segments)
         warm_payload = random.Random(warm).randbytes(warm * FRAME_BYTES)
         made = [E1Framer(crc4=crc4_on, cas=cas, elastic_frames=8)] + [
-            _framer_with_simd(path, crc4_on, cas) for path in grouped]
+            _framer_with_path("E1_FRAMER_SIMD", path, crc4_on, cas) for path in grouped]
         for f in made:
             f.rx_line(*line)
             f.tx(warm_payload, warm)
