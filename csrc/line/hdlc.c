@@ -278,6 +278,19 @@ void hdlc_tx_get_strided(hdlc_tx_t *s, uint8_t *octets, int n, int stride)
 
     for (i = 0; i < n; i++)
     {
+        if (s->count == 0 && s->pos < 0 && s->nacc < 8
+            && s->acc == ((uint32_t) HDLC_FLAG >> (8 - s->nacc)))
+        {
+            /* Idle, flags back to back: what is left of the last flag and the next one
+             * make the same octet each time (a flag turned by nacc bits), and leave
+             * acc and nacc as they were; a flag was sent (hdlc_tx_put_flag). */
+            uint8_t octet = (uint8_t) (s->acc | ((uint32_t) HDLC_FLAG << s->nacc));
+            for (; i < n; i++)
+                octets[(long) i * stride] = octet;
+            s->ones = 0;
+            s->after_flag = 1;
+            return;
+        }
         if (s->nacc < 8)
             hdlc_tx_refill(s);
         octets[(long) i * stride] = (uint8_t) s->acc;
