@@ -164,6 +164,11 @@ typedef struct {
     e1_framer_t **tx_fr;
     const uint8_t **tx_ts;
     uint8_t **tx_p, **tx_n;
+    /* and deframes together (e1_framer_rx_group) */
+    e1_framer_t **rx_fr;
+    const uint8_t **rx_p, **rx_n;
+    int *rx_len;
+    uint8_t **rx_ts;
     int law;
     int tone_set;           /* call-progress tone set (dsp/cpt.h) */
     sim_conf_t confs[HAL_MAX_CONFS];
@@ -1114,10 +1119,9 @@ static int cas_channel_of_ts(int ts)
     return -1;
 }
 
-static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
+/* The line the span's framer takes this tick, in rxp/rxn (rx_len bytes) */
+static void span_rx_line(sim_span_t *s, int frames)
 {
-    int alarms, i;
-
     if (s->rx_len == 0) {
         /* nothing came down the cable this tick: no pulses, as on an open line */
         int len = frames * E1_FRAME_BYTES;
@@ -1125,11 +1129,13 @@ static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
         memset(s->rxn, 0, len);
         s->rx_len = len;
     }
-    /* Deframe and read frame by frame, interleaved, as the line clock and
-     * the local clock run side by side: the elastic store then only has to
-     * absorb wander, a few frames, and a clock offset slips once per frame
-     * of offset as on a real card (G.822), not after a tick's worth. */
-    e1_framer_rx_tick(s->framer, s->rxp, s->rxn, s->rx_len, s->rx_ts, frames);
+}
+
+/* The span's side of a tick once its framer has taken the line into rx_ts */
+static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
+{
+    int alarms, i;
+
     /* what came in is kept for line loopback by trading buffers (the same
      * size), not by a copy: the receive FIFO starts empty in the other one */
     {
@@ -1417,9 +1423,15 @@ static int sim_open(hal_board_t *b, const char *device)
     sb->tx_ts = calloc(b->nspans ? b->nspans : 1, sizeof(*sb->tx_ts));
     sb->tx_p = calloc(b->nspans ? b->nspans : 1, sizeof(*sb->tx_p));
     sb->tx_n = calloc(b->nspans ? b->nspans : 1, sizeof(*sb->tx_n));
+    sb->rx_fr = calloc(b->nspans ? b->nspans : 1, sizeof(*sb->rx_fr));
+    sb->rx_p = calloc(b->nspans ? b->nspans : 1, sizeof(*sb->rx_p));
+    sb->rx_n = calloc(b->nspans ? b->nspans : 1, sizeof(*sb->rx_n));
+    sb->rx_len = calloc(b->nspans ? b->nspans : 1, sizeof(*sb->rx_len));
+    sb->rx_ts = calloc(b->nspans ? b->nspans : 1, sizeof(*sb->rx_ts));
     b->priv = sb;
     if (sb->spans == NULL || sb->ports == NULL || sb->tx_fr == NULL || sb->tx_ts == NULL || sb->tx_p == NULL
-        || sb->tx_n == NULL)
+        || sb->tx_n == NULL || sb->rx_fr == NULL || sb->rx_p == NULL || sb->rx_n == NULL || sb->rx_len == NULL
+        || sb->rx_ts == NULL)
         goto fail;
     for (i = 0; i < b->nspans; i++) {
         sb->spans[i].board = b;
@@ -1477,6 +1489,11 @@ static void sim_close(hal_board_t *b)
     free(sb->tx_ts);
     free(sb->tx_p);
     free(sb->tx_n);
+    free(sb->rx_fr);
+    free(sb->rx_p);
+    free(sb->rx_n);
+    free(sb->rx_len);
+    free(sb->rx_ts);
     free(sb);
     b->priv = NULL;
 }
@@ -1521,6 +1538,21 @@ static int sim_tick(hal_board_t *b, int frames)
 
     /* everything received first, then the switching, then everything sent, so a
      * conference carries this tick's audio from one leg to the other */
+    for (i = 0; i < b->nspans; i++) {
+        sim_span_t *s = &sb->spans[i];
+        span_rx_line(s, frames);
+        sb->rx_fr[i] = s->framer;
+        sb->rx_p[i] = s->rxp;
+        sb->rx_n[i] = s->rxn;
+        sb->rx_len[i] = s->rx_len;
+        sb->rx_ts[i] = s->rx_ts;
+    }
+    /* Deframe and read frame by frame, interleaved, as the line clock and
+     * the local clock run side by side: the elastic store then only has to
+     * absorb wander, a few frames, and a clock offset slips once per frame
+     * of offset as on a real card (G.822), not after a tick's worth. Every
+     * span at once: four spans side by side in the HDB3 decoder. */
+    e1_framer_rx_group(sb->rx_fr, b->nspans, sb->rx_p, sb->rx_n, sb->rx_len, sb->rx_ts, frames);
     for (i = 0; i < b->nspans; i++)
         span_receive(b, &sb->spans[i], frames);
     for (i = 0; i < b->nports; i++)

@@ -463,8 +463,9 @@ _LINE_SEGMENTS = st.lists(st.tuples(st.sampled_from(["frames", "garbage", "los",
 def _framer_with_path(variable: str, path: str, crc4_on: bool, cas: bool) -> E1Framer:
     """A framer made with the environment ``variable`` capping a choice its init makes:
     E1_FRAMER_BREV, how the receiver puts the rails in time order (portable, sse2, or
-    the best the CPU has); E1_FRAMER_SIMD, how the group transmit codes four spans at
-    once (sse2, the baseline build of the vector code, or the best: AVX2)."""
+    the best the CPU has); E1_FRAMER_SIMD, how the group transmit and receive code four
+    spans at once (sse2, the baseline build of the vector code; avx2; or the best the
+    CPU has, AVX2 with GFNI)."""
     import os
     old = os.environ.get(variable)
     os.environ[variable] = path
@@ -632,3 +633,156 @@ def test_tx_group_is_tx_span_by_span(spans, steps):
             else:
                 got = tx_group(framers, payloads, nframes)
             assert got == want, path
+
+
+# ---- four spans at once: the receiver's grouped HDB3 decoder ------------------
+
+# (besides _LINE_SEGMENTS' kinds) gaps: single marks or bursts of random ones (AMI)
+# with about LOS_ZEROS = 128 spaces between them, so runs end right at the LOS
+# threshold, across words and blocks;
+# long: a long stretch of one kind, so that LOS, AIS and their periods carry across
+# ticks and blocks
+_RX_SEGMENTS = st.lists(st.tuples(st.sampled_from(["frames", "garbage", "los", "ais", "sparse", "gaps"]),
+                                  st.integers(min_value=1, max_value=700),
+                                  st.integers(min_value=0, max_value=2**32), st.booleans()),
+                        min_size=1, max_size=12)
+_RX_SPAN = st.tuples(st.booleans(), st.booleans(), st.integers(min_value=0, max_value=7), _RX_SEGMENTS,
+                     st.integers(min_value=0, max_value=3000))
+_RX_STEP = st.tuples(st.integers(min_value=1, max_value=6),
+                     st.sampled_from([1, 2, 3, 20, 160, 200]) | st.integers(min_value=0, max_value=200),
+                     st.booleans(), st.lists(st.integers(min_value=-9, max_value=9), min_size=10, max_size=10))
+
+
+def _rx_test_line(crc4_on, cas, shift, segments):
+    """_test_line's rails, with gaps and long segments as well."""
+    bits_p, bits_n = 0, 0
+    nbits = 0
+    for kind, size, seed, long in segments:
+        if long:
+            size *= 6
+        if kind == "gaps":
+            rng = random.Random(seed)
+            at, pol = 0, 0
+            line_p, line_n = 0, 0
+            while at < 8 * size:
+                burst = rng.choice([1, rng.randint(2, 400)])
+                for t in range(at, min(at + burst, 8 * size)):
+                    if t == at or rng.random() < 0.5:
+                        if pol:
+                            line_p |= 1 << (8 * size - 1 - t)
+                        else:
+                            line_n |= 1 << (8 * size - 1 - t)
+                        pol ^= 1
+                at += burst + rng.randint(119, 135)
+            q, m = line_p.to_bytes(size, "big"), line_n.to_bytes(size, "big")
+        else:
+            q, m = _test_line(crc4_on, cas, 0, [(kind, size, seed)])
+        bits_p = (bits_p << (8 * len(q))) | int.from_bytes(q, "big")
+        bits_n = (bits_n << (8 * len(q))) | int.from_bytes(m, "big")
+        nbits += 8 * len(q)
+    nbytes = nbits // 8
+    return (bits_p >> shift).to_bytes(nbytes, "big"), (bits_n >> shift).to_bytes(nbytes, "big")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_RX_SPAN, min_size=1, max_size=10), st.lists(_RX_STEP, min_size=1, max_size=10))
+def test_rx_group_is_rx_tick_span_by_span(spans, steps):
+    """e1_framer_rx_group reads the very frames of e1_framer_rx_tick on each span by
+    itself, with the same alarms and counters (BPVs, LOS events, slips, CRC-4...), by
+    either build of the four-span decoder, for any number of spans, spans in any state
+    (warmed up by lines cut anywhere, so the LOS and AIS periods are out of step; in
+    LOS, AIS, out of frame), lines of frames, noise, long zero runs, sparse marks and
+    all ones, cut at any point, ticks that go alone (part words, lengths unlike their
+    group's, past the buffer) among those that go side by side. Each span has its own
+    line, so lanes mixed up, or a lane's fast path taken where it must not be, show."""
+    from drivers.e1 import rx_group
+
+    # sse2: the baseline build; avx2: AVX2 without GFNI; best: GFNI too where the CPU has it
+    lines, alone, grouped = [], [], {"sse2": [], "avx2": [], "best": []}
+    for crc4_on, cas, shift, segments, warm in spans:
+        p, n = _rx_test_line(crc4_on, cas, shift, segments)
+        lines.append([p, n, 0])
+        made = [E1Framer(crc4=crc4_on, cas=cas, elastic_frames=8)] + [
+            _framer_with_path("E1_FRAMER_SIMD", path, crc4_on, cas) for path in grouped]
+        wp, wn = _take(lines[-1], warm)
+        for f in made:
+            f.rx_line(wp, wn)
+        alone.append(made[0])
+        for path, f in zip(grouped, made[1:]):
+            grouped[path].append(f)
+    for words, nframes, uneven, deltas in steps:
+        ticks = []
+        for i in range(len(spans)):
+            nbytes = 8 * words * nframes
+            if uneven:
+                nbytes = max(0, nbytes + deltas[i])
+            ticks.append(_take(lines[i], nbytes))
+        want = [f.rx_tick(p, n, nframes) for f, (p, n) in zip(alone, ticks)]
+        for path, framers in grouped.items():
+            got = rx_group(framers, ticks, nframes)
+            assert got == want, path
+            for a, g in zip(alone, framers):
+                assert g.alarm_bits() == a.alarm_bits(), path
+                assert g.counters() == a.counters(), path
+
+
+def _take(line, nbytes):
+    """The next nbytes of a span's line [p, n, offset], round and round."""
+    p, n, at = line
+    out_p, out_n = bytearray(), bytearray()
+    while len(out_p) < nbytes:
+        k = min(nbytes - len(out_p), len(p) - at)
+        out_p += p[at:at + k]
+        out_n += n[at:at + k]
+        at = (at + k) % len(p)
+    line[2] = at
+    return bytes(out_p), bytes(out_n)
+
+
+def _ami(marks: int, nbits: int):
+    """Rails (p, n) of nbits of AMI, a mark wherever ``marks`` (bit nbits-1 first) has a 1."""
+    p = n = 0
+    pol = 0
+    for t in range(nbits):
+        if marks >> (nbits - 1 - t) & 1:
+            if pol:
+                p |= 1 << (nbits - 1 - t)
+            else:
+                n |= 1 << (nbits - 1 - t)
+            pol ^= 1
+    return p.to_bytes(nbits // 8, "big"), n.to_bytes(nbits // 8, "big")
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(min_value=1, max_value=130), st.integers(min_value=-3, max_value=2),
+                          st.integers(min_value=0, max_value=2**32)), min_size=4, max_size=8),
+       st.sampled_from(["sse2", "avx2", "best"]))
+def test_rx_group_los_run_across_blocks(spans, path):
+    """A run of spaces of about LOS_ZEROS (128) that starts t bits before the end of a
+    block the four-span decoder took (a live line) and goes on into the next block:
+    the same LOS events and alarms as span by span, whatever t (LOS carried out of
+    the vector code's last word, or into a block that starts inside a run)."""
+    from drivers.e1 import rx_group
+
+    block = 2048                     # bits of rx_decode4's block: the tick here
+    lines = []
+    for t, off, seed in spans:
+        run = 128 + off
+        t = min(t, run)
+        rng = random.Random(seed)
+        nbits = 4 * block
+        dense = rng.getrandbits(nbits) | rng.getrandbits(nbits)
+        # live up to 2 * block - t, spaces for run bits, a mark, live again
+        zeros = ((1 << run) - 1) << (nbits - (2 * block - t) - run)
+        marks = (dense & ~zeros) | (1 << (nbits - (2 * block - t) - run - 1))
+        lines.append(_ami(marks, nbits))
+    alone = [E1Framer(crc4=True, cas=False, elastic_frames=8) for _ in spans]
+    grouped = [_framer_with_path("E1_FRAMER_SIMD", path, True, False) for _ in spans]
+    for k in range(4):
+        ticks = [(p[k * block // 8:(k + 1) * block // 8], n[k * block // 8:(k + 1) * block // 8])
+                 for p, n in lines]
+        want = [f.rx_tick(p, n, 8) for f, (p, n) in zip(alone, ticks)]
+        assert rx_group(grouped, ticks, 8) == want
+        for a, g in zip(alone, grouped):
+            assert g.alarm_bits() == a.alarm_bits()
+            assert g.counters() == a.counters()

@@ -16,7 +16,10 @@
  *   with one addition (the carry chain carries "the last mark was
  *   positive" across the spaces) and keeps the ones that form a B00V/000V
  *   pattern; the others are counted as bipolar violations and decoded as
- *   the ones they most likely were.
+ *   the ones they most likely were. e1_framer_rx_group decodes four spans
+ *   at once the same way, with the G.775 monitor reduced to the AIS count
+ *   while a line is live (no LOS, no word all spaces: no LOS run can start),
+ *   and a lane that is not, block by block, word by word as rx_tick does.
  * - CRC-4 uses that x^4 + x + 1 is primitive: x^15 = 1 mod G, so a block
  *   folds into a 15-bit residue by XOR (bit i goes to i mod 15) and only
  *   the end of a sub-multiframe needs a reduction.
@@ -72,9 +75,15 @@
 /* Our integration of the received A bit: this many equal NFAS in a row */
 #define RAI_COUNT           2
 
-/* Receive bit buffer: decoded bytes in transmission order, bit 7 first */
+/* Receive bit buffer: decoded bytes in transmission order, bit 7 first.
+ * One span by itself decodes at most RXBUF_BYTES ahead; e1_framer_rx_group
+ * decodes a whole tick ahead, so the buffer holds RXBUF_GROUP_BYTES: a tick
+ * of 20 ms (5120 bytes) or 30 ms and what the deframer keeps of the last. */
 #define RXBUF_BYTES         2048
+#define RXBUF_GROUP_BYTES   8192
 #define RXBUF_SLACK         16
+/* words of four spans decoded side by side between checks of the lanes */
+#define RXG_BLOCK_WORDS     32
 /* rails decoded per block in e1_framer_rx_line */
 #define RX_BLOCK_WORDS      32
 
@@ -108,7 +117,7 @@ struct e1_framer_s {
 
     /* ---- transmit ---- */
     e1_hdb3_enc_t enc;
-    int tx_simd;            /* TX_SIMD_*: how e1_framer_tx_group codes four spans at once */
+    int simd;               /* SIMD_*: how e1_framer_tx_group and _rx_group work four spans at once */
     int tx_fn;              /* frame number mod 16 (CRC-4 and CAS multiframes) */
     uint32_t tx_crc_acc;    /* 15-bit CRC-4 residue of the current sub-multiframe */
     int tx_crc;             /* C1..C4 to send in the current sub-multiframe */
@@ -122,7 +131,7 @@ struct e1_framer_s {
     int brev;               /* BREV_*: how to put rails in time order */
     e1_line_mon_t mon;
 
-    uint8_t *rxbuf;         /* RXBUF_BYTES + RXBUF_SLACK */
+    uint8_t *rxbuf;         /* RXBUF_GROUP_BYTES + RXBUF_SLACK */
     int rx_len;             /* decoded bytes in rxbuf */
 
     /* ---- receive: frame alignment ---- */
@@ -339,28 +348,34 @@ static inline void brev8_words(int kind, uint8_t *dst, const uint8_t *src, int n
     brev8_words_portable(dst, src, nwords);
 }
 
-/* The four-span HDB3 coder (e1_framer_tx_group) is one source built for the
- * baseline (SSE2) and for AVX2; E1_FRAMER_SIMD=sse2 in the environment keeps
- * to the baseline, so that tests can run both on one machine. */
-#define TX_SIMD_BASE    0
-#define TX_SIMD_AVX2    1
+/* The four-span HDB3 coder (e1_framer_tx_group) and decoder (_rx_group) are
+ * each one source built for the baseline (SSE2) and for AVX2, the decoder
+ * also for AVX2 with GFNI (its bit reversals); E1_FRAMER_SIMD=sse2 or avx2
+ * in the environment caps the choice, so that tests can run each path on
+ * one machine. */
+#define SIMD_BASE       0
+#define SIMD_AVX2       1
+#define SIMD_AVX2_GFNI  2
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-#define E1_TX_AVX2      1
+#define E1_SIMD_AVX2    1
 #endif
 
-static int tx_simd_choose(void)
+static int simd_choose(void)
 {
     const char *cap = getenv("E1_FRAMER_SIMD");
 
     if (cap != NULL && strcmp(cap, "sse2") == 0)
-        return TX_SIMD_BASE;
-#ifdef E1_TX_AVX2
+        return SIMD_BASE;
+#ifdef E1_SIMD_AVX2
     __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("gfni")
+        && !(cap != NULL && strcmp(cap, "avx2") == 0))
+        return SIMD_AVX2_GFNI;
     if (__builtin_cpu_supports("avx2"))
-        return TX_SIMD_AVX2;
+        return SIMD_AVX2;
 #endif
-    return TX_SIMD_BASE;
+    return SIMD_BASE;
 }
 
 static inline uint64_t top_mask(int nb)
@@ -597,7 +612,7 @@ typedef uint8_t e1_u8x32_t __attribute__((vector_size(32)));
 static inline __attribute__((always_inline)) void u64x4_store_frame(uint8_t *const *dst, size_t off,
                                                                     const e1_u64x4_t *x, int wide)
 {
-#ifdef E1_TX_AVX2
+#ifdef E1_SIMD_AVX2
     if (wide) {
         const e1_u64x4_t lo = { 0, 4, 2, 6 }, hi = { 1, 5, 3, 7 }, h0 = { 0, 1, 4, 5 }, h1 = { 2, 3, 6, 7 };
         const e1_u8x32_t bswap = { 7, 6, 5, 4, 3, 2, 1, 0, 15, 14, 13, 12, 11, 10, 9, 8,
@@ -772,6 +787,107 @@ void e1_hdb3_decode(e1_hdb3_dec_t *d, const uint8_t *p, const uint8_t *n, int nb
     }
 }
 
+/* The decoder on four lines at once, one in each lane (as hdb3_encode_word4),
+ * whole words only, for lines that are live: the decoder has seen a mark
+ * (DEC_SEEN) and holds no run of 64 spaces, there is no LOS, and no word is
+ * all spaces. A LOS run (LOS_ZEROS > 2 * 63) then cannot start and the LOS
+ * period only counts bits, so the monitor is left with the AIS count, and
+ * the polarity of the last mark is the carry out of the addition, not a bit
+ * scan. The caller checks the first conditions before a block and the last
+ * after it (`quiet`), and runs the scalar code on a lane that fails. */
+typedef int64_t e1_i64x4_t __attribute__((vector_size(32)));
+/* four words anywhere in memory (little-endian loads and stores), aliasing anything */
+typedef uint64_t e1_u64x4u_t __attribute__((vector_size(32), aligned(1), may_alias));
+
+typedef struct {
+    e1_u64x4_t cin;             /* 1: the last mark was positive */
+    e1_u64x4_t sh, nh, hold;    /* DEC_SPACES, DEC_NOVIOL and hold, as in e1_hdb3_dec_t */
+    e1_i64x4_t ais_bits, ais_zeros;
+    e1_i64x4_t ais, ais_low;    /* all ones: AIS; the previous period had < 3 zeros */
+} hdb3_dec4_t;
+
+static inline __attribute__((always_inline)) void u64x4_brev8(e1_u64x4_t *v)
+{
+    e1_u64x4_t x = *v;
+
+    x = ((x >> 1) & 0x5555555555555555ULL) | ((x & 0x5555555555555555ULL) << 1);
+    x = ((x >> 2) & 0x3333333333333333ULL) | ((x & 0x3333333333333333ULL) << 2);
+    x = ((x >> 4) & 0x0F0F0F0F0F0F0F0FULL) | ((x & 0x0F0F0F0F0F0F0F0FULL) << 4);
+    *v = x;
+}
+
+#ifdef E1_SIMD_AVX2
+typedef char e1_i8x32_t __attribute__((vector_size(32)));
+
+/* (the builtin, not the intrinsic: it expands in the caller built for GFNI;
+ * always inlined there, so the ABI of an AVX value out of it never applies) */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+static inline __attribute__((always_inline)) void u64x4_brev8_gfni(e1_u64x4_t *v)
+{
+    const e1_u64x4_t rev = { 0x8040201008040201ULL, 0x8040201008040201ULL, 0x8040201008040201ULL,
+                             0x8040201008040201ULL };
+
+    *v = (e1_u64x4_t) __builtin_ia32_vgf2p8affineqb_v32qi((e1_i8x32_t) *v, (e1_i8x32_t) rev, 0);
+}
+#pragma GCC diagnostic pop
+#endif
+
+/* 4x4 transpose of words: x[j][l] and x[l][j] trade places (four words of
+ * each of four lines to a word of each line in four vectors, and back) */
+static inline __attribute__((always_inline)) void u64x4_transpose(e1_u64x4_t *x)
+{
+    const e1_u64x4_t lo = { 0, 4, 2, 6 }, hi = { 1, 5, 3, 7 }, h0 = { 0, 1, 4, 5 }, h1 = { 2, 3, 6, 7 };
+    e1_u64x4_t a = __builtin_shuffle(x[0], x[1], lo), b = __builtin_shuffle(x[0], x[1], hi);
+    e1_u64x4_t c = __builtin_shuffle(x[2], x[3], lo), d = __builtin_shuffle(x[2], x[3], hi);
+
+    x[0] = __builtin_shuffle(a, c, h0);
+    x[1] = __builtin_shuffle(b, d, h0);
+    x[2] = __builtin_shuffle(a, c, h1);
+    x[3] = __builtin_shuffle(b, d, h1);
+}
+
+/* hdb3_decode_word with nb = 64 and DEC_SEEN in each lane; the BPVs come
+ * out as a mask (`bad`), as they are rare. */
+static inline __attribute__((always_inline)) void hdb3_decode_word4(hdb3_dec4_t *d, const e1_u64x4_t *pw,
+                                                                    const e1_u64x4_t *nw, e1_u64x4_t *out,
+                                                                    e1_u64x4_t *bad, e1_u64x4_t *x_out)
+{
+    e1_u64x4_t p = *pw, n = *nw & ~p, x = p | n, u = ~x, a = p | u;
+    e1_u64x4_t sum = a + p + d->cin, carry = sum ^ a ^ p;
+    e1_u64x4_t viol = (p & carry) | (n & ~carry), nv = ~viol;
+    e1_u64x4_t ok = viol & ((u << 1) | (d->sh >> 3)) & ((u << 2) | (d->sh >> 2)) & ((nv << 3) | d->nh)
+                    & ~((u << 4) | d->sh);
+
+    *bad = viol & ~ok;
+    *out = ((x << 3) | d->hold) & ~(ok | (ok << 3));
+    *x_out = x;
+    d->hold = (x >> 61) & ~(ok >> 61);
+    /* carry out of bit 63: the last mark of the word was positive */
+    d->cin = ((a & p) | ((a | p) & ~sum)) >> 63;
+    d->sh = u >> 60;
+    d->nh = nv >> 61;
+}
+
+/* rx_line_monitor's AIS part on a decoded word in each lane */
+static inline __attribute__((always_inline)) void ais_word4(hdb3_dec4_t *d, const e1_u64x4_t *out)
+{
+    e1_u64x4_t z = ~*out, z1 = z & (z - 1), z2 = z1 & (z1 - 1);
+    /* min(3, zeros in the word): comparisons give -1 for true */
+    e1_i64x4_t c = -((e1_i64x4_t) (z != 0) + (e1_i64x4_t) (z1 != 0) + (e1_i64x4_t) (z2 != 0));
+    e1_i64x4_t end, low;
+
+    d->ais_zeros += c & (e1_i64x4_t) (d->ais_zeros < AIS_ZEROS);
+    d->ais_bits += 64;
+    end = (e1_i64x4_t) (d->ais_bits >= AIS_PERIOD);
+    low = (e1_i64x4_t) (d->ais_zeros < AIS_ZEROS);
+    /* two low periods set AIS, two others clear it */
+    d->ais = (d->ais & ~end) | (end & ((low & d->ais_low) | (d->ais & (low | d->ais_low))));
+    d->ais_low = (d->ais_low & ~end) | (low & end);
+    d->ais_bits &= ~end;
+    d->ais_zeros &= ~end;
+}
+
 /* ------------------------------------------------------------------------ */
 /* CRC-4 (G.704 2.3.3.5.2): the block times x^4 divided by x^4 + x + 1      */
 
@@ -848,7 +964,7 @@ e1_framer_t *e1_framer_init(e1_framer_t *s, const e1_config_t *cfg)
     if (cfg == NULL || cfg->elastic_frames < 2 || cfg->elastic_frames > (1 << 20)
         || (cfg->crc4 != 0 && cfg->crc4 != 1) || (cfg->cas != 0 && cfg->cas != 1))
         return NULL;
-    rxbuf = calloc(1, RXBUF_BYTES + RXBUF_SLACK);
+    rxbuf = calloc(1, RXBUF_GROUP_BYTES + RXBUF_SLACK);
     store = malloc((size_t) cfg->elastic_frames * E1_FRAME_BYTES);
     if (s == NULL) {
         s = malloc(sizeof(*s));
@@ -868,7 +984,7 @@ e1_framer_t *e1_framer_init(e1_framer_t *s, const e1_config_t *cfg)
     s->store = store;
     s->st_cap = cfg->elastic_frames;
     s->brev = brev8_choose();
-    s->tx_simd = tx_simd_choose();
+    s->simd = simd_choose();
     memset(s->store, 0xFF, (size_t) s->st_cap * E1_FRAME_BYTES);
     memset(s->last_frame, 0xFF, E1_FRAME_BYTES);
     e1_hdb3_enc_init(&s->enc);
@@ -1067,7 +1183,7 @@ static inline __attribute__((always_inline)) void tx_group4(e1_framer_t *const *
     hdb3_enc4_store(&enc, eout);
 }
 
-#ifdef E1_TX_AVX2
+#ifdef E1_SIMD_AVX2
 __attribute__((target("avx2")))
 static void tx_group4_avx2(e1_framer_t *const *s, const uint8_t *const *ts, int nframes, uint8_t *const *p,
                            uint8_t *const *n)
@@ -1090,8 +1206,8 @@ void e1_framer_tx_group(e1_framer_t *const *s, int count, const uint8_t *const *
     if (nframes <= 0)
         return;
     for (; i + 4 <= count; i += 4) {
-#ifdef E1_TX_AVX2
-        if (s[i]->tx_simd == TX_SIMD_AVX2) {
+#ifdef E1_SIMD_AVX2
+        if (s[i]->simd >= SIMD_AVX2) {
             tx_group4_avx2(s + i, ts + i, nframes, p + i, n + i);
             continue;
         }
@@ -1694,6 +1810,281 @@ void e1_framer_rx_tick(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int n
         e1_framer_read(s, ts + (size_t) f * E1_FRAME_BYTES, 1);
     }
     rx_compact(s);
+}
+
+/* The words of a block in each lane's state can go through the vector code */
+static inline int rx_lane_live(const e1_framer_t *s)
+{
+    return DEC_SEEN(s->dec.state) && !s->mon.los && s->mon.los_run < 64;
+}
+
+/* (whole vectors built from scalars: stores of single lanes would not
+ * forward to the loads of the vectors that follow) */
+static void rx_dec4_load(hdb3_dec4_t *d, e1_framer_t *const *s)
+{
+    const e1_hdb3_dec_t *d0 = &s[0]->dec, *d1 = &s[1]->dec, *d2 = &s[2]->dec, *d3 = &s[3]->dec;
+    const e1_line_mon_t *m0 = &s[0]->mon, *m1 = &s[1]->mon, *m2 = &s[2]->mon, *m3 = &s[3]->mon;
+
+    d->cin = (e1_u64x4_t) { DEC_LASTPOS(d0->state), DEC_LASTPOS(d1->state), DEC_LASTPOS(d2->state),
+                            DEC_LASTPOS(d3->state) };
+    d->sh = (e1_u64x4_t) { DEC_SPACES(d0->state), DEC_SPACES(d1->state), DEC_SPACES(d2->state),
+                           DEC_SPACES(d3->state) };
+    d->nh = (e1_u64x4_t) { DEC_NOVIOL(d0->state), DEC_NOVIOL(d1->state), DEC_NOVIOL(d2->state),
+                           DEC_NOVIOL(d3->state) };
+    d->hold = (e1_u64x4_t) { d0->hold, d1->hold, d2->hold, d3->hold };
+    d->ais_bits = (e1_i64x4_t) { m0->ais_period_bits, m1->ais_period_bits, m2->ais_period_bits,
+                                 m3->ais_period_bits };
+    d->ais_zeros = (e1_i64x4_t) { m0->ais_period_zeros, m1->ais_period_zeros, m2->ais_period_zeros,
+                                  m3->ais_period_zeros };
+    d->ais = -(e1_i64x4_t) { m0->ais != 0, m1->ais != 0, m2->ais != 0, m3->ais != 0 };
+    d->ais_low = -(e1_i64x4_t) { m0->ais_prev_low != 0, m1->ais_prev_low != 0, m2->ais_prev_low != 0,
+                                 m3->ais_prev_low != 0 };
+}
+
+/* Lane l's state back after nw words, the last with marks x_last. */
+static void rx_dec4_store(const hdb3_dec4_t *d, int l, e1_framer_t *s, int nw, uint64_t x_last)
+{
+    e1_line_mon_t *m = &s->mon;
+    int b = m->los_period_bits;
+
+    s->dec.state = (int) d->cin[l] | DEC_SEEN_BIT | (int) (d->sh[l] << 2) | (int) (d->nh[l] << 6);
+    s->dec.hold = (uint32_t) d->hold[l];
+    m->ais_period_bits = (int) d->ais_bits[l];
+    m->ais_period_zeros = (int) d->ais_zeros[l];
+    m->ais = (int) (d->ais[l] & 1);
+    m->ais_prev_low = (int) (d->ais_low[l] & 1);
+    /* rx_line_monitor word by word: no LOS, so the LOS period only counts
+     * bits (< LOS_ZEROS = 128 between words), and the run is the spaces at
+     * the end of the last word */
+    m->los_run = (uint32_t) __builtin_clzll(x_last);
+    if (nw < (b >= 64 ? 1 : 2)) {
+        m->los_period_bits = b + 64 * nw;
+    } else {
+        m->los_period_bits = ((nw - (b >= 64 ? 1 : 2)) & 1) * 64;
+        m->los_period_marks = 0;
+        m->los_period_hit = 0;
+    }
+}
+
+/* One word of each lane: in time order, decoded, watched, back in byte order */
+static inline __attribute__((always_inline)) void rx_word4(hdb3_dec4_t *d, e1_u64x4_t *pw, e1_u64x4_t *nw,
+                                                           e1_u64x4_t *r, e1_u64x4_t *x, e1_i64x4_t *quiet,
+                                                           uint32_t *bpv, int simd)
+{
+    e1_u64x4_t bad;
+    int l;
+
+#ifdef E1_SIMD_AVX2
+    if (simd == SIMD_AVX2_GFNI) {
+        u64x4_brev8_gfni(pw);
+        u64x4_brev8_gfni(nw);
+    } else
+#endif
+    {
+        u64x4_brev8(pw);
+        u64x4_brev8(nw);
+    }
+    hdb3_decode_word4(d, pw, nw, r, &bad, x);
+    *quiet |= (e1_i64x4_t) (*x == 0);
+    if (u64x4_any(&bad)) {
+        for (l = 0; l < 4; l++)
+            bpv[l] += (uint32_t) __builtin_popcountll(bad[l]);
+    }
+    ais_word4(d, r);
+#ifdef E1_SIMD_AVX2
+    if (simd == SIMD_AVX2_GFNI)
+        u64x4_brev8_gfni(r);
+    else
+#endif
+        u64x4_brev8(r);
+}
+
+/* rx_decode of nbytes (whole words) on four framers, side by side where
+ * their lines are live, each lane's block again by rx_decode where not. */
+static inline __attribute__((always_inline)) void rx_decode4(e1_framer_t *const *s, const uint8_t *const *p,
+                                                             const uint8_t *const *n, int nbytes, int simd)
+{
+    int j, l, w;
+
+    for (j = 0; j < nbytes; j += RXG_BLOCK_WORDS * 8) {
+        int blk = nbytes - j < RXG_BLOCK_WORDS * 8 ? nbytes - j : RXG_BLOCK_WORDS * 8;
+        int nw = blk >> 3;
+        int done[4];
+        int any = 0;
+
+        for (l = 0; l < 4; l++) {
+            done[l] = rx_lane_live(s[l]);
+            any |= done[l];
+        }
+        if (any) {
+            hdb3_dec4_t d0, d;
+            uint8_t *out[4];
+            uint32_t bpv[4] = { 0, 0, 0, 0 };
+            e1_i64x4_t quiet = { 0, 0, 0, 0 };
+            e1_u64x4_t x = { 0, 0, 0, 0 };
+
+            /* the loop works on a copy whose address stays here, so that it
+             * lives in registers: the stores of bytes could alias anything */
+            rx_dec4_load(&d0, s);
+            d = d0;
+            for (l = 0; l < 4; l++)
+                out[l] = s[l]->rxbuf + s[l]->rx_len;
+            for (w = 0; w + 4 <= nw; w += 4) {
+                size_t o = (size_t) j + 8 * (size_t) w;
+                e1_u64x4_t pw[4], nwv[4], r[4];
+                int k;
+
+                if (simd >= SIMD_AVX2) {
+                    /* four words of each line in one load, turned into lanes */
+#pragma GCC unroll 4
+                    for (l = 0; l < 4; l++) {
+                        pw[l] = *(const e1_u64x4u_t *) (p[l] + o);
+                        nwv[l] = *(const e1_u64x4u_t *) (n[l] + o);
+                    }
+                    u64x4_transpose(pw);
+                    u64x4_transpose(nwv);
+                } else {
+                    for (k = 0; k < 4; k++)
+                        for (l = 0; l < 4; l++) {
+                            pw[k][l] = load_le64(p[l] + o + 8 * k);
+                            nwv[k][l] = load_le64(n[l] + o + 8 * k);
+                        }
+                }
+#pragma GCC unroll 4
+                for (k = 0; k < 4; k++)
+                    rx_word4(&d, &pw[k], &nwv[k], &r[k], &x, &quiet, bpv, simd);
+                if (simd >= SIMD_AVX2) {
+                    u64x4_transpose(r);
+#pragma GCC unroll 4
+                    for (l = 0; l < 4; l++)
+                        *(e1_u64x4u_t *) (out[l] + 8 * w) = r[l];
+                } else {
+                    for (k = 0; k < 4; k++)
+                        for (l = 0; l < 4; l++)
+                            store_le64(out[l] + 8 * (w + k), r[k][l]);
+                }
+            }
+            for (; w < nw; w++) {
+                size_t o = (size_t) j + 8 * (size_t) w;
+                e1_u64x4_t pw = { load_le64(p[0] + o), load_le64(p[1] + o), load_le64(p[2] + o),
+                                  load_le64(p[3] + o) };
+                e1_u64x4_t nwv = { load_le64(n[0] + o), load_le64(n[1] + o), load_le64(n[2] + o),
+                                   load_le64(n[3] + o) };
+                e1_u64x4_t r;
+
+                rx_word4(&d, &pw, &nwv, &r, &x, &quiet, bpv, simd);
+                for (l = 0; l < 4; l++)
+                    store_le64(out[l] + 8 * w, r[l]);
+            }
+            d0 = d;
+            for (l = 0; l < 4; l++) {
+                if (!done[l] || quiet[l]) {
+                    done[l] = 0;
+                    continue;
+                }
+                rx_dec4_store(&d0, l, s[l], nw, x[l]);
+                s[l]->cnt.bpv += bpv[l];
+                s[l]->rx_len += blk;
+            }
+        }
+        /* a lane the vector code cannot take: its block word by word (what
+         * it wrote there is overwritten) */
+        for (l = 0; l < 4; l++)
+            if (!done[l])
+                rx_decode(s[l], p[l] + j, n[l] + j, blk);
+    }
+}
+
+#ifdef E1_SIMD_AVX2
+__attribute__((target("avx2")))
+static void rx_decode4_avx2(e1_framer_t *const *s, const uint8_t *const *p, const uint8_t *const *n, int nbytes)
+{
+    rx_decode4(s, p, n, nbytes, SIMD_AVX2);
+}
+
+__attribute__((target("avx2,gfni")))
+static void rx_decode4_gfni(e1_framer_t *const *s, const uint8_t *const *p, const uint8_t *const *n, int nbytes)
+{
+    rx_decode4(s, p, n, nbytes, SIMD_AVX2_GFNI);
+}
+#endif
+
+static void rx_decode4_base(e1_framer_t *const *s, const uint8_t *const *p, const uint8_t *const *n, int nbytes)
+{
+    rx_decode4(s, p, n, nbytes, SIMD_BASE);
+}
+
+/* A tick that rx_group can take: shares of whole words, all of it decoded ahead */
+static int rx_group_fits(e1_framer_t *s, int nbytes, int nframes)
+{
+    if (nframes <= 0 || nbytes <= 0 || nbytes % (8 * nframes) != 0)
+        return 0;
+    rx_compact(s);
+    return s->rx_len + nbytes <= RXBUF_GROUP_BYTES;
+}
+
+/* e1_framer_rx_tick's deframing and reads once the whole tick (nbytes, whole
+ * words a share) is decoded at the end of rxbuf. */
+static void rx_tick_decoded(e1_framer_t *s, int nbytes, uint8_t *ts, int nframes)
+{
+    int base = s->rx_len - nbytes, share = nbytes / nframes;
+    int f;
+
+    for (f = 0; f < nframes; f++) {
+        rx_frames(s, base + share * (f + 1));
+        e1_framer_read(s, ts + (size_t) f * E1_FRAME_BYTES, 1);
+    }
+    rx_compact(s);
+}
+
+/* e1_framer_rx_tick on four framers: the whole tick decoded ahead, four
+ * lines side by side, then each deframed share by share (decoding it a
+ * step at a time between the shares measured slower) */
+static void rx_group_run(e1_framer_t *const *s, const uint8_t *const *p, const uint8_t *const *n, int nbytes,
+                         uint8_t *const *ts, int nframes)
+{
+    int l;
+
+#ifdef E1_SIMD_AVX2
+    if (s[0]->simd == SIMD_AVX2_GFNI)
+        rx_decode4_gfni(s, p, n, nbytes);
+    else if (s[0]->simd == SIMD_AVX2)
+        rx_decode4_avx2(s, p, n, nbytes);
+    else
+#endif
+        rx_decode4_base(s, p, n, nbytes);
+    for (l = 0; l < 4; l++) {
+        s[l]->cnt.bits_rx += (uint64_t) nbytes * 8;
+        rx_tick_decoded(s[l], nbytes, ts[l], nframes);
+    }
+}
+
+void e1_framer_rx_group(e1_framer_t *const *s, int count, const uint8_t *const *p, const uint8_t *const *n,
+                        const int *nbytes, uint8_t *const *ts, int nframes)
+{
+    e1_framer_t *g[4];
+    const uint8_t *gp[4], *gn[4];
+    uint8_t *gts[4];
+    int ng = 0, len = 0, i;
+
+    for (i = 0; i < count; i++) {
+        /* four of the same length decode together; any other by itself */
+        if (!rx_group_fits(s[i], nbytes[i], nframes) || (ng > 0 && nbytes[i] != len)) {
+            e1_framer_rx_tick(s[i], p[i], n[i], nbytes[i], ts[i], nframes);
+            continue;
+        }
+        len = nbytes[i];
+        g[ng] = s[i];
+        gp[ng] = p[i];
+        gn[ng] = n[i];
+        gts[ng] = ts[i];
+        if (++ng == 4) {
+            rx_group_run(g, gp, gn, len, gts, nframes);
+            ng = 0;
+        }
+    }
+    for (i = 0; i < ng; i++)
+        e1_framer_rx_tick(g[i], gp[i], gn[i], len, gts[i], nframes);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -89,6 +89,13 @@ void e1_framer_rx_line(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int n
 void e1_framer_rx_tick(e1_framer_t *s, const uint8_t *p, const uint8_t *n, int nbytes, uint8_t *ts,
                        int nframes);
 
+/* e1_framer_rx_tick on count framers, framer i with nbytes[i] of rails p[i]
+ * and n[i] and its frames to ts[i], the same nframes for all: the same
+ * outcome, at less cost, as four ticks of the same length whose shares are
+ * whole words are HDB3-decoded side by side. */
+void e1_framer_rx_group(e1_framer_t *const *s, int count, const uint8_t *const *p, const uint8_t *const *n,
+                        const int *nbytes, uint8_t *const *ts, int nframes);
+
 /* Read exactly nframes frames (nframes * 32 bytes) from the elastic store
  * at the local clock. An empty store repeats a frame, a full one drops
  * one: each is a controlled slip, counted. While the receiver is out of

@@ -626,6 +626,72 @@ static void test_garbage(void)
     CHECK(framer(2, 0, 10) == NULL, "bad config refused");
 }
 
+/* e1_framer_rx_group (four lines side by side, the rest alone) gives what
+ * e1_framer_rx_tick gives span by span: lines of frames that go to LOS,
+ * noise or all ones and back, a tick of another length on one span. */
+static void test_rx_group(void)
+{
+    enum { SPANS = 6, TICKS = 40, FR = 160, MAXB = FR * E1_FRAME_BYTES + 8 };
+    e1_framer_t *tx[SPANS], *alone[SPANS], *grouped[SPANS];
+    static uint8_t p[SPANS][MAXB], n[SPANS][MAXB], pay[FR * E1_FRAME_BYTES];
+    static uint8_t want[SPANS][FR * E1_FRAME_BYTES], got[SPANS][FR * E1_FRAME_BYTES];
+    const uint8_t *pp[SPANS], *np[SPANS];
+    uint8_t *tsp[SPANS];
+    int len[SPANS];
+    int i, t, k;
+
+    for (i = 0; i < SPANS; i++) {
+        tx[i] = framer(i & 1, (i >> 1) & 1, 8);
+        alone[i] = framer(i & 1, (i >> 1) & 1, 8);
+        grouped[i] = framer(i & 1, (i >> 1) & 1, 8);
+        pp[i] = p[i];
+        np[i] = n[i];
+        tsp[i] = got[i];
+    }
+    for (t = 0; t < TICKS; t++) {
+        for (i = 0; i < SPANS; i++) {
+            int mode = (int) ((rnd() >> 4) % 8);
+            len[i] = FR * E1_FRAME_BYTES + (t == 7 && i == 2 ? 8 : 0);
+            for (k = 0; k < FR * E1_FRAME_BYTES; k++)
+                pay[k] = rnd_byte(i & 3);
+            e1_framer_tx(tx[i], pay, FR, p[i], n[i]);
+            memset(p[i] + FR * E1_FRAME_BYTES, 0, 8);
+            memset(n[i] + FR * E1_FRAME_BYTES, 0, 8);
+            if (mode == 5) {
+                /* LOS for a while, starting anywhere */
+                int from = (int) (rnd() % (FR * E1_FRAME_BYTES));
+                memset(p[i] + from, 0, len[i] - from);
+                memset(n[i] + from, 0, len[i] - from);
+            } else if (mode == 6) {
+                for (k = 0; k < len[i]; k++) {
+                    p[i][k] = (uint8_t) rnd();
+                    n[i][k] = (uint8_t) (rnd() & ~p[i][k]);
+                }
+            } else if (mode == 7) {
+                memset(p[i], 0xAA, len[i]);
+                memset(n[i], 0x55, len[i]);
+            }
+        }
+        for (i = 0; i < SPANS; i++)
+            e1_framer_rx_tick(alone[i], p[i], n[i], len[i], want[i], FR);
+        e1_framer_rx_group(grouped, SPANS, pp, np, len, tsp, FR);
+        for (i = 0; i < SPANS; i++) {
+            e1_counters_t ca, cg;
+            e1_framer_counters(alone[i], &ca);
+            e1_framer_counters(grouped[i], &cg);
+            CHECK(memcmp(want[i], got[i], sizeof(want[i])) == 0, "rx group: frames of span %d, tick %d", i, t);
+            CHECK(memcmp(&ca, &cg, sizeof(ca)) == 0, "rx group: counters of span %d, tick %d", i, t);
+            CHECK(e1_framer_alarms(alone[i]) == e1_framer_alarms(grouped[i]), "rx group: alarms of span %d, tick %d",
+                  i, t);
+        }
+    }
+    for (i = 0; i < SPANS; i++) {
+        e1_framer_free(tx[i]);
+        e1_framer_free(alone[i]);
+        e1_framer_free(grouped[i]);
+    }
+}
+
 int main(void)
 {
     int shift;
@@ -640,5 +706,6 @@ int main(void)
     test_alarms();
     test_store_steady();
     test_garbage();
+    test_rx_group();
     return harness_summary("test_e1_framer");
 }
