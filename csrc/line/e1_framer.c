@@ -436,6 +436,29 @@ static inline uint64_t low_mask(int nb)
         (has) |= (has) >> 32;                       \
     } while (0)
 
+/* The decoders' shared steps (reversed words, bit 0 first in time).
+ *
+ * HDB3_VIOLATIONS: the marks whose last mark before them had the same
+ * polarity; the carry into bit t of one addition is "the last mark before t
+ * was positive" (a = p | u: a positive mark sets it, a space passes it on). */
+#define HDB3_VIOLATIONS(viol, a, sum, carry, p, n, u, cin)  \
+    do {                                                    \
+        (a) = (p) | (u);                                    \
+        (sum) = (a) + (p) + (cin);                          \
+        (carry) = (sum) ^ (a) ^ (p);                        \
+        (viol) = ((p) & (carry)) | ((n) & ~(carry));        \
+    } while (0)
+
+/* HDB3_SUBSTITUTIONS: the violations that are a B00V/000V substitution:
+ * spaces at t-1 and t-2, a space or a mark that was no violation (the B) at
+ * t-3, and a mark at t-4 (the zero run the encoder replaced started at t-3,
+ * so t-4 was a 1 or the previous V); sh and nh carry the spaces and
+ * non-violations of the previous word's last bits, u4 the spaces that count
+ * as a code's zero run. */
+#define HDB3_SUBSTITUTIONS(ok, viol, u, u4, nv, sh, nh)                          \
+    ((ok) = (viol) & (((u) << 1) | ((sh) >> 3)) & (((u) << 2) | ((sh) >> 2))      \
+            & (((nv) << 3) | (nh)) & ~(((u4) << 4) | (sh)))
+
 #define ENC_POL(st)     ((st) & 1)
 #define ENC_PAR(st)     (((st) >> 1) & 1)
 #define ENC_ZRUN(st)    (((st) >> 2) & 3)
@@ -736,17 +759,9 @@ static inline __attribute__((always_inline)) void hdb3_decode_word(e1_hdb3_dec_t
     } else if (!seen) {
         u4 = 0;
     }
-    /* carry into bit t: the last mark before t was positive */
-    a = pw | u;
-    sum = a + pw + cin;
-    carry = sum ^ a ^ pw;
-    viol = (pw & carry) | (nw & ~carry);
+    HDB3_VIOLATIONS(viol, a, sum, carry, pw, nw, u, cin);
     nv = ~viol & valid;
-    /* a substitution: spaces at t-1 and t-2, a space or a mark that was no
-     * violation (the B) at t-3, and a mark at t-4: the zero run that the
-     * encoder replaced started at t-3, so t-4 was a 1 or the previous V */
-    ok = viol & ((u << 1) | (sh >> 3)) & ((u << 2) | (sh >> 2)) & ((nv << 3) | nh)
-         & ~((u4 << 4) | sh);
+    HDB3_SUBSTITUTIONS(ok, viol, u, u4, nv, sh, nh);
     r->bpv = (viol & ~ok) ? __builtin_popcountll(viol & ~ok) : 0;
     e = (x << 3) | d->hold;
     clear = ok | (ok << 3);
@@ -853,11 +868,11 @@ static inline __attribute__((always_inline)) void hdb3_decode_word4(hdb3_dec4_t 
                                                                     const e1_u64x4_t *nw, e1_u64x4_t *out,
                                                                     e1_u64x4_t *bad, e1_u64x4_t *x_out)
 {
-    e1_u64x4_t p = *pw, n = *nw & ~p, x = p | n, u = ~x, a = p | u;
-    e1_u64x4_t sum = a + p + d->cin, carry = sum ^ a ^ p;
-    e1_u64x4_t viol = (p & carry) | (n & ~carry), nv = ~viol;
-    e1_u64x4_t ok = viol & ((u << 1) | (d->sh >> 3)) & ((u << 2) | (d->sh >> 2)) & ((nv << 3) | d->nh)
-                    & ~((u << 4) | d->sh);
+    e1_u64x4_t p = *pw, n = *nw & ~p, x = p | n, u = ~x, a, sum, carry, viol, nv, ok;
+
+    HDB3_VIOLATIONS(viol, a, sum, carry, p, n, u, d->cin);
+    nv = ~viol;
+    HDB3_SUBSTITUTIONS(ok, viol, u, u, nv, d->sh, d->nh);
 
     *bad = viol & ~ok;
     *out = ((x << 3) | d->hold) & ~(ok | (ok << 3));
