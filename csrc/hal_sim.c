@@ -208,8 +208,8 @@ static void fill16(int16_t *x, int16_t v, int n)
         x[i] = v;
 }
 
-/* G.711 decode of n codes, a block of one code as one. */
-static void law_decode_block(int law, const uint8_t *in, int16_t *out, int n)
+/* G.711 decode of n codes, a block of one code as one; returns whether it was. */
+static int law_decode_block(int law, const uint8_t *in, int16_t *out, int n)
 {
     if (n > 0 && block_const8(in, n)) {
         int16_t v;
@@ -218,11 +218,13 @@ static void law_decode_block(int law, const uint8_t *in, int16_t *out, int n)
         else
             g711_alaw_decode(in, &v, 1);
         fill16(out, v, n);
-    } else if (law == HAL_LAW_ULAW) {
-        g711_ulaw_decode(in, out, n);
-    } else {
-        g711_alaw_decode(in, out, n);
+        return 1;
     }
+    if (law == HAL_LAW_ULAW)
+        g711_ulaw_decode(in, out, n);
+    else
+        g711_alaw_decode(in, out, n);
+    return 0;
 }
 
 static uint8_t law_encode(int law, int16_t x)
@@ -568,15 +570,18 @@ static void chan_detect_dtmf_silence(hal_board_t *b, sim_chan_t *c, int span, in
     chan_dtmf_steady(b, c, span, chan, 0, n);
 }
 
-/* Run the channel's detectors over what it received and report what they found. */
+/* Run the channel's detectors over what it received and report what they found.
+ * steady: lin is known to hold one value throughout (1), or not (0); -1: look. */
 static void chan_detect(hal_board_t *b, sim_chan_t *c, int span, int chan, const int16_t *lin,
-                        int n)
+                        int n, int steady)
 {
     int64_t at;
     int v;
 
     if (c->dtmf_rx) {
-        if (n > 0 && block_const16(lin, n)) {
+        if (steady < 0)
+            steady = n > 0 && block_const16(lin, n);
+        if (steady && n > 0) {
             chan_dtmf_steady(b, c, span, chan, lin[0], n);     /* a steady leg: no filters */
         } else {
             chan_dtmf_wake(c);
@@ -1193,9 +1198,9 @@ static void span_receive(hal_board_t *b, sim_span_t *s, int frames)
             hal_board_push_event(b, HAL_EV_AUDIO, s->number, i, n, 0, col, n);
         if (c->detect || c->conf) {
             int16_t lin[8000];
-            law_decode_block(s->cfg.law, col, lin, n);
+            int steady = law_decode_block(s->cfg.law, col, lin, n);
             if (c->detect)
-                chan_detect(b, c, s->number, i, lin, n);
+                chan_detect(b, c, s->number, i, lin, n, steady);
             if (c->conf && c->rxlin)
                 memcpy(c->rxlin, lin, sizeof(lin[0]) * (n < c->conf_frames ? n : c->conf_frames));
         }
@@ -1349,7 +1354,7 @@ static void port_receive(hal_board_t *b, sim_port_t *p, int frames)
             hal_board_push_event(b, HAL_EV_AUDIO, 0, p->number, n, 0, p->tap_buf, n);
         }
         if (p->chan.detect)
-            chan_detect(b, &p->chan, 0, p->number, lin, n);
+            chan_detect(b, &p->chan, 0, p->number, lin, n, -1);
         if (p->chan.conf && p->chan.rxlin)
             memcpy(p->chan.rxlin, lin,
                    sizeof(lin[0]) * (n < p->chan.conf_frames ? n : p->chan.conf_frames));
