@@ -378,19 +378,18 @@ class Service:
         the same table: ports in use of those configured), from which the report gives
         per-span and IVR occupancy, all-busy time and Erlang B; and, on the simulated
         exchange, what only it sees: calls offered and those that found every channel busy."""
-        # what a busy count is read from, checked first as one list: on most ticks no count
-        # changed and nothing more is done
-        ports = getattr(self.centre, "ivr_ports", None)
-        sig = [(p.q931.busy_count(), len(p.q931.channels)) for p in self.pri.values()]
-        if self.r2:
-            sig += [len(r.free_timeslots()) for r in self.r2.values()]
-        if self._fxo_trunks:
-            sig.append(self.centre.fxo_trunks_busy())
-        if ports is not None:
-            sig.append(ports.in_use)
-        if sig != self._trunk_sig:
-            self._trunk_sig = sig
-            self._sample_trunk_counts(ports)
+        counts = self._trunk_counts()
+        if counts != self._trunk_sig:
+            # (on most ticks no count changed and nothing more is done)
+            self._trunk_sig = counts
+            changed = []
+            seen = self._trunk_busy
+            for label, busy, total in counts:
+                now = (busy, total)
+                if seen.get(label) != now:
+                    seen[label] = now
+                    changed.append((label, busy, total))
+            self.store.trunk_samples_add(self.ts(), changed)
         calls = self._exchange_calls
         if calls is not None:
             seen = (calls.stats.offered, calls.stats.congested)
@@ -400,28 +399,19 @@ class Service:
                 self._exchange_seen = seen
                 self.store.exchange_count(self.ts(), 0, d_off, d_cong)
 
-    def _sample_trunk_counts(self, ports) -> None:
-        counts: list[tuple[int | str, int, int]] = []
-        for n, pri in self.pri.items():
-            q = pri.q931
-            counts.append((n, q.busy_count(), len(q.channels)))
+    def _trunk_counts(self) -> list[tuple[int | str, int, int]]:
+        """(label, busy, total) of every PRI and R2 span, the FXO lines and the IVR ports."""
+        counts: list[tuple[int | str, int, int]] = [
+            (n, pri.q931.busy_count(), len(pri.q931.channels)) for n, pri in self.pri.items()]
         for n, r2span in self.r2.items():
             total = len(r2span.channels)
             counts.append((n, total - len(r2span.free_timeslots()), total))
-        fxo_busy, fxo_total = self.centre.fxo_trunks_busy()
-        if fxo_total:
-            counts.append((FXO_TRUNKS, fxo_busy, fxo_total))
+        if self._fxo_trunks:
+            counts.append((FXO_TRUNKS, *self.centre.fxo_trunks_busy()))
+        ports = getattr(self.centre, "ivr_ports", None)
         if ports is not None:
             counts.append((IVR_SPAN, ports.in_use, ports.count))
-        changed = []
-        seen = self._trunk_busy
-        for label, busy, total in counts:
-            now = (busy, total)
-            if seen.get(label) != now:
-                seen[label] = now
-                changed.append((label, busy, total))
-        if changed:
-            self.store.trunk_samples_add(self.ts(), changed)
+        return counts
 
     # time -----------------------------------------------------------------------------
     @property
