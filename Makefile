@@ -15,12 +15,13 @@ APT_PACKAGES := build-essential python3 python3-dev python3-venv pkg-config \
 
 SOURCES := $(shell find csrc -name '*.c' -o -name '*.h' -o -name '*.cdef' -o -name '*.py') setup.py
 
-.PHONY: all deps venv build test demo bench clean
+.PHONY: all deps venv build test demo bench ci-extra clean
 
 all: build
 
-deps: .stamp-deps
-.stamp-deps:
+# deps asks dpkg every time (cheap), never a stamp: a stamp copied or committed from
+# another machine would skip the install on a fresh one.
+deps:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
@@ -28,34 +29,36 @@ deps: .stamp-deps
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
-	@touch $@
 
 venv: $(VENV)/.stamp
-$(VENV)/.stamp: .stamp-deps setup.py pyproject.toml
+$(VENV)/.stamp: setup.py pyproject.toml | deps
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q cffi setuptools wheel pytest hypothesis numpy pyzmq sqlite-utils pyserial pyalsaaudio
 	@touch $@
 
-build: $(VENV)/.stamp-build
+# the editable install runs the cffi build (setup.py's cffi_modules) once; the C core is
+# rebuilt when a source changes
+build: deps $(VENV)/.stamp-build
 $(VENV)/.stamp-build: $(VENV)/.stamp $(SOURCES)
 	$(PY) -m pip install -q --no-build-isolation -e .
-	$(PY) csrc/build_hal.py
 	@touch $@
 
 test: build
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# what CI runs besides the tests: every bench in its quick mode, so none rots, and the
+# sdist installed into a new virtualenv and served from there
+ci-extra: build
+	$(MAKE) bench BENCH_ARGS=--quick
+	$(PY) tests/sdist_check.py
+
 demo: build
 	$(PY) -m cti.demo --home $(HOME_DIR)
 
+BENCH_ARGS ?=
 bench: build
-	$(PY) bench/framer.py
-	$(PY) bench/pri.py
-	$(PY) bench/dsp.py
-	$(PY) bench/r2.py
-	$(PY) bench/cti.py
-	$(PY) bench/peak.py
+	@set -e; for b in bench/*.py; do echo "== $$b $(BENCH_ARGS)"; $(PY) $$b $(BENCH_ARGS); done
 
 clean:
-	rm -rf build $(VENV) .stamp-deps drivers/_hal*.so drivers/_hal.c *.egg-info var
+	rm -rf build $(VENV) drivers/_hal*.so drivers/_hal.c *.egg-info var
