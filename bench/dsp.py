@@ -226,7 +226,10 @@ def main():
     ap.add_argument("--seconds", type=float, default=20.0, help="seconds of audio per channel")
     ap.add_argument("--family", choices=sorted(FAMILIES), action="append",
                     help="only these families in the all-together figure (default: all)")
+    ap.add_argument("--quick", action="store_true", help="a small run that only checks the bench works (CI)")
     args = ap.parse_args()
+    if args.quick:
+        args.channels, args.seconds = 16, 1.0
     with tempfile.TemporaryDirectory() as workdir:
         audio = mixed_audio(30.0, workdir)
         worst = _noise(10.0, -20.0, random.Random(9))

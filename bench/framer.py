@@ -59,7 +59,10 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--spans", type=int, default=64)
     ap.add_argument("--seconds", type=float, default=10.0, help="line time to run")
+    ap.add_argument("--quick", action="store_true", help="a small run that only checks the bench works (CI)")
     args = ap.parse_args()
+    if args.quick:
+        args.spans, args.seconds = 4, 0.5
     r = run(args.spans, args.seconds)
     print(f"E1 framer: {r['span_ends']} span ends ({r['spans']} spans, both ends) x "
           f"{r['line_seconds']:.1f} s of line in {r['cpu_seconds']:.3f} s CPU")

@@ -67,7 +67,10 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scale", type=float, default=1.0, help="shrink the centre and the rates")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--quick", action="store_true", help="a small run that only checks the bench works (CI)")
     args = ap.parse_args(argv)
+    if args.quick:
+        args.scale = 0.05
     plan, peak = scenario.NEW_CENTRE, scenario.PeakPlan(seed=args.seed)
     if args.scale != 1.0:
         plan, peak = scenario.scaled(plan, args.scale), scenario.scaled(peak, args.scale)

@@ -59,7 +59,9 @@ def run(line_seconds: float) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="line time to run")
-    r = run(ap.parse_args().seconds)
+    ap.add_argument("--quick", action="store_true", help="a small run that only checks the bench works (CI)")
+    args = ap.parse_args()
+    r = run(2.0 if args.quick else args.seconds)
     print(f"PRI: {r['cycles']} full call cycles in {r['line_seconds']:.0f} s of line time, "
           f"{r['cpu_seconds']:.2f} s CPU ({r['cycles_per_line_second']:.1f} cycles per line second)")
     print(f"  call cycles per CPU second: {r['cycles_per_cpu_second']:.0f}")

@@ -119,7 +119,9 @@ def run(line_seconds: float, per_side: int = 15) -> dict:
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0, help="line time to run")
-    r = run(ap.parse_args().seconds)
+    ap.add_argument("--quick", action="store_true", help="a small run that only checks the bench works (CI)")
+    args = ap.parse_args()
+    r = run(10.0 if args.quick else args.seconds)
     print(f"R2 (China No.1): {r['setups']} call setups in {r['line_seconds']:.0f} s of line "
           f"time, {r['cpu_seconds']:.2f} s CPU, {r['protocol_errors']} protocol errors")
     print(f"  setups per CPU second: {r['setups_per_cpu_second']:.0f}; reference: the busiest "
