@@ -986,6 +986,13 @@ class Centre:
         return self.calls[call_id]
 
     def hangup(self, now, call_id: str) -> dict:
+        base = call_id.removesuffix(".consult")
+        if base != call_id and getattr(self.calls.get(base), "consult", None):
+            # the consultation only: its phone is released; the Disconnected that follows
+            # ends it (consult_ended) and the caller stays held for the first agent
+            cons = self.calls[base].consult
+            self.analog[cons["port"]].send(now, analog.Release("consultation ended"))
+            return {"call_id": call_id, "state": "cleared"}
         call = self._call(call_id)
         if call.state in ("established", "held"):
             if not call.direct:
@@ -1175,6 +1182,10 @@ class Centre:
         self._supervisors[(ext, fxs_call)] = (call.id, to, "consult")
         self.acd.agent_busy_elsewhere(now, to, True)
         self._call_event(call, "consulting", to=to)
+        # the consulted agent's desktop: the consultation rings there (CSTA Delivered of
+        # the consultation call, CALL.consult, with that agent and extension)
+        self._call_event(call, "delivered", call_id=f"{call.id}.consult", state="delivered",
+                         agent=to, extension=ext, consult_of=call.id, from_agent=call.agent)
         return {"call_id": call_id, "consult": f"{call_id}.consult", "to": to}
 
     def transfer_complete(self, now, call_id: str, data: dict | None = None) -> dict:
@@ -1214,6 +1225,9 @@ class Centre:
             cons["conf"].join(self.board.ports[call.agent_port])
             cons["conf"].join(self.board.ports[cons["port"]])
             self._call_event(call, "consulted", to=cons["agent"])
+            self._call_event(call, "established", call_id=f"{call.id}.consult",
+                             state="established", agent=cons["agent"], extension=cons["port"],
+                             consult_of=call.id, from_agent=call.agent)
         elif isinstance(ev, analog.Disconnected):
             # the consulted agent hung up (or never answered): back to the caller
             self._supervisors.pop(leg, None)
