@@ -741,6 +741,9 @@ class Centre:
             call.direct = False
         if call.agent_port is not None:
             self._by_agent_leg.pop((call.agent_port, call.agent_call), None)
+            # a call the agent made: its leg no longer stands for the call (a transfer
+            # leaves the call up when that phone hangs up)
+            self._outbound.pop((call.agent_port, call.agent_call), None)
             if call.conf is not None:
                 self.board.ports[call.agent_port].leave_conference()
             self.analog[call.agent_port].send(now, analog.Release("far end cleared"))
