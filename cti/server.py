@@ -291,6 +291,8 @@ class _Listen:
     frames: int
     buf: bytearray = field(default_factory=bytearray)
     extra: dict = field(default_factory=dict)     # more of the reply (channel.tone capture)
+    ticks: int = 0                                # ticks it has waited
+    had: int = 0                                  # len(buf) a tick ago
 
 
 class Service:
@@ -544,13 +546,19 @@ class Service:
                 out.append(self.log.append(self.ts(), "trace.end", span=span, data=None))
         done = []
         for lst in list(self._listens):
-            if len(lst.buf) >= lst.frames:
+            # a tapped channel gives audio every tick; none (past the first ticks) means
+            # its tap went with the call that held it: reply with what came, ended
+            lst.ticks += 1
+            ended = lst.ticks > 2 and len(lst.buf) == lst.had
+            lst.had = len(lst.buf)
+            if len(lst.buf) >= lst.frames or ended:
+                n = min(len(lst.buf), lst.frames)
                 self._listens.remove(lst)
                 self._untap(lst.key)
                 done.append((lst.token, self._reply(lst.rid, dict(lst.extra, **{
                     "channel": lst.channel, "law": lst.law, "rate": 8000,
-                    "seconds": lst.frames / 8000, "direction": lst.key[2],
-                    "audio": base64.b64encode(bytes(lst.buf[:lst.frames])).decode(),
+                    "seconds": n / 8000, "direction": lst.key[2], "ended": ended,
+                    "audio": base64.b64encode(bytes(lst.buf[:n])).decode(),
                 }))))
         for when, stop in list(self._stops):
             if self.line_time >= when:
