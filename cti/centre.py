@@ -918,6 +918,8 @@ class Centre:
             if self.store is not None:
                 self.store.add_recording(call.id, rec_path, self.epoch + call.answer,
                                          call.recording.seconds, 2)
+        elif call.recording is not None:
+            call.recording.discard()          # written as it went; not this queue's policy
         if call.voicemail is not None:
             vm = call.voicemail.close()
             if self.store is not None:
@@ -1409,8 +1411,12 @@ class Centre:
             call.recording = Recording(os.path.join(self.config.recordings_dir,
                                                     f"{call.id}.wav"), self._law(call))
         call.record_requested = bool(on)
-        if not on and call.recording is not None:
-            call.recording.max_seconds = call.recording.seconds    # nothing more is added
+        if call.recording is not None:
+            # paused: nothing more is kept until it resumes (the paused time is left out)
+            if on:
+                call.recording.resume()
+            else:
+                call.recording.pause()
         return {"call_id": call_id, "recording": bool(on)}
 
     def snapshot(self) -> dict:

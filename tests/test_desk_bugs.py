@@ -241,8 +241,9 @@ def test_a_resumed_recording_records_again(centre):
     caller, _ = _wav_channels(path)
     tail = caller[-4000:]
     assert power(tail, 1336) > 1e3 * max(power(tail, 697), 1)   # the resumed part is there
-    assert all(power(caller[i:i + 800], 697) < power(caller[i:i + 800], 1336) + 1
-               for i in range(0, len(caller) - 800, 800))          # the paused part is not
+    # the paused second is not (a tick or two of it may cross the resume on the line)
+    blocks = [caller[i:i + 160] for i in range(0, len(caller) - 160, 160)]
+    assert sum(power(b, 697) > max(power(b, 1336), 1e3) for b in blocks) <= 3
 
 
 def test_transferring_a_call_the_agent_made(centre):
