@@ -268,3 +268,27 @@ def test_transferring_a_call_the_agent_made(centre):
     assert cl and cl[0]["agent"] == "1003" and cl[0]["outcome"] == "answered"
     cdr = c.svc.store.cdr(r["call_id"])
     assert cdr["direction"] == "out" and cdr["agent"] == "1003"
+
+
+@pytest.mark.parametrize("los_seconds", [1, 6])
+def test_a_call_the_exchange_clears_during_a_line_fault_keeps_its_cause(centre, los_seconds):
+    """LOS towards the board; the exchange clears the call (cause 18) half a second in. Its
+    DISCONNECT goes as the data link is being reset and is discarded with the I queue; it
+    is sent again once the link is back, so the CDR says 18 (it said 101, from the STATUS
+    that answered our STATUS ENQUIRY: 13 of 111 CDRs during line faults)."""
+    c = centre
+    login(c, "1001")
+    x, call, ts = established_call(c)
+    c.req("sim.fault", span=1, los=True, direction="to_board")
+    c.run(25)
+    c.world.calls.hangup(1, x.call, 18)
+    c.run(int((los_seconds - 0.5) / 0.02))
+    c.req("sim.fault", span=1, clear=True)
+    for _ in range(40):
+        c.run(50)
+        cdr = c.svc.store.cdr(call)
+        if cdr is not None:
+            break
+    assert x.cause == 18
+    assert cdr is not None and cdr["cause"] == 18
+    assert not c.world.pri[1].q931.counters["protocol_errors"].get(101)
