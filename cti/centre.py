@@ -831,6 +831,12 @@ class Centre:
             if c is not None:
                 self._trunk_cleared(now, c, 16)
 
+    def records_on(self, span: int, timeslot: int) -> bool:
+        """A call on this trunk channel (span 0: an FXO port) is being recorded (a call
+        recording or a voicemail message): its tap must stay on, both ways."""
+        return any(c.recording is not None or c.voicemail is not None
+                   for c in self._trunk_calls.get((span, timeslot), ()))
+
     def _audio(self, ev) -> None:
         # the first call on the trunk channel
         calls = self._trunk_calls.get((ev.span, ev.timeslot))

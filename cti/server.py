@@ -577,6 +577,8 @@ class Service:
         span, chan = key[:2]
         rx = self._taps.get((span, chan, "rx"), 0) > 0
         tx = self._taps.get((span, chan, "tx"), 0) > 0
+        if self.centre is not None and self.centre.records_on(span, chan):
+            rx = tx = True       # the centre's recording keeps both sides through a listen
         try:
             self._tap_target(key).tap(rx or tx, "both" if rx and tx else "tx" if tx else "rx")
         except Exception:  # pragma: no cover - best effort on the way out

@@ -292,3 +292,32 @@ def test_a_call_the_exchange_clears_during_a_line_fault_keeps_its_cause(centre, 
     assert x.cause == 18
     assert cdr is not None and cdr["cause"] == 18
     assert not c.world.pri[1].q931.counters["protocol_errors"].get(101)
+
+
+def test_a_listen_on_a_recorded_call_leaves_the_recording_whole(centre):
+    """A technician listens to a recorded call's B-channel for half a second: the listen's
+    tap and the recording's share the channel; when the listen ends, the recording goes on
+    with both sides (it lost the centre side during the listen, and everything after)."""
+    c = centre
+    login(c, "1001")
+    x, cid = _answer_and_talk(c)
+    ts = int(c.req("call.show", call=cid)["trunk"].split("/")[1])
+    c.world.exchange.spans[1].channels[ts].tone(697, ms=-1)   # the caller speaks
+    c.world.phones[1].tone(1209, ms=-1)                       # the agent speaks
+    c.run(25)
+    assert c.svc.handle({"id": "L", "op": "channel.listen",
+                         "args": {"channel": f"1/{ts}", "seconds": 0.5}}, token="t") is None
+    done = []
+    for _ in range(40):
+        done += c.svc.tick()[1]
+    assert done and done[0][1]["result"]["ended"] is False
+    c.run(100)
+    c.world.calls.hangup(1, x.call)
+    c.run(60)
+    caller, centre_side = _wav_channels(c.svc.store.cdr(cid)["recording"])
+    n = len(caller)
+    start = next(i for i in range(0, n, 160) if power(caller[i:i + 160], 697) > 1e3)
+    assert start < 3 * 8000 and (n - start) / 8000 > 2.5
+    for i in range(start + 800, n - 1600, 800):                 # every 0.1 s, both sides
+        assert power(caller[i:i + 800], 697) > 1e3, i / 8000
+        assert power(centre_side[i:i + 800], 1209) > 1e3, i / 8000
