@@ -79,12 +79,18 @@ class Recording:
         return self.max_seconds is not None and self.seconds >= self.max_seconds
 
     def add(self, data: bytes, sent: bool) -> None:
-        if self.paused or self._closed or self.full or (sent and not self.stereo):
+        # every tick of every recorded call comes here: the common case is one extend
+        if self.paused or self._closed or (self.max_seconds is not None and self.full):
             return
-        (self._tx if sent else self._rx).extend(data)
-        if min(len(self._rx), len(self._tx)) >= FLUSH_FRAMES or \
-                max(len(self._rx), len(self._tx)) >= 2 * FLUSH_FRAMES or \
-                (not self.stereo and len(self._rx) >= FLUSH_FRAMES):
+        if sent:
+            if not self.stereo:
+                return
+            buf, other = self._tx, self._rx
+        else:
+            buf, other = self._rx, self._tx
+        buf += data
+        if len(buf) >= FLUSH_FRAMES and (not self.stereo or len(other) >= FLUSH_FRAMES
+                                         or len(buf) >= 2 * FLUSH_FRAMES):
             self._flush(pad=False)
 
     def pause(self) -> None:
