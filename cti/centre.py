@@ -920,20 +920,22 @@ class Centre:
             self.config.record_queues is None or call.queue in self.config.record_queues
             or getattr(call, "record_requested", False))
         if keep:
-            rec_path = call.recording.close()
-            if self.store is not None:
+            rec_path = call.recording.close()      # None: no file could be made
+            if self.store is not None and rec_path is not None:
                 self.store.add_recording(call.id, rec_path, self.epoch + call.answer,
                                          call.recording.seconds, 2)
         elif call.recording is not None:
             call.recording.discard()          # written as it went; not this queue's policy
         if call.voicemail is not None:
-            vm = call.voicemail.close()
-            if self.store is not None:
+            vm = call.voicemail.close()             # None: no file could be made
+            if self.store is not None and vm is not None:
                 self.store.add_voicemail(call.voicemail_box, vm, self.epoch + now,
                                          call.voicemail.seconds, call_id=call.id, ani=call.ani)
-            self._emit(f"voicemail.{call.voicemail_box}", "voicemail.new", box=call.voicemail_box,
-                       call_id=call.id, ani=call.ani, path=vm,
-                       seconds=round(call.voicemail.seconds, 2))
+            if vm is not None:
+                self._emit(f"voicemail.{call.voicemail_box}", "voicemail.new",
+                           box=call.voicemail_box,
+                           call_id=call.id, ani=call.ani, path=vm,
+                           seconds=round(call.voicemail.seconds, 2))
         self.counters[outcome] = self.counters.get(outcome, 0) + 1
         e = self.epoch
         cdr = {"call_id": call.id, "direction": call.direction, "trunk": call.trunk,

@@ -64,6 +64,8 @@ class Recording:
         self._frames = 0                # frames on disk
         self._fd: int | None = None
         self._closed = False
+        self.error: str | None = None   # the file could not be written (disk full, ...)
+        self._opened = False
 
     @property
     def channels(self) -> int:
@@ -103,15 +105,20 @@ class Recording:
     def resume(self) -> None:
         self.paused = False
 
-    def close(self) -> str:
-        """Write what is held, complete the header and return the path."""
+    def close(self) -> str | None:
+        """Write what is held, complete the header and return the path (None: no file could
+        be made; ``error`` says why)."""
         if not self._closed:
             self._flush(pad=True)
-            self._open()
-            os.close(self._fd)
+        if not self._closed:
+            try:
+                self._open()
+                os.close(self._fd)
+            except OSError as e:
+                self.error = f"{self.path}: {e.strerror or e}"
             self._fd = None
             self._closed = True
-        return self.path
+        return self.path if self._opened else None
 
     def discard(self) -> None:
         """Close and remove the file: the call's recording is not kept."""
@@ -131,9 +138,26 @@ class Recording:
         if self._fd is None:
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            self._opened = True
             os.write(self._fd, _wav_header(self.channels, 0))
 
     def _flush(self, pad: bool) -> None:
+        try:
+            self._append(pad)
+        except OSError as e:
+            # a disk that fails ends this recording, not the call (nor the tick it ran in)
+            self.error = f"{self.path}: {e.strerror or e}"
+            self._rx.clear()
+            self._tx.clear()
+            self._closed = True
+            if self._fd is not None:
+                try:
+                    os.close(self._fd)
+                except OSError:
+                    pass
+                self._fd = None
+
+    def _append(self, pad: bool) -> None:
         """Append the frames both sides have (all of them with ``pad``: the shorter side
         filled with silence; else, the longer side filled only past a second's lead) and
         rewrite the header's sizes."""

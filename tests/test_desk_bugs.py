@@ -321,3 +321,20 @@ def test_a_listen_on_a_recorded_call_leaves_the_recording_whole(centre):
     for i in range(start + 800, n - 1600, 800):                 # every 0.1 s, both sides
         assert power(caller[i:i + 800], 697) > 1e3, i / 8000
         assert power(centre_side[i:i + 800], 1209) > 1e3, i / 8000
+
+
+def test_recordings_that_cannot_be_written_do_not_end_the_call(centre, tmp_path):
+    """The recordings directory is a file (a disk that fails): the call goes on and clears,
+    its CDR names no recording, and the next call is served."""
+    c = centre
+    bad = tmp_path / "not_a_dir"
+    bad.write_text("")
+    c.svc.centre.config.recordings_dir = str(bad / "recordings")
+    login(c, "1001")
+    for _ in range(2):
+        x, cid = _answer_and_talk(c)
+        c.run(100)                                     # past the first flush
+        c.world.calls.hangup(1, x.call)
+        c.run(int(7 / 0.02))                           # the agent's wrap-up (5 s)
+        cdr = c.svc.store.cdr(cid)
+        assert cdr["outcome"] == "answered" and cdr["recording"] is None

@@ -192,3 +192,14 @@ def test_a_server_killed_mid_call_leaves_a_playable_recording(tmp_path):
     assert ch == 2 and 2 * 8000 <= n <= 5 * 8000
     assert abs(soxi_seconds(path) - n / 8000) < 1e-3
     assert os.path.getsize(path) >= 44 + 4 * n
+
+
+def test_a_file_that_cannot_be_written_ends_the_recording_not_the_call(tmp_path):
+    (tmp_path / "recordings").write_text("a file where the directory should be")
+    path = str(tmp_path / "recordings" / "c1.wav")
+    rec = Recording(path)
+    for _ in range(120):                          # a flush is due after 50 ticks
+        rec.add(alaw_tone(697, 160), False)
+        rec.add(alaw_tone(697, 160), True)
+    assert rec.error and "c1.wav" in rec.error
+    assert rec.close() is None                    # no file: the CDR names none
