@@ -1,7 +1,9 @@
 """What an agent's desktop does on the simulated board, end to end through the server's
 requests: answering the asking agent's phone, taking the next call after a hang-up or a
 transfer from the desktop, both sides of a consultative transfer, a listen on a call that
-ends, a recording paused and resumed, and a transfer of a call the agent made."""
+ends (and one on a recorded call), a recording paused and resumed or that cannot be
+written, a transfer of a call the agent made, and the cause a CDR keeps when the exchange
+clears a call during a line fault (issue #14, the bugs listed under Why)."""
 from __future__ import annotations
 
 import struct
