@@ -172,7 +172,8 @@ class AgentDesktop:
         if cmd == "answer":
             if self.call is None or self.call.state != "ringing":
                 return [], ["! no call is ringing at your extension"]
-            return [Request("call.answer", {"call": self.call.id})], []
+            # the asking agent's phone, not the first that rings (ring-all)
+            return [Request("call.answer", {"call": self.call.id, "agent": self.agent})], []
         if cmd in ("hangup", "hold", "retrieve", "complete", "transfer", "consult"):
             if self.call is None:
                 return [], ["! no call at your extension"]
@@ -270,6 +271,8 @@ class AgentDesktop:
         name = kind.split(".", 1)[1]
         is_consult = _same(cid, self.consult)
         if name in ("delivered", "offered", "alerting") and not is_consult:
+            if _get(ev, "agent") is not None and not _same(_get(ev, "agent"), self.agent):
+                return []     # it rings another agent (ring-all, a consultation from us)
             self.call = _Call(cid, "ringing", _get(ev, "ani"), _get(ev, "dnis"),
                               _get(ev, "queue"))
             return self.screen_pop(ev)
@@ -287,10 +290,25 @@ class AgentDesktop:
             return [f"call {cid}: retrieved (talking)"]
         if name == "transferred":
             to = _get(ev, "to")
-            if self.call is not None and _same(cid, self.call.id) and not _same(to, self.extension):
+            to_us = _same(to, self.agent) or _same(to, self.extension)
+            if self.call is not None and _same(cid, self.call.id) and not to_us:
                 self.call, self.consult = None, None      # it left us
                 return [f"call {cid}: transferred to {to}"]
+            if to_us and _get(ev, "consultative"):
+                # a consultative transfer completed: the call is ours now, under its own id
+                self.call = _Call(cid, "talking", _get(ev, "ani"), _get(ev, "dnis"),
+                                  _get(ev, "queue"))
+                self.consult = None
             return [f"call {cid}: transferred to you"]
+        if name == "consult_ended":
+            if _same(_get(ev, "to"), self.agent) and self.call is not None and \
+                    _same(self.call.id, f"{cid}.consult"):
+                self.call = None                           # the consultation we were in
+                return [f"consultation call {cid}.consult: ended"]
+            if self.consult is not None and _same(self.consult, f"{cid}.consult"):
+                self.consult = None
+                return [f"consultation call {cid}.consult: ended; the caller is still held"]
+            return []
         if name in ("cleared", "connection_cleared", "failed"):
             cause = _get(ev, "cause")
             why = f" (cause {cause})" if cause is not None else ""

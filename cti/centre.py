@@ -741,6 +741,9 @@ class Centre:
             call.direct = False
         if call.agent_port is not None:
             self._by_agent_leg.pop((call.agent_port, call.agent_call), None)
+            # a call the agent made: its leg no longer stands for the call (a transfer
+            # leaves the call up when that phone hangs up)
+            self._outbound.pop((call.agent_port, call.agent_call), None)
             if call.conf is not None:
                 self.board.ports[call.agent_port].leave_conference()
             self.analog[call.agent_port].send(now, analog.Release("far end cleared"))
@@ -828,6 +831,12 @@ class Centre:
             if c is not None:
                 self._trunk_cleared(now, c, 16)
 
+    def records_on(self, span: int, timeslot: int) -> bool:
+        """A call on this trunk channel (span 0: an FXO port) is being recorded (a call
+        recording or a voicemail message): its tap must stay on, both ways."""
+        return any(c.recording is not None or c.voicemail is not None
+                   for c in self._trunk_calls.get((span, timeslot), ()))
+
     def _audio(self, ev) -> None:
         # the first call on the trunk channel
         calls = self._trunk_calls.get((ev.span, ev.timeslot))
@@ -911,18 +920,22 @@ class Centre:
             self.config.record_queues is None or call.queue in self.config.record_queues
             or getattr(call, "record_requested", False))
         if keep:
-            rec_path = call.recording.close()
-            if self.store is not None:
+            rec_path = call.recording.close()      # None: no file could be made
+            if self.store is not None and rec_path is not None:
                 self.store.add_recording(call.id, rec_path, self.epoch + call.answer,
                                          call.recording.seconds, 2)
+        elif call.recording is not None:
+            call.recording.discard()          # written as it went; not this queue's policy
         if call.voicemail is not None:
-            vm = call.voicemail.close()
-            if self.store is not None:
+            vm = call.voicemail.close()             # None: no file could be made
+            if self.store is not None and vm is not None:
                 self.store.add_voicemail(call.voicemail_box, vm, self.epoch + now,
                                          call.voicemail.seconds, call_id=call.id, ani=call.ani)
-            self._emit(f"voicemail.{call.voicemail_box}", "voicemail.new", box=call.voicemail_box,
-                       call_id=call.id, ani=call.ani, path=vm,
-                       seconds=round(call.voicemail.seconds, 2))
+            if vm is not None:
+                self._emit(f"voicemail.{call.voicemail_box}", "voicemail.new",
+                           box=call.voicemail_box,
+                           call_id=call.id, ani=call.ani, path=vm,
+                           seconds=round(call.voicemail.seconds, 2))
         self.counters[outcome] = self.counters.get(outcome, 0) + 1
         e = self.epoch
         cdr = {"call_id": call.id, "direction": call.direction, "trunk": call.trunk,
@@ -986,6 +999,13 @@ class Centre:
         return self.calls[call_id]
 
     def hangup(self, now, call_id: str) -> dict:
+        base = call_id.removesuffix(".consult")
+        if base != call_id and getattr(self.calls.get(base), "consult", None):
+            # the consultation only: its phone is released; the Disconnected that follows
+            # ends it (consult_ended) and the caller stays held for the first agent
+            cons = self.calls[base].consult
+            self.analog[cons["port"]].send(now, analog.Release("consultation ended"))
+            return {"call_id": call_id, "state": "cleared"}
         call = self._call(call_id)
         if call.state in ("established", "held"):
             if not call.direct:
@@ -1175,6 +1195,10 @@ class Centre:
         self._supervisors[(ext, fxs_call)] = (call.id, to, "consult")
         self.acd.agent_busy_elsewhere(now, to, True)
         self._call_event(call, "consulting", to=to)
+        # the consulted agent's desktop: the consultation rings there (CSTA Delivered of
+        # the consultation call, CALL.consult, with that agent and extension)
+        self._call_event(call, "delivered", call_id=f"{call.id}.consult", state="delivered",
+                         agent=to, extension=ext, consult_of=call.id, from_agent=call.agent)
         return {"call_id": call_id, "consult": f"{call_id}.consult", "to": to}
 
     def transfer_complete(self, now, call_id: str, data: dict | None = None) -> dict:
@@ -1214,6 +1238,9 @@ class Centre:
             cons["conf"].join(self.board.ports[call.agent_port])
             cons["conf"].join(self.board.ports[cons["port"]])
             self._call_event(call, "consulted", to=cons["agent"])
+            self._call_event(call, "established", call_id=f"{call.id}.consult",
+                             state="established", agent=cons["agent"], extension=cons["port"],
+                             consult_of=call.id, from_agent=call.agent)
         elif isinstance(ev, analog.Disconnected):
             # the consulted agent hung up (or never answered): back to the caller
             self._supervisors.pop(leg, None)
@@ -1392,8 +1419,12 @@ class Centre:
             call.recording = Recording(os.path.join(self.config.recordings_dir,
                                                     f"{call.id}.wav"), self._law(call))
         call.record_requested = bool(on)
-        if not on and call.recording is not None:
-            call.recording.max_seconds = call.recording.seconds    # nothing more is added
+        if call.recording is not None:
+            # paused: nothing more is kept until it resumes (the paused time is left out)
+            if on:
+                call.recording.resume()
+            else:
+                call.recording.pause()
         return {"call_id": call_id, "recording": bool(on)}
 
     def snapshot(self) -> dict:

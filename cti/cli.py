@@ -715,6 +715,9 @@ def cmd_calls(args) -> int:
             text = table(rows, ["Call", "State", "Trunk", "ANI", "DNIS", "Queue", "Agent"]) \
                 if rows else "no calls"
             text += "\n" + kv([(k.replace("_", " "), v) for k, v in res["counters"].items()])
+        elif args.action == "answer":
+            res = c.request("call.answer", call=args.call, agent=args.agent)
+            text = f"call {res['call_id']} answered at extension {res['extension']}"
         elif args.action == "transfer":
             data = dict(kv_.split("=", 1) for kv_ in args.data or [])
             res = c.request("call.transfer", call=args.call, to=args.to, data=data or None)
@@ -1137,8 +1140,8 @@ def build_parser() -> argparse.ArgumentParser:
     qu = sub.add_parser("queues", parents=[common], help="ACD queues: waiting calls, agents")
     qu.set_defaults(func=cmd_queues)
 
-    ca = sub.add_parser("calls", parents=[common], help="calls in the centre: list, transfer, "
-                        "hangup")
+    ca = sub.add_parser("calls", parents=[common], help="calls in the centre: list, answer, "
+                        "transfer, hangup")
     casub = ca.add_subparsers(dest="action", metavar="ACTION", required=True)
     casub.add_parser("list", parents=[common], help="calls now, and the loss counters")
     x = casub.add_parser("transfer", parents=[common], help="blind transfer with attached data")
@@ -1147,6 +1150,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("data", nargs="*", metavar="KEY=VALUE", help="data attached to the call")
     x = casub.add_parser("hangup", parents=[common], help="clear a call")
     x.add_argument("call", metavar="CALL")
+    x = casub.add_parser("answer", parents=[common], help="answer a call ringing an agent's "
+                         "phone (the simulated board lifts it)")
+    x.add_argument("call", metavar="CALL")
+    x.add_argument("--agent", help="the agent answering (needed when a call rings several)")
     ca.set_defaults(func=cmd_calls)
 
     rp = sub.add_parser("report", parents=[common], help="reports from the store: losses")

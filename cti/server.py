@@ -218,7 +218,7 @@ OPS: dict[str, dict[str, Arg]] = {
                                    choices=("monitor", "whisper", "barge", "conference"))},
     "call.consult": {"call": Arg(str, required=True), "to": AGENT},
     "call.transfer_complete": {"call": Arg(str, required=True), "data": Arg(dict)},
-    "call.answer": {"call": Arg(str, required=True)},
+    "call.answer": {"call": Arg(str, required=True), "agent": Arg(str)},
     "call.pickup": {"call": Arg(str, required=True), "agent": AGENT},
     "call.record": {"call": Arg(str, required=True), "on": Arg(bool, default=True)},
     "agent.dnd": {"agent": AGENT, "on": Arg(bool, default=True)},
@@ -291,6 +291,8 @@ class _Listen:
     frames: int
     buf: bytearray = field(default_factory=bytearray)
     extra: dict = field(default_factory=dict)     # more of the reply (channel.tone capture)
+    ticks: int = 0                                # ticks it has waited
+    had: int = 0                                  # len(buf) a tick ago
 
 
 class Service:
@@ -544,13 +546,19 @@ class Service:
                 out.append(self.log.append(self.ts(), "trace.end", span=span, data=None))
         done = []
         for lst in list(self._listens):
-            if len(lst.buf) >= lst.frames:
+            # a tapped channel gives audio every tick; none (past the first ticks) means
+            # its tap went with the call that held it: reply with what came, ended
+            lst.ticks += 1
+            ended = lst.ticks > 2 and len(lst.buf) == lst.had
+            lst.had = len(lst.buf)
+            if len(lst.buf) >= lst.frames or ended:
+                n = min(len(lst.buf), lst.frames)
                 self._listens.remove(lst)
                 self._untap(lst.key)
                 done.append((lst.token, self._reply(lst.rid, dict(lst.extra, **{
                     "channel": lst.channel, "law": lst.law, "rate": 8000,
-                    "seconds": lst.frames / 8000, "direction": lst.key[2],
-                    "audio": base64.b64encode(bytes(lst.buf[:lst.frames])).decode(),
+                    "seconds": n / 8000, "direction": lst.key[2], "ended": ended,
+                    "audio": base64.b64encode(bytes(lst.buf[:n])).decode(),
                 }))))
         for when, stop in list(self._stops):
             if self.line_time >= when:
@@ -569,6 +577,8 @@ class Service:
         span, chan = key[:2]
         rx = self._taps.get((span, chan, "rx"), 0) > 0
         tx = self._taps.get((span, chan, "tx"), 0) > 0
+        if self.centre is not None and self.centre.records_on(span, chan):
+            rx = tx = True       # the centre's recording keeps both sides through a listen
         try:
             self._tap_target(key).tap(rx or tx, "both" if rx and tx else "tx" if tx else "rx")
         except Exception:  # pragma: no cover - best effort on the way out
@@ -1126,12 +1136,22 @@ class Service:
                                f"{', '.join(c.calls) or 'none'})", "args.call")
         return c
 
+    def _consulted(self, call_id: str) -> str:
+        """CALL.consult names the consultation of a consultative transfer (``call.consult``'s
+        reply): answered and hung up as a call of its own; here, the call it consults for."""
+        c = self._centre()
+        base = call_id.removesuffix(".consult")
+        if base != call_id and getattr(c.calls.get(base), "consult", None):
+            return base
+        return call_id
+
     def op_call_show(self, a):
         c = self._cti_call(a["call"])
         return c.call_info(c.calls[a["call"]])
 
     def op_call_hangup(self, a):
-        return self._cti_call(a["call"]).hangup(self.board.line_seconds, a["call"])
+        c = self._cti_call(self._consulted(a["call"]))
+        return self._centre_call(lambda: c.hangup(self.board.line_seconds, a["call"]), a)
 
     def op_call_transfer(self, a):
         c = self._cti_call(a["call"])
@@ -1175,18 +1195,33 @@ class Service:
 
     def op_call_answer(self, a):
         """The desktop answers a call ringing the agent's phone. An analog phone is answered
-        by lifting its handset; on the simulated board the desktop lifts it (a softphone)."""
-        c = self._cti_call(a["call"])
-        call = c.calls[a["call"]]
-        ringing = [port for port, _ in call.ringing.values()]
+        by lifting its handset; on the simulated board the desktop lifts it (a softphone).
+        ``agent``: the asking agent, whose phone is lifted (a ring-all call rings several;
+        without it the call must ring exactly one). A consultation (``CALL.consult``) is
+        answered at the consulted agent's phone."""
+        c = self._cti_call(self._consulted(a["call"]))
+        call = c.calls[a["call"].removesuffix(".consult")]
+        if a["call"].endswith(".consult"):
+            cons = call.consult or {}
+            ringing = {cons["agent"]: cons["port"]} if cons.get("conf") is None and cons else {}
+        else:
+            ringing = {agent: port for agent, (port, _) in call.ringing.items()}
         if not ringing:
             raise RequestError("failed", f"call {a['call']} is {call.state}: no phone rings for "
                                "it", "args.call")
+        agent = a["agent"]
+        if agent is None and len(ringing) > 1:
+            raise RequestError("bad_arg", f"missing: call {a['call']} rings agents "
+                               f"{', '.join(sorted(ringing))}; say which answers", "args.agent")
+        if agent is not None and agent not in ringing:
+            raise RequestError("not_found", f"call {a['call']} does not ring agent {agent!r}",
+                               "args.agent")
+        port = ringing[agent] if agent is not None else next(iter(ringing.values()))
         if self.world is None:
             raise RequestError("not_supported", "an analog phone is answered by lifting its "
                                "handset", "op")
-        self.world.phones[ringing[0]].lift()
-        return {"call_id": a["call"], "extension": ringing[0]}
+        self.world.phones[port].lift()
+        return {"call_id": a["call"], "extension": port}
 
     def op_call_pickup(self, a):
         c = self._cti_call(a["call"])

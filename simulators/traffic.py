@@ -336,6 +336,8 @@ class Traffic:
         self._peak_of: Profile | None = None
         self._peak = 0.0
         self.desks = {port: _Desk(port, phone) for port, phone in sorted(world.phones.items())}
+        for phone in world.phones.values():
+            phone.hang_up_after_ms = None    # the agents' behaviour hangs up (hangup_delay)
         # the phones' rings as edges: those ringing at the last tick (and its time), the
         # ones that began since, desks made idle while their phone rang, and when an
         # alerted desk's phone, silent since, is looked at again (port by due time)

@@ -19,8 +19,8 @@ import heapq
 from dataclasses import dataclass
 from typing import Callable
 
-from drivers.board import (Board, DigitDetected, Event, FskData, Hook, Ring, SpanConfig,
-                           ToneDetected)
+from drivers.board import (Battery, Board, DigitDetected, Event, FskData, Hook, Ring,
+                           SpanConfig, ToneDetected)
 from drivers.hal import check, ffi, lib
 
 __all__ = ["SimWorld", "Cable", "Phone", "COLine", "DIRECTIONS"]
@@ -130,7 +130,15 @@ class Cable:
 
 class Phone:
     """An agent's phone on one of our FXS ports: it rings, shows caller ID (an FSK
-    receiver, Bell 202 or V.23), hears tones (a call-progress detector) and dials DTMF."""
+    receiver, Bell 202 or V.23), hears tones (a call-progress detector) and dials DTMF.
+
+    The person at it hangs up when the far end has cleared, as anyone does: the FXS port
+    signals the disconnect by a loop current drop (and then busy tone), and the handset
+    goes back on hook ``hang_up_after_ms`` later (None: the person is modelled elsewhere,
+    as :class:`simulators.traffic.Traffic` does with its own hang-up delays)."""
+
+    #: how long a person takes to hang up once the line went dead (ms of line time)
+    HANG_UP_AFTER_MS = 800
 
     def __init__(self, world: "SimWorld", port: int, phone_port: int,
                  cid_mode: str = "bell202"):
@@ -147,6 +155,8 @@ class Phone:
         self._assembler = MessageAssembler()
         self._fsk = "fsk_v23" if cid_mode == "v23" else "fsk"
         self.listening = True
+        self.hang_up_after_ms: int | None = self.HANG_UP_AFTER_MS
+        self._off_hook_seq = 0              # which lift a hang-up scheduled on it is for
         self._p.detect("cpt", self._fsk)
 
     def listen(self, on: bool) -> None:
@@ -168,6 +178,7 @@ class Phone:
 
     def lift(self) -> None:
         self.off_hook = True
+        self._off_hook_seq += 1
         self._p.hook(True)
         # caller ID is received on hook (EN 300 659-1 on-hook data transmission): the
         # display's FSK receiver rests while the phone is in use
@@ -203,6 +214,18 @@ class Phone:
             self.caller_ids += self._assembler.feed(ev.data)
         elif isinstance(ev, ToneDetected) and ev.tone not in ("silence",):
             self.heard.append(ev.tone)
+            if ev.tone == "busy":
+                self._far_end_cleared()          # a tone-only disconnect
+        elif isinstance(ev, Battery) and not ev.on:
+            self._far_end_cleared()              # loop current drop: the far end cleared
+
+    def _far_end_cleared(self) -> None:
+        if not self.off_hook or self.hang_up_after_ms is None:
+            return
+        seq = self._off_hook_seq
+        self._world.after(self.hang_up_after_ms,
+                          lambda: self.hang_up() if self.off_hook and
+                          self._off_hook_seq == seq else None)
 
 
 class COLine:

@@ -38,3 +38,27 @@ def test_agents_queues_calls_and_the_loss_report(server, capsys):
     report = json.loads(out)
     assert report["totals"]["offered"] == 0
     assert report["targets"]["max_abandon"] == 0.05
+
+
+def test_calls_answer_lifts_the_named_agents_phone(server, capsys):
+    """`cti calls answer CALL --agent A`: a ring-all call rings 1001 and 1002; 1002 takes it."""
+    import time
+    from cti.client import Client
+
+    home = str(server.config.server.home)
+    for agent in ("1001", "1002"):
+        assert run(capsys, "agents", "login", agent, "--home", home)[0] == 0
+    with Client(home, timeout=5) as c:
+        c.request("sim.call", span=1, to="4008005555", **{"from": "13800138000"})
+        deadline = time.monotonic() + 15
+        while not (c.request("sim.phone", port=1, action="status")["ringing"] and
+                   c.request("sim.phone", port=2, action="status")["ringing"]):
+            assert time.monotonic() < deadline, "the phones never rang"
+            time.sleep(0.02)
+        cid = c.request("call.list")["calls"][0]["call_id"]
+        rc, _, err = run(capsys, "calls", "answer", cid, "--home", home)
+        assert rc == 1 and "args.agent" in err                 # which of the two?
+        rc, out, err = run(capsys, "calls", "answer", cid, "--agent", "1002", "--home", home)
+        assert rc == 0 and f"call {cid} answered at extension 2" in out, err
+        assert c.request("sim.phone", port=2, action="status")["off_hook"]
+        assert not c.request("sim.phone", port=1, action="status")["off_hook"]

@@ -578,7 +578,7 @@ def test_commands_make_requests(desk):
     assert desk.command("answer") == ([], ["! no call is ringing at your extension"])
     assert desk.command("hangup") == ([], ["! no call at your extension"])
     desk.event("call.delivered", delivered())
-    assert desk.command("answer") == ([Request("call.answer", {"call": 17})], [])
+    assert desk.command("answer") == ([Request("call.answer", {"call": 17, "agent": "1001"})], [])
     assert desk.event("call.established", call_ev("established", agent="1001")) == [
         "call 17: connected (talking)"]
     assert desk.command("answer")[0] == []
@@ -710,7 +710,7 @@ def test_run_desktop_shell_with_fakes():
     rc, out, sent = asyncio.run(main())
     assert rc == 0
     assert sent == [("agent.login", {"agent": "1001", "extension": 201}),
-                    ("call.answer", {"call": 17}),
+                    ("call.answer", {"call": 17, "agent": "1001"}),
                     ("call.transfer", {"call": 17, "to": "2002", "data": {"order": "A1"}}),
                     ("agent.logout", {"agent": "1001"})]
     assert "logged in: agent 1001 at extension 201" in out and "bye" in out

@@ -609,6 +609,30 @@ def test_status_enquiry_finds_a_lost_disconnect(pair):
     assert_idle(p)
 
 
+@pytest.mark.parametrize("clears", ["net", "user"])
+def test_a_disconnect_lost_in_a_link_reset_is_sent_again_with_its_cause(pair, clears):
+    """Line faults: the clearing side's DISCONNECT (cause 18) went as the link was being
+    reset, and Q.921 discarded it (5.7.1). After the reset the other side asks with STATUS
+    ENQUIRY (5.8.8 c); the DISCONNECT is sent again first, so both sides clear with the
+    cause given (not 101, message not compatible with call state, from the STATUS)."""
+    p = pair
+    n, u = active_call_net_to_user(p)
+    me, other = (p.net, p.user) if clears == "net" else (p.user, p.net)
+    mine, theirs = (n, u) if clears == "net" else (u, n)
+    p.drop.add(clears)
+    me.hangup(p.now, mine, 18)                               # lost with the I queue
+    p.pump()
+    p.drop.clear()
+    me.link_established(p.now, reestablished=True)
+    other.link_established(p.now, reestablished=True)
+    p.pump()
+    other_name = "user" if clears == "net" else "net"
+    assert p.of(other_name, CallCleared, call=theirs, cause=18, remote=True)
+    assert p.of(clears, CallCleared, call=mine, cause=18, remote=False)
+    assert not p.of(other_name, ProtocolError, cause=101)
+    assert_idle(p)
+
+
 def test_t322_retransmits_status_enquiry_then_clears_with_41(pair):
     p = pair
     n, u = active_call_net_to_user(p)

@@ -350,7 +350,15 @@ class Q931:
         """DL-ESTABLISH indication/confirm. After a failure (5.8.9) the calls kept under
         T309 are re-synchronised with STATUS ENQUIRY; after a spontaneous reset (5.8.8)
         calls in overlap sending/receiving are cleared with cause 41 and active calls are
-        checked with STATUS ENQUIRY."""
+        checked with STATUS ENQUIRY.
+
+        A DISCONNECT we sent is sent again after a reset: Q.921 discards its unacknowledged
+        I frames when the link is re-established (5.7.1), and 5.8.8 b) takes no action for
+        calls being cleared, so the peer would learn of the clearing only from our T305
+        (30 s later) or, meanwhile asking with STATUS ENQUIRY, would find our Disconnect
+        request state incompatible and clear with cause 101 instead of the cause given. A
+        duplicate harms nothing: the peer in Release request drops it (5.3.5), one that
+        has already forgotten the call answers RELEASE COMPLETE (5.8.3.2)."""
         self.link_up = True
         for c in list(self._calls.values()):
             # A STATUS ENQUIRY still under T322 went out before the failure or reset and
@@ -362,6 +370,9 @@ class Q931:
             elif reestablished:
                 if c.state in (S.OVERLAP_SENDING, S.OVERLAP_RECEIVING):
                     self._disconnect(now, c, 41)
+                elif c.state == S.DISCONNECT_REQUEST and c.clearing is not None \
+                        and not c.clearing[2]:
+                    self._disconnect(now, c, c.clearing[0])       # the cause first given
                 elif c.state == S.ACTIVE:
                     self._stop(c, "T322")
                     self._send_status_enquiry(now, c)
