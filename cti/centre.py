@@ -223,6 +223,7 @@ class Centre:
                          "transfers": 0, "transfers_direct": 0, "dissuaded": 0,
                          "errors": 0}
         self._failing: set[str] = set()       # calls being cleared after a failure
+        self._last_new: Call | None = None    # the call an offer made (if it fails at once)
         self._queue_cfg = {q.name: q for q in config.queues}
         # per-tick work only where it is due: IVR timers by due time, and the few calls
         # with a deadline of their own (a direct ring, a voicemail, a survey)
@@ -285,6 +286,7 @@ class Centre:
         self.calls[call.id] = call
         self._index_trunk(call)
         self.counters["offered"] += 1
+        self._last_new = call
         return call
 
     # ---- the tick ------------------------------------------------------------------
@@ -296,6 +298,7 @@ class Centre:
             # the call the event is about, found before handling it (handling may unindex
             # it), so that a failure clears that call and the next event goes on
             call = None if isinstance(ev, Audio) else self._call_of(ev)
+            last_new = self._last_new
             try:
                 if isinstance(ev, pri_mod.CallOffered):
                     self._pri_offered(now, ev)
@@ -317,6 +320,8 @@ class Centre:
                 elif isinstance(ev, Audio):
                     self._audio(ev)
             except Exception as exc:
+                if call is None and self._last_new is not last_new:
+                    call = self._last_new            # the call this offer made
                 self._fail_call(now, call or self._call_of(ev), type(ev).__name__, exc)
         self._run_acd(now)
         wake = self._ivr_wake

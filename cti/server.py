@@ -735,8 +735,7 @@ class Service:
         except Exception as e:  # the server keeps running whatever one request does
             from cti.centre import CallFailed
             if isinstance(e, CallFailed):
-                # the centre logged it with its traceback and cleared the call
-                self.errors += 1
+                # the centre logged it with its traceback, counted it, cleared the call
                 return self._error(rid, RequestError("internal", str(e)))
             self._server_error(f"request.{op}" if isinstance(op, str) else "request", e)
             name = type(e).__name__
