@@ -836,6 +836,7 @@ class Service:
                 "channels": channels}
         if self.centre is not None:
             snap.update(self.centre.snapshot())
+        snap["server_errors"] = self.errors        # failures outside the calls
         return snap
 
     def op_replay(self, a):

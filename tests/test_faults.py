@@ -259,6 +259,26 @@ def test_the_store_takes_the_acd_own_queue_log_rows(tmp_path):
     assert [r["event"] for r in st.queue_log(0, 2)] == ["JOINEMPTY", "FULL", "REMOVED"]
 
 
+def test_the_board_gone_ends_the_served_process_with_a_log_line(tmp_path):
+    """The one failure that does end ``cti serve``: the board's own tick raising."""
+    from drivers.hal import HalError
+    from test_server import InProcessServer
+
+    home = tmp_path / "home"
+    srv = InProcessServer(home, speed=4.0)
+    srv.wait_in_sync()
+
+    def gone():
+        raise HalError(-5, "board sim0: tick")
+
+    srv.service.world.tick = gone
+    srv.thread.join(10)
+    assert not srv.thread.is_alive() and isinstance(srv.error, HalError)
+    text = log_text(home)
+    assert "CRITICAL cti.server: stopping: HalError: board sim0: tick" in text
+    assert "Traceback (most recent call last)" in text
+
+
 def test_a_request_refusal_is_not_a_failure(centre):
     """A refused request (checked before anything changes) is an error reply, not a
     failed call: nothing is cleared, nothing logged as an error."""
@@ -268,7 +288,12 @@ def test_a_request_refusal_is_not_a_failure(centre):
     assert err["code"] == "failed"
     assert c.svc.centre.calls[cid].state == "established"
     assert c.svc.centre.counters["errors"] == 0
-    assert " ERROR " not in log_text(c.home)
+    text = log_text(c.home)
+    assert " ERROR " not in text
+    # the agents' requests done are in the log, who asked and what
+    assert "INFO cti.server: agent.not_ready by local: agent='1002', reason='busy'" in text
+    c.req("call.hangup", call=cid)
+    assert f"INFO cti.server: call.hangup by local: call='{cid}'" in log_text(c.home)
 
 
 def test_injected_exceptions_under_traffic(tmp_path):
