@@ -566,14 +566,21 @@ class Service:
         if self.centre is not None:
             # the store is written inside handle(), in one transaction per tick that
             # commits before tick() returns, so before any of these events goes out
+            ran = False
             try:
                 with self.store.batch():
+                    ran = True
                     self._centre_tick(events, out)
             except Exception as exc:
                 conn = getattr(getattr(self.store, "db", None), "conn", None)
                 kept = conn is not None and conn.in_transaction
-                self._server_error("store.commit", exc, logging.CRITICAL,
+                self._server_error("store.commit" if ran else "store.begin", exc,
+                                   logging.CRITICAL,
                                    rows="kept for the next commit" if kept else "rolled back")
+                if not ran:
+                    # no transaction: the centre still sees its tick (each write commits
+                    # alone), or its calls would miss the line's events
+                    self._centre_tick(events, out)
         for ev in events:
             try:
                 self._board_event(ev, out)

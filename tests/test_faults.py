@@ -240,9 +240,25 @@ def test_a_failing_line_event_and_a_failing_commit_do_not_end_the_tick(centre, m
     errs = [e for e in evs if e["type"] == "server.error"]
     assert [e["where"] for e in errs] == ["store.commit"]
     assert errs[0]["rows"] == "kept for the next commit"
-    monkeypatch.setattr(svc.store.db, "conn", conn)
+    # ... and a BEGIN that fails: the centre still gets the tick's line events
+    failed.clear()
+
+    class NoBegin(Conn):
+        in_transaction = False
+
+        def execute(self, sql, *a):
+            if sql == "BEGIN" and not failed:
+                failed.append(1)
+                raise sqlite3.OperationalError("disk I/O error")
+            return real_execute(sql, *a)
+
+    monkeypatch.setattr(svc.store.db, "conn", NoBegin())
     c.world.phones[1].lift()
-    evs = c.run(30)
+    evs = c.run(1)
+    assert failed
+    assert [e["where"] for e in evs if e["type"] == "server.error"] == ["store.begin"]
+    monkeypatch.setattr(svc.store.db, "conn", conn)
+    evs += c.run(30)
     assert "call.established" in types(evs)              # the call went on all along
     text = log_text(c.home)
     assert "CRITICAL cti.server: store.commit: OperationalError: database or disk is full" \
