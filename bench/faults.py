@@ -2,9 +2,9 @@
 random points of random calls, under traffic on the simulated board.
 
 A centre of the TV-peak scenario (cti/scenario.py: PRI spans framed bit by bit from the
-simulated exchange, agents' phones on FXS ports, the IVR, one queue with dissuasion and
-callbacks after it, agents who sometimes transfer from the desktop) takes steady traffic
-while :class:`Injector`, set as the centre's ``fault_injector``, raises for a share of
+simulated exchange, agents' phones on FXS ports, an IVR menu with a voicemail box, one
+queue with dissuasion and callbacks after it, agents who sometimes transfer from the
+desktop to the queue or a colleague) takes traffic in busy and quiet spells while :class:`Injector`, set as the centre's ``fault_injector``, raises for a share of
 the calls at one of the named points each passes (a board event, the IVR, the ACD, a
 ring, a connect, a request, the clearing, the CDR). The run then drains and checks:
 
@@ -38,12 +38,31 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from cti import scenario  # noqa: E402
 from cti.scenario import CentrePlan, PeakPlan  # noqa: E402
 
-PLAN = CentrePlan("faults", spans=2, agents=24, ivr_ports=12, dissuade="impose",
+PLAN = CentrePlan("faults", spans=2, agents=24, ivr_ports=40, dissuade="impose",
                   dissuade_ewt=8.0, callbacks=True, callback_rate_below=30.0)
 PEOPLE = PeakPlan(seed=5, patience=25.0, answer_delay=(1.0, 5.0), ring_out=0.05,
                   ring_timeout=8.0, talk=20.0, wrapup=3.0, callback_accept=0.9,
                   callback_key_delay=(1.0, 3.0))
 NATURAL_POINTS = 24          # a hit call raises at one of its first this many points
+AGENTS_TRANSFERRED_TO = ("1001", "1002", "1003", "1004")
+
+# the scenario's welcome flow, with a menu in front of the queue (IVR timers: the callers
+# who key nothing) and a voicemail box (its length is a deadline)
+MENU = f"""
+[ivr.flows.welcome.nodes.menu]
+type = "menu"
+prompt = "menu"
+timeout = 3
+retries = 1
+invalid = "invalid"
+no_input = "no_input"
+on_fail = "{scenario.QUEUE}"
+branches = {{ 1 = "{scenario.QUEUE}", 2 = "{scenario.QUEUE}", 3 = "message" }}
+
+[ivr.flows.welcome.nodes.message]
+type = "voicemail"
+box = "orders"
+"""
 
 
 class InjectedFault(RuntimeError):
@@ -96,7 +115,7 @@ class Waves:
         return self.high if (t // self.half) % 2 == 0 else self.low
 
 
-def run(hits: int, home: str | os.PathLike, *, seed: int = 5, rate: float = 110.0,
+def run(hits: int, home: str | os.PathLike, *, seed: int = 5, rate: float = 170.0,
         share: float = 0.6, drain_limit: float = 900.0, progress=None) -> dict:
     """Traffic in waves (``rate`` calls a minute, then a tenth of it) until ``hits``
     exceptions were injected, then drain; returns the figures and the list of what
@@ -110,7 +129,10 @@ def run(hits: int, home: str | os.PathLike, *, seed: int = 5, rate: float = 110.
     home = Path(home)
     prompts = home / "prompts"
     make_default_prompts(str(prompts))
-    cfg = parse_config(scenario.centre_toml(PLAN, PEOPLE, str(prompts), str(home)), home=home)
+    toml = scenario.centre_toml(PLAN, PEOPLE, str(prompts), str(home))
+    toml = toml.replace('prompt = "welcome"\nnext = "orders"', 'prompt = "welcome"\nnext = "menu"')
+    toml = toml.replace("[centre]\n", "[centre]\nvoicemail_seconds = 8\n", 1) + MENU
+    cfg = parse_config(toml, home=home)
     world, _ = build_world(cfg)
     for phone in world.phones.values():
         phone.listen(False)
@@ -126,10 +148,12 @@ def run(hits: int, home: str | os.PathLike, *, seed: int = 5, rate: float = 110.
         behaviour = AgentBehaviour(answer_delay=PEOPLE.answer_delay,
                                    ring_out_probability=PEOPLE.ring_out,
                                    talk_time=PEOPLE.talk, talk_distribution="lognormal",
-                                   ready_after=5.0, transfer_probability=0.1,
-                                   transfer_to=(f"queue:{scenario.QUEUE}",))
+                                   ready_after=5.0, transfer_probability=0.15,
+                                   transfer_to=(f"queue:{scenario.QUEUE}",)
+                                   + AGENTS_TRANSFERRED_TO)
         traffic = Traffic(world, seed=seed, profile=Waves(rate, rate / 10, 90.0), spans=(1, 2),
-                          dnis=scenario.DNIS, ivr_choices={None: 1.0},
+                          dnis=scenario.DNIS,
+                          ivr_choices={"1": 0.5, "2": 0.2, "3": 0.1, None: 0.1, "hangup": 0.1},
                           patience=(PEOPLE.patience, "lognormal"), agents=behaviour,
                           start=now, callback_accept=PEOPLE.callback_accept,
                           callback_key_delay=PEOPLE.callback_key_delay,
