@@ -116,10 +116,13 @@ class Waves:
 
 
 def run(hits: int, home: str | os.PathLike, *, seed: int = 5, rate: float = 170.0,
-        share: float = 0.6, drain_limit: float = 900.0, progress=None) -> dict:
+        share: float = 0.6, drain_limit: float = 900.0, min_seconds: float = 0.0,
+        progress=None) -> dict:
     """Traffic in waves (``rate`` calls a minute, then a tenth of it) until ``hits``
-    exceptions were injected, then drain; returns the figures and the list of what
-    failed the checks (empty: all held)."""
+    exceptions were injected (and ``min_seconds`` of line time went by), then drain;
+    returns the figures and the list of what failed the checks (empty: all held).
+    ``share`` 0: the same traffic without a fault, to compare."""
+    from cti.campaigns import CALLBACKS
     from cti.config import parse_config
     from cti.prompts import make_default_prompts
     from cti.server import Service, build_world
@@ -166,7 +169,7 @@ def run(hits: int, home: str | os.PathLike, *, seed: int = 5, rate: float = 170.
         ticks = 0
         most = 0
         # traffic until the hits are in, then the arrivals stop and the centre drains
-        while len(injector.hits) < hits:
+        while len(injector.hits) < hits or svc.line_time < min_seconds:
             with store.batch():
                 for _ in range(per_second):
                     svc.tick()
@@ -175,15 +178,17 @@ def run(hits: int, home: str | os.PathLike, *, seed: int = 5, rate: float = 170.
             if progress is not None:
                 progress(f"{svc.line_time:7.0f} s line time, {len(injector.hits)} hits, "
                          f"{len(centre.calls)} calls")
+        # no more callers, and no more callbacks placed (the backlog of callback requests
+        # could keep the agents dialling for an hour): the calls in progress end
         traffic.stop()
+        svc.campaigns.dialer.set_state(CALLBACKS, "paused")
         end = svc.board.line_seconds + drain_limit
         while svc.board.line_seconds < end:
             with store.batch():
                 for _ in range(per_second):
                     svc.tick()
             ticks += per_second
-            if not (traffic.active or centre.calls or world.calls.calls) and \
-                    not scenario._callbacks_open(store):
+            if not (traffic.active or centre.calls or world.calls.calls):
                 break
         # a few seconds more: wrap-ups end, the phones' last releases settle
         for _ in range(per_second * 10):
@@ -239,7 +244,8 @@ def check(svc, injector: Injector, analog) -> tuple[dict, list[str]]:
     # nothing left behind
     if centre.calls:
         problems.append("calls left: " + "; ".join(
-            f"{c.id} {c.direction} {c.state} cdr={c.cdr_written} hit={injector.hits.get(c.id)}"
+            f"{c.id} {c.direction} {c.state} agent {c.agent} port {c.agent_port} "
+            f"cdr={c.cdr_written} hit={injector.hits.get(c.id)}"
             for c in list(centre.calls.values())[:10]))
     for name in ("_by_pri", "_by_fxo", "_by_agent_leg", "_outbound", "_supervisors"):
         if getattr(centre, name):
