@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from cti import dialer as d
-from cti.centre import CtiEvent
+from cti.centre import CAUSE_FAILED, CallFailed, CtiEvent
 from drivers.sig import analog
 
 __all__ = ["Campaigns", "CallbackConfig", "CALLBACKS"]
@@ -175,6 +175,9 @@ class Campaigns:
             except LookupError:
                 self._run(now, d.DialFailed(o.attempt, None))
                 return
+            except CallFailed:               # the centre cleared it: temporary failure
+                self._run(now, d.DialFailed(o.attempt, CAUSE_FAILED))
+                return
             call = self.centre.calls.get(r["call_id"])
             if call is not None:
                 call.data.update(o.data)
@@ -183,7 +186,10 @@ class Campaigns:
             self._run(now, d.CallPlaced(o.attempt, r["call_id"]))
         elif isinstance(o, d.Hangup):
             if o.call_id in self.centre.calls:
-                self.centre.hangup(now, o.call_id)
+                try:
+                    self.centre.hangup(now, o.call_id)
+                except CallFailed:
+                    pass                     # cleared all the same (cause 41), and logged
             if o.reason == "agent_no_answer":
                 self.centre.agent_not_ready(now, o.agent, "dialer: no answer")
         elif isinstance(o, d.PreviewOffer):

@@ -17,8 +17,10 @@ tick and the line time, and returns the CTI events to publish; requests
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
+import logging
 import os
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +33,13 @@ from drivers.board import Audio, DigitDetected, ToneDone
 from drivers.sig import analog
 from drivers.sig import pri as pri_mod
 
-__all__ = ["Centre", "CentreConfig", "CtiEvent", "Call"]
+__all__ = ["Centre", "CentreConfig", "CtiEvent", "Call", "CallFailed"]
+
+log = logging.getLogger("cti.centre")
+
+#: Q.850 cause 41, temporary failure: a call the centre clears because handling it failed
+CAUSE_FAILED = 41
+MAX_ERROR_TEXT = 200            # characters of an exception's message in a server.error event
 
 DIRECT_RING_TIMEOUT = 20.0     # default s a transferred call rings an agent before it goes back
 
@@ -114,10 +122,65 @@ class Call:
     direct_until: float | None = None  # a direct ring (transfer, pickup) gives up then
     survey: int | None = None          # the caller's after-call rating, 1..5
     survey_until: float | None = None  # the survey gives up waiting for a key then
+    cdr_written: bool = False          # its one CDR is in the store (a failure after: no other)
+
+
+class CallFailed(RuntimeError):
+    """A request failed half-way through a call operation; the call was cleared
+    (cause 41, CDR outcome ``failed``) rather than left half-changed."""
+
+
+def _request_guard(creates: bool = False):
+    """Around a request on a call (its id the first argument after ``now``): a refusal
+    (ValueError, LookupError: checked before anything changes) goes back as it is; any
+    other exception clears the call it was working on (:meth:`Centre._fail_call`) and
+    raises :class:`CallFailed`. ``creates``: the request makes a call (click-to-dial);
+    one it made before failing is cleared instead."""
+    def wrap(fn):
+        @functools.wraps(fn)
+        def guarded(self, now, *args, **kw):
+            before = set(self.calls) if creates else None
+            try:
+                return fn(self, now, *args, **kw)
+            except (ValueError, LookupError):
+                raise
+            except Exception as exc:
+                if creates:
+                    calls = [c for cid, c in list(self.calls.items()) if cid not in before]
+                else:
+                    calls = [self.calls[args[0]]] if args and args[0] in self.calls else []
+                where = f"request.{fn.__name__}"
+                if not calls:
+                    self._fail_call(now, None, where, exc)
+                for call in calls:
+                    self._fail_call(now, call, where, exc)
+                ids = ", ".join(c.id for c in calls)
+                raise CallFailed(f"{fn.__name__} failed ({type(exc).__name__}: "
+                                 f"{_short(exc)})" + (f"; call {ids} was cleared (cause "
+                                                      f"{CAUSE_FAILED})" if ids else "")) \
+                    from exc
+        return guarded
+    return wrap
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= MAX_ERROR_TEXT else text[:MAX_ERROR_TEXT] + "..."
 
 
 class Centre:
-    """The call-centre core on one board."""
+    """The call-centre core on one board.
+
+    One failing call never ends the others (ARCHITECTURE.md rule 7): an exception while
+    handling one call's event (a board event, an ACD event, an IVR timer, a deadline) or
+    a request on it is logged with its traceback (logger ``cti.centre``), counted
+    (``counters["errors"]``), published as a ``server.error`` event, and the call is
+    cleared with Q.850 cause 41 and a CDR of outcome ``failed`` (see :meth:`_fail_call`).
+    """
+
+    #: A test hook: None in production; a callable ``(where, call)`` the centre calls at
+    #: named points of a call's handling, which may raise to prove the above.
+    fault_injector = None
 
     def __init__(self, board, config: CentreConfig, *, pri: dict | None = None,
                  r2: dict | None = None,
@@ -157,7 +220,10 @@ class Centre:
         self.counters = {"offered": 0, "answered": 0, "no_ivr_port": 0, "abandoned_ivr": 0,
                          "abandoned_queue": 0, "abandoned_ring": 0, "ring_no_answer": 0,
                          "voicemail": 0, "callback": 0, "timeout": 0, "failed": 0,
-                         "transfers": 0, "transfers_direct": 0, "dissuaded": 0}
+                         "transfers": 0, "transfers_direct": 0, "dissuaded": 0,
+                         "errors": 0}
+        self._failing: set[str] = set()       # calls being cleared after a failure
+        self._last_new: Call | None = None    # the call an offer made (if it fails at once)
         self._queue_cfg = {q.name: q for q in config.queues}
         # per-tick work only where it is due: IVR timers by due time, and the few calls
         # with a deadline of their own (a direct ring, a voicemail, a survey)
@@ -220,6 +286,7 @@ class Centre:
         self.calls[call.id] = call
         self._index_trunk(call)
         self.counters["offered"] += 1
+        self._last_new = call
         return call
 
     # ---- the tick ------------------------------------------------------------------
@@ -228,25 +295,34 @@ class Centre:
         """The board's events of one tick in, CTI events out."""
         self.now = now
         for ev in events:
-            if isinstance(ev, pri_mod.CallOffered):
-                self._pri_offered(now, ev)
-            elif isinstance(ev, (pri_mod.CallProceeding, pri_mod.CallAlerting,
-                                 pri_mod.CallAnswered)):
-                cid = self._by_pri.get((ev.span, ev.call))
-                if cid in self.calls and self.calls[cid].direction == "out":
-                    self._outbound_progress(now, self.calls[cid], ev)
-            elif isinstance(ev, pri_mod.CallCleared):
-                cid = self._by_pri.pop((ev.span, ev.call), None)
-                if cid in self.calls:
-                    self._trunk_cleared(now, self.calls[cid], ev.cause)
-            elif isinstance(ev, analog.AnalogCallEvent):
-                self._analog_event(now, ev.port, ev.event)
-            elif isinstance(ev, DigitDetected):
-                self._digit(now, ev)
-            elif isinstance(ev, ToneDone):
-                self._tone_done(now, ev)
-            elif isinstance(ev, Audio):
-                self._audio(ev)
+            # the call the event is about, found before handling it (handling may unindex
+            # it), so that a failure clears that call and the next event goes on
+            call = None if isinstance(ev, Audio) else self._call_of(ev)
+            last_new = self._last_new
+            try:
+                if isinstance(ev, pri_mod.CallOffered):
+                    self._pri_offered(now, ev)
+                elif isinstance(ev, (pri_mod.CallProceeding, pri_mod.CallAlerting,
+                                     pri_mod.CallAnswered)):
+                    cid = self._by_pri.get((ev.span, ev.call))
+                    if cid in self.calls and self.calls[cid].direction == "out":
+                        self._outbound_progress(now, self.calls[cid], ev)
+                elif isinstance(ev, pri_mod.CallCleared):
+                    cid = self._by_pri.pop((ev.span, ev.call), None)
+                    if cid in self.calls:
+                        self._trunk_cleared(now, self.calls[cid], ev.cause)
+                elif isinstance(ev, analog.AnalogCallEvent):
+                    self._analog_event(now, ev.port, ev.event)
+                elif isinstance(ev, DigitDetected):
+                    self._digit(now, ev)
+                elif isinstance(ev, ToneDone):
+                    self._tone_done(now, ev)
+                elif isinstance(ev, Audio):
+                    self._audio(ev)
+            except Exception as exc:
+                if call is None and self._last_new is not last_new:
+                    call = self._last_new            # the call this offer made
+                self._fail_call(now, call or self._call_of(ev), type(ev).__name__, exc)
         self._run_acd(now)
         wake = self._ivr_wake
         while wake and wake[0][0] <= now:
@@ -254,26 +330,174 @@ class Centre:
             call = self.calls.get(cid)
             if call is None or call.ivr is None:
                 continue
-            due = call.ivr.get_timer()
-            if due is not None and due <= now:
-                call.ivr.handle_timer(now)
-            self._run_ivr(now, call)
+            try:
+                self._inject("ivr_timer", call)
+                due = call.ivr.get_timer()
+                if due is not None and due <= now:
+                    call.ivr.handle_timer(now)
+                self._run_ivr(now, call)
+            except Exception as exc:
+                self._fail_call(now, call, "ivr_timer", exc)
         for cid in sorted(self._deadlines):
             call = self.calls.get(cid)
             if call is None or not (call.direct or call.voicemail is not None
                                     or call.state == "survey"):
                 self._deadlines.discard(cid)
                 continue
-            if call.direct and call.state == "delivered" and call.direct_until is not None \
-                    and now >= call.direct_until:
-                self._direct_no_answer(now, call)
-            if call.voicemail is not None and call.voicemail.full:
-                self._hangup_trunk(now, call, 16)
-                self._finish(now, call, "voicemail", 16)
-            if call.state == "survey" and now >= call.survey_until:
-                self._end_survey(now, call)          # no key in time: NULL
+            try:
+                self._deadline(now, call)
+            except Exception as exc:
+                self._fail_call(now, call, "deadline", exc)
         out, self._out = self._out, []
         return out
+
+    def _deadline(self, now, call: Call) -> None:
+        """A call's own deadline: a direct ring unanswered, a voicemail full, a survey
+        with no key."""
+        if call.direct and call.state == "delivered" and call.direct_until is not None \
+                and now >= call.direct_until:
+            self._inject("deadline", call)
+            self._direct_no_answer(now, call)
+        if call.voicemail is not None and call.voicemail.full:
+            self._inject("deadline", call)
+            self._hangup_trunk(now, call, 16)
+            self._finish(now, call, "voicemail", 16)
+        if call.state == "survey" and now >= call.survey_until:
+            self._inject("deadline", call)
+            self._end_survey(now, call)          # no key in time: NULL
+
+    # ---- one failing call ------------------------------------------------------------
+
+    def _inject(self, where: str, call: Call | None) -> None:
+        """A named point of a call's handling, where a test's injector may raise."""
+        if self.fault_injector is not None and call is not None:
+            self.fault_injector(where, call)
+
+    def _call_of(self, ev) -> Call | None:
+        """The call a board event is about, if the centre holds one."""
+        if isinstance(ev, (pri_mod.CallOffered, pri_mod.CallProceeding, pri_mod.CallAlerting,
+                           pri_mod.CallAnswered, pri_mod.CallCleared)):
+            return self.calls.get(self._by_pri.get((ev.span, ev.call)))
+        if isinstance(ev, analog.AnalogCallEvent):
+            leg = (ev.port, getattr(ev.event, "call", None))
+            for table in (self._by_fxo, self._outbound, self._by_agent_leg):
+                if leg in table:
+                    return self.calls.get(table[leg])
+            if leg in self._supervisors:
+                return self.calls.get(self._supervisors[leg][0])
+            return None
+        if isinstance(ev, (DigitDetected, ToneDone, Audio)):
+            calls = self._on_channel(ev)
+            return calls[0] if calls else None
+        return None
+
+    def _fail_call(self, now, call: Call | None, where: str, exc: BaseException) -> None:
+        """Handling ``call`` raised ``exc`` at ``where``: log it with its traceback, count
+        it, tell the bus (``server.error``: the call, the place, the exception's type and
+        message, never the traceback), and clear the call: its trunk hung up with Q.850
+        cause 41 (temporary failure), its agent's leg released and the agent given back
+        to the ACD, out of the queues and IVR ports, and its one CDR written with outcome
+        ``failed`` (a failure after the CDR was written leaves that CDR as it is). Each
+        step of the clearing may fail too; whatever is left is dropped from the tables.
+        The other calls go on."""
+        cid = call.id if call is not None else None
+        log.error("call %s: %s in %s: %s", cid or "-", type(exc).__name__, where, _short(exc),
+                  exc_info=(type(exc), exc, exc.__traceback__))
+        self.counters["errors"] += 1
+        self._emit("server.error", "server.error", call_id=cid, where=where,
+                   error=type(exc).__name__, message=_short(exc))
+        if call is None or cid in self._failing:
+            return          # nothing to clear, or its clearing is already under way
+        self._failing.add(cid)
+        try:
+            if not call.cdr_written:
+                for step in (self._fail_trunk, self._fail_agents, self._fail_finish):
+                    try:
+                        step(now, call)
+                    except Exception:
+                        log.exception("call %s: clearing after the failure: %s failed", cid,
+                                      step.__name__)
+        finally:
+            self._drop(now, call)
+            self._failing.discard(cid)
+
+    def _fail_trunk(self, now, call: Call) -> None:
+        """The trunk leg: cause 41 to the network (RELEASE COMPLETE before answer)."""
+        for leg, oid in list(self._outbound.items()):
+            if oid == call.id:
+                del self._outbound[leg]
+        self._hangup_trunk(now, call, CAUSE_FAILED)
+
+    def _fail_agents(self, now, call: Call) -> None:
+        """The agents: the ACD lets go of the call (an agent on it goes to wrap-up, one
+        ringing is freed), a direct or consulted agent is no longer busy elsewhere, the
+        agent's phone leg is released."""
+        if self.acd.call_agent(call.id) is not None:
+            self.acd.call_ended(now, call.id, by="agent")
+        elif self.acd.call_queue(call.id) is not None:
+            self.acd.remove(now, call.id)
+        cons = call.consult
+        if cons:
+            self._supervisors.pop((cons["port"], cons["call"]), None)
+            self.analog[cons["port"]].send(now, analog.Release("call failed"))
+            self.acd.agent_busy_elsewhere(now, cons["agent"], False)
+            if cons.get("conf") is not None:
+                cons["conf"].destroy()
+            call.consult = None
+        self._stop_ringing(now, call)
+        self._release_agent(now, call)
+        self._run_acd(now)
+
+    def _fail_finish(self, now, call: Call) -> None:
+        if call.state == "cleared":
+            call.state = "failed"            # _finish stopped before its CDR: once more
+        self._call_event(call, "failed", cause=CAUSE_FAILED, reason="error")
+        self._finish(now, call, "failed", CAUSE_FAILED)
+
+    def _drop(self, now, call: Call) -> None:
+        """The last of a failed call, whatever its clearing managed: out of every table,
+        its agents freed, and its CDR (a minimal one, if none was written)."""
+        cid = call.id
+        for table in (self._by_pri, self._by_fxo, self._by_agent_leg, self._outbound):
+            for leg in [k for k, v in table.items() if v == cid]:
+                del table[leg]
+        for leg in [k for k, v in self._supervisors.items() if v[0] == cid]:
+            del self._supervisors[leg]
+        self._deadlines.discard(cid)
+        self.ivr_ports.release(cid)
+        # agents this call still holds busy outside the ACD (its clearing did not free them)
+        held = [(call.consult or {}).get("agent"), call.agent if call.direct else None]
+        call.consult, call.direct = None, False
+        for agent in held:
+            try:
+                if agent in self.agents:
+                    self.acd.agent_busy_elsewhere(now, agent, False)
+            except Exception:
+                log.exception("call %s: agent %s not freed", cid, agent)
+        if not call.cdr_written:
+            call.state, call.outcome, call.cause, call.end = "cleared", "failed", \
+                CAUSE_FAILED, now
+            try:
+                if self.store is not None:
+                    e = self.epoch
+                    self.store.add_cdr({
+                        "call_id": cid, "direction": call.direction, "trunk": call.trunk,
+                        "ani": call.ani, "dnis": call.dnis, "start": e + call.start,
+                        "answer": None if call.answer is None else e + call.answer,
+                        "end": e + now, "duration": now - call.start, "outcome": "failed",
+                        "cause": CAUSE_FAILED, "queue": call.queue, "agent": call.agent})
+                call.cdr_written = True
+                self.counters["failed"] += 1
+            except Exception:
+                log.exception("call %s: its CDR could not be written", cid)
+        if cid in self.calls:
+            # the CDR is written but the cleared event never went: it goes now
+            try:
+                self._call_event(call, "cleared", cause=call.cause, outcome=call.outcome)
+            except Exception:
+                log.exception("call %s: no cleared event", cid)
+            del self.calls[cid]
+        self._unindex_trunk(call)
 
     # ---- trunks ----------------------------------------------------------------------
 
@@ -284,6 +508,7 @@ class Centre:
                               ani=ev.ani, dnis=ev.dnis, span=ev.span, pri_call=ev.call,
                               timeslot=ev.timeslot)
         self._by_pri[(ev.span, ev.call)] = call.id
+        self._inject("offered", call)
         self._screen_pop_data(call)
         self._call_event(call, "offered")
         self._route_new(now, call)
@@ -331,6 +556,7 @@ class Centre:
             self.analog[call.fxo_port].send(now, analog.Release("hangup"))
 
     def _route_new(self, now, call: Call) -> None:
+        self._inject("route", call)
         route = self.config.routes.get(call.dnis, self.config.default_route)
         kind, _, target = route.partition(":")
         if kind == "area":
@@ -359,6 +585,7 @@ class Centre:
         """The caller (or the network) hung up."""
         if call.state == "cleared":
             return
+        self._inject("trunk_cleared", call)
         if call.direction == "out":
             for leg, cid in list(self._outbound.items()):
                 if cid == call.id:
@@ -448,6 +675,7 @@ class Centre:
 
     def _digit(self, now, ev) -> None:
         for call in self._on_channel(ev):
+            self._inject("digit", call)
             if call.state == "survey":
                 if ev.digit in "12345":
                     call.survey = int(ev.digit)
@@ -462,6 +690,7 @@ class Centre:
         if ev.what != "play":
             return
         for call in self._on_channel(ev):
+            self._inject("tone_done", call)
             if call.moh:
                 self._play(call, [self.config.moh])      # music on hold loops
                 return
@@ -485,6 +714,7 @@ class Centre:
         s = call.ivr
         if s is None:
             return
+        self._inject("ivr", call)
         while True:
             ev = s.next_event()
             if ev is None:
@@ -572,6 +802,7 @@ class Centre:
     # ---- ACD -----------------------------------------------------------------------------
 
     def _enqueue(self, now, call: Call, queue: str) -> None:
+        self._inject("enqueue", call)
         if self._dissuade(now, call, queue):
             return
         call.queue = queue
@@ -609,12 +840,19 @@ class Centre:
     def _run_acd(self, now) -> None:
         due = self.acd.get_timer()
         if due is not None and due <= now:
-            self.acd.handle_timer(now)
+            try:
+                self.acd.handle_timer(now)
+            except Exception as exc:
+                self._fail_call(now, None, "acd_timer", exc)
         while True:
             ev = self.acd.next_event()
             if ev is None:
                 return
-            self._acd_event(now, ev)
+            try:
+                self._acd_event(now, ev)
+            except Exception as exc:
+                self._fail_call(now, self.calls.get(getattr(ev, "call", None)),
+                                f"acd.{type(ev).__name__}", exc)
 
     def _acd_event(self, now, ev) -> None:
         name = type(ev).__name__
@@ -642,6 +880,7 @@ class Centre:
             return
         if call is None:
             return
+        self._inject("acd_event", call)
         if name == "RingAgents":
             for agent, ext in zip(ev.agents, ev.extensions):
                 self._ring_agent(now, call, agent, ext)
@@ -683,6 +922,7 @@ class Centre:
         self._call_event(call, "announced", position=position, ewt=round(ewt, 1))
 
     def _ring_agent(self, now, call: Call, agent: str, ext) -> None:
+        self._inject("ring_agent", call)
         port = self.analog.get(ext)
         if port is None:
             self.acd.ring_failed(now, call.id, agent)
@@ -726,6 +966,7 @@ class Centre:
     def _connect(self, now, call: Call, agent: str) -> None:
         port, fxs_call = call.ringing.pop(agent, (self.agents[agent].extension, None))
         call.agent, call.agent_port, call.agent_call = agent, port, fxs_call
+        self._inject("connect", call)
         call.wait = now - (call.queued_at or now)
         self._stop_play(call)
         if call.conf is None:
@@ -778,6 +1019,7 @@ class Centre:
             return
         cid = self._by_agent_leg.get(leg)
         call = self.calls.get(cid) if cid else None
+        self._inject("agent_phone", call)
         if isinstance(ev, analog.Answered) and call is not None and port in (
                 p for p, _ in call.ringing.values()):
             agent = next(a for a, (p, _) in call.ringing.items() if p == port)
@@ -881,6 +1123,7 @@ class Centre:
     def _finish(self, now, call: Call, outcome: str, cause: int | None) -> None:
         if call.state == "cleared":
             return
+        self._inject("finish", call)
         if call.wait is None and call.queued_at is not None:
             # the CDR's wait is the time in the queue, answered or not (a caller who
             # left, timed out or overflowed waited too); a call never queued has none
@@ -936,7 +1179,6 @@ class Centre:
                            box=call.voicemail_box,
                            call_id=call.id, ani=call.ani, path=vm,
                            seconds=round(call.voicemail.seconds, 2))
-        self.counters[outcome] = self.counters.get(outcome, 0) + 1
         e = self.epoch
         cdr = {"call_id": call.id, "direction": call.direction, "trunk": call.trunk,
                "ani": call.ani, "dnis": call.dnis, "start": e + call.start,
@@ -950,6 +1192,10 @@ class Centre:
             self._last_call[call.agent] = call.id
         if self.store is not None:
             self.store.add_cdr(cdr)           # in SQLite before the event goes out
+        # counted with its CDR, once: offered == sum(outcomes) + calls in progress
+        call.cdr_written = True
+        self.counters[outcome] = self.counters.get(outcome, 0) + 1
+        self._inject("cdr", call)
         self._call_event(call, "cleared", cause=cause, outcome=outcome, recording=rec_path)
         del self.calls[call.id]
         self._unindex_trunk(call)
@@ -998,6 +1244,7 @@ class Centre:
             raise LookupError(f"no call {call_id!r}")
         return self.calls[call_id]
 
+    @_request_guard()
     def hangup(self, now, call_id: str) -> dict:
         base = call_id.removesuffix(".consult")
         if base != call_id and getattr(self.calls.get(base), "consult", None):
@@ -1011,14 +1258,17 @@ class Centre:
             if not call.direct:
                 self.acd.call_ended(now, call.id, by="agent")
             self._release_agent(now, call)
+            self._inject("request.hangup", call)
             if not self._start_survey(now, call):
                 self._hangup_trunk(now, call, 16)
                 self._finish(now, call, "answered", 16)
         else:
             self._hangup_trunk(now, call, 16)
+            self._inject("request.hangup", call)
             self._trunk_cleared(now, call, 16)
         return {"call_id": call_id, "state": "cleared"}
 
+    @_request_guard()
     def transfer(self, now, call_id: str, to: str, data: dict | None = None) -> dict:
         """Blind transfer with attached data: to an agent (its extension rings) or a queue.
         An agent who forwards their calls sends it on; one in do-not-disturb refuses it."""
@@ -1045,6 +1295,9 @@ class Centre:
             if getattr(port.machine, "state", None) is not analog.FxsState.IDLE:
                 # refused before the first agent lets go of the caller
                 raise ValueError(f"agent {to} is busy (extension {ext} in use)")
+        elif to.removeprefix("queue:") not in {q.name for q in self.config.queues}:
+            # refused here, not after the agent has let go of the caller
+            raise LookupError(f"no agent or queue {to!r}")
         if data:
             call.data.update(data)
         from_agent = call.agent
@@ -1055,6 +1308,7 @@ class Centre:
             # the agent had it outside the ACD (a transfer to them): no queue_log TRANSFER
             self.counters["transfers_direct"] += 1
         self._release_agent(now, call)
+        self._inject("request.transfer", call)
         call.transfers += 1
         call.agent = None
         self._start_moh(call)
@@ -1090,6 +1344,7 @@ class Centre:
 
     # ---- hold, supervision, conference, click-to-dial -----------------------------------
 
+    @_request_guard()
     def hold(self, now, call_id: str) -> dict:
         """The agent holds the caller: the caller hears music on hold, the agent silence."""
         call = self._call(call_id)
@@ -1098,11 +1353,13 @@ class Centre:
                              f"be held")
         if call.agent_port is not None:
             self.board.ports[call.agent_port].leave_conference()
+        self._inject("request.hold", call)
         self._start_moh(call)
         call.state = "held"
         self._call_event(call, "held")
         return self.call_info(call)
 
+    @_request_guard()
     def retrieve(self, now, call_id: str) -> dict:
         call = self._call(call_id)
         if call.state != "held":
@@ -1115,6 +1372,7 @@ class Centre:
         self._call_event(call, "retrieved")
         return self.call_info(call)
 
+    @_request_guard()
     def supervise(self, now, call_id: str, supervisor: str, mode: str = "monitor") -> dict:
         """A supervisor listens to (``monitor``), coaches (``whisper``: only the agent hears)
         or joins (``barge``; also a three-way ``conference`` with another agent) an
@@ -1172,6 +1430,7 @@ class Centre:
             if call is not None:
                 self._call_event(call, "supervisor_left", supervisor=supervisor)
 
+    @_request_guard()
     def consult(self, now, call_id: str, to: str) -> dict:
         """Consultative transfer, first step: the caller is held (music on hold) and the
         agent's consultation rings agent ``to``; when it is answered the two agents talk."""
@@ -1201,6 +1460,7 @@ class Centre:
                          agent=to, extension=ext, consult_of=call.id, from_agent=call.agent)
         return {"call_id": call_id, "consult": f"{call_id}.consult", "to": to}
 
+    @_request_guard()
     def transfer_complete(self, now, call_id: str, data: dict | None = None) -> dict:
         """Consultative transfer, second step: the consulted agent takes the caller (with
         the attached data); the first agent's phone is released."""
@@ -1250,6 +1510,7 @@ class Centre:
             call.consult = None
             self._call_event(call, "consult_ended", to=cons["agent"])
 
+    @_request_guard(creates=True)
     def make_call(self, now, agent: str, number: str, span: int | None = None) -> dict:
         """Click-to-dial: the agent's phone rings first; when it is answered the number is
         called out on a PRI span (the first with a free B-channel; with none, and no
@@ -1279,6 +1540,7 @@ class Centre:
         self._outbound[(ext, fxs_call)] = call.id
         self.acd.agent_busy_elsewhere(now, agent, True)
         call.direct = True
+        self._inject("request.make_call", call)
         call.state = "delivered"
         self._call_event(call, "originated", extension=ext)
         return {"call_id": call.id, "agent": agent, "to": number}
@@ -1288,6 +1550,7 @@ class Centre:
         if call is None:
             del self._outbound[leg]
             return
+        self._inject("outbound_agent", call)
         if isinstance(ev, analog.Answered) and call.pri_call is None and call.fxo_call is None:
             if call.fxo_port is not None:
                 # an analog trunk: seize, dial in DTMF; the FXO machine supervises the tones
@@ -1357,6 +1620,7 @@ class Centre:
             self._trunk_cleared(now, call, self.FXO_CAUSES.get(ev.reason, 16))
 
     def _outbound_progress(self, now, call: Call, ev) -> None:
+        self._inject("outbound_progress", call)
         ts = getattr(ev, "timeslot", None)
         if ts and call.timeslot is None:
             call.timeslot = ts
@@ -1379,6 +1643,7 @@ class Centre:
             call.state = "established"
             self._call_event(call, "established", extension=call.agent_port)
 
+    @_request_guard()
     def pickup(self, now, call_id: str, agent: str) -> dict:
         """Call pickup: a colleague takes a call ringing another agent's phone. The ringing
         stops and the call rings the colleague's phone at once, outside the ACD."""
@@ -1411,6 +1676,7 @@ class Centre:
             self.forward[agent] = to
         return {"agent": agent, "forward": self.forward.get(agent)}
 
+    @_request_guard()
     def record(self, now, call_id: str, on: bool = True) -> dict:
         """Record this call whatever the queue's policy (on request), or stop recording."""
         call = self._call(call_id)

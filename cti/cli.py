@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import json
 import os
 import struct
@@ -20,6 +21,7 @@ import wave
 from typing import Any
 
 from cti.client import Client, CtiError, NoServer, Subscriber
+from cti.logs import LEVELS as LOG_LEVELS
 
 __all__ = ["main", "build_parser", "g711_decode"]
 
@@ -299,6 +301,9 @@ def cmd_serve(args) -> int:
         raise CliError("--speed must be more than 0")
     if args.seconds is not None and args.seconds <= 0:
         raise CliError("--seconds must be more than 0")
+    if args.log_level is not None:
+        config = dataclasses.replace(config, server=dataclasses.replace(
+            config.server, log_level=args.log_level))
     try:
         return run(config, speed=args.speed, seconds=args.seconds)
     except KeyboardInterrupt:
@@ -981,6 +986,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop after N seconds of line time")
     s.add_argument("--speed", type=float, default=1.0, metavar="X",
                    help="run the board clock X times faster than real time (default 1)")
+    s.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, metavar="LEVEL",
+                   help="what HOME/log/cti.log keeps: " + ", ".join(LOG_LEVELS) +
+                   " (default: server.log_level of the config, else info)")
     s.set_defaults(func=cmd_serve)
 
     for name, fn, hlp in (("ping", cmd_ping, "check that the server answers"),

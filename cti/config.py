@@ -11,6 +11,8 @@ Layout of the file::
     requests = "ipc://var/cti-req.sock"    # ROUTER (default: ipc under home)
     events = "ipc://var/cti-events.sock"   # PUB (default: ipc under home)
     replay_ring = 10000               # events kept for `replay`
+    log_level = "info"                # HOME/log/cti.log: debug|info|warning|error|critical
+                                      # (`cti serve --log-level` overrides it)
 
     [board]
     name = "sim0"
@@ -54,6 +56,7 @@ from typing import Any
 
 from cti.ivr import EXAMPLE_FLOWS_TOML
 from cti.endpoints import DEFAULT_HOME, default_endpoints
+from cti.logs import LEVELS as LOG_LEVELS
 from drivers import board
 from drivers.board import SpanConfig
 from drivers.hal import lib
@@ -220,6 +223,7 @@ class ServerConfig:
     requests: str = ""
     events: str = ""
     replay_ring: int = 10000
+    log_level: str = "info"
 
 
 @dataclass(frozen=True)
@@ -477,7 +481,7 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
 
     # [server]
     srv = c.table(data.get("server", {}), ("server",),
-                  ("home", "requests", "events", "replay_ring", "curve"))
+                  ("home", "requests", "events", "replay_ring", "curve", "log_level"))
     if "curve" in srv:
         c.error(("server", "curve"), "CurveZMQ keys are not supported yet; bind ipc:// or "
                 "loopback tcp instead")
@@ -495,6 +499,7 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
     if requests == events and "requests" in srv:
         c.error(("server", "events"), "must differ from server.requests")
     ring = c.get(srv, ("server",), "replay_ring", int, 10000, lo=16, hi=10_000_000)
+    log_level = c.get(srv, ("server",), "log_level", str, "info", choices=LOG_LEVELS)
 
     # [board]
     if "board" not in data:
@@ -602,7 +607,8 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
         board=BoardConfig(name=name, backend=backend, tick_ms=tick_ms, spans=tuple(spans),
                           ports=tuple(ports), device=device),
         sim=sim,
-        server=ServerConfig(home=home_path, requests=requests, events=events, replay_ring=ring),
+        server=ServerConfig(home=home_path, requests=requests, events=events, replay_ring=ring,
+                            log_level=log_level),
         source=source,
         text=text,
         centre=centre,

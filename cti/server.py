@@ -22,12 +22,12 @@ import asyncio
 import base64
 import dataclasses
 import json
+import logging
 import math
 import os
 import signal
 import sys
 import time
-import traceback
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,14 +36,26 @@ from typing import Any, Callable
 from cti.bus import EventLog, Published, Publisher, ReplayGap
 from cti.config import MAX_SPANS, Config
 from cti.report import FXO_TRUNKS, IVR_SPAN
-from drivers.board import Audio, Board, DFrame, DFrameSent
+from drivers.board import Audio, Board, DFrame, DFrameSent, SpanAlarm
+from drivers.sig.pri import ChannelsRestarted, DChannelDown, DChannelUp
 
 __all__ = ["RequestError", "Service", "serve", "run", "PROTOCOL_VERSION"]
+
+log = logging.getLogger("cti.server")
 
 PROTOCOL_VERSION = 1
 MAX_LISTEN_SECONDS = 60.0
 MAX_REQUEST_BYTES = 1 << 20
 CATCH_UP_BATCH = 50          # ticks run before the loop lets requests in again
+
+#: Requests that change what agents and calls do, written to the log when done (who, what)
+AUDITED_OPS = frozenset({
+    "agent.login", "agent.logout", "agent.ready", "agent.not_ready", "agent.dnd",
+    "agent.forward", "call.hangup", "call.transfer", "call.supervise", "call.pickup",
+    "call.record", "call.consult", "call.transfer_complete", "call.make", "shutdown",
+    "server.speed", "sim.fault", "span.block", "span.unblock", "span.loopback",
+    "campaign.create", "campaign.load", "campaign.start", "campaign.pause", "campaign.stop",
+    "dnc.add", "dnc.remove"})
 
 
 class RequestError(Exception):
@@ -318,6 +330,11 @@ class Service:
         self.store_synchronous = store_synchronous
         self._listens: list[_Listen] = []
         self._taps: dict[tuple, int] = {}
+        # failures outside the centre's calls (a line event, a listen, a trace, a request,
+        # the store's commit): counted, logged, and told as server.error events, which
+        # go out with the next tick
+        self.errors = 0
+        self._pending: list[Published] = []
         self._tick0 = self.board.tick_count
         # PRI spans: the world runs ours; a real board gets the user side attached here
         if world is not None:
@@ -501,48 +518,83 @@ class Service:
         return self.log.append(self.ts(), topic, span=span, channel=channel,
                                data=_jsonable(d) if d else None)
 
+    def _server_error(self, where: str, exc: BaseException, level: int = logging.ERROR,
+                      **fields) -> None:
+        """A failure outside any one call: logged with its traceback, counted, and a
+        ``server.error`` event (the place, the exception's type and message) goes out."""
+        log.log(level, "%s: %s: %s", where, type(exc).__name__, exc,
+                exc_info=(type(exc), exc, exc.__traceback__))
+        self.errors += 1
+        try:
+            self._pending.append(self.log.append(
+                self.ts(), "server.error", "server.error", where=where,
+                error=type(exc).__name__, message=str(exc)[:200], **fields))
+        except Exception:  # pragma: no cover - the log line above is what is left
+            pass
+
+    def _log_line_event(self, ev) -> None:
+        """What an operator's log keeps of the line: alarms, D-channels, restarts."""
+        if isinstance(ev, SpanAlarm):
+            if ev.raised:
+                log.warning("span %s: alarm %s raised (now %s)", ev.span, ",".join(ev.raised),
+                            ",".join(ev.alarms))
+            if ev.cleared:
+                log.info("span %s: alarm %s cleared (now %s)", ev.span, ",".join(ev.cleared),
+                         ",".join(ev.alarms) or "none")
+        elif isinstance(ev, DChannelUp):
+            log.info("span %s: D-channel up%s", ev.span,
+                     " (re-established)" if ev.reestablished else "")
+        elif isinstance(ev, DChannelDown):
+            log.warning("span %s: D-channel down: %s", ev.span, ev.reason)
+        elif isinstance(ev, ChannelsRestarted):
+            log.info("span %s: %s restarted %s", ev.span,
+                     "the exchange" if ev.remote else "we",
+                     ",".join(map(str, ev.timeslots)) or "the whole interface")
+
     def tick(self) -> tuple[list[Published], list[tuple[Any, dict]]]:
-        """One board tick: the events to publish and the deferred replies now done."""
+        """One board tick: the events to publish and the deferred replies now done.
+
+        Only the board itself may end the tick with an exception (the board gone: the
+        shell stops). Anything else that fails is caught where it happens: a call by the
+        centre (cleared, cause 41), a line event, listen, trace or tone stop here; each is
+        logged with its traceback and told as a ``server.error`` event. A failed commit of
+        the store (the disk, the database) is logged CRITICAL and told the same way; the
+        tick's events still go out (the calls did happen on the line) and the server goes
+        on. The rows of a failed commit go with the next commit while SQLite keeps the
+        transaction open (a busy database); after a rollback (a full disk, an I/O error)
+        they are lost, and the log line says which."""
         events = self.world.tick() if self.world is not None else self.board.tick()
-        out: list[Published] = []
+        out, self._pending = self._pending, []
         if self.centre is not None:
             # the store is written inside handle(), in one transaction per tick that
             # commits before tick() returns, so before any of these events goes out
-            with self.store.batch():
-                cti_events = self.centre.handle(self.board.line_seconds, events)
-                # the dialer learns the calls' progress from them (its rows first, too)
-                cti_events += self.campaigns.handle(self.board.line_seconds, cti_events)
-                for ev in cti_events:
-                    pub = self.log.append(self.ts(), ev.type, ev.topic, **ev.fields)
-                    out.append(pub)
-                    if self.traffic is not None:
-                        self.traffic.on_cti_event(pub.event)
-                self._sample_trunks()
-                if self.traffic is not None:
-                    self.traffic.tick(self.board.line_seconds)
+            ran = False
+            try:
+                with self.store.batch():
+                    ran = True
+                    self._centre_tick(events, out)
+            except Exception as exc:
+                conn = getattr(getattr(self.store, "db", None), "conn", None)
+                kept = conn is not None and conn.in_transaction
+                self._server_error("store.commit" if ran else "store.begin", exc,
+                                   logging.CRITICAL,
+                                   rows="kept for the next commit" if kept else "rolled back")
+                if not ran:
+                    # no transaction: the centre still sees its tick (each write commits
+                    # alone), or its calls would miss the line's events
+                    self._centre_tick(events, out)
         for ev in events:
-            if isinstance(ev, (DFrame, DFrameSent)):
-                # D-channel frames go out only while someone traces the span
-                if ev.span in self._traces:
-                    out.append(self.log.append(self.ts(), "trace.lapd", span=ev.span,
-                                               channel=f"{ev.span}/16", data={
-                        "dir": "tx" if isinstance(ev, DFrameSent) else "rx",
-                        "network_side": self._network_side(ev.span),
-                        "frame": base64.b64encode(ev.data).decode()}))
-                continue
-            if isinstance(ev, Audio):
-                # span 0: timeslot is the port
-                key = (ev.span, ev.timeslot, "tx" if ev.sent else "rx")
-                for lst in self._listens:
-                    if lst.key == key:
-                        lst.buf += ev.data
-                continue
-            pub = self.to_bus(ev)
-            if pub is not None:
-                out.append(pub)
+            try:
+                self._board_event(ev, out)
+            except Exception as exc:
+                self._server_error(f"line.{type(ev).__name__}", exc)
         for span, until in list(self._traces.items()):
             if self.line_time >= until:
-                self._trace_off(span)
+                try:
+                    self._trace_off(span)
+                except Exception as exc:
+                    self._server_error("trace.stop", exc, span=span)
+                    self._traces.pop(span, None)
                 out.append(self.log.append(self.ts(), "trace.end", span=span, data=None))
         done = []
         for lst in list(self._listens):
@@ -554,17 +606,82 @@ class Service:
             if len(lst.buf) >= lst.frames or ended:
                 n = min(len(lst.buf), lst.frames)
                 self._listens.remove(lst)
-                self._untap(lst.key)
-                done.append((lst.token, self._reply(lst.rid, dict(lst.extra, **{
-                    "channel": lst.channel, "law": lst.law, "rate": 8000,
-                    "seconds": n / 8000, "direction": lst.key[2], "ended": ended,
-                    "audio": base64.b64encode(bytes(lst.buf[:n])).decode(),
-                }))))
+                try:
+                    self._untap(lst.key)
+                    done.append((lst.token, self._reply(lst.rid, dict(lst.extra, **{
+                        "channel": lst.channel, "law": lst.law, "rate": 8000,
+                        "seconds": n / 8000, "direction": lst.key[2], "ended": ended,
+                        "audio": base64.b64encode(bytes(lst.buf[:n])).decode(),
+                    }))))
+                except Exception as exc:
+                    self._server_error("listen", exc, channel=lst.channel)
+                    done.append((lst.token, self._error(lst.rid, RequestError(
+                        "internal", f"{type(exc).__name__}: {exc}"))))
         for when, stop in list(self._stops):
             if self.line_time >= when:
                 self._stops.remove((when, stop))
-                stop()
+                try:
+                    stop()
+                except Exception as exc:
+                    self._server_error("tone.stop", exc)
+        out += self._pending
+        self._pending = []
         return out, done
+
+    def _centre_tick(self, events: list, out: list) -> None:
+        """The centre's part of a tick, inside the store's transaction."""
+        now = self.board.line_seconds
+        try:
+            cti_events = self.centre.handle(now, events)
+        except Exception as exc:     # past the centre's own catching of each call's
+            self._server_error("centre", exc)
+            cti_events = []
+        try:
+            # the dialer learns the calls' progress from them (its rows first, too)
+            cti_events += self.campaigns.handle(now, cti_events)
+        except Exception as exc:
+            self._server_error("campaigns", exc)
+        for ev in cti_events:
+            pub = self.log.append(self.ts(), ev.type, ev.topic, **ev.fields)
+            out.append(pub)
+            if self.traffic is not None:
+                try:
+                    self.traffic.on_cti_event(pub.event)
+                except Exception as exc:
+                    self._server_error("traffic", exc)
+        try:
+            self._sample_trunks()
+        except Exception as exc:
+            self._server_error("trunk_samples", exc)
+        if self.traffic is not None:
+            try:
+                self.traffic.tick(now)
+            except Exception as exc:
+                self._server_error("traffic", exc)
+
+    def _board_event(self, ev, out: list) -> None:
+        """One board event for the bus (a D-channel frame only while traced, audio only
+        to the listens)."""
+        if isinstance(ev, (DFrame, DFrameSent)):
+            # D-channel frames go out only while someone traces the span
+            if ev.span in self._traces:
+                out.append(self.log.append(self.ts(), "trace.lapd", span=ev.span,
+                                           channel=f"{ev.span}/16", data={
+                    "dir": "tx" if isinstance(ev, DFrameSent) else "rx",
+                    "network_side": self._network_side(ev.span),
+                    "frame": base64.b64encode(ev.data).decode()}))
+            return
+        if isinstance(ev, Audio):
+            # span 0: timeslot is the port
+            key = (ev.span, ev.timeslot, "tx" if ev.sent else "rx")
+            for lst in self._listens:
+                if lst.key == key:
+                    lst.buf += ev.data
+            return
+        self._log_line_event(ev)
+        pub = self.to_bus(ev)
+        if pub is not None:
+            out.append(pub)
 
     def _tap_target(self, key: tuple):
         span, chan = key[:2]
@@ -608,7 +725,7 @@ class Service:
     def handle(self, raw: bytes | str | dict, token: Any = None) -> dict | None:
         """Answer one request. Returns the reply, or None when it completes in a later
         tick (the reply then comes out of :meth:`tick` with ``token``)."""
-        rid = None
+        rid = op = None
         try:
             req = self._parse(raw)
             rid = req["id"]
@@ -622,7 +739,10 @@ class Service:
             if op in ("channel.listen", "channel.tone"):   # may answer in a later tick
                 result = fn(args, rid=rid, token=token)
                 return None if result is None else self._reply(rid, _jsonable(result))
-            return self._reply(rid, _jsonable(fn(args)))
+            reply = self._reply(rid, _jsonable(fn(args)))
+            if op in AUDITED_OPS:
+                self._audit(op, args, token)
+            return reply
         except RequestError as e:
             return self._error(rid if rid is not None else e.rid, e)
         except ReplayGap as e:
@@ -630,11 +750,27 @@ class Service:
         except (ValueError, LookupError, TypeError) as e:
             return self._error(rid, RequestError("failed", f"{type(e).__name__}: {e}"))
         except Exception as e:  # the server keeps running whatever one request does
-            traceback.print_exc(file=sys.stderr)
+            from cti.centre import CallFailed
+            if isinstance(e, CallFailed):
+                # the centre logged it with its traceback, counted it, cleared the call
+                return self._error(rid, RequestError("internal", str(e)))
+            self._server_error(f"request.{op}" if isinstance(op, str) else "request", e)
             name = type(e).__name__
             if name.endswith("Error") and type(e).__module__.startswith("drivers"):
                 return self._error(rid, RequestError("failed", str(e)))
             return self._error(rid, RequestError("internal", f"{name}: {e}"))
+
+    @staticmethod
+    def _audit(op: str, args: dict, token: Any) -> None:
+        """A supervisor's or administrator's action, done: one log line saying who asked
+        (the client's ZeroMQ routing identity until principals come) and what."""
+        if not log.isEnabledFor(logging.INFO):
+            return
+        who = bytes(token[0]).hex() if isinstance(token, (list, tuple)) and token and \
+            isinstance(token[0], (bytes, bytearray, memoryview)) else str(token or "local")
+        what = ", ".join(f"{k}={v!r}" for k, v in sorted(args.items())
+                         if v is not None and k != "data")
+        log.info("%s by %s: %s", op, who, what[:300])
 
     def _parse(self, raw) -> dict:
         if isinstance(raw, dict):
@@ -717,6 +853,7 @@ class Service:
                 "channels": channels}
         if self.centre is not None:
             snap.update(self.centre.snapshot())
+        snap["server_errors"] = self.errors        # failures outside the calls
         return snap
 
     def op_replay(self, a):
@@ -1446,14 +1583,22 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
 
     if speed <= 0 or not math.isfinite(speed):
         raise ValueError("speed must be a positive number")
+    slog = logging.getLogger("cti.server")      # (``log`` here is the say callback)
     say = log or (lambda msg: print(f"cti serve: {msg}", file=sys.stderr, flush=True))
     home = config.server.home
     home.mkdir(parents=True, exist_ok=True)
     for ep in (config.server.requests, config.server.events):
         _check_not_running(ep)
-    if world is None and board is None:
-        world, board = build_world(config)
-    service = Service(config, world=world, board=board, wall_start=time.time())
+    from cti import logs
+    log_handler = logs.setup(home, config.server.log_level)
+    try:
+        if world is None and board is None:
+            world, board = build_world(config)
+        service = Service(config, world=world, board=board, wall_start=time.time())
+    except BaseException:
+        slog.critical("the server did not start", exc_info=True)
+        logs.teardown(log_handler)
+        raise
 
     actx = zmq.asyncio.Context()
     sctx = zmq.Context.shadow(actx.underlying)
@@ -1474,6 +1619,9 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
         say(f"board {b.name} ({b.backend}), spans {service._spans_text()}, "
             f"{len(b.ports)} ports, tick {b.tick_ms} ms, speed x{speed:g}")
         say(f"requests {config.server.requests}, events {config.server.events}")
+        slog.info("started: pid %s, instance %s, home %s, board %s (%s), spans %s, "
+                 "%d ports, speed x%g", os.getpid(), service.instance, home, b.name,
+                 b.backend, service._spans_text(), len(b.ports), speed)
 
         def send_reply(token, reply: dict) -> None:
             router.send_multipart(list(token) + [json.dumps(reply).encode()])
@@ -1523,7 +1671,8 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
-                loop.add_signal_handler(sig, stop.set)
+                loop.add_signal_handler(sig, lambda sig=sig: (
+                    slog.info("%s: stopping", sig.name), stop.set()))
             except (NotImplementedError, RuntimeError):  # pragma: no cover
                 pass
         if ready is not None:
@@ -1533,13 +1682,20 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
         done, _ = await asyncio.wait(tasks + [waiter], return_when=asyncio.FIRST_COMPLETED)
         for t in done:
             if t is not waiter and t.exception() is not None:
-                raise t.exception()
+                # the board gone (Service.tick catches everything else): the process ends
+                exc = t.exception()
+                slog.critical("stopping: %s: %s", type(exc).__name__, exc,
+                             exc_info=(type(exc), exc, exc.__traceback__))
+                raise exc
         # let a shutdown reply go out before the sockets close
         await asyncio.sleep(0.05)
         for t in tasks + [waiter]:
             t.cancel()
         await asyncio.gather(*tasks, waiter, return_exceptions=True)
         say(f"stopped at seq {service.log.last_seq}, line time {service.line_time:.2f} s")
+        slog.info("stopped at seq %s, line time %.2f s, %d errors (%d in calls)",
+                 service.log.last_seq, service.line_time, service.errors,
+                 service.centre.counters["errors"] if service.centre is not None else 0)
         return service
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -1559,6 +1715,7 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             (world if world is not None else service.board).close()
         except Exception:  # pragma: no cover
             pass
+        logs.teardown(log_handler)
 
 
 def run(config: Config, speed: float = 1.0, seconds: float | None = None) -> int:

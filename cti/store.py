@@ -87,6 +87,8 @@ QUEUE_EVENTS = frozenset({
     "EXITEMPTY", "EXITWITHKEY", "EXITWITHTIMEOUT", "INFO", "PAUSE", "PAUSEALL", "PENALTY",
     "QUEUESTART", "REMOVEMEMBER", "RINGCANCELED", "RINGNOANSWER", "SYSCOMPAT", "TRANSFER",
     "UNPAUSE", "UNPAUSEALL",
+    # and the ACD's own (cti/acd.py): a refused join, and a call taken out without a key
+    "JOINEMPTY", "FULL", "REMOVED",
 })
 
 #: What the IVR may look up: table -> the columns it may key on.
