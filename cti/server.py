@@ -325,6 +325,9 @@ class Service:
             from drivers.sig import pri, r2span
             self.pri = pri.attach(self.board, "user")
             self.r2 = r2span.attach(self.board, "cn")
+        # the trunks back to idle: the exchange may hold calls of a run that stopped
+        from cti.recovery import LineRestart
+        self.line_restart = LineRestart(self.pri, self.r2, self.board.line_seconds)
         self._traces: dict[int, float] = {}       # span -> line time the trace ends
         # the frames a span sends come up from the board only while it is traced
         for span in self.board.spans.values():
@@ -332,6 +335,10 @@ class Service:
         self.centre = None
         self.store = None
         self.campaigns = None
+        self.boot = None            # cti.recovery.Boot: this run's name and boot count
+        self.live = None            # cti.recovery.LiveCalls
+        self.recovery = None        # what the start closed and restored
+        self._recovered: list[Published] = []   # its events, out with the first tick
         self.traffic = None
         self.speed = 1.0
         if config.centre is not None:
@@ -358,9 +365,18 @@ class Service:
             make_default_prompts(cc.prompts_dir, names=["survey"])   # a newer prompt
         ports = analog.attach(self.board)
         self.analog = ports
+        from cti import recovery
+        self.boot = recovery.start(self.store, self.wall_start)
         self.centre = Centre(self.board, cc, pri=self.pri, r2=self.r2, analog_ports=ports,
                              store=self.store,
-                             prompts=prompts, epoch=self.wall_start - self.board.line_seconds)
+                             prompts=prompts, epoch=self.wall_start - self.board.line_seconds,
+                             call_ids=self.boot.call_ids)
+        # what the last run left open: its calls' CDRs, its agents (before the first tick)
+        evs, self.recovery = recovery.recover(self.store, self.centre, self.board.line_seconds,
+                                              self.boot)
+        self._recovered = [self.log.append(self.ts(), ev.type, ev.topic, **ev.fields)
+                           for ev in evs]
+        self.live = recovery.LiveCalls(self.store, self.centre)
         from cti.campaigns import Campaigns
         self.campaigns = Campaigns(self.centre, self.store, self.centre.epoch, cc.callbacks)
         self._trunk_busy: dict[int | str, tuple[int, int]] = {}
@@ -503,6 +519,10 @@ class Service:
         """One board tick: the events to publish and the deferred replies now done."""
         events = self.world.tick() if self.world is not None else self.board.tick()
         out: list[Published] = []
+        if self._recovered:
+            out, self._recovered = self._recovered, []
+        if self.line_restart.pending:
+            self.line_restart.tick(self.board.line_seconds)
         if self.centre is not None:
             # the store is written inside handle(), in one transaction per tick that
             # commits before tick() returns, so before any of these events goes out
@@ -516,6 +536,7 @@ class Service:
                     if self.traffic is not None:
                         self.traffic.on_cti_event(pub.event)
                 self._sample_trunks()
+                self.live.track(self.ts(), cti_events)   # the calls in flight, for a restart
                 if self.traffic is not None:
                     self.traffic.tick(self.board.line_seconds)
         for ev in events:
@@ -612,7 +633,10 @@ class Service:
             if op in ("channel.listen", "channel.tone"):   # may answer in a later tick
                 result = fn(args, rid=rid, token=token)
                 return None if result is None else self._reply(rid, _jsonable(result))
-            return self._reply(rid, _jsonable(fn(args)))
+            result = fn(args)
+            if self.live is not None:
+                self.live.after_request(self.ts(), result)
+            return self._reply(rid, _jsonable(result))
         except RequestError as e:
             return self._error(rid if rid is not None else e.rid, e)
         except ReplayGap as e:
@@ -666,6 +690,8 @@ class Service:
     # ops ------------------------------------------------------------------------------
     def op_ping(self, a):
         return {"pong": True, "protocol": PROTOCOL_VERSION, "instance": self.instance,
+                "server": self.boot.name if self.boot else None,
+                "boot": self.boot.boot if self.boot else None,
                 "pid": os.getpid(), "board": self.board.name, "seq": self.log.last_seq,
                 "line_time": round(self.line_time, 6), "tick_count": self.board.tick_count,
                 "ts": self.ts()}
@@ -1439,6 +1465,11 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
         say(f"board {b.name} ({b.backend}), spans {service._spans_text()}, "
             f"{len(b.ports)} ports, tick {b.tick_ms} ms, speed x{speed:g}")
         say(f"requests {config.server.requests}, events {config.server.events}")
+        if service.boot is not None:
+            r = service.recovery.as_dict()
+            say(f"server {service.boot.name}, boot {service.boot.boot}: {r['interrupted']} "
+                f"interrupted calls closed, {r['agents_restored']} agents restored, "
+                f"{r['agents_logged_out']} logged out")
 
         def send_reply(token, reply: dict) -> None:
             router.send_multipart(list(token) + [json.dumps(reply).encode()])
