@@ -379,9 +379,12 @@ class R2Span:
 
         Whatever the far exchange held on a circuit ends: where it is the outgoing end
         (a call it offered us) it takes 11 as clear-back and sends clear-forward; where it
-        is the incoming end (a call we placed) the idle 10 that follows is clear-forward;
-        a seizure it has just sent takes 11 as seizure acknowledge and then meets idle
-        during register signalling. An idle circuit is seen blocked, then unblocked.
+        is the incoming end (a call we placed) the idle 10 that follows is clear-forward
+        (after an 11 it counts as an unexpected forward signal: which end held which
+        circuit is unknown until the far bits are recognised, and the first signal is
+        chosen for the inbound calls that make most of a call centre's); a seizure it has
+        just sent takes 11 as seizure acknowledge and then meets idle during register
+        signalling. An idle circuit is seen blocked, then unblocked.
         ``hold`` is well above the recognition time at each end (Q.422 clause 2: 20 +- 10
         ms). Meanwhile no call goes out on the span and the far end offers none. Meant for
         start-up, when this end holds no call; a circuit blocked by the technician stays
