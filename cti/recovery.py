@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from cti.acd import AcdError
 from cti.centre import CtiEvent
 
 __all__ = ["Boot", "start", "recover", "close_interrupted", "restore_agents", "LiveCalls",
@@ -72,11 +73,13 @@ class Recovery:
     interrupted: list = field(default_factory=list)       # call ids closed as interrupted
     agents_restored: list = field(default_factory=list)
     agents_logged_out: list = field(default_factory=list)  # (agent, why)
+    failed: list = field(default_factory=list)             # (call id or agent, error)
 
     def as_dict(self) -> dict:
         return {"interrupted": len(self.interrupted),
                 "agents_restored": len(self.agents_restored),
-                "agents_logged_out": len(self.agents_logged_out)}
+                "agents_logged_out": len(self.agents_logged_out),
+                "failed": len(self.failed)}
 
 
 def recover(store, centre, now: float, boot: Boot) -> tuple[list[CtiEvent], Recovery]:
@@ -103,33 +106,45 @@ def close_interrupted(store, stop: float, rec: Recovery | None = None) -> list[C
     events = []
     for r in store.live_calls():
         cid = r["call_id"]
-        if not r["has_cdr"]:
-            end = max(v for v in (r["start"], r["answer"], r["updated"], stop) if v is not None)
-            wait = r["wait"]
-            if wait is None and r["queued"] is not None:
-                wait = max(0.0, end - r["queued"])        # still waiting when it stopped
-            recording = r["recording"] if r["recording"] and os.path.exists(r["recording"]) \
-                else None
-            store.add_cdr({
-                "call_id": cid, "direction": r["direction"], "trunk": r["trunk"],
-                "ani": r["ani"], "dnis": r["dnis"], "start": r["start"], "answer": r["answer"],
-                "end": end, "duration": end - r["start"],
-                "billsec": end - r["answer"] if r["answer"] is not None and r["agent"] else 0.0,
-                "outcome": "interrupted", "cause": INTERRUPTED_CAUSE, "queue": r["queue"],
-                "agent": r["agent"], "ivr_path": r["ivr_path"], "wait": wait,
-                "data": r["data"] or {}, "recording": recording})
-            f = {"call_id": cid, "ani": r["ani"], "dnis": r["dnis"], "channel": r["trunk"],
-                 "state": "cleared", "cause": INTERRUPTED_CAUSE, "outcome": "interrupted",
-                 "recording": recording}
-            if r["queue"]:
-                f["queue"] = r["queue"]
-            if r["agent"]:
-                f["agent"] = r["agent"]
-            events.append(CtiEvent("call.cleared", "call.cleared", f))
+        try:
+            ev = None if r["has_cdr"] else _close(store, r, stop)
+        except (ValueError, TypeError) as e:     # a row this cti cannot read: not a reason
+            if rec is not None:                  # to stay down
+                rec.failed.append((cid, f"{type(e).__name__}: {e}"))
+            ev = None
+        if ev is not None:
+            events.append(ev)
             if rec is not None:
                 rec.interrupted.append(cid)
         store.live_call_end(cid)
     return events
+
+
+def _close(store, r: dict, stop: float) -> CtiEvent:
+    """The CDR of the live row ``r``, closed at ``stop``, and its ``call.cleared``."""
+    cid = r["call_id"]
+    end = max(v for v in (r["start"], r["answer"], r["updated"], stop) if v is not None)
+    wait = r["wait"]
+    if wait is None and r["queued"] is not None:
+        wait = max(0.0, end - r["queued"])        # still waiting when it stopped
+    recording = r["recording"] if r["recording"] and os.path.exists(r["recording"]) \
+        else None
+    store.add_cdr({
+        "call_id": cid, "direction": r["direction"], "trunk": r["trunk"],
+        "ani": r["ani"], "dnis": r["dnis"], "start": r["start"], "answer": r["answer"],
+        "end": end, "duration": end - r["start"],
+        "billsec": end - r["answer"] if r["answer"] is not None and r["agent"] else 0.0,
+        "outcome": "interrupted", "cause": INTERRUPTED_CAUSE, "queue": r["queue"],
+        "agent": r["agent"], "ivr_path": r["ivr_path"], "wait": wait,
+        "data": r["data"] or {}, "recording": recording})
+    f = {"call_id": cid, "ani": r["ani"], "dnis": r["dnis"], "channel": r["trunk"],
+         "state": "cleared", "cause": INTERRUPTED_CAUSE, "outcome": "interrupted",
+         "recording": recording}
+    if r["queue"]:
+        f["queue"] = r["queue"]
+    if r["agent"]:
+        f["agent"] = r["agent"]
+    return CtiEvent("call.cleared", "call.cleared", f)
 
 
 def restore_agents(store, centre, now: float, stop: float, rec: Recovery | None = None) -> None:
@@ -171,8 +186,13 @@ def restore_agents(store, centre, now: float, stop: float, rec: Recovery | None 
                 rec.agents_logged_out.append((agent, why))
             continue
         paused = row["state"] == "not_ready"
-        centre.agent_login(now, agent, ext, ready=not paused,
-                           reason=(row["reason"] or "") if paused else "")
+        try:
+            centre.agent_login(now, agent, ext, ready=not paused,
+                               reason=(row["reason"] or "") if paused else "")
+        except (LookupError, ValueError, AcdError) as e:
+            if rec is not None:
+                rec.failed.append((agent, f"{type(e).__name__}: {e}"))
+            continue
         if rec is not None:
             rec.agents_restored.append(agent)
 

@@ -338,7 +338,7 @@ class Service:
         self.boot = None            # cti.recovery.Boot: this run's name and boot count
         self.live = None            # cti.recovery.LiveCalls
         self.recovery = None        # what the start closed and restored
-        self._recovered: list[Published] = []   # its events, out with the first tick
+        self._recovered: list = []  # its CTI events, out with the first tick
         self.traffic = None
         self.speed = 1.0
         if config.centre is not None:
@@ -374,8 +374,7 @@ class Service:
         # what the last run left open: its calls' CDRs, its agents (before the first tick)
         evs, self.recovery = recovery.recover(self.store, self.centre, self.board.line_seconds,
                                               self.boot)
-        self._recovered = [self.log.append(self.ts(), ev.type, ev.topic, **ev.fields)
-                           for ev in evs]
+        self._recovered = evs
         self.live = recovery.LiveCalls(self.store, self.centre)
         from cti.campaigns import Campaigns
         self.campaigns = Campaigns(self.centre, self.store, self.centre.epoch, cc.callbacks)
@@ -519,8 +518,6 @@ class Service:
         """One board tick: the events to publish and the deferred replies now done."""
         events = self.world.tick() if self.world is not None else self.board.tick()
         out: list[Published] = []
-        if self._recovered:
-            out, self._recovered = self._recovered, []
         if self.line_restart.pending:
             self.line_restart.tick(self.board.line_seconds)
         if self.centre is not None:
@@ -559,6 +556,11 @@ class Service:
             pub = self.to_bus(ev)
             if pub is not None:
                 out.append(pub)
+        if self._recovered:
+            # what the start closed of the last run (committed before the first tick)
+            out += [self.log.append(self.ts(), ev.type, ev.topic, **ev.fields)
+                    for ev in self._recovered]
+            self._recovered = []
         for span, until in list(self._traces.items()):
             if self.line_time >= until:
                 self._trace_off(span)
@@ -1470,6 +1472,8 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             say(f"server {service.boot.name}, boot {service.boot.boot}: {r['interrupted']} "
                 f"interrupted calls closed, {r['agents_restored']} agents restored, "
                 f"{r['agents_logged_out']} logged out")
+            for what, why in service.recovery.agents_logged_out + service.recovery.failed:
+                say(f"recovery: {what}: {why}")
 
         def send_reply(token, reply: dict) -> None:
             router.send_multipart(list(token) + [json.dumps(reply).encode()])
