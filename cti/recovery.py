@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from cti.acd import AcdError
 from cti.centre import CtiEvent
+from cti.store import new_server_name
 
 __all__ = ["Boot", "start", "recover", "close_interrupted", "restore_agents", "LiveCalls",
            "LineRestart", "INTERRUPTED_CAUSE", "RESTART_REASON"]
@@ -59,10 +60,13 @@ class Boot:
         return None if self.previous is None else self.previous.get("alive")
 
 
-def start(store, ts: float, name: str | None = None) -> Boot:
-    """Count a boot of the server on ``store`` at wall time ``ts``."""
+def start(store, ts: float, name: str | None = None, *, seed=None) -> Boot:
+    """Count a boot of the server on ``store`` at wall time ``ts``. A new store's name is
+    random, or drawn from ``seed`` (a simulated board's: its run, ids included, is
+    reproducible from its seed)."""
     previous = store.server()
-    name, boot = store.boot(ts, name)
+    name, boot = store.boot(ts, name,
+                            new_name=None if seed is None else new_server_name(seed))
     return Boot(name, boot, previous)
 
 

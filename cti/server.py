@@ -366,7 +366,9 @@ class Service:
         ports = analog.attach(self.board)
         self.analog = ports
         from cti import recovery
-        self.boot = recovery.start(self.store, self.wall_start)
+        sim = config.sim if self.world is not None else None
+        self.boot = recovery.start(self.store, self.wall_start,
+                                   seed=None if sim is None else sim.seed)
         self.centre = Centre(self.board, cc, pri=self.pri, r2=self.r2, analog_ports=ports,
                              store=self.store,
                              prompts=prompts, epoch=self.wall_start - self.board.line_seconds,

@@ -29,6 +29,10 @@ Opening an older file upgrades it in place (each step in its own transaction, wi
 new version number); opening a file written by a newer cti raises
 :class:`StoreVersionError` and leaves it untouched.
 
+Restarts (cti/recovery.py): the ``server`` row holds the server's name, its boot count and
+its last sign of life; ``live_calls`` the calls in flight, so that a start closes what a
+crash left open.
+
 Times are floats: seconds of line time, which on a real board is the Unix epoch. The
 ``cdr`` table has a generated ``start_iso`` column (UTC) for people reading it with the
 ``sqlite3`` shell or ``sqlite-utils``.
@@ -1048,21 +1052,24 @@ class Store:
 
     # -- restarts: the server's identity, its calls in flight (cti/recovery.py) ----
 
-    def boot(self, time: float, name: str | None = None) -> tuple[str, int]:
+    def boot(self, time: float, name: str | None = None, *,
+             new_name: str | None = None) -> tuple[str, int]:
         """A server starts on this store: count the boot and return ``(name, boot)``.
 
-        ``name`` is the server's identity, kept in the store from its first boot (a new
-        store gets ``name``, or four random letters and digits: servers that ship to one
-        PostgreSQL tell their calls apart by it); a ``name`` given later renames it.
-        The boot count only ever grows, so ``<name>-<boot>-<n>`` never repeats a call id
-        on this home, whatever the name. Committed at once."""
+        The name is the server's identity, kept in the store from its first boot: servers
+        that ship to one PostgreSQL tell their calls apart by it. A new store takes
+        ``name``, else ``new_name``, else four random letters and digits; ``name`` given
+        later renames it. The boot count only ever grows, so ``<name>-<boot>-<n>`` never
+        repeats a call id on this home, whatever the name. Committed at once."""
         t = _num("server.started", time, none=False)
         if name is not None:
             name = _server_name(name)
+        if new_name is not None:
+            new_name = _server_name(new_name)
         row = self.db.execute("SELECT name, boot FROM server WHERE id = 1").fetchone()
         with self.db.atomic():
             if row is None:
-                name = name or _new_server_name()
+                name = name or new_name or new_server_name()
                 boot = 1
                 self.db.execute("INSERT INTO server (id, name, boot, started, alive)"
                                 " VALUES (1, ?, ?, ?, ?)", (name, boot, t, t))
@@ -1146,9 +1153,15 @@ _LIVE_INSERT = ("INSERT OR REPLACE INTO live_calls (" + ", ".join(_LIVE_FIELDS) 
 _NAME_LETTERS = "abcdefghjkmnpqrstuvwxyz23456789"    # no 0/o, 1/l/i: read aloud, typed back
 
 
-def _new_server_name() -> str:
-    import secrets
-    return "".join(secrets.choice(_NAME_LETTERS) for _ in range(4))
+def new_server_name(seed: Any = None) -> str:
+    """Four letters and digits: random, or drawn from ``seed`` (a simulation's name is
+    part of the run its seed reproduces)."""
+    if seed is None:
+        import secrets
+        return "".join(secrets.choice(_NAME_LETTERS) for _ in range(4))
+    import random
+    rng = random.Random(f"cti-server-{seed}")
+    return "".join(rng.choice(_NAME_LETTERS) for _ in range(4))
 
 
 def _server_name(name: Any) -> str:

@@ -481,6 +481,13 @@ def test_migration_v4_upgrades_a_v3_home_and_boots_count(tmp_path):
     with pytest.raises(ValueError, match="live_calls.bogus"):
         s.live_call_put({"call_id": "x", "bogus": 1})
     s.close()
+    # a simulation's name comes from its seed (its run, ids included, is reproducible)
+    from cti.store import new_server_name
+    assert new_server_name(1) == new_server_name(1) != new_server_name(2)
+    other = Store(tmp_path / "other.db")
+    assert other.boot(1.0, new_name="ab12") == ("ab12", 1)
+    assert other.boot(2.0, new_name="zz99") == ("ab12", 2)     # only a new store takes it
+    other.close()
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     conn.close()
