@@ -220,6 +220,32 @@ def test_a_live_row_whose_cdr_is_there_is_only_dropped(tmp_path):
     store.close()
 
 
+def test_the_live_calls_follow_the_centre_tick_by_tick_under_traffic(tmp_path):
+    """After every tick (one transaction) the store's calls in flight are exactly the
+    centre's, with what their CDR would say so far, and none of them has a CDR."""
+    run = Run(tmp_path / "h")
+    try:
+        run.tick(30)
+        run.req("sim.traffic", profile="steady", rate=90, seconds=40, seed=5)
+        store, calls = run.svc.store, run.svc.centre.calls
+        e = run.svc.centre.epoch
+        most = 0
+        for _ in range(2500):                    # 50 s: the traffic, then it drains
+            run.svc.tick()
+            live = {r["call_id"]: r for r in store.live_calls()}
+            assert set(live) == set(calls)
+            most = max(most, len(live))
+            for cid, r in live.items():
+                c = calls[cid]
+                assert not r["has_cdr"]
+                assert (r["agent"], r["queue"], r["answer"]) == (
+                    c.agent, c.queue, None if c.answer is None else e + c.answer), cid
+        assert most >= 5 and store.count("cdr") >= 30
+        assert run.svc.live is not None and len(run.svc.live) == len(calls)
+    finally:
+        run.stop()
+
+
 # --- agents --------------------------------------------------------------------------------
 
 def test_agents_come_back_as_the_store_recorded_them(tmp_path):
