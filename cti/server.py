@@ -1541,6 +1541,9 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
         for t in tasks + [waiter]:
             t.cancel()
         await asyncio.gather(*tasks, waiter, return_exceptions=True)
+        if service.store is not None:
+            # the calls still in flight are closed at the next start, ended now
+            service.store.server_alive(service.ts())
         say(f"stopped at seq {service.log.last_seq}, line time {service.line_time:.2f} s")
         return service
     finally:

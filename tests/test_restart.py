@@ -246,6 +246,23 @@ def test_the_live_calls_follow_the_centre_tick_by_tick_under_traffic(tmp_path):
         run.stop()
 
 
+def test_a_clean_stop_dates_the_last_sign_of_life_at_the_stop(tmp_path):
+    """The heartbeat is written once a second of line time; a stop writes it once more,
+    so the calls it leaves in flight end when it stopped, not up to a second before."""
+    import asyncio
+
+    from cti.server import serve
+
+    cfg = load_config(home=tmp_path / "h")
+    svc = asyncio.run(serve(cfg, speed=50, seconds=1.5, log=lambda _: None))
+    store = Store(tmp_path / "h" / "cti.db")
+    try:
+        assert svc.line_time == pytest.approx(1.5, abs=0.03)
+        assert store.server()["alive"] == pytest.approx(svc.ts(), abs=1e-6)
+    finally:
+        store.close()
+
+
 # --- agents --------------------------------------------------------------------------------
 
 def test_agents_come_back_as_the_store_recorded_them(tmp_path):
