@@ -510,9 +510,10 @@ class Acd:
     # ---- agents --------------------------------------------------------------------
 
     def login(self, now: float, agent: str, extension: int | None = None, *,
-              ready: bool = True) -> None:
+              ready: bool = True, reason: str = "") -> None:
         """Log ``agent`` in at ``extension`` (default: the configured one), ready to take
-        calls (or not ready with ``ready=False``). Logging in again moves the extension."""
+        calls (or not ready with ``ready=False``, paused with ``reason`` when one is
+        given). Logging in again moves the extension."""
         self._tick(now)
         a = self._agent(agent)
         if extension is not None:
@@ -527,6 +528,8 @@ class Acd:
             self._set_state(a, "busy")
         elif ready:
             self._set_state(a, "ready")
+        elif reason:
+            self._pause(now, a, reason)
         else:
             self._set_state(a, "not_ready")
         self._dispatch(now)

@@ -123,6 +123,7 @@ class Call:
     survey: int | None = None          # the caller's after-call rating, 1..5
     survey_until: float | None = None  # the survey gives up waiting for a key then
     cdr_written: bool = False          # its one CDR is in the store (a failure after: no other)
+    seq: int = 0                       # the order calls came in (ids carry it, as text)
 
 
 class CallFailed(RuntimeError):
@@ -185,7 +186,7 @@ class Centre:
     def __init__(self, board, config: CentreConfig, *, pri: dict | None = None,
                  r2: dict | None = None,
                  analog_ports: dict | None = None, store=None, prompts=None, seed: int = 0,
-                 epoch: float = 0.0):
+                 epoch: float = 0.0, call_ids: str = "c"):
         self.board = board
         # line time is the only clock; the store gets epoch + line time (the wall clock
         # at line time zero, given once by the shell) so its rows are dated
@@ -205,6 +206,9 @@ class Centre:
         self.calls: dict[str, Call] = {}
         # the calls by the trunk channel they hold: (span, timeslot) or (0, FXO port)
         self._trunk_calls: dict[tuple, list[Call]] = {}
+        # call ids: ``call_ids`` then a count; the server gives "<server>-<boot>-" so that
+        # ids never repeat across restarts of a home, nor across servers (cti/recovery.py)
+        self.call_ids = call_ids
         self._ids = itertools.count(1)
         self._by_pri: dict[tuple[int, int], str] = {}
         self._by_fxo: dict[tuple[int, int], str] = {}
@@ -282,7 +286,8 @@ class Centre:
             self._play(call, [self.config.moh])
 
     def _new_call(self, now, **kw) -> Call:
-        call = Call(id=f"c{next(self._ids)}", start=now, **kw)
+        n = next(self._ids)
+        call = Call(id=f"{self.call_ids}{n}", start=now, seq=n, **kw)
         self.calls[call.id] = call
         self._index_trunk(call)
         self.counters["offered"] += 1
@@ -663,7 +668,7 @@ class Centre:
             if call not in calls:
                 calls.append(call)
                 # in the order the calls came, as their ids count up
-                calls.sort(key=lambda c: int(c.id[1:]))
+                calls.sort(key=lambda c: c.seq)
 
     def _unindex_trunk(self, call: Call) -> None:
         for key in self._trunk_keys(call):
@@ -1202,14 +1207,20 @@ class Centre:
 
     # ---- requests (agents, supervisors, integrators) ----------------------------------
 
-    def agent_login(self, now, agent: str, extension: int | None = None) -> dict:
+    def agent_login(self, now, agent: str, extension: int | None = None, *,
+                    ready: bool = True, reason: str = "") -> dict:
+        ext = self.check_extension(agent, extension)
+        self.acd.login(now, agent, ext, ready=ready, reason=reason)
+        self._run_acd(now)
+        return self.agent_status(agent)
+
+    def check_extension(self, agent: str, extension: int | None = None) -> int | None:
+        """The extension ``agent`` logs in at (default: its configured one), checked."""
         a = self._agent(agent)
         ext = extension if extension is not None else a.extension
         if ext is not None and (ext not in self.analog or self.analog[ext].port.kind != "fxs"):
             raise LookupError(f"extension {ext} is not an FXS port of this board")
-        self.acd.login(now, agent, ext)
-        self._run_acd(now)
-        return self.agent_status(agent)
+        return ext
 
     def agent_logout(self, now, agent: str) -> dict:
         self._agent(agent)
@@ -1529,7 +1540,8 @@ class Centre:
         if not spans and fxo is None:
             raise ValueError("no free B-channel on any PRI span nor an idle FXO line "
                              "(all trunks busy)")
-        call = Call(id=f"c{next(self._ids)}", direction="out",
+        n = next(self._ids)
+        call = Call(id=f"{self.call_ids}{n}", seq=n, direction="out",
                     trunk=f"{spans[0]}/-" if spans else f"fxo/{fxo}", ani=str(ext),
                     dnis=number, start=now, span=spans[0] if spans else None,
                     fxo_port=fxo, agent=agent, agent_port=ext, span_asked=span is not None)

@@ -344,6 +344,9 @@ class Service:
             from drivers.sig import pri, r2span
             self.pri = pri.attach(self.board, "user")
             self.r2 = r2span.attach(self.board, "cn")
+        # the trunks back to idle: the exchange may hold calls of a run that stopped
+        from cti.recovery import LineRestart
+        self.line_restart = LineRestart(self.pri, self.r2, self.board.line_seconds)
         self._traces: dict[int, float] = {}       # span -> line time the trace ends
         # the frames a span sends come up from the board only while it is traced
         for span in self.board.spans.values():
@@ -351,6 +354,10 @@ class Service:
         self.centre = None
         self.store = None
         self.campaigns = None
+        self.boot = None            # cti.recovery.Boot: this run's name and boot count
+        self.live = None            # cti.recovery.LiveCalls
+        self.recovery = None        # what the start closed and restored
+        self._recovered: list = []  # its CTI events, out with the first tick
         self.traffic = None
         self.speed = 1.0
         if config.centre is not None:
@@ -377,9 +384,19 @@ class Service:
             make_default_prompts(cc.prompts_dir, names=["survey"])   # a newer prompt
         ports = analog.attach(self.board)
         self.analog = ports
+        from cti import recovery
+        sim = config.sim if self.world is not None else None
+        self.boot = recovery.start(self.store, self.wall_start,
+                                   seed=None if sim is None else sim.seed)
         self.centre = Centre(self.board, cc, pri=self.pri, r2=self.r2, analog_ports=ports,
                              store=self.store,
-                             prompts=prompts, epoch=self.wall_start - self.board.line_seconds)
+                             prompts=prompts, epoch=self.wall_start - self.board.line_seconds,
+                             call_ids=self.boot.call_ids)
+        # what the last run left open: its calls' CDRs, its agents (before the first tick)
+        evs, self.recovery = recovery.recover(self.store, self.centre, self.board.line_seconds,
+                                              self.boot)
+        self._recovered = evs
+        self.live = recovery.LiveCalls(self.store, self.centre)
         from cti.campaigns import Campaigns
         self.campaigns = Campaigns(self.centre, self.store, self.centre.epoch, cc.callbacks)
         self._trunk_busy: dict[int | str, tuple[int, int]] = {}
@@ -565,6 +582,11 @@ class Service:
         they are lost, and the log line says which."""
         events = self.world.tick() if self.world is not None else self.board.tick()
         out, self._pending = self._pending, []
+        if self.line_restart.pending:
+            try:
+                self.line_restart.tick(self.board.line_seconds)
+            except Exception as exc:
+                self._server_error("line.restart", exc)
         if self.centre is not None:
             # the store is written inside handle(), in one transaction per tick that
             # commits before tick() returns, so before any of these events goes out
@@ -588,6 +610,11 @@ class Service:
                 self._board_event(ev, out)
             except Exception as exc:
                 self._server_error(f"line.{type(ev).__name__}", exc)
+        if self._recovered:
+            # what the start closed of the last run (committed before the first tick)
+            out += [self.log.append(self.ts(), ev.type, ev.topic, **ev.fields)
+                    for ev in self._recovered]
+            self._recovered = []
         for span, until in list(self._traces.items()):
             if self.line_time >= until:
                 try:
@@ -653,6 +680,10 @@ class Service:
             self._sample_trunks()
         except Exception as exc:
             self._server_error("trunk_samples", exc)
+        try:
+            self.live.track(self.ts(), cti_events)   # the calls in flight, for a restart
+        except Exception as exc:
+            self._server_error("live_calls", exc)
         if self.traffic is not None:
             try:
                 self.traffic.tick(now)
@@ -739,7 +770,10 @@ class Service:
             if op in ("channel.listen", "channel.tone"):   # may answer in a later tick
                 result = fn(args, rid=rid, token=token)
                 return None if result is None else self._reply(rid, _jsonable(result))
-            reply = self._reply(rid, _jsonable(fn(args)))
+            result = fn(args)
+            if self.live is not None:
+                self.live.after_request(self.ts(), result)
+            reply = self._reply(rid, _jsonable(result))
             if op in AUDITED_OPS:
                 self._audit(op, args, token)
             return reply
@@ -812,6 +846,8 @@ class Service:
     # ops ------------------------------------------------------------------------------
     def op_ping(self, a):
         return {"pong": True, "protocol": PROTOCOL_VERSION, "instance": self.instance,
+                "server": self.boot.name if self.boot else None,
+                "boot": self.boot.boot if self.boot else None,
                 "pid": os.getpid(), "board": self.board.name, "seq": self.log.last_seq,
                 "line_time": round(self.line_time, 6), "tick_count": self.board.tick_count,
                 "ts": self.ts()}
@@ -1622,6 +1658,13 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
         slog.info("started: pid %s, instance %s, home %s, board %s (%s), spans %s, "
                  "%d ports, speed x%g", os.getpid(), service.instance, home, b.name,
                  b.backend, service._spans_text(), len(b.ports), speed)
+        if service.boot is not None:
+            r = service.recovery.as_dict()
+            say(f"server {service.boot.name}, boot {service.boot.boot}: {r['interrupted']} "
+                f"interrupted calls closed, {r['agents_restored']} agents restored, "
+                f"{r['agents_logged_out']} logged out")
+            for what, why in service.recovery.agents_logged_out + service.recovery.failed:
+                say(f"recovery: {what}: {why}")
 
         def send_reply(token, reply: dict) -> None:
             router.send_multipart(list(token) + [json.dumps(reply).encode()])
@@ -1692,6 +1735,9 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
         for t in tasks + [waiter]:
             t.cancel()
         await asyncio.gather(*tasks, waiter, return_exceptions=True)
+        if service.store is not None:
+            # the calls still in flight are closed at the next start, ended now
+            service.store.server_alive(service.ts())
         say(f"stopped at seq {service.log.last_seq}, line time {service.line_time:.2f} s")
         slog.info("stopped at seq %s, line time %.2f s, %d errors (%d in calls)",
                  service.log.last_seq, service.line_time, service.errors,

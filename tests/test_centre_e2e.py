@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 import wave
 
-from cti.client import Client, Event, EventStream
+from cti.client import Client, Event, EventStream, Resync
 from cti.store import Store
 from test_server import InProcessServer
 
@@ -37,6 +37,9 @@ def test_call_through_ivr_queue_agents_and_transfer(tmp_path):
         seen: list[dict] = []
         with Client(home, timeout=5) as c, \
                 EventStream(home, ["call.", "agent."], ping_interval=0.5) as stream:
+            # the stream starts (snapshot, subscription) at its first get: before acting,
+            # or what happens first may land in the snapshot instead of the events
+            assert isinstance(stream.get(timeout=5), Resync)
             c.request("agent.login", agent="1001", extension=1)
             c.request("agent.login", agent="1002", extension=2)
             c.request("agent.not_ready", agent="1002", reason="lunch")

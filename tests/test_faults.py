@@ -331,7 +331,7 @@ def test_one_failing_call_in_the_served_process(tmp_path):
     file has its traceback and the line's alarms, and the server goes on serving."""
     import time
 
-    from cti.client import Client, Event, EventStream
+    from cti.client import Client, Event, EventStream, Resync
     from test_server import InProcessServer
 
     home = tmp_path / "home"
@@ -341,6 +341,7 @@ def test_one_failing_call_in_the_served_process(tmp_path):
         srv.service.centre.fault_injector = inj
         with Client(home, timeout=5) as cl, \
                 EventStream(home, ["call.", "server."], ping_interval=0.5) as stream:
+            assert isinstance(stream.get(timeout=5), Resync)    # started before acting
             cl.request("sim.call", span=1, **{"from": "13800138000", "to": "4008001234"})
             seen = []
             deadline = time.monotonic() + 15

@@ -39,9 +39,10 @@ START_TICKS = 5
 
 
 @pytest.fixture
-def svc():
-    """A Service on the simulated world, built as ``cti serve`` builds it."""
-    cfg = load_config()
+def svc(tmp_path):
+    """A Service on the simulated world, built as ``cti serve`` builds it (on a home of
+    its own: a start on a used home restores what the last run left)."""
+    cfg = load_config(home=tmp_path / "var")
     world, board = build_world(cfg)
     assert board is None
     s = Service(cfg, world=world, wall_start=WALL)
@@ -378,8 +379,8 @@ def test_sim_loopback(svc):
     assert ok(svc, "sim.stats", span=1)["far_end"]["loopback"] == "off"
 
 
-def test_sim_ops_on_a_real_board_are_refused():
-    cfg = load_config()
+def test_sim_ops_on_a_real_board_are_refused(tmp_path):
+    cfg = load_config(home=tmp_path / "var")
     bc = cfg.board
     # a board of its own, with no world around it: no cable to act on
     with Board(bc.name, bc.backend, list(bc.spans), [p.kind for p in bc.ports],

@@ -31,12 +31,14 @@ from typing import ClassVar
 
 from drivers.board import CasChanged, Event, MfcSignal
 from drivers.sig import r2
-from drivers.sig.pri import CallAlerting, CallAnswered, CallCleared, CallOffered
+from drivers.sig.pri import (CallAlerting, CallAnswered, CallCleared, CallOffered,
+                             ChannelsRestarted)
 from drivers.sig.q931_codec import CAUSE_TEXT
 
 __all__ = ["R2Span", "R2CallOffered", "ChannelBlocked", "ChannelUnblocked", "attach"]
 
 _REJECT = {r2.CAUSE_BUSY: "busy", r2.CAUSE_UNALLOCATED: "vacant"}   # the rest: congestion
+RESTART_HOLD = 0.2      # s backward 11 is held on every circuit by restart()
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ class R2Span:
         self._trace_file = None
         self.traces: dict[int, list[tuple[float, str]]] = {}   # call -> signalling trace
         self._keep_traces = 32
+        self._restarting: set[int] = set()          # circuits held blocked by restart()
+        self._restart_until: float | None = None
 
     # ---- the board tick drives this ------------------------------------------
 
@@ -143,11 +147,15 @@ class R2Span:
                 self._pump(now, ts)
         for call in list(self._answer_pending):
             self._pump(now, self._ts_of[call])
+        if self._restart_until is not None and now >= self._restart_until - 1e-9:
+            self._restart_done(now)
         out, self._out = self._out, []
         return out
 
     def next_timer(self) -> float | None:
         due = [t for t in (ch.get_timer() for ch in self.channels.values()) if t is not None]
+        if self._restart_until is not None:
+            due.append(self._restart_until)
         due += [self._accepted_at[self._ts_of[c]] + self.answer_guard
                 for c in self._answer_pending if self._ts_of[c] in self._accepted_at]
         return min(due) if due else None
@@ -353,13 +361,47 @@ class R2Span:
     def block(self, now: float, timeslot: int | None = None) -> None:
         """Block one circuit or all (backward 11 once idle, Q.421 table 1)."""
         for ts in ([timeslot] if timeslot is not None else list(self.channels)):
+            self._restarting.discard(ts)        # the technician's block outlasts a restart
             self.channels[ts].block(now)
             self._pump(now, ts)
 
     def unblock(self, now: float, timeslot: int | None = None) -> None:
         for ts in ([timeslot] if timeslot is not None else list(self.channels)):
+            self._restarting.discard(ts)
             self.channels[ts].unblock(now)
             self._pump(now, ts)
+
+    def restart(self, now: float, hold: float = RESTART_HOLD) -> None:
+        """Return every circuit to idle after this end restarted and forgot its calls: what
+        Q.931 RESTART (5.5) does on a PRI span, done with line signals, as CAS has no
+        restart message. Backward 11 goes out on every circuit for ``hold`` seconds, then
+        idle 10 (Q.421 table 1, China No.1 GF 002-9002 digital line signalling).
+
+        Whatever the far exchange held on a circuit ends: where it is the outgoing end
+        (a call it offered us) it takes 11 as clear-back and sends clear-forward; where it
+        is the incoming end (a call we placed) the idle 10 that follows is clear-forward
+        (after an 11 it counts as an unexpected forward signal: which end held which
+        circuit is unknown until the far bits are recognised, and the first signal is
+        chosen for the inbound calls that make most of a call centre's); a seizure it has
+        just sent takes 11 as seizure acknowledge and then meets idle during register
+        signalling. An idle circuit is seen blocked, then unblocked.
+        ``hold`` is well above the recognition time at each end (Q.422 clause 2: 20 +- 10
+        ms). Meanwhile no call goes out on the span and the far end offers none. Meant for
+        start-up, when this end holds no call; a circuit blocked by the technician stays
+        blocked. ``ChannelsRestarted`` (timeslots ``()``: all) says when it is done."""
+        self._restarting = {ts for ts, ch in self.channels.items() if not ch._local_block}
+        for ts in sorted(self._restarting):
+            self.channels[ts].block(now)
+            self._pump(now, ts)
+        self._restart_until = now + hold
+
+    def _restart_done(self, now: float) -> None:
+        self._restart_until = None
+        for ts in sorted(self._restarting):
+            self.channels[ts].unblock(now)
+            self._pump(now, ts)
+        self._restarting = set()
+        self._out.append(ChannelsRestarted(self._tick, self.span.number, (), False))
 
     def calls(self) -> dict[int, dict]:
         return {c: {"call": c, "timeslot": ts, "state": self.channels[ts].state.name}
