@@ -31,11 +31,13 @@ flash 100..750 ms (the board reports longer on-hook as a hang-up).
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections import Counter, deque
 from dataclasses import dataclass
 
 from drivers.board import Event
+from drivers.numbers import fit_caller_id
 from drivers.sig.wake import LineGroup
 
 __all__ = [
@@ -778,6 +780,15 @@ class Fxs(_Machine):
             self._emit(Disconnected(call, "busy"))
             self.counters["calls_busy"] += 1
             return call
+        if (req.number or req.name) and self.config.caller_id in ("fsk", "dtmf"):
+            # a network number the phone's caller ID cannot carry (21 digits, say) is
+            # withheld, and counted, rather than failing the call (drivers/numbers.py)
+            number, name, notes = fit_caller_id(req.number, req.name,
+                                                dtmf=self.config.caller_id == "dtmf")
+            for note in notes:
+                self.counters["caller_id_" + note] += 1
+            if notes:
+                req = dataclasses.replace(req, number=number, name=name)
         self.call = call
         self.state = FxsState.RINGING
         self._alert = req
