@@ -634,6 +634,12 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         else:
             agents.append((path, a))
     agent_cfgs = {}
+    extensions: dict[int, str] = {}
+    tables = data.get("agents") if isinstance(data.get("agents"), list) else []
+
+    def raw_keys(path):
+        t = tables[path[-1]] if path[-1] < len(tables) else {}
+        return t if isinstance(t, dict) else {}
     for path, a in agents:
         aid = a.get("id")
         if not isinstance(aid, str) or not aid:
@@ -648,12 +654,22 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         if aid in agent_cfgs:
             c.error(path + ("id",), f"agent {aid!r} twice")
             continue
+        if ext is not None:
+            # one agent per extension: the phone that rings is the agent's
+            other = extensions.setdefault(ext, aid)
+            if other != aid:
+                c.error(path + ("first_extension" if "first_extension" in raw_keys(path)
+                                else "extension",),
+                        f"extension {ext} is agent {other!r}'s already: one agent per "
+                        "extension")
+                ext = None
         try:
             agent_cfgs[aid] = acd.AgentConfig(aid, str(a.get("name", "")), ext,
                                               dict(a.get("skills", {})))
         except (ValueError, TypeError) as e:
             c.error(path, str(e))
     queues = []
+    queue_paths: list[tuple] = []
     for path, q in c.tables(data, (), "queues"):
         q = c.table(q, path, ("name", "members") + _QUEUE_OPTIONS)
         members = q.get("members", "all")
@@ -670,8 +686,12 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
                 continue
             mem.append(acd.Member(aid, int(pen) if pen.isdigit() else 0))
         kw = {k: q[k] for k in _QUEUE_OPTIONS if k in q}
+        if q.get("name") in {x.name for x in queues}:
+            c.error(path + ("name",), f"queue {q.get('name')!r} twice")
+            continue
         try:
             queues.append(acd.QueueConfig(str(q.get("name", "")), members=tuple(mem), **kw))
+            queue_paths.append(path)
         except (ValueError, TypeError) as e:
             c.error(path, str(e))
     if not queues:
@@ -679,6 +699,12 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
     dissuasion = {f"dissuade:{q.name}": ivr.dissuasion_flow(q.name, q.dissuade)
                   for q in queues if q.dissuade_ewt is not None}
     qnames = {q.name for q in queues}
+    for path, q in zip(queue_paths, queues):
+        action, target = q.overflow_action()
+        if action == "queue" and target not in qnames:
+            c.error(path + ("overflow",), f"{q.overflow!r}: no queue {target!r}")
+    prompts = c.get(ce, ("centre",), "prompts", str, str(home / "prompts"))
+    known = _known_prompts(c, prompts, home)
     r = c.table(data.get("routing", {}), ("routing",), ("default", "dnis", "area"))
     routes = {}
     dn = r.get("dnis", {})
@@ -687,12 +713,15 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         dn = {}
     iv = c.table(data.get("ivr", {}), ("ivr",), ("ports", "flows"))
     flows = {}
+    # flows named in the file (one with errors is reported there, not again as a route)
+    flow_names = set(iv["flows"]) if isinstance(iv.get("flows"), dict) else set()
     if "flows" in iv:
         try:
-            flows = ivr.parse_flows(iv["flows"], path=("ivr", "flows"))
+            flows = ivr.parse_flows(iv["flows"], path=("ivr", "flows"), known_prompts=known)
         except ivr.FlowError as e:
             for p_, m in e.errors:
                 c.error(tuple(p_), m)
+        _check_flows(c, flows, qnames)
     default = c.get(r, ("routing",), "default", str, "ivr:main" if flows else
                     f"queue:{queues[0].name}" if queues else "")
 
@@ -700,7 +729,7 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         kind, _, target = str(route).partition(":")
         if str(route) == "area":
             return
-        if kind == "ivr" and target not in flows:
+        if kind == "ivr" and target not in flows and target not in flow_names:
             c.error(path, f"{route!r}: no IVR flow {target!r}")
         elif kind == "queue" and target not in qnames:
             c.error(path, f"{route!r}: no queue {target!r}")
@@ -717,7 +746,15 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
             continue
         area.append((str(rule[0]), str(rule[1])))
     flows.update(dissuasion)
-    prompts = c.get(ce, ("centre",), "prompts", str, str(home / "prompts"))
+    for path, q in zip(queue_paths, queues):
+        if q.dissuade_ewt is not None:
+            for name in sorted(dissuasion[f"dissuade:{q.name}"].prompts()):
+                if name not in known:
+                    c.error(path + ("dissuade",), f"the dissuasion flow plays {name!r}: "
+                            f"{known.why(name)}")
+    moh = c.get(ce, ("centre",), "moh", str, "moh")
+    if moh and moh not in known:
+        c.error(("centre", "moh"), f"{moh!r}: {known.why(moh)}")
     return CentreConfig(
         agents=list(agent_cfgs.values()), queues=queues, flows=flows, routes=routes,
         default_route=default, area_routes=area,
@@ -727,7 +764,7 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         recordings_dir=str(home / "recordings"), voicemail_dir=str(home / "voicemail"),
         voicemail_seconds=c.get(ce, ("centre",), "voicemail_seconds", (int, float), 60.0,
                                 lo=1, hi=3600),
-        moh=c.get(ce, ("centre",), "moh", str, "moh"),
+        moh=moh,
         prompts_dir=prompts,
         outbound_ani=c.get(ce, ("centre",), "outbound_ani", str, ""),
         record_queues=_record_queues(c, ce, qnames),
@@ -736,6 +773,75 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         transfer_ring_timeout=c.get(ce, ("centre",), "transfer_ring_timeout", (int, float), 20.0,
                                     lo=1, hi=600),
         callbacks=_callbacks(c, ce, set(agent_cfgs)))
+
+
+class _KnownPrompts:
+    """The prompts a flow may name: files in the prompts directory, and, when the
+    directory is inside the home (where the server writes), those the server makes at
+    start (cti.prompts.DEFAULT_PROMPTS and the music on hold)."""
+
+    def __init__(self, directory: str, makeable: bool):
+        from cti.prompts import DEFAULT_PROMPTS, MOH
+        self.directory = directory
+        self.makeable = set(DEFAULT_PROMPTS) | {MOH} if makeable else set()
+
+    def __contains__(self, name: object) -> bool:
+        from cti.prompts import valid_prompt_name
+        if not isinstance(name, str) or not valid_prompt_name(name):
+            return False
+        return name in self.makeable or os.path.isfile(os.path.join(self.directory,
+                                                                    name + ".wav"))
+
+    def why(self, name: str) -> str:
+        from cti.prompts import valid_prompt_name
+        if not valid_prompt_name(name):
+            return ("not a prompt name (letters, digits, '_', '-', '.'; no path: prompts "
+                    "are files in the prompts directory)")
+        return f"no prompt file {os.path.join(self.directory, name + '.wav')}"
+
+
+def _inside(path: str | os.PathLike, home: Path) -> bool:
+    p, h = os.path.realpath(path), os.path.realpath(home)
+    return p == h or p.startswith(h.rstrip(os.sep) + os.sep)
+
+
+def _known_prompts(c: _Checker, prompts: str, home: Path) -> _KnownPrompts:
+    """[centre] prompts: inside the home the server makes what is missing; outside it (a
+    shared, read-only set) the directory must exist, since nothing is written there."""
+    inside = _inside(prompts, home)
+    if not inside and not os.path.isdir(prompts):
+        c.error(("centre", "prompts"), f"{prompts!r} is outside the home ({home}) and is not a "
+                "directory: the server writes only inside its home, so a prompts directory "
+                "elsewhere must exist")
+        return _AnyPrompt()         # one error for the directory, not one per prompt
+    return _KnownPrompts(prompts, inside)
+
+
+class _AnyPrompt:
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+def _check_flows(c: _Checker, flows: dict, qnames: set) -> None:
+    """What a flow names that the centre must have: queues (queue, callback nodes) and the
+    tables and columns open to lookups (cti.store.LOOKUPS)."""
+    from cti import ivr
+    from cti.store import LOOKUPS
+
+    for fname, flow in flows.items():
+        for nname, node in flow.nodes.items():
+            p = ("ivr", "flows", fname, "nodes", nname)
+            if isinstance(node, (ivr.QueueNode, ivr.CallbackNode)) and node.queue is not None \
+                    and node.queue not in qnames:
+                c.error(p + ("queue",), f"no queue {node.queue!r} (queues: "
+                        f"{', '.join(sorted(qnames))})")
+            elif isinstance(node, ivr.LookupNode):
+                if node.table not in LOOKUPS:
+                    c.error(p + ("table",), f"{node.table!r} is not open to lookups (tables: "
+                            f"{', '.join(LOOKUPS)})")
+                elif node.column not in LOOKUPS[node.table]:
+                    c.error(p + ("column",), f"{node.table}.{node.column} is not open to "
+                            f"lookups (columns: {', '.join(LOOKUPS[node.table])})")
 
 
 def _record_queues(c: _Checker, ce: dict, qnames: set) -> tuple | None:

@@ -512,6 +512,10 @@ class Service:
         self.store = Store(os.path.join(home, "cti.db"), synchronous=self.store_synchronous)
         if not os.path.isdir(cc.prompts_dir) or not os.listdir(cc.prompts_dir):
             make_default_prompts(cc.prompts_dir)
+        elif os.path.realpath(cc.prompts_dir).startswith(os.path.realpath(home) + os.sep):
+            # inside the home: what is missing (a newer prompt, one deleted) is made, as
+            # the configuration check at load counted on (cti/config.py _KnownPrompts)
+            make_default_prompts(cc.prompts_dir)
         prompts = PromptLibrary(cc.prompts_dir)
         if cc.survey_queues and "survey" not in prompts:
             make_default_prompts(cc.prompts_dir, names=["survey"])   # a newer prompt
