@@ -248,6 +248,14 @@ def _key(k: Any) -> str:
     return k if len(k) <= SHOWN else k[:SHOWN - 3] + "..."
 
 
+def _subject(op: str | None) -> str:
+    """The field an op acts on, to name when a stack refuses it: its last required
+    argument (``args.call`` of pri.answer, ``args.agent`` of agent.ready), or ``op``."""
+    spec = OPS.get(op) if op else None
+    names = [n for n, a in (spec or {}).items() if a.required]
+    return f"args.{names[-1]}" if names else "op"
+
+
 def check_args(op: str | None, spec: dict[str, Arg], args: Any, prefix: str = "args") -> dict:
     """Check ``args`` against ``spec``: every error names ``args.<name>``."""
     if args is None:
@@ -283,6 +291,7 @@ LOOPBACK_MODES = ("off", "local", "line", "payload")
 DIRECTIONS = ("both", "to_board", "to_exchange", "to-board", "to-exchange")
 DATA = Arg(dict)                               # attached data: free JSON, bounded
 MAX_RECORDS = 100_000                          # rows of one campaign.load
+MAX_REPORT_INTERVALS = 5000                    # rows of one report.losses
 MAX_REFUSED_SHOWN = 100                        # refused rows a campaign.load reply lists
 
 #: A campaign row (cti/store.py add_campaign_records): the number dialled, a name and
@@ -761,7 +770,7 @@ class Service:
     def handle(self, raw: bytes | str | dict, token: Any = None) -> dict | None:
         """Answer one request. Returns the reply, or None when it completes in a later
         tick (the reply then comes out of :meth:`tick` with ``token``)."""
-        rid = None
+        rid = op = None
         try:
             req = self._parse(raw)
             rid = req["id"]
@@ -780,13 +789,16 @@ class Service:
             return self._error(rid if rid is not None else e.rid, e)
         except ReplayGap as e:
             return self._error(rid, RequestError("replay_gap", str(e), "args.after"))
-        except (ValueError, LookupError, TypeError) as e:
-            return self._error(rid, RequestError("failed", f"{type(e).__name__}: {e}"))
+        except (ValueError, LookupError) as e:
+            # a stack or the centre refused what the door let through ("CONNECT not
+            # allowed in ACTIVE"): the thing acted on is at fault
+            return self._error(rid, RequestError("failed", str(e), _subject(op)))
         except Exception as e:  # the server keeps running whatever one request does
             traceback.print_exc(file=sys.stderr)
             name = type(e).__name__
-            if name.endswith("Error") and type(e).__module__.startswith("drivers"):
-                return self._error(rid, RequestError("failed", str(e)))
+            if name.endswith("Error") and type(e).__module__.startswith(("drivers", "cti")) \
+                    and name not in ("TypeError", "AttributeError", "KeyError"):
+                return self._error(rid, RequestError("failed", str(e), _subject(op)))
             return self._error(rid, RequestError("internal", f"{name}: {e}"))
 
     def _parse(self, raw) -> dict:
@@ -1237,8 +1249,12 @@ class Service:
         c = self._centre()
         if a["agent"] not in c.agents:
             raise RequestError("not_found", f"no agent {a['agent']!r} (agents: "
-                               f"{', '.join(c.agents)})", "args.agent")
-        return fn(self.board.line_seconds, a["agent"], *extra)
+                               f"{_some(c.agents)})", "args.agent")
+        from cti.acd import AcdError
+        try:
+            return fn(self.board.line_seconds, a["agent"], *extra)
+        except AcdError as e:           # "agent '1004' is logged out": the agent's state
+            raise RequestError("failed", str(e), "args.agent") from None
 
     def op_agent_login(self, a):
         c = self._centre()
@@ -1286,7 +1302,7 @@ class Service:
         c = self._centre()
         if call_id not in c.calls:
             raise RequestError("not_found", f"no call {call_id!r} (calls: "
-                               f"{', '.join(c.calls) or 'none'})", "args.call")
+                               f"{_some(c.calls)})", "args.call")
         return c
 
     def op_call_show(self, a):
@@ -1408,7 +1424,7 @@ class Service:
         cs = self._campaigns()
         if a["campaign"] not in cs.dialer.campaigns:
             raise RequestError("not_found", f"no campaign {a['campaign']!r} (campaigns: "
-                               f"{', '.join(cs.dialer.campaigns) or 'none'})", "args.campaign")
+                               f"{_some(cs.dialer.campaigns)})", "args.campaign")
         return a["campaign"]
 
     def _dialer_agent(self, a) -> str:
@@ -1510,6 +1526,14 @@ class Service:
             raise RequestError("not_supported", "no store: no call centre configured", "op")
         end = a["end"] if a["end"] is not None else self.ts() + 1
         start = a["start"] if a["start"] is not None else end - 86_400
+        if end <= start:
+            raise RequestError("bad_arg", f"end {end:g} is not after start {start:g}",
+                               "args.end")
+        if (end - start) / a["interval"] > MAX_REPORT_INTERVALS:
+            # the work grows with the intervals: a year by the second is refused here
+            raise RequestError("bad_arg", f"{(end - start) / a['interval']:.0f} intervals: at "
+                               f"most {MAX_REPORT_INTERVALS} (a longer interval, or a shorter "
+                               "range)", "args.interval")
         return loss_report(self.store, start, end, interval=a["interval"], sla_seconds=a["sla"],
                            target_blocking=a["blocking"],
                            service_level_target=a["service_level"], shrinkage=a["shrinkage"],
@@ -1524,6 +1548,13 @@ class Service:
     def op_shutdown(self, a):
         self.stopping = True
         return {"stopping": True, "seq": self.log.last_seq}
+
+
+def _some(names, n: int = 10) -> str:
+    """The first ``n`` of ``names`` for an error message (a peak has a thousand calls)."""
+    names = list(names)
+    more = f" and {len(names) - n} more" if len(names) > n else ""
+    return ", ".join(_key(x) for x in names[:n]) + more if names else "none"
 
 
 def _ranges(nums: list[int]) -> str:
