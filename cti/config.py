@@ -45,6 +45,7 @@ a bind is refused with an error that says so.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import tomllib
@@ -90,6 +91,12 @@ IPC_PATH_MAX = 107      # sun_path holds 108 bytes with the NUL
 _QUEUE_OPTIONS = ("strategy", "ring_timeout", "wrapup", "max_wait", "overflow", "join_empty",
                   "leave_when_empty", "announce_every", "pause_on_no_answer",
                   "required_skills", "weight", "max_len", "dissuade_ewt", "dissuade")
+
+_QUEUE_TYPES = {"strategy": str, "ring_timeout": (int, float), "wrapup": (int, float),
+                "max_wait": (int, float), "overflow": str, "join_empty": bool,
+                "leave_when_empty": bool, "announce_every": (int, float),
+                "pause_on_no_answer": bool, "required_skills": dict, "weight": int,
+                "max_len": int, "dissuade_ewt": (int, float), "dissuade": str}
 
 DEFAULT_TOML = """\
 # The embedded default: a simulated board cabled to a simulated exchange.
@@ -376,6 +383,11 @@ def _path_str(path: tuple) -> str:
         if isinstance(p, int):
             out += f"[{p}]"
         else:
+            p = str(p)
+            if not re.fullmatch(r"[A-Za-z0-9_\-]+", p):
+                # a key with other characters, quoted as TOML quotes it (a key of control
+                # characters or a huge one must not break or flood the message)
+                p = json.dumps(p if len(p) <= 40 else p[:37] + "...")
             out += ("." if out else "") + p
     return out
 
@@ -452,8 +464,9 @@ def parse_config(text: str, source: str = "<string>", home: str | os.PathLike | 
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"at line (\d+)", str(e))
-        raise ConfigError([("", int(m.group(1)) if m else None, f"TOML syntax: {e}")],
-                          source) from None
+        # "at end of document" (an unclosed string or table): the last line
+        line = int(m.group(1)) if m else max(1, len(text.splitlines()))
+        raise ConfigError([("", line, f"TOML syntax: {e}")], source) from None
     return _build(data, text, source, home)
 
 
@@ -685,12 +698,20 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
                 c.error(path + ("members", i), f"no agent {aid!r}")
                 continue
             mem.append(acd.Member(aid, int(pen) if pen.isdigit() else 0))
-        kw = {k: q[k] for k in _QUEUE_OPTIONS if k in q}
-        if q.get("name") in {x.name for x in queues}:
-            c.error(path + ("name",), f"queue {q.get('name')!r} twice")
+        # each option of the type cti.acd.QueueConfig takes, so that its own checks (which
+        # compare values) are never handed an array or a table
+        kw = {k: c.get(q, path, k, _QUEUE_TYPES[k], None) for k in _QUEUE_OPTIONS if k in q}
+        kw = {k: v for k, v in kw.items() if v is not None}
+        qname = c.get(q, path, "name", str, None)
+        if not qname:
+            if "name" not in q or qname == "":
+                c.error(path + ("name",), "missing: every queue has a name (a string)")
+            continue
+        if qname in {x.name for x in queues}:
+            c.error(path + ("name",), f"queue {qname!r} twice")
             continue
         try:
-            queues.append(acd.QueueConfig(str(q.get("name", "")), members=tuple(mem), **kw))
+            queues.append(acd.QueueConfig(qname, members=tuple(mem), **kw))
             queue_paths.append(path)
         except (ValueError, TypeError) as e:
             c.error(path, str(e))
@@ -740,7 +761,11 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         check_route(("routing", "dnis", k), v)
         routes[str(k)] = str(v)
     area = []
-    for i, rule in enumerate(r.get("area", [])):
+    rules = r.get("area", [])
+    if not isinstance(rules, list):
+        c.error(("routing", "area"), "must be an array of [ANI prefix, queue name] rules")
+        rules = []
+    for i, rule in enumerate(rules):
         if not (isinstance(rule, list) and len(rule) == 2 and str(rule[1]) in qnames):
             c.error(("routing", "area", i), "an area rule is [ANI prefix, queue name]")
             continue
@@ -853,9 +878,9 @@ def _record_queues(c: _Checker, ce: dict, qnames: set) -> tuple | None:
         c.error(("centre", "record_queues"), "must be an array of queue names")
         return None
     for i, q in enumerate(rq):
-        if q not in qnames:
+        if not isinstance(q, str) or q not in qnames:
             c.error(("centre", "record_queues", i), f"no queue {q!r}")
-    return tuple(str(q) for q in rq)
+    return tuple(str(q) for q in rq if isinstance(q, str))
 
 
 def _survey_queues(c: _Checker, ce: dict, qnames: set) -> tuple:
@@ -868,9 +893,9 @@ def _survey_queues(c: _Checker, ce: dict, qnames: set) -> tuple:
         c.error(("centre", "survey"), "must be true, false or an array of queue names")
         return ()
     for i, q in enumerate(sv):
-        if q not in qnames:
+        if not isinstance(q, str) or q not in qnames:
             c.error(("centre", "survey", i), f"no queue {q!r}")
-    return tuple(str(q) for q in sv)
+    return tuple(str(q) for q in sv if isinstance(q, str))
 
 
 def _callbacks(c: _Checker, ce: dict, agents: set):
@@ -887,7 +912,7 @@ def _callbacks(c: _Checker, ce: dict, agents: set):
         c.error(p + ("agents",), "must be an array of agent ids")
         ids = []
     for i, a in enumerate(ids):
-        if a not in agents:
+        if not isinstance(a, str) or a not in agents:
             c.error(p + ("agents", i), f"no agent {a!r}")
     return CallbackConfig(
         enabled=c.get(cb, p, "enabled", bool, d.enabled),
@@ -900,4 +925,4 @@ def _callbacks(c: _Checker, ce: dict, agents: set):
                                 hi=86_400 * 7)),
         no_answer_timeout=float(c.get(cb, p, "no_answer_timeout", (int, float),
                                       d.no_answer_timeout, lo=1, hi=600)),
-        agents=tuple(str(a) for a in ids if a in agents))
+        agents=tuple(str(a) for a in ids if isinstance(a, str) and a in agents))

@@ -122,7 +122,7 @@ def _jtype(v: Any) -> str:
 def _shown(v: Any) -> str:
     """``repr(v)`` cut to :data:`SHOWN` characters: an error never echoes a huge value."""
     if isinstance(v, (list, dict)):
-        return f"{_jtype(v)} of {len(v)}"
+        return f"{_jtype(v)} of {len(v)} {'items' if isinstance(v, list) else 'keys'}"
     r = repr(v)
     return r if len(r) <= SHOWN else r[:SHOWN - 3] + "..."
 
@@ -190,7 +190,8 @@ def check_value(a: Arg, v: Any, f: str) -> Any:
     if isinstance(v, bool) and bool not in kinds or not isinstance(v, kinds):
         want = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds if k is not int
                            or float not in kinds)
-        raise RequestError("bad_arg", f"must be {want}, not {_jtype(v)} {_shown(v)}", f)
+        got = _shown(v) if isinstance(v, (list, dict)) else f"{_jtype(v)} {_shown(v)}"
+        raise RequestError("bad_arg", f"must be {want}, not {got}", f)
     if isinstance(v, float) and not math.isfinite(v):
         raise RequestError("bad_arg", f"must be a finite number, not {v!r}", f)
     if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
