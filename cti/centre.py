@@ -1246,9 +1246,11 @@ class Centre:
         ``span`` asked for, on an idle FXO line, dialled in DTMF and supervised by its
         tones) and the two are switched through (outbound calls, campaigns, callbacks
         after the peak)."""
+        from drivers.numbers import parse_number
         a = self._agent(agent)
-        if not number.isdigit():
-            raise ValueError(f"{number!r}: a number is digits")
+        # what every line below carries, in its normal form (a NumberError is a ValueError:
+        # a campaign or callback record with a number no line carries fails its dial)
+        number = parse_number(number)
         ext = self.acd.agent_state(agent).extension or a.extension
         if ext is None or ext not in self.analog:
             raise LookupError(f"agent {agent} has no extension")

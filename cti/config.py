@@ -387,7 +387,7 @@ def _path_str(path: tuple) -> str:
             if not re.fullmatch(r"[A-Za-z0-9_\-]+", p):
                 # a key with other characters, quoted as TOML quotes it (a key of control
                 # characters or a huge one must not break or flood the message)
-                p = json.dumps(p if len(p) <= 40 else p[:37] + "...")
+                p = json.dumps(p if len(p) <= 40 else p[:37] + "...", ensure_ascii=False)
             out += ("." if out else "") + p
     return out
 
@@ -759,6 +759,9 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
     check_route(("routing", "default"), default)
     for k, v in dn.items():
         check_route(("routing", "dnis", k), v)
+        if not _ia5_digits(k):
+            c.error(("routing", "dnis", k), "a DNIS is 1..20 ASCII digits (0-9 * #, Q.931 "
+                    "4.5.8), as the network sends it")
         routes[str(k)] = str(v)
     area = []
     rules = r.get("area", [])
@@ -766,8 +769,10 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         c.error(("routing", "area"), "must be an array of [ANI prefix, queue name] rules")
         rules = []
     for i, rule in enumerate(rules):
-        if not (isinstance(rule, list) and len(rule) == 2 and str(rule[1]) in qnames):
-            c.error(("routing", "area", i), "an area rule is [ANI prefix, queue name]")
+        if not (isinstance(rule, list) and len(rule) == 2 and str(rule[1]) in qnames
+                and isinstance(rule[0], str) and _ia5_digits(rule[0])):
+            c.error(("routing", "area", i), "an area rule is [ANI prefix (ASCII digits), "
+                    "queue name]")
             continue
         area.append((str(rule[0]), str(rule[1])))
     flows.update(dissuasion)
@@ -791,13 +796,32 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
                                 lo=1, hi=3600),
         moh=moh,
         prompts_dir=prompts,
-        outbound_ani=c.get(ce, ("centre",), "outbound_ani", str, ""),
+        outbound_ani=_number(c, ce, ("centre",), "outbound_ani"),
         record_queues=_record_queues(c, ce, qnames),
         survey_queues=_survey_queues(c, ce, qnames),
         survey_timeout=c.get(ce, ("centre",), "survey_timeout", (int, float), 10.0, lo=1, hi=120),
         transfer_ring_timeout=c.get(ce, ("centre",), "transfer_ring_timeout", (int, float), 20.0,
                                     lo=1, hi=600),
         callbacks=_callbacks(c, ce, set(agent_cfgs)))
+
+
+def _ia5_digits(s: str) -> bool:
+    """1..20 of Q.931's number digits (drivers/numbers.py), what a DNIS or ANI can be."""
+    from drivers.numbers import IA5_DIGITS, MAX_DIGITS
+    return 0 < len(s) <= MAX_DIGITS and all(ch in IA5_DIGITS for ch in s)
+
+
+def _number(c: _Checker, tbl: dict, path: tuple, key: str) -> str:
+    """A telephone number of ours (the ANI we send), in its normal form."""
+    from drivers.numbers import NumberError, parse_number
+    v = c.get(tbl, path, key, str, "")
+    if not v:
+        return ""
+    try:
+        return parse_number(v, what="the number")
+    except NumberError as e:
+        c.error(path + (key,), str(e))
+        return ""
 
 
 class _KnownPrompts:

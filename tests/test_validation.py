@@ -161,6 +161,21 @@ def test_do_not_call_matches_the_subscriber_however_written(prompts_dir):
         s.close()
 
 
+def test_a_record_no_line_carries_that_got_past_the_door_fails_its_dial(prompts_dir):
+    # (a list loaded before the door checked, or by a program using the library)
+    s = Sim(prompts_dir, agents=("1001",))
+    try:
+        s.req("campaign.create", campaign="c", agents=["1001"])
+        s.svc.campaigns.load(s.now, "c", [{"number": "１２３"}, {"number": "13900000003"}])
+        s.req("campaign.start", campaign="c")
+        s.run(30)
+        bad, good = s.req("campaign.show", campaign="c")["records_list"]
+        assert (bad["attempts"], bad["last_outcome"]) == (1, "failed"), bad   # not the tick
+        assert good["state"] == "done", good
+    finally:
+        s.close()
+
+
 # ---- configuration --------------------------------------------------------------------------
 
 def _line_of(text: str, needle: str) -> int:
@@ -183,6 +198,10 @@ FLOW = "[ivr.flows.main.nodes."
      "ivr.flows.main.nodes.find_order.column"),
     ("overflow to no queue", 'overflow = "voicemail:sales"', 'overflow = "queue:nope"',
      "queues[0].overflow"),
+    ("outbound ANI no line carries", "moh = \"moh\"", 'moh = "moh"\noutbound_ani = "１２３"',
+     "centre.outbound_ani"),
+    ("a DNIS that can never match", '"4008005555" = "queue:service"',
+     '"４００８" = "queue:service"', 'routing.dnis."４００８"'),
     ("two agents on one extension", "[[queues]]",
      '[[agents]]\nid = "2001"\nextension = 3\n\n[[queues]]', "agents[1].extension"),
 ])
@@ -193,10 +212,11 @@ def test_a_configuration_that_would_fail_a_caller_is_refused_at_load(tmp_path, c
     with pytest.raises(ConfigError) as e:
         parse_config(text, "centre.toml", home=tmp_path)
     errs = [(p, line) for p, line, _ in e.value.errors]
-    new_line = _line_of(text, new.splitlines()[-1] if case.startswith("two agents") else
-                        new.splitlines()[0])
+    new_line = _line_of(text, new.splitlines()[0])
     if case.startswith("two agents"):
         new_line = _line_of(text, "extension = 3")
+    elif case.startswith("outbound"):
+        new_line = _line_of(text, "outbound_ani")
     assert (key, new_line) in errs, (case, e.value.errors)
     assert f"centre.toml:{new_line}: {key}:" in str(e.value)
 
