@@ -38,6 +38,17 @@ unknown keys are errors, so a misspelt key never passes silently. tomllib report
 numbers only for syntax errors, so the line of a key is found by scanning the source
 text (:class:`_KeyLines`).
 
+Beyond types and ranges, what a caller would meet is checked at load (ARCHITECTURE.md
+rule 6), so that a file that loads does not fail on the first call: every prompt a flow
+plays and the music on hold (``[centre] moh``, a prompt name: never a path, so it stays
+in the prompts directory) exists there or is one the server makes at start
+(cti.prompts.DEFAULT_PROMPTS, when the prompts directory is inside the home; one outside
+it is a shared set that must exist, since nothing is written outside the home); IVR
+queue and callback nodes and queues' ``overflow`` name queues that exist; lookups only
+on the tables and columns of cti.store.LOOKUPS; one agent per extension; numbers
+(``outbound_ani``, DNIS keys, area prefixes) are what the lines carry
+(drivers/numbers.py).
+
 Security (ARCHITECTURE.md, "The ZeroMQ protocol"): ipc and loopback tcp need no keys;
 any other tcp bind needs CurveZMQ keys, which this version does not support yet, so such
 a bind is refused with an error that says so.
