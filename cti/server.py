@@ -818,6 +818,8 @@ class Service:
                 req = json.loads(raw)
             except json.JSONDecodeError as e:
                 raise RequestError("bad_request", f"request is not JSON: {e}") from None
+            except RecursionError:      # [[[[... a megabyte deep
+                raise RequestError("bad_request", "request nested too deep") from None
         if not isinstance(req, dict):
             raise RequestError("bad_request", f"request must be a JSON object, not "
                                f"{_jtype(req)}")

@@ -255,3 +255,16 @@ def test_tts_text_is_spoken_never_an_option(tmp_path):
     assert len(read_aloud) / 8000 < 5.0
     assert len(read_aloud) < 2 * len(said)
     assert lib.load("tts:a\x00b")                              # argv cannot carry NUL
+
+
+def test_a_request_nested_a_megabyte_deep_is_a_bad_request(centre):
+    raw = b'{"id": 1, "op": "ping", "args": ' + b"[" * 400_000 + b"]" * 400_000 + b"}"
+    r = centre.svc.handle(raw)
+    assert r["error"]["code"] == "bad_request"
+
+
+def test_r2_sends_ascii_digits_only():
+    from drivers.sig.r2 import R2Channel, R2Error
+    ch = R2Channel("cn")
+    with pytest.raises(R2Error):
+        ch.seize(0.0, "１２３")
