@@ -38,6 +38,8 @@ from cti.bus import EventLog, Published, Publisher, ReplayGap
 from cti.config import MAX_SPANS, Config
 from cti.report import FXO_TRUNKS, IVR_SPAN
 from drivers.board import Audio, Board, DFrame, DFrameSent
+from drivers.numbers import (DIGITS, DTMF_DIGITS, IA5_DIGITS, NumberError, check_digits,
+                             parse_number)
 
 __all__ = ["RequestError", "Service", "serve", "run", "PROTOCOL_VERSION"]
 
@@ -91,9 +93,10 @@ class Arg:
     (default :data:`MAX_ITEMS`), keys of an object. ``text``: the content a string must
     have where it reaches a stack: ``"number"`` (a telephone number, replaced by its
     normal form, drivers/numbers.py), ``"ia5"`` (Q.931 number digits 0-9 * #, as given),
-    ``"dtmf"`` (Q.23 keys 0-9 * # A-D), ``"digits"`` (ASCII 0-9). ``items``: the Arg of every array item. ``fields``: the Args of an
-    object with a fixed set of keys; without it an object is free data (JSON values, at
-    most :data:`MAX_DEPTH` deep and :data:`MAX_NODES` values).
+    ``"dtmf"`` (Q.23 keys 0-9 * # A-D), ``"digits"`` (ASCII 0-9). ``items``: the Arg of
+    every array item. ``fields``: the Args of an object with a fixed set of keys; without
+    it an object is free data (JSON values, at most :data:`MAX_DEPTH` deep and
+    :data:`MAX_NODES` values).
     """
 
     kind: type | tuple
@@ -179,9 +182,6 @@ def _check_data(v: Any, f: str, depth: int, count: list) -> None:
 def check_value(a: Arg, v: Any, f: str) -> Any:
     """``v`` checked against ``a`` (its normal form for ``text="number"``); a
     :class:`RequestError` naming field ``f`` otherwise."""
-    from drivers.numbers import (DIGITS, DTMF_DIGITS, IA5_DIGITS, NumberError, check_digits,
-                                 parse_number)
-
     if a.kind is object:
         return v                # checked by the handler (campaign.load's rows, one by one)
     kinds = a.kind if isinstance(a.kind, tuple) else (a.kind,)
