@@ -161,6 +161,11 @@ def state(svc) -> str:
     c = svc.centre
     snap["queues"] = [c.acd.queue_status(q.name, svc.board.line_seconds)
                       for q in c.config.queues]
+    # and what the store keeps that requests write: the do-not-call list, the campaigns
+    # and their lists
+    snap["dnc"] = svc.store.dnc()
+    snap["campaigns"] = [(x["name"], x["state"], len(svc.store.campaign_records(x["name"])))
+                         for x in svc.store.campaigns()]
     return json.dumps(snap, sort_keys=True, default=str)
 
 
