@@ -399,6 +399,7 @@ def _path_str(path: tuple) -> str:
                 # a key with other characters, quoted as TOML quotes it (a key of control
                 # characters or a huge one must not break or flood the message)
                 p = json.dumps(p if len(p) <= 40 else p[:37] + "...", ensure_ascii=False)
+                p = "".join(ch if ch.isprintable() else f"\\u{ord(ch):04x}" for ch in p)
             out += ("." if out else "") + p
     return out
 
