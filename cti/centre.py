@@ -270,10 +270,27 @@ class Centre:
     def _play(self, call: Call, names) -> None:
         if self.prompts is None:
             return
-        audio = b"".join(self.prompts.load(n) for n in names)
+        audio = b"".join(self._prompt(n) for n in names)
+        if not audio and names:
+            # every prompt missing: a moment of silence, so that the flow waiting for the
+            # end of the prompt goes on (the configuration check at load makes this rare)
+            audio = b"\xd5" * 1600     # 200 ms of A-law silence (G.711 table 1a)
         if audio:
             self._trunk_channel(call).play(audio)
             call.playing = True
+
+    def _prompt(self, name: str) -> bytes:
+        """A prompt's audio, or nothing when its file went missing or cannot be read since
+        the server started: logged and counted, never the end of the call."""
+        import logging
+
+        from cti.prompts import PromptError
+        try:
+            return self.prompts.load(name)
+        except (PromptError, OSError) as e:
+            self.counters["prompts_missing"] = self.counters.get("prompts_missing", 0) + 1
+            logging.getLogger("cti.centre").warning("prompt skipped: %s", e)
+            return b""
 
     def _stop_play(self, call: Call) -> None:
         if call.playing or call.moh:
@@ -1528,9 +1545,11 @@ class Centre:
         ``span`` asked for, on an idle FXO line, dialled in DTMF and supervised by its
         tones) and the two are switched through (outbound calls, campaigns, callbacks
         after the peak)."""
+        from drivers.numbers import parse_number
         a = self._agent(agent)
-        if not number.isdigit():
-            raise ValueError(f"{number!r}: a number is digits")
+        # what every line below carries, in its normal form (a NumberError is a ValueError:
+        # a campaign or callback record with a number no line carries fails its dial)
+        number = parse_number(number)
         ext = self.acd.agent_state(agent).extension or a.extension
         if ext is None or ext not in self.analog:
             raise LookupError(f"agent {agent} has no extension")

@@ -35,6 +35,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from drivers.numbers import NumberSet
+
 __all__ = [
     "Dialer", "DialerError", "CampaignConfig", "RetryRule", "Record", "DEFAULT_RULES",
     "MODES", "OUTCOMES", "FINAL_STATES", "outcome_of", "PeakGate",
@@ -354,7 +356,8 @@ class Dialer:
     """Campaigns, their records, the agents they hold and the calls they have out."""
 
     def __init__(self, dnc: Iterable[str] = ()):
-        self.dnc: set[str] = set(dnc)
+        # compared in normal form: +86/0086/trunk 0 written or not (drivers/numbers.py)
+        self.dnc = NumberSet(dnc)
         self.campaigns: dict[str, _Campaign] = {}
         self._attempts: dict[int, _Attempt] = {}
         self._by_call: dict[str, int] = {}

@@ -417,7 +417,7 @@ def _parse_node(c: _Checker, name: str, t: Any, path: tuple) -> Node | None:
         c.err(path, f"must be a table, not {_tname(t)}")
         return None
     kind = t.get("type")
-    if kind not in _KEYS:
+    if not isinstance(kind, str) or kind not in _KEYS:
         if "type" not in t:
             c.err(path + ("type",), f"required (one of {', '.join(NODE_TYPES)})")
         else:

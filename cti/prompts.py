@@ -60,6 +60,7 @@ RATE = 8000                 # G.711: 8000 samples/s, one A-law character each
 MOH = "moh"                 # music on hold
 MOH_SECONDS = 20
 TTS_PREFIX = "tts:"         # a "prompt" that is text to synthesise (the IVR's `say` as="text")
+MAX_TTS_TEXT = 1000         # characters of one text to speak
 
 DIGIT_PROMPTS = tuple(f"digit_{i}" for i in range(10))
 
@@ -241,7 +242,7 @@ def _sox_to_linear(path: Path) -> bytes:
         raise PromptError(f"{path}: not 8 kHz mono 16-bit or A-law, and sox (to convert it) "
                           "is not installed")
     try:
-        p = subprocess.run(["sox", "-V1", str(path), "-t", "raw", "-r", str(RATE), "-c", "1",
+        p = subprocess.run(["sox", "-V1", _path_arg(path), "-t", "raw", "-r", str(RATE), "-c", "1",
                             "-e", "signed-integer", "-b", "16", "-L", "-"],
                            capture_output=True, timeout=60)
     except subprocess.TimeoutExpired:
@@ -415,14 +416,23 @@ _SOX_OUT = ["-r", str(RATE), "-c", "1", "-e", "signed-integer", "-b", "16"]
 
 def _speak(text: str, out: Path, voice: str, speed: int) -> None:
     """espeak-ng (22.05 kHz) through sox to an 8 kHz mono 16-bit WAV, peaks at -3 dBFS."""
-    wav = _run(["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", text],
-               f"speaking {text!r}")
-    _run(["sox", "-V1", "-t", "wav", "-", *_SOX_OUT, str(out), "norm", "-3"],
+    # "--" ends the options: the text is spoken, even "-f/etc/os-release" (which would
+    # otherwise make espeak-ng read that file aloud); NULs and control characters (which
+    # argv cannot carry) become spaces, and a very long text is cut
+    text = "".join(c if c.isprintable() else " " for c in text[:MAX_TTS_TEXT])
+    wav = _run(["espeak-ng", "-v", voice, "-s", str(speed), "--stdout", "--", text],
+               f"speaking {text[:40]!r}")
+    _run(["sox", "-V1", "-t", "wav", "-", *_SOX_OUT, _path_arg(out), "norm", "-3"],
          f"converting {out.name}", stdin=wav)
 
 
+def _path_arg(p) -> str:
+    """A file for a command line, absolute so that it never starts with '-' (an option)."""
+    return os.path.abspath(os.fspath(p))
+
+
 def _sox_tone(out: Path, freq: int, seconds: float) -> None:
-    _run(["sox", "-V1", "-n", *_SOX_OUT, str(out), "synth", f"{seconds:.3f}", "sine", str(freq),
+    _run(["sox", "-V1", "-n", *_SOX_OUT, _path_arg(out), "synth", f"{seconds:.3f}", "sine", str(freq),
           "fade", "0.02", f"{seconds:.3f}", "0.05", "gain", "-10"], f"making {out.name}")
 
 
@@ -463,13 +473,13 @@ def _sox_moh(out: Path) -> None:
         notes = []
         for i, note in enumerate(_MOH_NOTES):
             p = Path(tmp) / f"n{i}.wav"
-            _run(["sox", "-V1", "-n", *_SOX_OUT, str(p), "synth", "0.5", "pluck", note,
+            _run(["sox", "-V1", "-n", *_SOX_OUT, _path_arg(p), "synth", "0.5", "pluck", note,
                   "fade", "0.01", "0.5", "0.15", "gain", "-12"], "making music on hold")
-            notes.append(str(p))
+            notes.append(_path_arg(p))
         phrase = Path(tmp) / "phrase.wav"
-        _run(["sox", "-V1", *notes, str(phrase)], "making music on hold")
+        _run(["sox", "-V1", *notes, _path_arg(phrase)], "making music on hold")
         repeats = MOH_SECONDS // 4 - 1
-        _run(["sox", "-V1", str(phrase), str(out), "repeat", str(repeats),
+        _run(["sox", "-V1", _path_arg(phrase), _path_arg(out), "repeat", str(repeats),
               "trim", "0", f"{RATE * MOH_SECONDS}s"], "making music on hold")
 
 

@@ -25,6 +25,7 @@ import json
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import time
@@ -37,6 +38,8 @@ from cti.bus import EventLog, Published, Publisher, ReplayGap
 from cti.config import MAX_SPANS, Config
 from cti.report import FXO_TRUNKS, IVR_SPAN
 from drivers.board import Audio, Board, DFrame, DFrameSent, SpanAlarm
+from drivers.numbers import (DIGITS, DTMF_DIGITS, IA5_DIGITS, NumberError, check_digits,
+                             parse_number)
 from drivers.sig.pri import ChannelsRestarted, DChannelDown, DChannelUp
 
 __all__ = ["RequestError", "Service", "serve", "run", "PROTOCOL_VERSION"]
@@ -46,6 +49,7 @@ log = logging.getLogger("cti.server")
 PROTOCOL_VERSION = 1
 MAX_LISTEN_SECONDS = 60.0
 MAX_REQUEST_BYTES = 1 << 20
+MAX_MESSAGE = 2000         # characters of an error message (the list of ops is the longest)
 CATCH_UP_BATCH = 50          # ticks run before the loop lets requests in again
 
 #: Requests that change what agents and calls do, written to the log when done (who, what)
@@ -72,7 +76,10 @@ class RequestError(Exception):
         super().__init__(message)
 
     def to_dict(self) -> dict:
-        d = {"code": self.code, "message": self.message}
+        msg = self.message
+        if len(msg) > MAX_MESSAGE:      # a backstop: messages cut what they repeat
+            msg = msg[:MAX_MESSAGE - 3] + "..."
+        d = {"code": self.code, "message": msg}
         if self.field:
             d["field"] = self.field
         return d
@@ -82,15 +89,38 @@ class RequestError(Exception):
 
 _MISSING = object()
 
+MAX_STR = 256            # characters of a string argument unless its Arg says otherwise
+MAX_ITEMS = 1000         # items of an array argument unless its Arg says otherwise
+MAX_DEPTH = 4            # nesting of free data (attached data, rules)
+MAX_NODES = 256          # values in one free-data argument
+MAX_INT = 2 ** 63 - 1    # what SQLite stores
+SHOWN = 40               # characters of a value an error message repeats
+
 
 @dataclass(frozen=True)
 class Arg:
+    """One argument of an op: its JSON type, and what the layer it reaches accepts.
+
+    ``max_len``: characters of a string (default :data:`MAX_STR`), items of an array
+    (default :data:`MAX_ITEMS`), keys of an object. ``text``: the content a string must
+    have where it reaches a stack: ``"number"`` (a telephone number, replaced by its
+    normal form, drivers/numbers.py), ``"ia5"`` (Q.931 number digits 0-9 * #, as given),
+    ``"dtmf"`` (Q.23 keys 0-9 * # A-D), ``"digits"`` (ASCII 0-9). ``items``: the Arg of
+    every array item. ``fields``: the Args of an object with a fixed set of keys; without
+    it an object is free data (JSON values, at most :data:`MAX_DEPTH` deep and
+    :data:`MAX_NODES` values).
+    """
+
     kind: type | tuple
     required: bool = False
     default: Any = None
     choices: tuple | None = None
     lo: float | None = None
     hi: float | None = None
+    max_len: int | None = None
+    text: str | None = None
+    items: "Arg | None" = None
+    fields: "dict[str, Arg] | None" = None
 
 
 _TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
@@ -104,58 +134,189 @@ def _jtype(v: Any) -> str:
             list: "an array", dict: "an object"}.get(type(v), type(v).__name__)
 
 
-def check_args(op: str, spec: dict[str, Arg], args: Any) -> dict:
+def _shown(v: Any) -> str:
+    """``repr(v)`` cut to :data:`SHOWN` characters: an error never echoes a huge value."""
+    if isinstance(v, (list, dict)):
+        return f"{_jtype(v)} of {len(v)} {'items' if isinstance(v, list) else 'keys'}"
+    r = repr(v)
+    return r if len(r) <= SHOWN else r[:SHOWN - 3] + "..."
+
+
+def _text_problem(v: str) -> str | None:
+    """Why a string cannot be stored or shown as text: lone surrogates (not Unicode that
+    UTF-8 or SQLite take) and control characters."""
+    for c in v:
+        o = ord(c)
+        if 0xD800 <= o <= 0xDFFF:
+            return "is not valid Unicode (a lone surrogate)"
+        if o < 0x20 and c != "\t" or o == 0x7F:
+            return f"has a control character (U+{o:04X})"
+    return None
+
+
+def _check_data(v: Any, f: str, depth: int, count: list) -> None:
+    """Free data (attached data, rules): JSON values, bounded in depth and size."""
+    count[0] += 1
+    if count[0] > MAX_NODES:
+        raise RequestError("bad_arg", f"more than {MAX_NODES} values", f)
+    if v is None or isinstance(v, bool):
+        return
+    if isinstance(v, int):
+        if abs(v) > MAX_INT:
+            raise RequestError("bad_arg", "integer out of range (64 bits)", f)
+        return
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise RequestError("bad_arg", f"must be a finite number, not {v!r}", f)
+        return
+    if isinstance(v, str):
+        if len(v) > 1024:
+            raise RequestError("bad_arg", f"string of {len(v)} characters: at most 1024", f)
+        why = _text_problem(v)
+        if why:
+            raise RequestError("bad_arg", f"string {why}", f)
+        return
+    if not isinstance(v, (list, dict)):
+        raise RequestError("bad_arg", f"must be JSON data, not {_jtype(v)}", f)
+    if depth >= MAX_DEPTH:
+        raise RequestError("bad_arg", f"nested more than {MAX_DEPTH} deep", f)
+    if isinstance(v, list):
+        for i, x in enumerate(v):
+            _check_data(x, f"{f}[{i}]", depth + 1, count)
+        return
+    for k, x in v.items():
+        if not isinstance(k, str) or len(k) > 64 or _text_problem(k):
+            raise RequestError("bad_arg", f"key {_shown(k)}: keys are text of at most 64 "
+                               "characters", f)
+        _check_data(x, f"{f}.{k}", depth + 1, count)
+
+
+def check_value(a: Arg, v: Any, f: str) -> Any:
+    """``v`` checked against ``a`` (its normal form for ``text="number"``); a
+    :class:`RequestError` naming field ``f`` otherwise."""
+    if a.kind is object:
+        return v                # checked by the handler (campaign.load's rows, one by one)
+    kinds = a.kind if isinstance(a.kind, tuple) else (a.kind,)
+    if float in kinds and int not in kinds:
+        kinds = kinds + (int,)
+    if isinstance(v, bool) and bool not in kinds or not isinstance(v, kinds):
+        want = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds if k is not int
+                           or float not in kinds)
+        got = _shown(v) if isinstance(v, (list, dict)) else f"{_jtype(v)} {_shown(v)}"
+        raise RequestError("bad_arg", f"must be {want}, not {got}", f)
+    if isinstance(v, float) and not math.isfinite(v):
+        raise RequestError("bad_arg", f"must be a finite number, not {v!r}", f)
+    if isinstance(v, int) and not isinstance(v, bool) and abs(v) > MAX_INT:
+        raise RequestError("bad_arg", "integer out of range (64 bits)", f)
+    if isinstance(v, str):
+        limit = a.max_len or MAX_STR
+        if len(v) > limit:
+            raise RequestError("bad_arg", f"{len(v)} characters: at most {limit}", f)
+        why = _text_problem(v)
+        if why:
+            raise RequestError("bad_arg", f"{_shown(v)} {why}", f)
+        try:
+            if a.text and v == "" and not a.required:
+                pass            # an optional number left empty: none (sim.call from="")
+            elif a.text == "ia5":
+                v = check_digits(v, IA5_DIGITS, what="a number (IA5 digits 0-9 * #, Q.931 "
+                                 "4.5.8)", max_len=limit)
+            elif a.text == "number":
+                v = parse_number(v, what="a number")
+            elif a.text == "dtmf":
+                v = check_digits(v, DTMF_DIGITS, what="DTMF digits (0-9 * # A-D)",
+                                 max_len=limit)
+            elif a.text == "digits":
+                v = check_digits(v, DIGITS, what="digits (0-9)", max_len=limit)
+        except NumberError as e:
+            raise RequestError("bad_arg", str(e), f) from None
+    if a.choices is not None and v not in a.choices:
+        raise RequestError("bad_arg", f"{_shown(v)} is not one of "
+                           f"{', '.join(map(str, a.choices))}", f)
+    if isinstance(v, (int, float)) and (a.lo is not None and v < a.lo or
+                                        a.hi is not None and v > a.hi):
+        if a.hi is None:
+            raise RequestError("bad_arg", f"{v!r} is too small: the least is {a.lo:g}", f)
+        raise RequestError("bad_arg", f"{_shown(v)} is out of range {a.lo:g}..{a.hi:g}", f)
+    if isinstance(v, list):
+        limit = a.max_len or MAX_ITEMS
+        if len(v) > limit:
+            raise RequestError("bad_arg", f"{len(v)} items: at most {limit}", f)
+        if a.items is not None:
+            v = [check_value(a.items, x, f"{f}[{i}]") for i, x in enumerate(v)]
+        else:
+            _check_data(v, f, 0, [0])
+    elif isinstance(v, dict):
+        if a.fields is not None:
+            v = check_args(None, a.fields, v, f)
+        else:
+            if a.max_len is not None and len(v) > a.max_len:
+                raise RequestError("bad_arg", f"{len(v)} keys: at most {a.max_len}", f)
+            _check_data(v, f, 0, [0])
+    return v
+
+
+def _key(k: Any) -> str:
+    k = str(k)
+    return k if len(k) <= SHOWN else k[:SHOWN - 3] + "..."
+
+
+def _subject(op: str | None) -> str:
+    """The field an op acts on, to name when a stack refuses it: its last required
+    argument (``args.call`` of pri.answer, ``args.agent`` of agent.ready), or ``op``."""
+    spec = OPS.get(op) if op else None
+    names = [n for n, a in (spec or {}).items() if a.required]
+    return f"args.{names[-1]}" if names else "op"
+
+
+def check_args(op: str | None, spec: dict[str, Arg], args: Any, prefix: str = "args") -> dict:
     """Check ``args`` against ``spec``: every error names ``args.<name>``."""
     if args is None:
         args = {}
     if not isinstance(args, dict):
-        raise RequestError("bad_arg", f"args must be an object, not {_jtype(args)}", "args")
+        raise RequestError("bad_arg", f"{prefix} must be an object, not {_jtype(args)}", prefix)
     for k in args:
         if k not in spec:
             known = ", ".join(spec) or "none"
-            raise RequestError("bad_arg", f"unknown argument for {op} (known: {known})",
-                               f"args.{k}")
+            where = f"for {op}" if op else "here"
+            raise RequestError("bad_arg", f"unknown argument {where} (known: {known})",
+                               f"{prefix}.{_key(k)}")
     out = {}
     for name, a in spec.items():
-        f = f"args.{name}"
+        f = f"{prefix}.{name}"
         if name not in args or args[name] is None:
             if a.required:
-                raise RequestError("bad_arg", f"missing: {op} needs {name}", f)
+                raise RequestError("bad_arg", f"missing: {op or prefix} needs {name}", f)
             out[name] = a.default
             continue
-        v = args[name]
-        kinds = a.kind if isinstance(a.kind, tuple) else (a.kind,)
-        if float in kinds and int not in kinds:
-            kinds = kinds + (int,)
-        if isinstance(v, bool) and bool not in kinds or not isinstance(v, kinds):
-            want = " or ".join(_TYPE_NAMES.get(k, k.__name__) for k in kinds if k is not int
-                               or float not in kinds)
-            raise RequestError("bad_arg", f"must be {want}, not {_jtype(v)} {v!r}", f)
-        if isinstance(v, float) and not math.isfinite(v):
-            raise RequestError("bad_arg", f"must be a finite number, not {v!r}", f)
-        if a.choices is not None and v not in a.choices:
-            raise RequestError("bad_arg", f"{v!r} is not one of {', '.join(map(str, a.choices))}",
-                               f)
-        if a.lo is not None and v < a.lo or a.hi is not None and v > a.hi:
-            if a.hi is None:
-                raise RequestError("bad_arg", f"{v!r} is too small: the least is {a.lo:g}", f)
-            raise RequestError("bad_arg", f"{v!r} is out of range {a.lo:g}..{a.hi:g}", f)
-        out[name] = v
+        out[name] = check_value(a, args[name], f)
     return out
 
 
 SPAN = Arg(int, required=True, lo=1, hi=MAX_SPANS)
 CALL = Arg(int, required=True, lo=0)
-AGENT = Arg(str, required=True)
+ID = Arg(str, required=True, max_len=64)        # agent ids, call ids, queue and campaign names
+AGENT = ID
 CAUSE = Arg(int, default=16, lo=1, hi=127)     # Q.850 cause value
-CHANNEL = Arg(str, required=True)
+CHANNEL = Arg(str, required=True, max_len=16)
+REASON = Arg(str, max_len=128)
 LOOPBACK_MODES = ("off", "local", "line", "payload")
 DIRECTIONS = ("both", "to_board", "to_exchange", "to-board", "to-exchange")
+DATA = Arg(dict)                               # attached data: free JSON, bounded
+MAX_RECORDS = 100_000                          # rows of one campaign.load
+MAX_REPORT_INTERVALS = 5000                    # rows of one report.losses
+MAX_REFUSED_SHOWN = 100                        # refused rows a campaign.load reply lists
+
+#: A campaign row (cti/store.py add_campaign_records): the number dialled, a name and
+#: data shown to the agent.
+RECORD = {"number": Arg(str, required=True, text="number"), "name": Arg(str, max_len=128),
+          "data": DATA}
 
 OPS: dict[str, dict[str, Arg]] = {
     "ping": {},
     "snapshot": {},
-    "replay": {"after": Arg(int, required=True, lo=0), "topics": Arg(list)},
+    "replay": {"after": Arg(int, required=True, lo=0),
+               "topics": Arg(list, max_len=64, items=Arg(str, max_len=128))},
     "board.list": {},
     "board.show": {},
     "span.show": {"span": SPAN},
@@ -170,7 +331,7 @@ OPS: dict[str, dict[str, Arg]] = {
     "channel.show": {"channel": CHANNEL},
     "channel.tone": {"channel": CHANNEL,
                      "freq": Arg(float, lo=0, hi=4000),
-                     "dtmf": Arg(str),
+                     "dtmf": Arg(str, max_len=64, text="dtmf"),
                      "tone": Arg(str, choices=("dial", "ringback", "busy", "congestion")),
                      "capture": Arg(bool, default=False),
                      "freq2": Arg(float, default=0, lo=0, hi=4000),
@@ -189,7 +350,10 @@ OPS: dict[str, dict[str, Arg]] = {
     "sim.loopback": {"span": SPAN,
                      "mode": Arg(str, required=True, choices=("line", "payload", "off"))},
     "sim.stats": {"span": SPAN},
-    "sim.call": {"span": SPAN, "from": Arg(str, default=""), "to": Arg(str, required=True),
+    # the simulated exchange sends what a network may send (Q.931 IA5 digits), checked
+    # by the stacks it reaches, not normalised
+    "sim.call": {"span": SPAN, "from": Arg(str, default="", max_len=32, text="ia5"),
+                 "to": Arg(str, required=True, max_len=32, text="ia5"),
                  "overlap": Arg(bool, default=False),
                  "hangup_after": Arg(float, lo=0, hi=86_400)},
     "sim.hangup": {"span": SPAN, "call": CALL, "cause": CAUSE},
@@ -199,61 +363,66 @@ OPS: dict[str, dict[str, Arg]] = {
                     "peak": Arg(float, default=300.0, lo=0, hi=100_000),
                     "seconds": Arg(float, default=120.0, lo=1, hi=86_400),
                     "seed": Arg(int, default=1, lo=0), "agents_login": Arg(bool, default=True)},
-    "sim.dtmf": {"channel": CHANNEL, "digits": Arg(str, required=True)},
+    "sim.dtmf": {"channel": CHANNEL, "digits": Arg(str, required=True, max_len=64, text="dtmf")},
     "sim.phone": {"port": Arg(int, required=True, lo=1, hi=4096),
                   "action": Arg(str, required=True,
                                 choices=("lift", "hangup", "flash", "dial", "status")),
-                  "digits": Arg(str)},
+                  "digits": Arg(str, max_len=64, text="dtmf")},
     "pri.list": {},
-    "pri.place": {"span": SPAN, "to": Arg(str, required=True), "from": Arg(str, default=""),
-                   "timeslot": Arg(int, lo=1, hi=31)},
+    "pri.place": {"span": SPAN, "to": Arg(str, required=True, max_len=20, text="ia5"),
+                  "from": Arg(str, default="", max_len=20, text="ia5"),
+                  "timeslot": Arg(int, lo=1, hi=31)},
     "pri.answer": {"span": SPAN, "call": CALL},
     "pri.reject": {"span": SPAN, "call": CALL, "cause": Arg(int, default=21, lo=1, hi=127)},
     "pri.hangup": {"span": SPAN, "call": CALL, "cause": CAUSE},
     "agent.login": {"agent": AGENT, "extension": Arg(int, lo=1, hi=4096)},
     "agent.logout": {"agent": AGENT},
     "agent.ready": {"agent": AGENT},
-    "agent.not_ready": {"agent": AGENT, "reason": Arg(str, default="")},
+    "agent.not_ready": {"agent": AGENT, "reason": Arg(str, default="", max_len=128)},
     "agent.show": {"agent": AGENT},
     "agent.list": {},
-    "queue.show": {"queue": Arg(str, required=True)},
+    "queue.show": {"queue": ID},
     "queue.list": {},
     "call.list": {},
-    "call.show": {"call": Arg(str, required=True)},
-    "call.hangup": {"call": Arg(str, required=True)},
-    "call.transfer": {"call": Arg(str, required=True), "to": Arg(str, required=True),
-                      "data": Arg(dict)},
-    "call.hold": {"call": Arg(str, required=True)},
-    "call.retrieve": {"call": Arg(str, required=True)},
-    "call.supervise": {"call": Arg(str, required=True), "supervisor": AGENT,
+    "call.show": {"call": ID},
+    "call.hangup": {"call": ID},
+    "call.transfer": {"call": ID, "to": ID, "data": DATA},
+    "call.hold": {"call": ID},
+    "call.retrieve": {"call": ID},
+    "call.supervise": {"call": ID, "supervisor": AGENT,
                        "mode": Arg(str, default="monitor",
                                    choices=("monitor", "whisper", "barge", "conference"))},
-    "call.consult": {"call": Arg(str, required=True), "to": AGENT},
-    "call.transfer_complete": {"call": Arg(str, required=True), "data": Arg(dict)},
-    "call.answer": {"call": Arg(str, required=True), "agent": Arg(str)},
-    "call.pickup": {"call": Arg(str, required=True), "agent": AGENT},
-    "call.record": {"call": Arg(str, required=True), "on": Arg(bool, default=True)},
+    "call.consult": {"call": ID, "to": AGENT},
+    "call.transfer_complete": {"call": ID, "data": DATA},
+    "call.answer": {"call": ID, "agent": Arg(str, max_len=64)},
+    "call.pickup": {"call": ID, "agent": AGENT},
+    "call.record": {"call": ID, "on": Arg(bool, default=True)},
     "agent.dnd": {"agent": AGENT, "on": Arg(bool, default=True)},
-    "agent.forward": {"agent": AGENT, "to": Arg(str, default="")},
-    "call.make": {"agent": AGENT, "to": Arg(str, required=True), "span": Arg(int, lo=1, hi=64)},
-    "campaign.create": {"campaign": Arg(str, required=True),
+    "agent.forward": {"agent": AGENT, "to": Arg(str, default="", max_len=70)},
+    "call.make": {"agent": AGENT, "to": Arg(str, required=True, text="number"),
+                  "span": Arg(int, lo=1, hi=64)},
+    "campaign.create": {"campaign": ID,
                         "mode": Arg(str, default="progressive", choices=("preview", "progressive")),
-                        "agents": Arg(list), "rules": Arg(dict),
+                        "agents": Arg(list, max_len=10_000, items=Arg(str, max_len=64)),
+                        "rules": Arg(dict),
                         "no_answer_timeout": Arg(float, lo=1, hi=600),
                         "agent_answer_timeout": Arg(float, lo=1, hi=600)},
-    "campaign.load": {"campaign": Arg(str, required=True), "records": Arg(list, required=True)},
-    "campaign.start": {"campaign": Arg(str, required=True)},
-    "campaign.pause": {"campaign": Arg(str, required=True)},
-    "campaign.stop": {"campaign": Arg(str, required=True)},
-    "campaign.show": {"campaign": Arg(str, required=True)},
+    # rows are checked one by one in the handler: a bad row is refused with its index,
+    # the others load
+    "campaign.load": {"campaign": ID, "records": Arg(list, required=True, max_len=MAX_RECORDS,
+                                                     items=Arg(object))},
+    "campaign.start": {"campaign": ID},
+    "campaign.pause": {"campaign": ID},
+    "campaign.stop": {"campaign": ID},
+    "campaign.show": {"campaign": ID},
     "campaign.list": {},
-    "campaign.next": {"campaign": Arg(str, required=True), "agent": AGENT},
+    "campaign.next": {"campaign": ID, "agent": AGENT},
     "campaign.dial": {"agent": AGENT},
     "campaign.skip": {"agent": AGENT},
-    "dnc.add": {"number": Arg(str, required=True), "reason": Arg(str)},
-    "dnc.remove": {"number": Arg(str, required=True)},
+    "dnc.add": {"number": Arg(str, required=True, text="number"), "reason": REASON},
+    "dnc.remove": {"number": Arg(str, required=True, text="number")},
     "dnc.list": {},
-    "report.losses": {"start": Arg(float), "end": Arg(float),
+    "report.losses": {"start": Arg(float, lo=0, hi=1e11), "end": Arg(float, lo=0, hi=1e11),
                       "interval": Arg(float, default=3600.0, lo=1, hi=86_400 * 31),
                       "sla": Arg(float, default=20.0, lo=0, hi=3600),
                       "blocking": Arg(float, default=0.01, lo=1e-6, hi=0.5),
@@ -378,6 +547,10 @@ class Service:
         # (a simulation faster than real time may pass NORMAL: see cti.store's docstring)
         self.store = Store(os.path.join(home, "cti.db"), synchronous=self.store_synchronous)
         if not os.path.isdir(cc.prompts_dir) or not os.listdir(cc.prompts_dir):
+            make_default_prompts(cc.prompts_dir)
+        elif os.path.realpath(cc.prompts_dir).startswith(os.path.realpath(home) + os.sep):
+            # inside the home: what is missing (a newer prompt, one deleted) is made, as
+            # the configuration check at load counted on (cti/config.py _KnownPrompts)
             make_default_prompts(cc.prompts_dir)
         prompts = PromptLibrary(cc.prompts_dir)
         if cc.survey_queues and "survey" not in prompts:
@@ -763,8 +936,8 @@ class Service:
             op = req["op"]
             spec = OPS.get(op)
             if spec is None:
-                raise RequestError("unknown_op", f"unknown op {op!r} (ops: {', '.join(OPS)})",
-                                   "op")
+                raise RequestError("unknown_op", f"unknown op {_shown(op)} (ops: "
+                                   f"{', '.join(OPS)})", "op")
             args = check_args(op, spec, req.get("args"))
             fn = getattr(self, "op_" + op.replace(".", "_"))
             if op in ("channel.listen", "channel.tone"):   # may answer in a later tick
@@ -781,8 +954,10 @@ class Service:
             return self._error(rid if rid is not None else e.rid, e)
         except ReplayGap as e:
             return self._error(rid, RequestError("replay_gap", str(e), "args.after"))
-        except (ValueError, LookupError, TypeError) as e:
-            return self._error(rid, RequestError("failed", f"{type(e).__name__}: {e}"))
+        except (ValueError, LookupError) as e:
+            # a stack or the centre refused what the door let through ("CONNECT not
+            # allowed in ACTIVE"): the thing acted on is at fault
+            return self._error(rid, RequestError("failed", str(e), _subject(op)))
         except Exception as e:  # the server keeps running whatever one request does
             from cti.centre import CallFailed
             if isinstance(e, CallFailed):
@@ -790,8 +965,9 @@ class Service:
                 return self._error(rid, RequestError("internal", str(e)))
             self._server_error(f"request.{op}" if isinstance(op, str) else "request", e)
             name = type(e).__name__
-            if name.endswith("Error") and type(e).__module__.startswith("drivers"):
-                return self._error(rid, RequestError("failed", str(e)))
+            if name.endswith("Error") and type(e).__module__.startswith(("drivers", "cti")) \
+                    and name not in ("TypeError", "AttributeError", "KeyError"):
+                return self._error(rid, RequestError("failed", str(e), _subject(op)))
             return self._error(rid, RequestError("internal", f"{name}: {e}"))
 
     @staticmethod
@@ -822,6 +998,8 @@ class Service:
                 req = json.loads(raw)
             except json.JSONDecodeError as e:
                 raise RequestError("bad_request", f"request is not JSON: {e}") from None
+            except RecursionError:      # [[[[... a megabyte deep
+                raise RequestError("bad_request", "request nested too deep") from None
         if not isinstance(req, dict):
             raise RequestError("bad_request", f"request must be a JSON object, not "
                                f"{_jtype(req)}")
@@ -834,7 +1012,7 @@ class Service:
         for k in req:
             if k not in ("id", "op", "args"):
                 raise RequestError("bad_request", "unknown request field (fields: id, op, args)",
-                                   k, rid=rid)
+                                   _key(k), rid=rid)
         if "op" not in req:
             raise RequestError("bad_request", "missing: every request has an op", "op",
                                rid=rid)
@@ -1257,8 +1435,12 @@ class Service:
         c = self._centre()
         if a["agent"] not in c.agents:
             raise RequestError("not_found", f"no agent {a['agent']!r} (agents: "
-                               f"{', '.join(c.agents)})", "args.agent")
-        return fn(self.board.line_seconds, a["agent"], *extra)
+                               f"{_some(c.agents)})", "args.agent")
+        from cti.acd import AcdError
+        try:
+            return fn(self.board.line_seconds, a["agent"], *extra)
+        except AcdError as e:           # "agent '1004' is logged out": the agent's state
+            raise RequestError("failed", str(e), "args.agent") from None
 
     def op_agent_login(self, a):
         c = self._centre()
@@ -1306,7 +1488,7 @@ class Service:
         c = self._centre()
         if call_id not in c.calls:
             raise RequestError("not_found", f"no call {call_id!r} (calls: "
-                               f"{', '.join(c.calls) or 'none'})", "args.call")
+                               f"{_some(c.calls)})", "args.call")
         return c
 
     def _consulted(self, call_id: str) -> str:
@@ -1425,8 +1607,7 @@ class Service:
         c = self._centre()
         if a["agent"] not in c.agents:
             raise RequestError("not_found", f"no agent {a['agent']!r}", "args.agent")
-        if not a["to"].isdigit():
-            raise RequestError("bad_arg", f"{a['to']!r}: a number is digits", "args.to")
+        # (args.to is checked and in its normal form: check_value, drivers/numbers.py)
         return self._centre_call(lambda: c.make_call(self.board.line_seconds, a["agent"],
                                                      a["to"], a["span"]), a, "args.to")
 
@@ -1454,7 +1635,7 @@ class Service:
         cs = self._campaigns()
         if a["campaign"] not in cs.dialer.campaigns:
             raise RequestError("not_found", f"no campaign {a['campaign']!r} (campaigns: "
-                               f"{', '.join(cs.dialer.campaigns) or 'none'})", "args.campaign")
+                               f"{_some(cs.dialer.campaigns)})", "args.campaign")
         return a["campaign"]
 
     def _dialer_agent(self, a) -> str:
@@ -1477,14 +1658,31 @@ class Service:
 
     def op_campaign_load(self, a):
         name = self._campaign_name(a)
+        # each row is checked at the door: a bad one is refused with its index (and the
+        # field at fault), the others load
+        rows, index, refused, first = [], [], [], None
+        for i, row in enumerate(a["records"]):
+            try:
+                rows.append(check_args(None, RECORD, row, f"args.records[{i}]"))
+                index.append(i)
+            except RequestError as e:
+                first = first or e
+                refused.append({"index": i, "field": e.field, "message": e.to_dict()["message"]}
+                               if len(refused) < MAX_REFUSED_SHOWN else None)
+        if first is not None and not rows:
+            raise first             # nothing would load: the request is refused as a whole
         # store messages name the row: "campaign_records[3].number: ..." -> args.records[3].number
         try:
-            return self.campaigns.load(self.board.line_seconds, name, a["records"])
+            out = self.campaigns.load(self.board.line_seconds, name, rows)
         except ValueError as e:
             head = str(e).split(":", 1)[0]
-            f = "args.records" + head[len("campaign_records"):] \
-                if head.startswith("campaign_records[") else "args.records"
+            m = re.match(r"campaign_records\[(\d+)\](.*)", head)
+            f = f"args.records[{index[int(m.group(1))]}]{m.group(2)}" \
+                if m and int(m.group(1)) < len(index) else "args.records"
             raise RequestError("bad_arg", str(e), f) from None
+        out["refused"] = [r for r in refused if isinstance(r, dict)]
+        out["refused_count"] = len(refused)
+        return out
 
     def _campaign_state(self, a, state):
         name = self._campaign_name(a)
@@ -1525,8 +1723,6 @@ class Service:
 
     def op_dnc_add(self, a):
         cs = self._campaigns()
-        if not a["number"].isdigit():
-            raise RequestError("bad_arg", f"{a['number']!r}: a number is digits", "args.number")
         return cs.dnc_add(self.board.line_seconds, a["number"], a["reason"])
 
     def op_dnc_remove(self, a):
@@ -1541,6 +1737,14 @@ class Service:
             raise RequestError("not_supported", "no store: no call centre configured", "op")
         end = a["end"] if a["end"] is not None else self.ts() + 1
         start = a["start"] if a["start"] is not None else end - 86_400
+        if end <= start:
+            raise RequestError("bad_arg", f"end {end:g} is not after start {start:g}",
+                               "args.end")
+        if (end - start) / a["interval"] > MAX_REPORT_INTERVALS:
+            # the work grows with the intervals: a year by the second is refused here
+            raise RequestError("bad_arg", f"{(end - start) / a['interval']:.0f} intervals: at "
+                               f"most {MAX_REPORT_INTERVALS} (a longer interval, or a shorter "
+                               "range)", "args.interval")
         return loss_report(self.store, start, end, interval=a["interval"], sla_seconds=a["sla"],
                            target_blocking=a["blocking"],
                            service_level_target=a["service_level"], shrinkage=a["shrinkage"],
@@ -1555,6 +1759,13 @@ class Service:
     def op_shutdown(self, a):
         self.stopping = True
         return {"stopping": True, "seq": self.log.last_seq}
+
+
+def _some(names, n: int = 10) -> str:
+    """The first ``n`` of ``names`` for an error message (a peak has a thousand calls)."""
+    names = list(names)
+    more = f" and {len(names) - n} more" if len(names) > n else ""
+    return ", ".join(_key(x) for x in names[:n]) + more if names else "none"
 
 
 def _ranges(nums: list[int]) -> str:

@@ -196,12 +196,17 @@ def test_campaign_requests_name_the_field(prompts_dir):
         assert s.fail("campaign.create", campaign="callbacks")["field"] == "args"
         s.req("campaign.create", campaign="c")
         assert s.fail("campaign.create", campaign="c")["field"] == "args.campaign"
-        e = s.fail("campaign.load", campaign="c", records=[{"number": "123"},
-                                                           {"number": "12a"}])
-        assert e["field"] == "args.records[1].number"
+        e = s.fail("campaign.load", campaign="c", records=[{"number": "12a"}])
+        assert e["field"] == "args.records[0].number"
         assert s.req("campaign.show", campaign="c")["records"] == 0     # nothing loaded
         e = s.fail("campaign.load", campaign="c", records=[{"number": "1", "phone": "2"}])
         assert e["field"] == "args.records[0].phone"
+        # a bad row among good ones is refused with its index; the others load
+        r = s.req("campaign.load", campaign="c", records=[{"number": "123"},
+                                                          {"number": "12a"}])
+        assert r["loaded"] == 1 and r["refused_count"] == 1
+        assert r["refused"][0]["index"] == 1
+        assert r["refused"][0]["field"] == "args.records[1].number"
         assert s.fail("campaign.start", campaign="nope")["field"] == "args.campaign"
         assert s.fail("campaign.next", campaign="c", agent="1001")["field"] == "args.campaign"
         assert s.fail("campaign.dial", agent="1001")["field"] == "args.agent"

@@ -140,7 +140,7 @@ def err(svc, op, **args):
      "bad_arg", "args.direction"),
     (b'{"id": 3, "op": "replay", "args": {"after": -1}}', "bad_arg", "args.after"),
     (b'{"id": 3, "op": "replay", "args": {"after": 0, "topics": [1]}}', "bad_arg",
-     "args.topics"),
+     "args.topics[0]"),
 ])
 def test_bad_requests_name_the_field(svc, raw, code, field):
     r = svc.handle(raw)

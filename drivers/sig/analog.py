@@ -31,11 +31,13 @@ flash 100..750 ms (the board reports longer on-hook as a hang-up).
 """
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections import Counter, deque
 from dataclasses import dataclass
 
 from drivers.board import Event
+from drivers.numbers import fit_caller_id
 from drivers.sig.wake import LineGroup
 
 __all__ = [
@@ -778,6 +780,18 @@ class Fxs(_Machine):
             self._emit(Disconnected(call, "busy"))
             self.counters["calls_busy"] += 1
             return call
+        withheld = False
+        if (req.number or req.name) and self.config.caller_id in ("fsk", "dtmf"):
+            # a network number the phone's caller ID cannot carry (21 digits, say) is
+            # withheld (the phone shows "unavailable") and counted, rather than failing
+            # the call (drivers/numbers.py)
+            number, name, notes = fit_caller_id(req.number, req.name,
+                                                dtmf=self.config.caller_id == "dtmf")
+            for note in notes:
+                self.counters["caller_id_" + note] += 1
+            if notes:
+                req = dataclasses.replace(req, number=number, name=name)
+                withheld = number is None and "number_withheld" in notes
         self.call = call
         self.state = FxsState.RINGING
         self._alert = req
@@ -785,15 +799,15 @@ class Fxs(_Machine):
         self._ring_index = 0
         self._cid_sent = False
         cfg = self.config
-        if req.number and cfg.caller_id == "fsk":
+        if (req.number or withheld) and cfg.caller_id == "fsk":
             need = cfg.cid_delay + fsk_caller_id_seconds(req.number, req.name) + cfg.cid_guard
             self._cid_slot = _cid_slot(cadence, need)
         else:
             self._cid_slot = (-1, 0.0)
-        if req.number and cfg.caller_id == "dtmf":
-            self._cmd(SendCallerId(req.number, req.name, "dtmf", now))
+        if (req.number or withheld) and cfg.caller_id == "dtmf":
+            self._cmd(SendCallerId(req.number or "", req.name, "dtmf", now))
             self._cid_sent = True
-            self._cid_end = now + dtmf_caller_id_seconds(req.number)
+            self._cid_end = now + dtmf_caller_id_seconds(req.number or "B00")
             self._start("ring_on", self._cid_end + cfg.dtmf_cid_gap)
         else:
             self._timer_ring_on(now)

@@ -319,7 +319,8 @@ class R2State(enum.Enum):
 
 
 def _digit_tone(ch: str) -> int:
-    if not ch.isdigit() or len(ch) != 1:
+    # ASCII digits only: str.isdigit() takes "１" and "٣" too, which no MF tone is
+    if len(ch) != 1 or ch not in "0123456789":
         raise R2Error(f"not a digit: {ch!r}")
     return 10 if ch == "0" else int(ch)
 
