@@ -28,6 +28,7 @@ import array
 import logging
 import os
 import struct
+import time
 
 from cti.diskwriter import DiskWriter, flush_all
 from drivers.codecs import alaw_decode, ulaw_decode
@@ -55,6 +56,12 @@ def _wav_header(channels: int, data_bytes: int) -> bytes:
     return (b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVE"
             + b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, RATE, RATE * align, align, 16)
             + b"data" + struct.pack("<I", data_bytes))
+
+
+#: seconds between two warnings of audio dropped as the writer was behind
+DROP_LOG_INTERVAL = 10.0
+_dropped_since = 0                  # frames dropped since the last warning
+_drop_logged = float("-inf")
 
 
 class _WavFile:
@@ -121,8 +128,16 @@ class _WavFile:
         self.frames += frames
         # the hole reads as zeros; extending the file makes a gap at the end one too
         os.ftruncate(self.fd, _HEADER + self.frames * 2 * self.channels)
-        log.warning("%s: %.2f s of audio dropped (the disk writer was behind), left as "
-                    "silence", self.path, frames / RATE)
+        global _dropped_since, _drop_logged
+        _dropped_since += frames
+        now = time.monotonic()
+        if now - _drop_logged >= DROP_LOG_INTERVAL:
+            # a disk that stays slow drops a block of every call each second: one line
+            # now and then, not one per block
+            log.warning("recordings: %.1f s of audio dropped since the last report (the "
+                        "disk writer behind; written as silence), %s the latest",
+                        _dropped_since / RATE, self.path)
+            _dropped_since, _drop_logged = 0, now
 
     def _sizes(self) -> None:
         # the sizes cover what is on disk: a process killed now leaves a readable WAV (the
@@ -261,7 +276,9 @@ class Recording:
     def close(self) -> str | None:
         """Queue what is held and the file's completion; return the path at once (None: the
         writer already found that no file can be made; ``error`` says why). The file is
-        complete once the writer has got to it (``flush``)."""
+        complete once the writer has got to it (``flush``). The open is queued when the
+        recording starts, so a bad directory is known by then; a write that fails after
+        this (the disk filling in the last second) leaves the named file short, logged."""
         if not self._closed:
             self._flush(pad=True)
         if not self._closed:
