@@ -419,3 +419,38 @@ def test_close_returns_at_once_and_a_clean_stop_of_serve_completes_the_file(tmp_
     assert busy == [True]                           # (else this proves nothing)
     n, ch, _ = read_wav(tmp_path / "s.wav")
     assert (n, ch) == (8000, 2)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 3000), max_size=40), st.integers(0, 6))
+def test_what_the_queue_takes_is_on_disk_and_what_it_drops_is_silence(tmp_path_factory, chunks,
+                                                                      room):
+    """The writer held back until the call ends, its queue room for ``room`` seconds; any
+    chunk sizes, both sides alike: every frame on disk is the audio given at its place in
+    the call, or, in a block the queue had no room for, silence on both sides (A-law
+    decodes to no 0), and those are the frames counted as dropped."""
+    gate = threading.Event()
+    w = media.DiskWriter(max_bytes=room * 16000)
+    w.submit(type("Gate", (), {"wait": lambda self: gate.wait(30)})(), "wait")
+    path = tmp_path_factory.mktemp("drop") / "r.wav"
+    rec = Recording(str(path), writer=w)
+    rx, tx = bytearray(), bytearray()
+    for nr in chunks:
+        r, t = alaw_tone(697, nr, len(rx)), alaw_tone(1209, nr, len(tx))
+        rec.add(r, False)
+        rec.add(t, True)
+        rx += r
+        tx += t
+    rec.close()
+    gate.set()
+    assert w.flush(30)
+    assert w.peak_bytes <= w.max_bytes
+    n, _, (left, right) = read_wav(path)
+    assert n == len(rx) == round(rec.seconds * 8000)
+    want_l, want_r = decode_law(bytes(rx), "alaw"), decode_law(bytes(tx), "alaw")
+    silent = [i for i in range(n) if left[i] == 0 and right[i] == 0]
+    assert len(silent) == rec.dropped_frames
+    if w.max_bytes >= 2 * len(rx):
+        assert not silent                           # room for the whole call
+    kept = set(range(n)) - set(silent)
+    assert all(left[i] == want_l[i] and right[i] == want_r[i] for i in kept)
