@@ -51,6 +51,7 @@ class DiskWriter:
         self._cond = threading.Condition(threading.Lock())
         self._pending = 0               # queued or running
         self._thread: threading.Thread | None = None
+        self._stopping = False
         self.queued_bytes = 0
         self.peak_bytes = 0
         self.jobs = 0
@@ -73,6 +74,7 @@ class DiskWriter:
                 self.peak_bytes = self.queued_bytes
             self._pending += 1
             self._jobs.append((target, op, args, size))
+            self._stopping = False
             if self._thread is None or not self._thread.is_alive():
                 self._start()
             self._cond.notify()
@@ -82,6 +84,15 @@ class DiskWriter:
         """Wait until the queue is empty and the job in hand is done; False on timeout."""
         with self._cond:
             return self._cond.wait_for(lambda: self._pending == 0, timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Finish what is queued and end the thread (a writer made for a while, as in
+        tests; the process's own lives as long as the process). False on timeout."""
+        ok = self.flush(timeout)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        return ok
 
     def stats(self) -> dict:
         with self._cond:
@@ -105,6 +116,9 @@ class DiskWriter:
         while True:
             with self._cond:
                 while not self._jobs:
+                    if self._stopping:
+                        self._thread = None
+                        return
                     self._cond.wait()
                 target, op, args, size = self._jobs.popleft()
             failed = False

@@ -79,7 +79,6 @@ class _WavFile:
         self.fd: int | None = None
         self.frames = 0                 # frames covered by the header
         self.error: str | None = None   # set once; later jobs of this file do nothing
-        self.dropped_frames = 0
 
     def __repr__(self) -> str:
         return f"<recording {self.path}>"
@@ -124,7 +123,6 @@ class _WavFile:
         self._sizes()
 
     def _gap(self, frames: int) -> None:
-        self.dropped_frames += frames
         self.frames += frames
         # the hole reads as zeros; extending the file makes a gap at the end one too
         os.ftruncate(self.fd, _HEADER + self.frames * 2 * self.channels)

@@ -83,7 +83,7 @@ def test_memory_does_not_grow_with_the_length_of_the_call(tmp_path):
     assert peak - base < 256 * 1024 + w.max_bytes
     assert w.peak_bytes <= w.max_bytes
     rec.close()
-    assert w.flush(10)
+    assert w.close(10)
     assert os.path.getsize(tmp_path / "long.wav") == 44 + 10 * 60 * 8000 * 4
 
 
@@ -265,7 +265,7 @@ def test_a_slow_disk_does_not_slow_the_tick(tmp_path, monkeypatch):
     assert w.queued_bytes > 0                      # the writer is behind: nothing waited
     paths = [r.close() for r in recs]
     assert paths == [str(tmp_path / f"c{i}.wav") for i in range(20)]
-    assert w.flush(30)
+    assert w.close(30)
     for p in paths:
         n, ch, _ = read_wav(p)
         assert (n, ch) == (3 * 8000, 2)
@@ -297,7 +297,7 @@ def test_the_queue_is_bounded_in_bytes_and_drops_are_counted_and_silent(tmp_path
     paths = [r.close() for r in recs]               # the close is never refused
     caplog.set_level("WARNING", logger="cti.media")
     gate.set()
-    assert w.flush(30)
+    assert w.close(30)
     silence = array.array("h", [0] * 8000)
     for i, p in enumerate(paths):
         n, ch, (left, right) = read_wav(p)
@@ -338,7 +338,7 @@ def test_a_write_error_ends_that_recording_only(tmp_path, monkeypatch, caplog):
     _talk([bad, good], 2)                           # the error is met at the next handover
     assert bad._closed and len(bad._rx) == 0
     assert bad.close() is None and good.close() == str(tmp_path / "ok.wav")
-    assert w.flush(10)
+    assert w.close(10)
     assert read_wav(tmp_path / "full.wav")[0] == 2 * 8000
     assert read_wav(tmp_path / "ok.wav")[0] == 5 * 8000
     assert w.errors == 1
@@ -443,7 +443,7 @@ def test_what_the_queue_takes_is_on_disk_and_what_it_drops_is_silence(tmp_path_f
         tx += t
     rec.close()
     gate.set()
-    assert w.flush(30)
+    assert w.close(30)
     assert w.peak_bytes <= w.max_bytes
     n, _, (left, right) = read_wav(path)
     assert n == len(rx) == round(rec.seconds * 8000)
