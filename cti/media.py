@@ -12,16 +12,30 @@ rewritten to cover what is on disk. So memory does not grow with the length of
 a call, and a process killed mid-call leaves a WAV that players read up to the
 last second written (RIFF sizes: the WAVE file format, RIFF chunks of Microsoft's
 Multimedia Programming Interface and Data Specifications 1.0).
+
+The tick never touches the disk (ARCHITECTURE rule 8): it hands each second's G.711 to
+one writer thread for all recordings (:class:`cti.diskwriter.DiskWriter`), which opens
+the file once, decodes, appends, rewrites the header, closes and removes, in order per
+file. Its queue is bounded in bytes; when it is full the newest block of a recording is
+dropped, counted (``Recording.dropped_frames``, the writer's ``dropped_*``) and written
+as silence of its length, so the file keeps the call's time. ``close()`` returns the path
+at once; the file is complete when the writer gets to it (:func:`flush` waits for that).
+A failed write ends that recording only (``error``; logged on ``cti.media``).
 """
 from __future__ import annotations
 
 import array
+import logging
 import os
 import struct
+import time
 
+from cti.diskwriter import DiskWriter, flush_all
 from drivers.codecs import alaw_decode, ulaw_decode
 
-__all__ = ["Recording", "decode_law", "FLUSH_FRAMES"]
+__all__ = ["Recording", "decode_law", "FLUSH_FRAMES", "flush", "default_writer"]
+
+log = logging.getLogger("cti.media")
 
 RATE = 8000
 #: frames held before they are appended to the file (and the header rewritten): 1 s
@@ -44,28 +58,180 @@ def _wav_header(channels: int, data_bytes: int) -> bytes:
             + b"data" + struct.pack("<I", data_bytes))
 
 
+#: seconds between two warnings of audio dropped as the writer was behind
+DROP_LOG_INTERVAL = 10.0
+_dropped_since = 0                  # frames dropped since the last warning
+_drop_logged = float("-inf")
+
+
+class _WavFile:
+    """The file side of a recording: run by the disk writer's thread only, never the tick.
+
+    Opened once; each block is decoded, written at its place and the header's two sizes
+    rewritten to cover it. A gap (audio the tick dropped as the writer's queue was full)
+    is left as a hole in the file, which reads as zeros: silence of the same length, so
+    the two sides and the call's time stay in step."""
+
+    def __init__(self, path: str, law: str, channels: int):
+        self.path = path
+        self.law = law
+        self.channels = channels
+        self.fd: int | None = None
+        self.frames = 0                 # frames covered by the header
+        self.error: str | None = None   # set once; later jobs of this file do nothing
+
+    def __repr__(self) -> str:
+        return f"<recording {self.path}>"
+
+    def _pwrite(self, data: bytes, offset: int) -> None:
+        os.pwrite(self.fd, data, offset)
+
+    def open(self) -> None:
+        if self.error is not None:
+            return
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        self._pwrite(_wav_header(self.channels, 0), 0)
+
+    def append(self, rx: bytes, tx: bytes, n: int, gap: int) -> None:
+        """``n`` frames: the caller's ``rx`` and the centre's ``tx`` G.711 (either shorter
+        than ``n``: ended with silence), after ``gap`` frames that were dropped."""
+        if self.error is not None or self.fd is None:
+            return
+        if gap:
+            self._gap(gap)
+        if n:
+            if self.channels == 2:
+                # interleaved as G.711 bytes, then decoded in one call (an interleave of
+                # 16-bit arrays by slices costs four times as much, all of it holding the GIL)
+                both = bytearray(2 * n)
+                both[0:2 * len(rx):2] = rx
+                both[1:2 * len(tx):2] = tx
+                pcm = decode_law(both, self.law)
+                # a side shorter than n is ended with silence (A-law has no character for 0)
+                if len(rx) < n:
+                    pcm[2 * len(rx)::2] = array.array("h", bytes(2 * (n - len(rx))))
+                if len(tx) < n:
+                    pcm[2 * len(tx) + 1::2] = array.array("h", bytes(2 * (n - len(tx))))
+            else:
+                pcm = decode_law(rx, self.law)
+                pcm.extend([0] * (n - len(pcm)))
+            if struct.pack("=h", 1) != struct.pack("<h", 1):   # pragma: no cover - big-endian
+                pcm.byteswap()
+            self._pwrite(pcm.tobytes(), _HEADER + self.frames * 2 * self.channels)
+            self.frames += n
+        self._sizes()
+
+    def _gap(self, frames: int) -> None:
+        self.frames += frames
+        # the hole reads as zeros; extending the file makes a gap at the end one too
+        os.ftruncate(self.fd, _HEADER + self.frames * 2 * self.channels)
+        global _dropped_since, _drop_logged
+        _dropped_since += frames
+        now = time.monotonic()
+        if now - _drop_logged >= DROP_LOG_INTERVAL:
+            # a disk that stays slow drops a block of every call each second: one line
+            # now and then, not one per block
+            log.warning("recordings: %.1f s of audio dropped since the last report (the "
+                        "disk writer behind; written as silence), %s the latest",
+                        _dropped_since / RATE, self.path)
+            _dropped_since, _drop_logged = 0, now
+
+    def _sizes(self) -> None:
+        # the sizes cover what is on disk: a process killed now leaves a readable WAV (the
+        # whole header in one write: one system call, one wait for the GIL after it)
+        self._pwrite(_wav_header(self.channels, self.frames * 2 * self.channels), 0)
+
+    def close(self, gap: int) -> None:
+        """Final sizes, then fsync before the descriptor goes: the CDR names this file, and
+        a power cut (not a kill -9: the page cache outlives the process) must not leave it
+        empty. It runs on the writer's thread, so it costs the writer time, never the tick."""
+        if self.fd is None:
+            return
+        try:
+            if gap and self.error is None:
+                self._gap(gap)
+                self._sizes()
+            if self.error is None:
+                os.fsync(self.fd)
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+    def discard(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        try:
+            os.unlink(self.path)
+        except FileNotFoundError:
+            pass
+
+    def fail(self, e: BaseException) -> None:
+        """A write failed: this recording ends here (the file is closed; what it holds
+        stays readable up to the last header rewrite), the others go on."""
+        first = self.error is None
+        if first:
+            self.error = f"{self.path}: {getattr(e, 'strerror', None) or e}"
+        if self.fd is not None:
+            try:
+                os.close(self.fd)
+            except OSError:
+                pass
+            self.fd = None
+        if first:
+            log.error("recording ended: %s", self.error,
+                      exc_info=None if isinstance(e, OSError) else e)
+
+
+_writer: DiskWriter | None = None
+
+
+def default_writer() -> DiskWriter:
+    """The process's writer of recordings (one thread for all of them)."""
+    global _writer
+    if _writer is None:
+        _writer = DiskWriter(name="cti-recordings")
+    return _writer
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Wait until every recording's writes queued so far are on disk (shutdown, tests);
+    False if ``timeout`` seconds were not enough."""
+    return flush_all(timeout)
+
+
 class Recording:
     """A recording in progress, written to ``path`` as it is made; ``stereo``: caller left,
     centre right (mono: the caller only).
 
     ``add`` takes a tick's G.711 bytes of one direction; ``pause``/``resume`` stop and
     restart what is kept (the paused time is left out); ``close`` completes the file and
-    returns its path; ``discard`` removes it (a call whose recording is not kept)."""
+    returns its path; ``discard`` removes it (a call whose recording is not kept). The
+    file work is queued to ``writer`` (the process's one by default)."""
 
     def __init__(self, path: str, law: str = "alaw", stereo: bool = True,
-                 max_seconds: float | None = None):
+                 max_seconds: float | None = None, writer: DiskWriter | None = None):
         self.path = path
         self.law = law
         self.stereo = stereo
         self.max_seconds = max_seconds
         self.paused = False
-        self._rx = bytearray()          # what the caller says (we receive), not yet written
-        self._tx = bytearray()          # what the caller hears (we send), not yet written
-        self._frames = 0                # frames on disk
-        self._fd: int | None = None
+        self._rx = bytearray()          # what the caller says (we receive), not yet queued
+        self._tx = bytearray()          # what the caller hears (we send), not yet queued
+        self._frames = 0                # frames handed to the writer (or dropped: silence)
+        self._gap = 0                   # frames dropped since the last block the writer took
         self._closed = False
-        self.error: str | None = None   # the file could not be written (disk full, ...)
-        self._opened = False
+        self.dropped_frames = 0
+        self.writer = writer or default_writer()
+        self._file = _WavFile(path, law, self.channels)
+        # opened now, by the thread: a bad directory is known long before the call clears
+        self.writer.submit(self._file, "open")
+
+    @property
+    def error(self) -> str | None:
+        """Why the file could not be written (disk full, ...), once the writer met it."""
+        return self._file.error
 
     @property
     def channels(self) -> int:
@@ -106,62 +272,38 @@ class Recording:
         self.paused = False
 
     def close(self) -> str | None:
-        """Write what is held, complete the header and return the path (None: no file could
-        be made; ``error`` says why)."""
+        """Queue what is held and the file's completion; return the path at once (None: the
+        writer already found that no file can be made; ``error`` says why). The file is
+        complete once the writer has got to it (``flush``). The open is queued when the
+        recording starts, so a bad directory is known by then; a write that fails after
+        this (the disk filling in the last second) leaves the named file short, logged."""
         if not self._closed:
             self._flush(pad=True)
         if not self._closed:
-            try:
-                self._open()
-                os.close(self._fd)
-            except OSError as e:
-                self.error = f"{self.path}: {e.strerror or e}"
-            self._fd = None
             self._closed = True
-        return self.path if self._opened else None
+            self.writer.submit(self._file, "close", (self._gap,))
+            self._gap = 0
+        return None if self._file.error is not None else self.path
 
     def discard(self) -> None:
         """Close and remove the file: the call's recording is not kept."""
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
         self._closed = True
         self._rx.clear()
         self._tx.clear()
-        try:
-            os.unlink(self.path)
-        except FileNotFoundError:
-            pass
-
-    # -- the file
-    def _open(self) -> None:
-        if self._fd is None:
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            self._opened = True
-            os.write(self._fd, _wav_header(self.channels, 0))
+        self.writer.submit(self._file, "discard")
 
     def _flush(self, pad: bool) -> None:
-        try:
-            self._append(pad)
-        except OSError as e:
-            # a disk that fails ends this recording, not the call (nor the tick it ran in)
-            self.error = f"{self.path}: {e.strerror or e}"
-            self._rx.clear()
-            self._tx.clear()
-            self._closed = True
-            if self._fd is not None:
-                try:
-                    os.close(self._fd)
-                except OSError:
-                    pass
-                self._fd = None
-
-    def _append(self, pad: bool) -> None:
-        """Append the frames both sides have (all of them with ``pad``: the shorter side
-        filled with silence; else, the longer side filled only past a second's lead) and
-        rewrite the header's sizes."""
+        """Hand the frames both sides have to the writer (all of them with ``pad``: the
+        shorter side filled with silence; else, the longer side filled only past a second's
+        lead). A block the writer's queue has no room for is dropped: its frames become
+        silence in the file (the writer is told with the next block or the close)."""
         rx, tx = self._rx, self._tx
+        if self._file.error is not None:
+            # the writer could not write this file: the recording ends here
+            rx.clear()
+            tx.clear()
+            self._closed = True
+            return
         if self.stereo:
             lead = abs(len(rx) - len(tx))
             n = max(len(rx), len(tx)) if pad or lead >= FLUSH_FRAMES else min(len(rx), len(tx))
@@ -169,25 +311,12 @@ class Recording:
             n = len(rx)
         if n == 0:
             return
-        self._open()
-        left = decode_law(bytes(rx[:n]), self.law)
-        left.extend([0] * (n - len(left)))
-        if self.stereo:
-            right = decode_law(bytes(tx[:n]), self.law)
-            right.extend([0] * (n - len(right)))
-            both = array.array("h", bytes(4 * n))
-            both[0::2] = left
-            both[1::2] = right
-            pcm = both
-        else:
-            pcm = left
-        if struct.pack("=h", 1) != struct.pack("<h", 1):   # pragma: no cover - big-endian
-            pcm.byteswap()
+        a, b = bytes(rx[:n]), (bytes(tx[:n]) if self.stereo else b"")
         del rx[:n]
         del tx[:n]
-        os.write(self._fd, pcm.tobytes())
         self._frames += n
-        # the sizes cover what is on disk: a process killed now leaves a readable WAV
-        data = self._frames * 2 * self.channels
-        os.pwrite(self._fd, struct.pack("<I", 36 + data), 4)
-        os.pwrite(self._fd, struct.pack("<I", data), 40)
+        if self.writer.submit(self._file, "append", (a, b, n, self._gap), len(a) + len(b)):
+            self._gap = 0
+        else:
+            self._gap += n
+            self.dropped_frames += n

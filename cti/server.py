@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from cti.bus import EventLog, Published, Publisher, ReplayGap
+from cti import media
 from cti.config import MAX_SPANS, Config
 from cti.report import FXO_TRUNKS, IVR_SPAN
 from drivers.board import Audio, Board, DFrame, DFrameSent, SpanAlarm
@@ -1968,6 +1969,8 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             if p is not None:
                 p.unlink(missing_ok=True)
         (home / "cti.pid").unlink(missing_ok=True)
+        # a clean stop leaves complete WAVs: what the recordings' writer thread still holds
+        media.flush(30.0) or slog.warning("recordings: the disk writer not done after 30 s")
         try:
             (world if world is not None else service.board).close()
         except Exception:  # pragma: no cover

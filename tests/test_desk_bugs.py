@@ -11,6 +11,7 @@ import wave
 
 import pytest
 
+from cti import media
 from cti.agent_tui import AgentDesktop
 from drivers.codecs import alaw_decode
 from test_centre_controls import Centre, established_call, heard_by_caller, types
@@ -218,6 +219,7 @@ def test_a_listen_on_a_call_that_ends_replies_with_what_it_had(centre):
 
 
 def _wav_channels(path):
+    assert media.flush(10)          # the writer thread completes the file after the CDR
     with wave.open(str(path)) as w:
         assert (w.getframerate(), w.getsampwidth()) == (8000, 2)
         n, ch = w.getnframes(), w.getnchannels()
