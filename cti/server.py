@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
+import gc
 import json
+import logging
 import math
 import os
 import signal
@@ -29,28 +32,37 @@ import sys
 import time
 import traceback
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from cti.bus import EventLog, Published, Publisher, ReplayGap
+from cti.bus import PUB_HWM, EventLog, Published, Publisher, ReplayGap
 from cti.config import MAX_SPANS, Config
 from cti.report import FXO_TRUNKS, IVR_SPAN
+from cti.tickstats import ServerStats
 from drivers.board import Audio, Board, DFrame, DFrameSent
 
 __all__ = ["RequestError", "Service", "serve", "run", "PROTOCOL_VERSION"]
 
 PROTOCOL_VERSION = 1
 MAX_LISTEN_SECONDS = 60.0
+MAX_LISTENS = 16             # channel.listen/tone captures at once (each holds its audio)
+LISTEN_GRACE = 0.5           # line s past a listen's end before it answers with what it has
 MAX_REQUEST_BYTES = 1 << 20
 CATCH_UP_BATCH = 50          # ticks run before the loop lets requests in again
+REQUEST_BUDGET = 0.004       # s of each tick's interval that requests may take, at most
+MIN_REQUEST_SLICE = 0.001    # s for requests even when the ticks are behind (at speed)
+READ_PER_SERVE = 4           # requests read from the socket per request served: a flood
+                             # fills the pending queue, and what is over it gets busy
 
 
 class RequestError(Exception):
     """A request that cannot be done; becomes ``{ok: false, error: {...}}``.
 
     ``code``: bad_request (not JSON, missing id/op), unknown_op, bad_arg, not_found,
-    not_supported, replay_gap, failed (the board refused), internal.
+    not_supported, replay_gap, failed (the board refused), busy (the server is at a
+    bound: requests waiting, listens, reports; send again later), internal.
     ``field``: the request field at fault (``op``, ``args.span``), when there is one.
     """
 
@@ -251,6 +263,7 @@ OPS: dict[str, dict[str, Arg]] = {
     "trace.start": {"span": SPAN, "seconds": Arg(float, default=60.0, lo=0.02, hi=86_400)},
     "trace.stop": {"span": SPAN},
     "server.speed": {"speed": Arg(float, required=True, lo=0.01, hi=1000)},
+    "server.stats": {},
     "shutdown": {},
 }
 
@@ -289,6 +302,7 @@ class _Listen:
     channel: str
     law: str
     frames: int
+    until: float = math.inf     # line time: answer with what came, even if short
     buf: bytearray = field(default_factory=bytearray)
     extra: dict = field(default_factory=dict)     # more of the reply (channel.tone capture)
 
@@ -316,6 +330,9 @@ class Service:
         self.store_synchronous = store_synchronous
         self._listens: list[_Listen] = []
         self._taps: dict[tuple, int] = {}
+        self.stats = ServerStats()   # the shell measures the tick; ops read it
+        # the shell's report worker: (args, token, rid) -> None, or None to run inline
+        self.reports: Callable[[dict, Any, Any], None] | None = None
         self._tick0 = self.board.tick_count
         # PRI spans: the world runs ours; a real board gets the user side attached here
         if world is not None:
@@ -421,6 +438,16 @@ class Service:
 
     def ts(self) -> float:
         return self.wall_start + self.line_time
+
+    def start_clock(self, wall: float) -> None:
+        """Line time zero is ``wall`` on the wall clock: the shell calls this as its first
+        tick is due, so ``ts`` is not behind by the start-up (building the centre, making
+        prompts) at real-time speed."""
+        shift = wall - self.wall_start
+        self.wall_start = wall
+        if self.centre is not None:
+            self.centre.epoch += shift
+            self.campaigns.epoch += shift
 
     # names ----------------------------------------------------------------------------
     def port_name(self, number: int) -> str:
@@ -544,13 +571,18 @@ class Service:
                 out.append(self.log.append(self.ts(), "trace.end", span=span, data=None))
         done = []
         for lst in list(self._listens):
-            if len(lst.buf) >= lst.frames:
+            complete = len(lst.buf) >= lst.frames
+            if complete or self.line_time >= lst.until:
+                # short when the channel stopped carrying audio (the call ended): the
+                # listen answers with what it heard rather than never
                 self._listens.remove(lst)
                 self._untap(lst.key)
+                audio = bytes(lst.buf[:lst.frames])
                 done.append((lst.token, self._reply(lst.rid, dict(lst.extra, **{
                     "channel": lst.channel, "law": lst.law, "rate": 8000,
-                    "seconds": lst.frames / 8000, "direction": lst.key[2],
-                    "audio": base64.b64encode(bytes(lst.buf[:lst.frames])).decode(),
+                    "seconds": len(audio) / 8000, "direction": lst.key[2],
+                    "complete": complete,
+                    "audio": base64.b64encode(audio).decode(),
                 }))))
         for when, stop in list(self._stops):
             if self.line_time >= when:
@@ -609,7 +641,7 @@ class Service:
                                    "op")
             args = check_args(op, spec, req.get("args"))
             fn = getattr(self, "op_" + op.replace(".", "_"))
-            if op in ("channel.listen", "channel.tone"):   # may answer in a later tick
+            if op in ("channel.listen", "channel.tone", "report.losses"):  # may answer later
                 result = fn(args, rid=rid, token=token)
                 return None if result is None else self._reply(rid, _jsonable(result))
             return self._reply(rid, _jsonable(fn(args)))
@@ -707,6 +739,7 @@ class Service:
                 "channels": channels}
         if self.centre is not None:
             snap.update(self.centre.snapshot())
+        snap["server"] = self.server_stats()
         return snap
 
     def op_replay(self, a):
@@ -846,12 +879,17 @@ class Service:
 
     def _listen(self, channel: str, direction: str, seconds: float, token, rid) -> "_Listen":
         kind, obj, ch = self.resolve_channel(channel)
+        if len(self._listens) >= MAX_LISTENS:
+            self.stats.count("listens_refused")
+            raise RequestError("busy", f"{len(self._listens)} listens and captures are running "
+                               f"(at most {MAX_LISTENS}): try again when one is done", "op")
         if kind == "span":
             key, law = (obj.number, ch.timeslot, direction), obj.law
         else:
             key, law = (0, obj.number, direction), "alaw"   # analog ports: A-law (hal_sim.c)
         frames = max(1, int(round(seconds * 8000)))
-        lst = _Listen(token, rid, key, channel, law, frames)
+        lst = _Listen(token, rid, key, channel, law, frames,
+                      until=self.line_time + seconds + LISTEN_GRACE)
         self._tap(key)
         self._listens.append(lst)
         return lst
@@ -1133,7 +1171,23 @@ class Service:
     def op_call_hangup(self, a):
         return self._cti_call(a["call"]).hangup(self.board.line_seconds, a["call"])
 
+    @staticmethod
+    def _data_size(a) -> None:
+        """Attached data travels into every event of the call and its CDR: the store's
+        bound (cti.store.MAX_DATA_BYTES), checked here so the CDR is never refused."""
+        from cti.store import MAX_DATA_BYTES
+        if a.get("data") is not None:
+            try:
+                n = len(json.dumps(a["data"], separators=(",", ":"), sort_keys=True,
+                                   allow_nan=False))
+            except (TypeError, ValueError) as e:
+                raise RequestError("bad_arg", f"not JSON-able ({e})", "args.data") from None
+            if n > MAX_DATA_BYTES:
+                raise RequestError("bad_arg", f"{n} bytes of JSON, more than the "
+                                   f"{MAX_DATA_BYTES} attached data may take", "args.data")
+
     def op_call_transfer(self, a):
+        self._data_size(a)
         c = self._cti_call(a["call"])
         try:
             return c.transfer(self.board.line_seconds, a["call"], a["to"], a["data"])
@@ -1169,6 +1223,7 @@ class Service:
                                  a)
 
     def op_call_transfer_complete(self, a):
+        self._data_size(a)
         c = self._cti_call(a["call"])
         return self._centre_call(lambda: c.transfer_complete(self.board.line_seconds, a["call"],
                                                              a["data"]), a)
@@ -1327,12 +1382,16 @@ class Service:
     def op_dnc_list(self, a):
         return self._campaigns().dnc_list()
 
-    def op_report_losses(self, a):
+    def op_report_losses(self, a, rid=None, token=None):
         from cti.report import loss_report
         if self.store is None:
             raise RequestError("not_supported", "no store: no call centre configured", "op")
         end = a["end"] if a["end"] is not None else self.ts() + 1
         start = a["start"] if a["start"] is not None else end - 86_400
+        if self.reports is not None:
+            # off the tick: the shell's worker answers when done (cti/reportworker.py)
+            self.reports(dict(a, start=start, end=end), token, rid)
+            return None
         return loss_report(self.store, start, end, interval=a["interval"], sla_seconds=a["sla"],
                            target_blocking=a["blocking"],
                            service_level_target=a["service_level"], shrinkage=a["shrinkage"],
@@ -1343,6 +1402,19 @@ class Service:
         line time stays the only clock; only its pace against the wall changes)."""
         self.speed = a["speed"]
         return {"speed": self.speed, "line_time": round(self.line_time, 3)}
+
+    def op_server_stats(self, a):
+        """How the server keeps up: tick lateness (histogram, p50/p99/max), overruns,
+        requests answered and refused busy, replies dropped, listens, reports."""
+        return self.server_stats()
+
+    def server_stats(self) -> dict:
+        st = self.stats
+        st.gauges["listens"] = len(self._listens)
+        st.gauges["replay_ring"] = {"events": len(self.log), "bytes": self.log.bytes,
+                                    "first_seq": self.log.first_seq,
+                                    "truncated_events": self.log.truncated}
+        return dict(st.as_dict(), speed=self.speed, line_time=round(self.line_time, 3))
 
     def op_shutdown(self, a):
         self.stopping = True
@@ -1404,14 +1476,32 @@ def _check_not_running(endpoint: str) -> None:
 
 async def serve(config: Config, speed: float = 1.0, seconds: float | None = None,
                 world=None, board=None, log: Callable[[str], None] | None = None,
-                ready: Callable[[Service], None] | None = None) -> Service:
-    """Run the board server until ``shutdown``, a signal, or ``seconds`` of line time."""
+                ready: Callable[[Service], None] | None = None,
+                fsync: Callable[[int], None] | None = None, realtime: int = 0) -> Service:
+    """Run the board server until ``shutdown``, a signal, or ``seconds`` of line time.
+
+    One loop, and the tick first (ARCHITECTURE.md rule 8): each tick runs at its deadline
+    (``tick_ms / speed`` apart, counted from the first, so it never drifts; when late, the
+    ticks due run back to back, at most ``CATCH_UP_BATCH`` at once); between ticks
+    requests are served for at most ``REQUEST_BUDGET`` s (cti/flow.py: a bounded pending
+    queue, ``busy`` beyond it, replies that wait for slow readers); long reports go to a
+    worker process (cti/reportworker.py); the store's fsyncs to a thread
+    (cti/durable.py), and each tick's events (and each reply to a request that wrote) go
+    out once the writes made before them are durable. The lateness of every tick is
+    measured (cti/tickstats.py, ``server.stats``). ``fsync`` replaces :func:`os.fsync`
+    for the store's WAL (tests: a slow disk). ``realtime``: run the loop's thread at
+    that SCHED_RR priority (1..99), as ``asterisk -p`` does: on a busy machine an
+    ordinary process waits for a CPU behind the others, and its ticks with it."""
     import zmq
     import zmq.asyncio
+    from cti.durable import WalSyncer
+    from cti.flow import Inbox, Outbox, busy_reply, request_id
+    from cti.reportworker import ReportRunner
 
     if speed <= 0 or not math.isfinite(speed):
         raise ValueError("speed must be a positive number")
     say = log or (lambda msg: print(f"cti serve: {msg}", file=sys.stderr, flush=True))
+    logger = logging.getLogger("cti.server")
     home = config.server.home
     home.mkdir(parents=True, exist_ok=True)
     for ep in (config.server.requests, config.server.events):
@@ -1419,19 +1509,27 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
     if world is None and board is None:
         world, board = build_world(config)
     service = Service(config, world=world, board=board, wall_start=time.time())
+    stats = service.stats
 
     actx = zmq.asyncio.Context()
     sctx = zmq.Context.shadow(actx.underlying)
-    router = actx.socket(zmq.ROUTER)
+    router_wait = actx.socket(zmq.ROUTER)            # awaited (asyncio poller) ...
+    router = zmq.Socket.shadow(router_wait.underlying)   # ... read and written without await
     router.setsockopt(zmq.LINGER, 0)
-    router.setsockopt(zmq.ROUTER_MANDATORY, 0)
+    # a reply the client's pipe cannot take raises instead of vanishing (cti/flow.py)
+    router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+    router.setsockopt(zmq.SNDHWM, 10_000)
     pub_sock = sctx.socket(zmq.PUB)
     pub_sock.setsockopt(zmq.LINGER, 0)
-    pub_sock.setsockopt(zmq.SNDHWM, 100_000)
+    pub_sock.setsockopt(zmq.SNDHWM, PUB_HWM)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    store = service.store
+    syncer: WalSyncer | None = None
+    runner: ReportRunner | None = None
+    held: deque = deque()          # (writes needed durable, events, replies)
     try:
-        router.bind(config.server.requests)
+        router_wait.bind(config.server.requests)
         pub_sock.bind(config.server.events)
         publisher = Publisher(pub_sock)
         (home / "cti.pid").write_text(f"{os.getpid()}\n")
@@ -1440,51 +1538,183 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             f"{len(b.ports)} ports, tick {b.tick_ms} ms, speed x{speed:g}")
         say(f"requests {config.server.requests}, events {config.server.events}")
 
-        def send_reply(token, reply: dict) -> None:
-            router.send_multipart(list(token) + [json.dumps(reply).encode()])
+        outbox = Outbox(lambda frames: router.send_multipart(frames, flags=zmq.NOBLOCK),
+                        zmq.Again,
+                        lambda e: isinstance(e, zmq.ZMQError) and e.errno == zmq.EHOSTUNREACH,
+                        stats.count)
+        inbox = Inbox()
 
-        def after_tick(pubs, done) -> None:
+        def out(pubs, replies) -> None:
             for p in pubs:
                 publisher.send(p)
-            for token, reply in done:
-                send_reply(token, reply)
+            for envelope, body in replies:
+                outbox.send(envelope, body)
 
-        async def requests() -> None:
-            while True:
-                frames = await router.recv_multipart()
-                envelope, body = frames[:-1], frames[-1]
-                reply = service.handle(body, token=envelope)
-                if reply is not None:
-                    await router.send_multipart(envelope + [json.dumps(reply).encode()])
-                if service.stopping:
-                    stop.set()
+        def release() -> None:
+            # (on the loop) the syncer made writes durable: what waited for them goes out
+            d = syncer.durable
+            while held and held[0][0] <= d:
+                _, pubs, replies = held.popleft()
+                out(pubs, replies)
 
-        async def ticks() -> None:
+        def emit(pubs, replies) -> None:
+            """Events and replies go out once every write made before them is durable."""
+            if syncer is not None:
+                need = store.written
+                if held or need > syncer.durable:
+                    if need > syncer.durable:
+                        syncer.committed(need)
+                    held.append((need, pubs, replies))
+                    return
+            out(pubs, replies)
+
+        if store is not None and store.synchronous != "NORMAL" and store.path != ":memory:":
+            store.defer_sync()
+            syncer = WalSyncer(store.path, lambda n: loop.call_soon_threadsafe(release),
+                               start=store.written, fsync=fsync)
+        if store is not None:
+            runner = ReportRunner(str(store.path))
+
+            def report(args, token, rid) -> None:
+                def done(ok: bool, payload) -> None:
+                    stats.count("reports_done")
+                    rj = json.dumps(rid).encode()
+                    body = (b'{"id":' + rj + b',"ok":true,"result":' + payload + b"}" if ok
+                            else json.dumps({"id": rid, "ok": False, "error": payload}).encode())
+                    emit([], [(token, body)])
+                runner.submit(args, done)
+            service.reports = report
+
+        def encode_reply(reply: dict) -> bytes:
+            return json.dumps(reply).encode()
+
+        def serve_requests(until: float) -> None:
+            """Read and serve requests until ``until`` (loop time) or none is left."""
+            replies: list = []
+            batch = store.batch() if store is not None else contextlib.nullcontext()
+            with batch:
+                while loop.time() < until and not service.stopping:
+                    read = 0
+                    while read < READ_PER_SERVE:
+                        try:
+                            frames = router.recv_multipart(flags=zmq.NOBLOCK)
+                        except zmq.Again:
+                            break
+                        read += 1
+                        envelope, body = frames[:-1], frames[-1]
+                        why = inbox.offer(envelope, body)
+                        if why is not None:
+                            stats.count("busy")
+                            outbox.send(envelope, busy_reply(request_id(body), why))
+                    if not inbox:
+                        if not read:
+                            break
+                        continue
+                    envelope, body = inbox.take()
+                    w0 = store.written if store is not None else 0
+                    reply = service.handle(body, token=envelope)
+                    stats.count("requests")
+                    if reply is None:
+                        continue
+                    if store is not None and store.written != w0:
+                        replies.append((envelope, encode_reply(reply)))   # wrote: held
+                    else:
+                        outbox.send(envelope, encode_reply(reply))
+            if replies:
+                emit([], replies)
+
+        def readable() -> bool:
+            return bool(router.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+
+        poller = zmq.asyncio.Poller()
+        poller.register(router_wait, zmq.POLLIN)
+
+        # what start-up built lives as long as the server: out of the collector's sight,
+        # so a full collection walks only what came since (a pause on the tick otherwise)
+        gc.collect()
+        gc.freeze()
+        gc_t = [0.0]
+
+        def gc_timer(phase: str, info: dict) -> None:
+            if phase == "start":
+                gc_t[0] = time.perf_counter()
+            else:
+                ms = (time.perf_counter() - gc_t[0]) * 1000
+                if ms > stats.gauges.get("gc_max_ms", 0):
+                    stats.gauges["gc_max_ms"] = round(ms, 3)
+        gc.callbacks.append(gc_timer)
+
+        if realtime:
+            # the loop's thread only (the syncer and zmq's threads exist already), and
+            # not the report worker it starts (reset on fork)
+            try:
+                os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK,
+                                      os.sched_param(realtime))
+                say(f"real-time priority {realtime} (SCHED_RR)")
+            except (OSError, AttributeError) as e:
+                logger.warning("no real-time priority (%s): the ticks run as an ordinary "
+                               "process's", e)
+                say(f"no real-time priority: {e}")
+
+        async def run_loop() -> None:
             service.speed = speed
             cur = speed
             tick_s = b.tick_ms / 1000.0 / speed
             t0 = loop.time()
+            service.start_clock(time.time())     # line time zero: now, not before start-up
             n = 0
-            while not service.stopping:
+            spent = 0.0                          # request time in this tick's interval
+            while not service.stopping and not stop.is_set():
                 if service.speed != cur:
                     # server.speed changed the clock rate: count afresh from here
                     cur = service.speed
                     tick_s = b.tick_ms / 1000.0 / cur
                     t0, n = loop.time(), 0
-                due = int((loop.time() - t0) / tick_s)
+                now = loop.time()
+                due = t0 + (n + 1) * tick_s
                 batch = 0
-                while n < due and batch < CATCH_UP_BATCH and not service.stopping:
-                    after_tick(*service.tick())
+                while now >= due and batch < CATCH_UP_BATCH and not service.stopping:
+                    stats.tick(now - due)
+                    pubs, done = service.tick()
+                    emit(pubs, [(token, encode_reply(r)) for token, r in done])
+                    stats.took("tick", loop.time() - now)
                     n += 1
                     batch += 1
+                    spent = 0.0
                     if seconds is not None and service.line_time >= seconds - 1e-9:
                         say(f"{seconds:g} s of line time done")
                         stop.set()
                         return
-                if n < due:
+                    now = loop.time()
+                    due = t0 + (n + 1) * tick_s
+                # requests: within the budget, never past the next deadline (but some,
+                # even when the ticks are behind, so a fast simulation still answers)
+                until = min(now + REQUEST_BUDGET - spent, max(due, now + MIN_REQUEST_SLICE))
+                if until > now:
+                    serve_requests(until)
+                    took = loop.time() - now
+                    spent += took
+                    stats.took("requests", took)
+                outbox.retry()
+                g = stats.gauges
+                g["pending_requests"] = len(inbox)
+                g["replies_waiting"] = outbox.waiting
+                g["reports_running"] = runner.running if runner is not None else 0
+                g["events_held"] = sum(len(h[1]) for h in held)
+                if syncer is not None:
+                    g["store"] = syncer.stats()
+                if service.stopping:
+                    break
+                wait = due - loop.time()
+                if wait <= 0:
                     await asyncio.sleep(0)
-                    continue
-                await asyncio.sleep(max(0.0, t0 + (n + 1) * tick_s - loop.time()))
+                elif spent >= REQUEST_BUDGET or inbox or readable():
+                    await asyncio.sleep(min(wait, 0.1))   # requests wait for the next tick
+                elif wait < 0.002:
+                    await asyncio.sleep(wait)
+                else:
+                    # woken by a request, or (a whole ms early at most) for the deadline
+                    await poller.poll(timeout=min(100, int(wait * 1000)))
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -1493,17 +1723,26 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
                 pass
         if ready is not None:
             ready(service)
-        tasks = [asyncio.create_task(requests()), asyncio.create_task(ticks())]
+        task = asyncio.create_task(run_loop())
         waiter = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait(tasks + [waiter], return_when=asyncio.FIRST_COMPLETED)
-        for t in done:
-            if t is not waiter and t.exception() is not None:
-                raise t.exception()
-        # let a shutdown reply go out before the sockets close
+        done_, _ = await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+        if task in done_ and task.exception() is not None:
+            raise task.exception()
+        # what waited for the disk goes out, then the replies (a shutdown's) leave
+        if syncer is not None:
+            syncer.flush()
+            release()
+        for _ in range(10):
+            outbox.retry()
+            if not outbox.waiting:
+                break
+            await asyncio.sleep(0.01)
         await asyncio.sleep(0.05)
-        for t in tasks + [waiter]:
+        for t in (task, waiter):
             t.cancel()
-        await asyncio.gather(*tasks, waiter, return_exceptions=True)
+        await asyncio.gather(task, waiter, return_exceptions=True)
+        if stats.counters["replies_dropped"]:
+            logger.warning("%d replies were not delivered", stats.counters["replies_dropped"])
         say(f"stopped at seq {service.log.last_seq}, line time {service.line_time:.2f} s")
         return service
     finally:
@@ -1512,7 +1751,15 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):  # pragma: no cover
                 pass
+        with contextlib.suppress(NameError, ValueError):
+            gc.callbacks.remove(gc_timer)
+        gc.unfreeze()
+        if runner is not None:
+            await runner.close()
+        if syncer is not None:
+            syncer.close()
         router.close(0)
+        router_wait.close(0)
         pub_sock.close(0)
         actx.term()
         for ep in (config.server.requests, config.server.events):
@@ -1526,7 +1773,8 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             pass
 
 
-def run(config: Config, speed: float = 1.0, seconds: float | None = None) -> int:
+def run(config: Config, speed: float = 1.0, seconds: float | None = None,
+        realtime: int = 0) -> int:
     """Blocking entry point for ``cti serve``."""
-    asyncio.run(serve(config, speed=speed, seconds=seconds))
+    asyncio.run(serve(config, speed=speed, seconds=seconds, realtime=realtime))
     return 0
