@@ -35,8 +35,11 @@ __all__ = ["WalSyncer", "CHECKPOINT_BYTES"]
 
 log = logging.getLogger("cti.server")
 
-#: A checkpoint runs (on the syncer's connection) once the WAL is bigger than this.
-CHECKPOINT_BYTES = 16 * 1024 * 1024
+#: A checkpoint runs (on the syncer's connection) once the WAL is bigger than this, at most
+#: once every CHECKPOINT_EVERY seconds; the store's journal_size_limit is the same size, so
+#: the WAL file is cut back to it when it starts over.
+CHECKPOINT_BYTES = 4 * 1024 * 1024
+CHECKPOINT_EVERY = 1.0
 
 
 class WalSyncer:
@@ -126,6 +129,7 @@ class WalSyncer:
 
     def _run(self) -> None:
         conn = None
+        last_checkpoint = 0.0
         try:
             while True:
                 with self._cond:
@@ -145,7 +149,9 @@ class WalSyncer:
                     self.durable = target
                     self._cond.notify_all()
                 self.notify(target)
-                if fd is not None and os.fstat(fd).st_size > self.checkpoint_bytes:
+                if fd is not None and time.monotonic() - last_checkpoint >= CHECKPOINT_EVERY \
+                        and os.fstat(fd).st_size > self.checkpoint_bytes:
+                    last_checkpoint = time.monotonic()
                     if conn is None:
                         conn = sqlite3.connect(self.db_path, isolation_level=None)
                         conn.execute("PRAGMA busy_timeout = 1000")

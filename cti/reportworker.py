@@ -9,9 +9,9 @@ tick keeps running meanwhile. A process, not a thread: a thread would share the 
 the tick.
 
 The worker speaks JSON lines on its stdin and stdout: a job
-``{"db": PATH, "op": "report.losses", "args": {...}}`` in, and one line out, ``ok `` and
-the result's JSON, or ``err `` and ``{code, message}``. The server puts the result's bytes
-into the reply as they are, without decoding them on its loop.
+``{"db": PATH, "op": "report.losses", "id": RID, "args": {...}}`` in, and one line out,
+the whole reply (``{id, ok, result|error}``), which the server sends on as it is, without
+decoding or copying it on its loop (a long report's reply is megabytes).
 
 :class:`ReportRunner` is the server's side (asyncio): at most :data:`MAX_REPORTS` jobs
 running or waiting; more get ``busy``.
@@ -53,16 +53,17 @@ def main() -> int:
     """The worker: one job per line on stdin, one answer per line on stdout."""
     out = sys.stdout.buffer
     for line in sys.stdin.buffer:
+        rid = None
         try:
-            result = _run(json.loads(line))
-            out.write(b"ok " + json.dumps(result, separators=(",", ":"),
-                                          allow_nan=False).encode() + b"\n")
+            job = json.loads(line)
+            rid = job.get("id")
+            reply = {"id": rid, "ok": True, "result": _run(job)}
         except (ValueError, LookupError, TypeError) as e:
-            out.write(b"err " + json.dumps({"code": "failed", "message": str(e)[:500]}
-                                           ).encode() + b"\n")
+            reply = {"id": rid, "ok": False, "error": {"code": "failed", "message": str(e)[:500]}}
         except Exception as e:  # the worker keeps serving whatever one report does
-            out.write(b"err " + json.dumps({"code": "internal", "message":
-                                            f"{type(e).__name__}: {e}"[:500]}).encode() + b"\n")
+            reply = {"id": rid, "ok": False, "error": {
+                "code": "internal", "message": f"{type(e).__name__}: {e}"[:500]}}
+        out.write(json.dumps(reply, separators=(",", ":"), allow_nan=False).encode() + b"\n")
         out.flush()
     return 0
 
@@ -70,9 +71,9 @@ def main() -> int:
 class ReportRunner:
     """The server's side: a queue of jobs for one worker process.
 
-    ``submit(args, done)`` queues a job (RequestError ``busy`` beyond :data:`MAX_REPORTS`);
-    ``done(ok, payload)`` is called on the loop with the result's JSON bytes (ok) or an
-    error dict. ``running`` counts the jobs queued or running.
+    ``submit(args, rid, done)`` queues a job (RequestError ``busy`` beyond
+    :data:`MAX_REPORTS`); ``done(reply)`` is called on the loop with the reply's JSON (a
+    memoryview on the worker's line). ``running`` counts the jobs queued or running.
     """
 
     def __init__(self, db_path: str, *, limit: int = MAX_REPORTS, python: str | None = None):
@@ -86,14 +87,15 @@ class ReportRunner:
         self.running = 0
         self.done_count = 0
 
-    def submit(self, args: dict, done: Callable[[bool, Any], None]) -> None:
+    def submit(self, args: dict, rid: Any, done: Callable[[Any], None]) -> None:
         from cti.server import RequestError
 
         if self.running >= self.limit:
             raise RequestError("busy", f"{self.running} reports are running or waiting (at most "
                                f"{self.limit}): try again when one is done")
         self.running += 1
-        self._jobs.append(({"db": self.db_path, "op": "report.losses", "args": args}, done))
+        self._jobs.append(({"db": self.db_path, "op": "report.losses", "id": rid, "args": args},
+                           done))
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._serve())
         self._wake.set()
@@ -121,18 +123,18 @@ class ReportRunner:
                 self._proc.stdin.write(json.dumps(job).encode() + b"\n")
                 await self._proc.stdin.drain()
                 line = await self._proc.stdout.readline()
-                if not line:
+                if not line.endswith(b"\n"):
                     raise RuntimeError("the report worker ended")
-                ok = line.startswith(b"ok ")
-                payload = line[3:].rstrip(b"\n") if ok else json.loads(line[4:])
+                reply = memoryview(line)[:-1]
             except Exception as e:
                 log.error("report worker: %s", e)
                 self._proc = None
-                ok, payload = False, {"code": "internal", "message": f"report worker: {e}"}
+                reply = json.dumps({"id": job["id"], "ok": False, "error": {
+                    "code": "internal", "message": f"report worker: {e}"}}).encode()
             self._jobs.popleft()
             self.running -= 1
             self.done_count += 1
-            done(ok, payload)
+            done(reply)
 
     async def close(self) -> None:
         if self._task is not None:

@@ -194,7 +194,8 @@ OPS: dict[str, dict[str, Arg]] = {
                  "hangup_after": Arg(float, lo=0, hi=86_400)},
     "sim.hangup": {"span": SPAN, "call": CALL, "cause": CAUSE},
     "sim.calls": {},
-    "sim.traffic": {"profile": Arg(str, default="steady", choices=("steady", "tv_peak", "stop")),
+    "sim.traffic": {"profile": Arg(str, default="steady",
+                                   choices=("steady", "tv_peak", "peak", "stop")),
                     "rate": Arg(float, default=20.0, lo=0, hi=100_000),
                     "peak": Arg(float, default=300.0, lo=0, hi=100_000),
                     "seconds": Arg(float, default=120.0, lo=1, hi=86_400),
@@ -1051,7 +1052,11 @@ class Service:
     def op_sim_traffic(self, a):
         """Callers on the simulated exchange and agents at their phones, on line time:
         ``steady`` (``rate`` calls a minute) or ``tv_peak`` (``rate`` then ``peak`` calls a
-        minute in the ten minutes after an advert, PRODUCT.md's case), for ``seconds``."""
+        minute in the ten minutes after an advert, PRODUCT.md's case), for ``seconds``;
+        ``peak``: the callers and agents of the scenario's TV peak (cti/scenario.py's
+        PeakPlan: its ramp, patience, talk and wrap-up times, callbacks; every caller
+        goes through the welcome to the queue), ``rate`` before and after, ``peak`` at the
+        top, as bench/soak.py runs it on ``cti serve``."""
         from simulators.traffic import AgentBehaviour, Steady, Traffic, TvAdvertPeak
 
         if self.world is None or self.centre is None:
@@ -1061,6 +1066,8 @@ class Service:
             if self.traffic is not None:
                 self.traffic.stop()
             return {"stopped": True}
+        if a["profile"] == "peak":
+            return self._scenario_peak(a)
         if a["profile"] == "steady":
             profile = Steady(a["rate"])
         else:
@@ -1078,6 +1085,34 @@ class Service:
                                desktop=lambda op, args: self.handle(
                                    {"id": "traffic", "op": op, "args": args}))
         return {"profile": a["profile"], "rate": a["rate"], "seconds": a["seconds"],
+                "spans": list(spans)}
+
+    def _scenario_peak(self, a) -> dict:
+        from cti.scenario import DNIS, PeakPlan
+        from simulators.traffic import AgentBehaviour, Traffic, TvAdvertPeak
+
+        pk = PeakPlan(seed=a["seed"], base=a["rate"], peak=a["peak"])
+        now = self.board.line_seconds
+        if a["agents_login"]:
+            for agent in self.centre.agents:
+                if self.centre.acd.agent_state(agent).state == "logged_out":
+                    self.centre.agent_login(now, agent)
+        # the phones only ring and lift: their own tone and caller-ID receivers rest
+        for phone in self.world.phones.values():
+            phone.listen(False)
+        spans = tuple(sorted(self.world.exchange_pri))
+        self.traffic = Traffic(
+            self.world, seed=pk.seed,
+            profile=TvAdvertPeak(base=pk.base, peak=pk.peak, start=pk.lead, ramp=pk.ramp,
+                                 duration=pk.hold),
+            spans=spans, dnis=DNIS, ivr_choices={None: 1.0}, patience=(pk.patience, "lognormal"),
+            agents=AgentBehaviour(answer_delay=pk.answer_delay, ring_out_probability=pk.ring_out,
+                                  talk_time=pk.talk, talk_distribution="lognormal",
+                                  ready_after=10.0),
+            start=now, duration=a["seconds"], callback_accept=pk.callback_accept,
+            callback_key_delay=pk.callback_key_delay,
+            desktop=lambda op, args: self.handle({"id": "traffic", "op": op, "args": args}))
+        return {"profile": "peak", "rate": pk.base, "peak": pk.peak, "seconds": a["seconds"],
                 "spans": list(spans)}
 
     def op_sim_calls(self, a):
@@ -1538,7 +1573,10 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             f"{len(b.ports)} ports, tick {b.tick_ms} ms, speed x{speed:g}")
         say(f"requests {config.server.requests}, events {config.server.events}")
 
-        outbox = Outbox(lambda frames: router.send_multipart(frames, flags=zmq.NOBLOCK),
+        # (copy=False: zmq copies small frames anyway, and takes a long report's reply as
+        # it is)
+        outbox = Outbox(lambda frames: router.send_multipart(frames, flags=zmq.NOBLOCK,
+                                                             copy=False),
                         zmq.Again,
                         lambda e: isinstance(e, zmq.ZMQError) and e.errno == zmq.EHOSTUNREACH,
                         stats.count)
@@ -1576,13 +1614,10 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             runner = ReportRunner(str(store.path))
 
             def report(args, token, rid) -> None:
-                def done(ok: bool, payload) -> None:
+                def done(reply) -> None:
                     stats.count("reports_done")
-                    rj = json.dumps(rid).encode()
-                    body = (b'{"id":' + rj + b',"ok":true,"result":' + payload + b"}" if ok
-                            else json.dumps({"id": rid, "ok": False, "error": payload}).encode())
-                    emit([], [(token, body)])
-                runner.submit(args, done)
+                    emit([], [(token, reply)])
+                runner.submit(args, rid, done)
             service.reports = report
 
         def encode_reply(reply: dict) -> bytes:

@@ -563,7 +563,8 @@ class Store:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         # the WAL is cut back to this when it starts over after a checkpoint
-        conn.execute(f"PRAGMA journal_size_limit = {64 * 1024 * 1024}")
+        from cti.durable import CHECKPOINT_BYTES
+        conn.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_BYTES}")
 
     @property
     def written(self) -> int:

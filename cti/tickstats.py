@@ -35,6 +35,7 @@ class ServerStats:
         self.ticks = 0
         self.overruns = 0
         self.max_ms = 0.0
+        self.max_at = 0
         self.sum_ms = 0.0
         self.counters: dict[str, int] = {
             "requests": 0,          # requests answered (results and errors)
@@ -53,6 +54,7 @@ class ServerStats:
         self.sum_ms += ms
         if ms > self.max_ms:
             self.max_ms = ms
+            self.max_at = self.ticks          # which tick (1 = the first): start-up or later
         if ms > self.overrun_ms:
             self.overruns += 1
         self.hist[bisect.bisect_left(BUCKETS_MS, ms)] += 1
@@ -87,7 +89,7 @@ class ServerStats:
         return {
             "ticks": self.ticks,
             "lateness_ms": {"p50": self.percentile(50), "p99": self.percentile(99),
-                            "max": round(self.max_ms, 3),
+                            "max": round(self.max_ms, 3), "max_at_tick": self.max_at,
                             "mean": round(self.sum_ms / self.ticks, 3) if self.ticks else None,
                             "histogram": hist},
             "overrun_ms": self.overrun_ms,
