@@ -1610,7 +1610,7 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             store.defer_sync()
             syncer = WalSyncer(store.path, lambda n: loop.call_soon_threadsafe(release),
                                start=store.written, fsync=fsync)
-        if store is not None:
+        if store is not None and store.path != ":memory:":
             runner = ReportRunner(str(store.path))
 
             def report(args, token, rid) -> None:
