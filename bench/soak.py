@@ -248,7 +248,9 @@ def main(argv=None) -> int:
               f"{st.get('requests', 0):,} requests, {st.get('busy', 0)} busy, "
               f"{st.get('replies_dropped', 0)} replies dropped")
         print(f"tick lateness: p50 {lat['p50']} ms, p99 {lat['p99']} ms, max {lat['max']} ms; "
-              f"overruns (> 40 ms) {st['overruns']}; longest tick {st.get('tick_max_ms')} ms")
+              f"overruns (> 40 ms) {st['overruns']}; longest tick {st.get('tick_max_ms')} ms, "
+              f"longest request slice {st.get('requests_max_ms')} ms, longest GC "
+              f"{st.get('gc_max_ms')} ms")
         print(f"event latency, desktops ({desks.desk_events:,} events): p50 "
               f"{desks.desk_latency.pct(50)} ms, p99 {desks.desk_latency.pct(99)} ms, "
               f"max {desks.desk_latency.max:.1f} ms")

@@ -469,3 +469,18 @@ def test_a_long_report_runs_away_from_the_tick(tmp_path):
         assert after["lateness_ms"]["max"] < 40, (took, after)
     finally:
         stop_server(home, proc)
+
+
+def test_replay_of_a_full_ring_is_spliced_not_reencoded(svc):
+    """The shell's replies splice the ring's JSON (a full ring decoded and encoded again
+    took 175 ms: a stalled tick whenever a desktop caught up); the client sees the same."""
+    from cti.server import encode
+    for i in range(3000):
+        svc.log.append(float(i), "call.delivered", call_id=f"c{i}", data={"n": i})
+    plain = svc.handle({"id": 1, "op": "replay", "args": {"after": 0}})
+    svc.raw_replies = True
+    t = time.perf_counter()
+    raw = encode(svc.handle({"id": 1, "op": "replay", "args": {"after": 0}}))
+    took = time.perf_counter() - t
+    assert json.loads(raw) == json.loads(json.dumps(plain))
+    assert took < 0.05
