@@ -120,11 +120,15 @@ class EventLog:
             self.bytes -= len(ring.popleft()[2])
         return pub
 
-    def replay(self, after: int, topics: Iterable[str] | None = None) -> list[dict]:
-        """Events with ``seq > after`` (filtered on topic prefixes when given)."""
-        return [json.loads(body) for body in self.replay_raw(after, topics)]
+    def replay(self, after: int, topics: Iterable[str] | None = None,
+               upto: int | None = None) -> list[dict]:
+        """Events with ``seq > after`` (filtered on topic prefixes when given), up to seq
+        ``upto`` (the last one sent: events held until their writes are durable are not
+        replayed before they go out)."""
+        return [json.loads(body) for body in self.replay_raw(after, topics, upto)]
 
-    def replay_raw(self, after: int, topics: Iterable[str] | None = None) -> list[bytes]:
+    def replay_raw(self, after: int, topics: Iterable[str] | None = None,
+                   upto: int | None = None) -> list[bytes]:
         """As :meth:`replay`, each event as the JSON it went out as (the server splices
         them into its reply: decoding and encoding a full ring costs a tick or more)."""
         if isinstance(after, bool) or not isinstance(after, int):
@@ -142,9 +146,11 @@ class EventLog:
         skip = after - (self.first_seq - 1)
         prefixes = tuple(topics) if topics else None
         out = []
-        for i, (topic, _seq, body) in enumerate(self._ring):
+        for i, (topic, seq, body) in enumerate(self._ring):
             if i < skip:
                 continue
+            if upto is not None and seq > upto:
+                break
             if prefixes is None or topic.startswith(prefixes):
                 out.append(body)
         return out

@@ -359,6 +359,7 @@ class Service:
         self._taps: dict[tuple, int] = {}
         self.stats = ServerStats()   # the shell measures the tick; ops read it
         self.raw_replies = False     # the shell encodes replies with encode(): RawJSON allowed
+        self.sent_seq: int | None = None   # the shell's last event sent (None: all are)
         # the shell's report worker: (args, token, rid) -> None, or None to run inline
         self.reports: Callable[[dict, Any, Any], None] | None = None
         self._tick0 = self.board.tick_count
@@ -775,12 +776,15 @@ class Service:
         if topics is not None and not all(isinstance(t, str) for t in topics):
             raise RequestError("bad_arg", "must be an array of topic prefix strings",
                                "args.topics")
+        # (only what went out: the shell holds a tick's events until its writes are durable)
+        upto = self.log.last_seq if self.sent_seq is None else self.sent_seq
         if self.raw_replies:
             # the ring's JSON as it is: a full ring decoded and encoded again takes 175 ms
-            events = RawJSON(b"[" + b",".join(self.log.replay_raw(a["after"], topics)) + b"]")
+            events = RawJSON(b"[" + b",".join(self.log.replay_raw(a["after"], topics, upto))
+                             + b"]")
         else:
-            events = self.log.replay(a["after"], topics)
-        return {"events": events, "last_seq": self.log.last_seq, "first_seq": self.log.first_seq}
+            events = self.log.replay(a["after"], topics, upto)
+        return {"events": events, "last_seq": upto, "first_seq": self.log.first_seq}
 
     def op_board_list(self, a):
         return {"boards": [self._board_summary()]}
@@ -1613,9 +1617,13 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
                         stats.count)
         inbox = Inbox()
 
+        service.sent_seq = service.log.last_seq
+
         def out(pubs, replies) -> None:
             for p in pubs:
                 publisher.send(p)
+            if pubs:
+                service.sent_seq = pubs[-1].event["seq"]
             for envelope, body in replies:
                 outbox.send(envelope, body)
 

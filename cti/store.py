@@ -358,7 +358,7 @@ def _int(where: str, v: Any, *, none: bool = True, min: int | None = None,
 
 
 #: The longest text any field takes (names, numbers, reasons, paths), in characters.
-MAX_TEXT = 1024
+MAX_TEXT = 4096
 #: The most attached data (a CDR's, a campaign record's) may take as JSON, in bytes.
 MAX_DATA_BYTES = 16 * 1024
 

@@ -326,8 +326,9 @@ class _InProcess:
 
         def run():
             try:
+                # (the server's thread at real-time priority, as `cti serve --realtime`)
                 asyncio.run(serve(self.config, speed=speed, log=lambda m: None,
-                                  ready=self._ready, fsync=slow_fsync))
+                                  ready=self._ready, fsync=slow_fsync, realtime=10))
             except BaseException as e:  # pragma: no cover - shown by the test
                 self.error = e
                 self.ready.set()
