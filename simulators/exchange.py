@@ -22,7 +22,7 @@ from drivers.sig.pri import CallAnswered, CallCleared, CallOffered, PriSpan
 __all__ = ["ExchangeCalls", "ExchangeCall", "ExchangeCallsBase"]
 
 
-LOG_CALLS = 10_000
+LOG_CALLS = 2_000
 
 
 @dataclass
