@@ -17,7 +17,11 @@ warm.
 
     python bench/soak.py                      # the peak's 11 minutes at real time
     python bench/soak.py --quick              # one minute (CI)
-    python bench/soak.py --hours 2 --speed 4 --rate 300 --peak 300   # long, at speed
+    python bench/soak.py --hours 2 --speed 6 --rate 150 --peak 150   # long, at speed
+
+For the long run keep the rate within what 700 agents serve (about 280 calls a minute with
+the scenario's talk and wrap-up): above it the callback list grows for as long as the
+run, and the memory with it, as it should.
 """
 from __future__ import annotations
 
