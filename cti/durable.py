@@ -54,7 +54,7 @@ class WalSyncer:
 
     def __init__(self, db_path: str | os.PathLike, notify: Callable[[int], None], *,
                  start: int = 0, fsync: Callable[[int], None] | None = None,
-                 checkpoint_bytes: int = CHECKPOINT_BYTES):
+                 checkpoint_bytes: int = CHECKPOINT_BYTES, realtime: int = 0):
         self.db_path = os.fspath(db_path)
         self.wal_path = self.db_path + "-wal"
         self.notify = notify
@@ -70,6 +70,7 @@ class WalSyncer:
         self._fd: int | None = None
         self._ino: int | None = None
         self.error: BaseException | None = None
+        self.realtime = realtime
         self._thread = threading.Thread(target=self._run, name="cti-wal-sync", daemon=True)
         self._thread.start()
 
@@ -130,6 +131,14 @@ class WalSyncer:
     def _run(self) -> None:
         conn = None
         last_checkpoint = 0.0
+        if self.realtime:
+            # this thread takes the GIL between its syscalls: at an ordinary priority it
+            # can be descheduled holding it, and the tick's real-time thread then waits
+            try:
+                os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK,
+                                      os.sched_param(self.realtime))
+            except (OSError, AttributeError):  # pragma: no cover - the loop said so already
+                pass
         try:
             while True:
                 with self._cond:

@@ -1648,7 +1648,7 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
         if store is not None and store.synchronous != "NORMAL" and store.path != ":memory:":
             store.defer_sync()
             syncer = WalSyncer(store.path, lambda n: loop.call_soon_threadsafe(release),
-                               start=store.written, fsync=fsync)
+                               start=store.written, fsync=fsync, realtime=realtime)
         if store is not None and store.path != ":memory:":
             runner = ReportRunner(str(store.path))
 
