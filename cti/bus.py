@@ -8,6 +8,13 @@ here), and keeps a bounded ring so a client that missed events can ``replay`` th
 (UTF-8, dotted: ``span.alarm``, ``channel.hook``) and the event as JSON. Subscribers
 filter on topic prefixes (``span.``, ``channel.``).
 
+Bounded in bytes (ARCHITECTURE.md rule 8): the ring holds at most ``ring_size`` events
+and at most ``ring_bytes`` of their JSON (the oldest go first); an event whose JSON is
+over :data:`MAX_EVENT_BYTES` (attached data a client sent, say) goes out and into the
+ring with its ``data`` replaced by ``{"truncated": <bytes>}``; and the PUB socket's
+queue towards each subscriber holds at most :data:`PUB_HWM` messages, so at most
+``PUB_HWM * MAX_EVENT_BYTES`` bytes wait for a slow subscriber.
+
 Every event is a JSON object with ``seq``, ``ts``, ``type`` (for span and channel
 events, the same dotted name as the topic) and, where they apply, ``span`` (an int),
 ``channel`` (``"1/16"`` for an E1 timeslot: span/timeslot; ``"fxs/3"`` or ``"fxo/9"``
@@ -19,7 +26,16 @@ import json
 from collections import deque
 from typing import Any, Iterable, NamedTuple
 
-__all__ = ["ReplayGap", "EventLog", "Publisher", "encode", "decode"]
+__all__ = ["ReplayGap", "EventLog", "Publisher", "encode", "decode", "MAX_EVENT_BYTES",
+           "RING_BYTES", "PUB_HWM"]
+
+#: The most one event's JSON may take; bigger events lose their ``data``.
+MAX_EVENT_BYTES = 16 * 1024
+#: The replay ring's byte budget (the JSON of the events it holds).
+RING_BYTES = 32 * 1024 * 1024
+#: Messages the PUB socket queues per subscriber before it drops for that subscriber
+#: (which sees a gap in seq and mends it with replay): 4096 * 16 KiB = 64 MiB at most.
+PUB_HWM = 4096
 
 
 class ReplayGap(LookupError):
@@ -31,32 +47,44 @@ class ReplayGap(LookupError):
 
 
 class Published(NamedTuple):
-    """One event as recorded: its topic and its dict (a tuple: made for every event)."""
+    """One event as recorded: its topic, its dict and its JSON (a tuple: made for every
+    event; the JSON is made once, for the ring's byte count and the wire alike)."""
 
     topic: str
     event: dict
+    body: bytes = b""
 
 
 class EventLog:
     """Numbers events and keeps the last ``ring_size`` of them for replay.
 
     ``seq`` starts at 1 and goes up by one per event; the ring holds
-    ``first_seq .. last_seq``. ``replay(after)`` returns every event with
-    ``seq > after``, or raises :class:`ReplayGap` when some of those have already
-    fallen out of the ring (the client must take a ``snapshot`` instead).
+    ``first_seq .. last_seq``, at most ``ring_size`` events and ``ring_bytes`` of JSON.
+    ``replay(after)`` returns every event with ``seq > after``, or raises
+    :class:`ReplayGap` when some of those have already fallen out of the ring (the
+    client must take a ``snapshot`` instead). The ring keeps each event's JSON only
+    (topic, seq, bytes), so its memory is what its byte count says.
     """
 
-    def __init__(self, ring_size: int = 10000):
+    def __init__(self, ring_size: int = 10000, ring_bytes: int = RING_BYTES):
         if ring_size < 1:
             raise ValueError("ring_size must be at least 1")
+        if ring_bytes < MAX_EVENT_BYTES:
+            raise ValueError(f"ring_bytes must be at least {MAX_EVENT_BYTES}")
         self.ring_size = ring_size
+        self.ring_bytes = ring_bytes
         self.last_seq = 0
-        self._ring: deque[Published] = deque(maxlen=ring_size)
+        self.bytes = 0            # JSON bytes in the ring now
+        self.truncated = 0        # events whose data was over MAX_EVENT_BYTES
+        self._ring: deque[tuple[str, int, bytes]] = deque()
 
     @property
     def first_seq(self) -> int:
         """The oldest seq still in the ring (last_seq + 1 when the ring is empty)."""
-        return self._ring[0].event["seq"] if self._ring else self.last_seq + 1
+        return self._ring[0][1] if self._ring else self.last_seq + 1
+
+    def __len__(self) -> int:
+        return len(self._ring)
 
     def append(self, ts: float, type: str, topic: str | None = None, *,
                span: int | None = None, channel: str | None = None,
@@ -76,12 +104,33 @@ class EventLog:
                 ev[k] = v
         if data is not None:
             ev["data"] = data
-        pub = Published(topic or type, ev)
-        self._ring.append(pub)
+        body = json.dumps(ev, separators=(",", ":")).encode()
+        if len(body) > MAX_EVENT_BYTES:
+            # the fields the contract names stay; what made it big goes
+            self.truncated += 1
+            ev = {k: v for k, v in ev.items() if k != "data" and
+                  (not isinstance(v, str) or len(v) <= 256)}
+            ev["data"] = {"truncated": len(body)}
+            body = json.dumps(ev, separators=(",", ":")).encode()
+        pub = Published(topic or type, ev, body)
+        ring = self._ring
+        ring.append((pub.topic, self.last_seq, body))
+        self.bytes += len(body)
+        while len(ring) > self.ring_size or self.bytes > self.ring_bytes:
+            self.bytes -= len(ring.popleft()[2])
         return pub
 
-    def replay(self, after: int, topics: Iterable[str] | None = None) -> list[dict]:
-        """Events with ``seq > after`` (filtered on topic prefixes when given)."""
+    def replay(self, after: int, topics: Iterable[str] | None = None,
+               upto: int | None = None) -> list[dict]:
+        """Events with ``seq > after`` (filtered on topic prefixes when given), up to seq
+        ``upto`` (the last one sent: events held until their writes are durable are not
+        replayed before they go out)."""
+        return [json.loads(body) for body in self.replay_raw(after, topics, upto)]
+
+    def replay_raw(self, after: int, topics: Iterable[str] | None = None,
+                   upto: int | None = None) -> list[bytes]:
+        """As :meth:`replay`, each event as the JSON it went out as (the server splices
+        them into its reply: decoding and encoding a full ring costs a tick or more)."""
         if isinstance(after, bool) or not isinstance(after, int):
             raise TypeError("after must be an integer")
         if after < 0:
@@ -97,17 +146,20 @@ class EventLog:
         skip = after - (self.first_seq - 1)
         prefixes = tuple(topics) if topics else None
         out = []
-        for i, pub in enumerate(self._ring):
+        for i, (topic, seq, body) in enumerate(self._ring):
             if i < skip:
                 continue
-            if prefixes is None or pub.topic.startswith(prefixes):
-                out.append(pub.event)
+            if upto is not None and seq > upto:
+                break
+            if prefixes is None or topic.startswith(prefixes):
+                out.append(body)
         return out
 
 
 def encode(pub: Published) -> list[bytes]:
     """The two frames of a message: topic and JSON."""
-    return [pub.topic.encode(), json.dumps(pub.event, separators=(",", ":")).encode()]
+    body = pub.body or json.dumps(pub.event, separators=(",", ":")).encode()
+    return [pub.topic.encode(), body]
 
 
 def decode(frames: list[bytes]) -> tuple[str, dict]:
@@ -120,12 +172,14 @@ class Publisher:
     """The PUB socket. ``socket`` is a bound zmq (or zmq.asyncio) PUB socket.
 
     Sending never blocks: a PUB socket drops for subscribers that are too slow (their
-    high-water mark), which they notice as a gap in ``seq`` and mend with ``replay``.
+    high-water mark, set here to :data:`PUB_HWM`), which they notice as a gap in ``seq``
+    and mend with ``replay``.
     """
 
     def __init__(self, socket):
         import zmq          # here, not at module level: the sans-I/O EventLog needs no zmq
 
+        socket.setsockopt(zmq.SNDHWM, PUB_HWM)
         self.socket = socket
         self._noblock = zmq.NOBLOCK
         self._again = zmq.Again

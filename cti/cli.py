@@ -304,8 +304,10 @@ def cmd_serve(args) -> int:
     if args.log_level is not None:
         config = dataclasses.replace(config, server=dataclasses.replace(
             config.server, log_level=args.log_level))
+    if not 0 <= args.realtime <= 99:
+        raise CliError("--realtime takes a priority 1..99")
     try:
-        return run(config, speed=args.speed, seconds=args.seconds)
+        return run(config, speed=args.speed, seconds=args.seconds, realtime=args.realtime)
     except KeyboardInterrupt:
         return 0
     except ImportError as e:
@@ -877,6 +879,46 @@ def _faults_text(f: Any) -> str:
                      f"{k} {v}" for k, v in f.items()) or "none"
 
 
+def fmt_server_stats(st: dict) -> str:
+    """``cti server stats``: how late the ticks ran, and what the server refused or could
+    not deliver."""
+    lat = st.get("lateness_ms") or {}
+
+    def ms(v) -> str:
+        return "-" if v is None else f"{v:g} ms"
+    ring = st.get("replay_ring") or {}
+    lines = [
+        f"ticks {st.get('ticks', 0):,} at x{st.get('speed', 1):g}, line time "
+        f"{st.get('line_time', 0):.1f} s",
+        f"tick lateness: p50 {ms(lat.get('p50'))}, p99 {ms(lat.get('p99'))}, "
+        f"max {ms(lat.get('max'))}; overruns (over {st.get('overrun_ms', 40):g} ms) "
+        f"{st.get('overruns', 0):,}",
+        kv([("requests", st.get("requests", 0)), ("busy", st.get("busy", 0)),
+            ("replies dropped", st.get("replies_dropped", 0)),
+            ("pending requests", st.get("pending_requests", 0)),
+            ("replies waiting", st.get("replies_waiting", 0)),
+            ("listens", st.get("listens", 0)),
+            ("listens refused", st.get("listens_refused", 0)),
+            ("reports running", st.get("reports_running", 0)),
+            ("reports done", st.get("reports_done", 0)),
+            ("events held for the disk", st.get("events_held", 0)),
+            ("replay ring", f"{ring.get('events', 0):,} events, {ring.get('bytes', 0):,} bytes")]),
+    ]
+    hist = lat.get("histogram") or {}
+    if hist:
+        lines.append("lateness histogram: " + ", ".join(
+            f"{k.replace('le_', '<=')}{'' if k == 'more' else ' ms'}: {v:,}"
+            for k, v in hist.items()))
+    return "\n".join(lines)
+
+
+def cmd_server(args) -> int:
+    with _client(args) as c:
+        res = c.request("server.stats")
+    _out(args, res, fmt_server_stats(res))
+    return 0
+
+
 def cmd_watch(args) -> int:
     topics = args.topics or []
     sub = Subscriber(args.home, topics)
@@ -989,6 +1031,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--log-level", choices=LOG_LEVELS, type=str.lower, metavar="LEVEL",
                    help="what HOME/log/cti.log keeps: " + ", ".join(LOG_LEVELS) +
                    " (default: server.log_level of the config, else info)")
+    s.add_argument("--realtime", type=int, nargs="?", const=10, default=0, metavar="PRIO",
+                   help="run the tick loop at real-time priority (SCHED_RR, default 10), "
+                        "as `asterisk -p` does, so other processes cannot make ticks late")
     s.set_defaults(func=cmd_serve)
 
     for name, fn, hlp in (("ping", cmd_ping, "check that the server answers"),
@@ -1228,6 +1273,10 @@ def build_parser() -> argparse.ArgumentParser:
     from cti import agent_tui
     agent_tui.add_parser(sub, [common])
     _add_dialer_parsers(sub, common)
+
+    sv = sub.add_parser("server", parents=[common], help="the server itself: stats")
+    sv.add_argument("action", choices=("stats",))
+    sv.set_defaults(func=cmd_server)
 
     w = sub.add_parser("watch", parents=[common], help="tail events (topic prefixes)")
     w.add_argument("topics", nargs="*", metavar="TOPIC", help="e.g. span. channel.hook")

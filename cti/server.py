@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import dataclasses
+import gc
 import json
 import logging
 import math
@@ -30,14 +32,16 @@ import signal
 import sys
 import time
 import uuid
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from cti.bus import EventLog, Published, Publisher, ReplayGap
+from cti.bus import PUB_HWM, EventLog, Published, Publisher, ReplayGap
 from cti import media
 from cti.config import MAX_SPANS, Config
 from cti.report import FXO_TRUNKS, IVR_SPAN
+from cti.tickstats import ServerStats
 from drivers.board import Audio, Board, DFrame, DFrameSent, SpanAlarm
 from drivers.numbers import (DIGITS, DTMF_DIGITS, IA5_DIGITS, NumberError, check_digits,
                              parse_number)
@@ -49,9 +53,15 @@ log = logging.getLogger("cti.server")
 
 PROTOCOL_VERSION = 1
 MAX_LISTEN_SECONDS = 60.0
+MAX_LISTENS = 16             # channel.listen/tone captures at once (each holds its audio)
+LISTEN_GRACE = 0.5           # line s past a listen's end before it answers with what it has
 MAX_REQUEST_BYTES = 1 << 20
 MAX_MESSAGE = 2000         # characters of an error message (the list of ops is the longest)
 CATCH_UP_BATCH = 50          # ticks run before the loop lets requests in again
+REQUEST_BUDGET = 0.004       # s of each tick's interval that requests may take, at most
+MIN_REQUEST_SLICE = 0.001    # s for requests even when the ticks are behind (at speed)
+READ_PER_SERVE = 4           # requests read from the socket per request served: a flood
+                             # fills the pending queue, and what is over it gets busy
 
 #: Requests that change what agents and calls do, written to the log when done (who, what)
 AUDITED_OPS = frozenset({
@@ -67,7 +77,8 @@ class RequestError(Exception):
     """A request that cannot be done; becomes ``{ok: false, error: {...}}``.
 
     ``code``: bad_request (not JSON, missing id/op), unknown_op, bad_arg, not_found,
-    not_supported, replay_gap, failed (the board refused), internal.
+    not_supported, replay_gap, failed (the board refused), busy (the server is at a
+    bound: requests waiting, listens, reports; send again later), internal.
     ``field``: the request field at fault (``op``, ``args.span``), when there is one.
     """
 
@@ -359,7 +370,8 @@ OPS: dict[str, dict[str, Arg]] = {
                  "hangup_after": Arg(float, lo=0, hi=86_400)},
     "sim.hangup": {"span": SPAN, "call": CALL, "cause": CAUSE},
     "sim.calls": {},
-    "sim.traffic": {"profile": Arg(str, default="steady", choices=("steady", "tv_peak", "stop")),
+    "sim.traffic": {"profile": Arg(str, default="steady",
+                                   choices=("steady", "tv_peak", "peak", "stop")),
                     "rate": Arg(float, default=20.0, lo=0, hi=100_000),
                     "peak": Arg(float, default=300.0, lo=0, hi=100_000),
                     "seconds": Arg(float, default=120.0, lo=1, hi=86_400),
@@ -433,16 +445,43 @@ OPS: dict[str, dict[str, Arg]] = {
     "trace.start": {"span": SPAN, "seconds": Arg(float, default=60.0, lo=0.02, hi=86_400)},
     "trace.stop": {"span": SPAN},
     "server.speed": {"speed": Arg(float, required=True, lo=0.01, hi=1000)},
+    "server.stats": {},
     "shutdown": {},
 }
 
 
 # --- the core -------------------------------------------------------------------------
 
+class RawJSON:
+    """A value already encoded as JSON, spliced into the reply as it is (:func:`encode`)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+
+def encode(reply: dict) -> bytes:
+    """A reply as the bytes that go out, with any :class:`RawJSON` spliced in unparsed."""
+    raws: list[bytes] = []
+
+    def raw(o):
+        if isinstance(o, RawJSON):
+            raws.append(o.data)
+            return f"\x00raw{len(raws) - 1}\x00"
+        raise TypeError(f"{type(o).__name__} is not JSON-able")
+    text = json.dumps(reply, default=raw).encode()
+    for i, data in enumerate(raws):
+        text = text.replace(json.dumps(f"\x00raw{i}\x00").encode(), data, 1)
+    return text
+
+
 def _jsonable(v: Any) -> Any:
     """Make board results JSON-able: dataclasses, tuples, bytes (base64), enums."""
     t = type(v)
     if t is str or t is int or t is bool or v is None:     # most of what events carry
+        return v
+    if t is RawJSON:
         return v
     if isinstance(v, dict):
         return {str(k): _jsonable(x) for k, x in v.items()}
@@ -471,6 +510,7 @@ class _Listen:
     channel: str
     law: str
     frames: int
+    until: float = math.inf     # line time: answer with what came, even if short
     buf: bytearray = field(default_factory=bytearray)
     extra: dict = field(default_factory=dict)     # more of the reply (channel.tone capture)
     ticks: int = 0                                # ticks it has waited
@@ -505,6 +545,11 @@ class Service:
         # go out with the next tick
         self.errors = 0
         self._pending: list[Published] = []
+        self.stats = ServerStats()   # the shell measures the tick; ops read it
+        self.raw_replies = False     # the shell encodes replies with encode(): RawJSON allowed
+        self.sent_seq: int | None = None   # the shell's last event sent (None: all are)
+        # the shell's report worker: (args, token, rid) -> None, or None to run inline
+        self.reports: Callable[[dict, Any, Any], None] | None = None
         self._tick0 = self.board.tick_count
         # PRI spans: the world runs ours; a real board gets the user side attached here
         if world is not None:
@@ -631,6 +676,16 @@ class Service:
 
     def ts(self) -> float:
         return self.wall_start + self.line_time
+
+    def start_clock(self, wall: float) -> None:
+        """Line time zero is ``wall`` on the wall clock: the shell calls this as its first
+        tick is due, so ``ts`` is not behind by the start-up (building the centre, making
+        prompts) at real-time speed."""
+        shift = wall - self.wall_start
+        self.wall_start = wall
+        if self.centre is not None:
+            self.centre.epoch += shift
+            self.campaigns.epoch += shift
 
     # names ----------------------------------------------------------------------------
     def port_name(self, number: int) -> str:
@@ -800,19 +855,22 @@ class Service:
         done = []
         for lst in list(self._listens):
             # a tapped channel gives audio every tick; none (past the first ticks) means
-            # its tap went with the call that held it: reply with what came, ended
+            # its tap went with the call that held it (ended); a listen past its time and
+            # grace (cti LISTEN_GRACE) answers too: with what came, never not at all
             lst.ticks += 1
             ended = lst.ticks > 2 and len(lst.buf) == lst.had
             lst.had = len(lst.buf)
-            if len(lst.buf) >= lst.frames or ended:
-                n = min(len(lst.buf), lst.frames)
+            complete = len(lst.buf) >= lst.frames
+            if complete or ended or self.line_time >= lst.until:
+                audio = bytes(lst.buf[:lst.frames])
                 self._listens.remove(lst)
                 try:
                     self._untap(lst.key)
                     done.append((lst.token, self._reply(lst.rid, dict(lst.extra, **{
                         "channel": lst.channel, "law": lst.law, "rate": 8000,
-                        "seconds": n / 8000, "direction": lst.key[2], "ended": ended,
-                        "audio": base64.b64encode(bytes(lst.buf[:n])).decode(),
+                        "seconds": len(audio) / 8000, "direction": lst.key[2],
+                        "complete": complete, "ended": ended and not complete,
+                        "audio": base64.b64encode(audio).decode(),
                     }))))
                 except Exception as exc:
                     self._server_error("listen", exc, channel=lst.channel)
@@ -941,7 +999,7 @@ class Service:
                                    f"{', '.join(OPS)})", "op")
             args = check_args(op, spec, req.get("args"))
             fn = getattr(self, "op_" + op.replace(".", "_"))
-            if op in ("channel.listen", "channel.tone"):   # may answer in a later tick
+            if op in ("channel.listen", "channel.tone", "report.losses"):  # may answer later
                 result = fn(args, rid=rid, token=token)
                 return None if result is None else self._reply(rid, _jsonable(result))
             result = fn(args)
@@ -1069,6 +1127,7 @@ class Service:
         if self.centre is not None:
             snap.update(self.centre.snapshot())
         snap["server_errors"] = self.errors        # failures outside the calls
+        snap["server"] = self.server_stats()
         return snap
 
     def op_replay(self, a):
@@ -1076,8 +1135,15 @@ class Service:
         if topics is not None and not all(isinstance(t, str) for t in topics):
             raise RequestError("bad_arg", "must be an array of topic prefix strings",
                                "args.topics")
-        events = self.log.replay(a["after"], topics)
-        return {"events": events, "last_seq": self.log.last_seq, "first_seq": self.log.first_seq}
+        # (only what went out: the shell holds a tick's events until its writes are durable)
+        upto = self.log.last_seq if self.sent_seq is None else self.sent_seq
+        if self.raw_replies:
+            # the ring's JSON as it is: a full ring decoded and encoded again takes 175 ms
+            events = RawJSON(b"[" + b",".join(self.log.replay_raw(a["after"], topics, upto))
+                             + b"]")
+        else:
+            events = self.log.replay(a["after"], topics, upto)
+        return {"events": events, "last_seq": upto, "first_seq": self.log.first_seq}
 
     def op_board_list(self, a):
         return {"boards": [self._board_summary()]}
@@ -1208,12 +1274,17 @@ class Service:
 
     def _listen(self, channel: str, direction: str, seconds: float, token, rid) -> "_Listen":
         kind, obj, ch = self.resolve_channel(channel)
+        if len(self._listens) >= MAX_LISTENS:
+            self.stats.count("listens_refused")
+            raise RequestError("busy", f"{len(self._listens)} listens and captures are running "
+                               f"(at most {MAX_LISTENS}): try again when one is done", "op")
         if kind == "span":
             key, law = (obj.number, ch.timeslot, direction), obj.law
         else:
             key, law = (0, obj.number, direction), "alaw"   # analog ports: A-law (hal_sim.c)
         frames = max(1, int(round(seconds * 8000)))
-        lst = _Listen(token, rid, key, channel, law, frames)
+        lst = _Listen(token, rid, key, channel, law, frames,
+                      until=self.line_time + seconds + LISTEN_GRACE)
         self._tap(key)
         self._listens.append(lst)
         return lst
@@ -1375,7 +1446,11 @@ class Service:
     def op_sim_traffic(self, a):
         """Callers on the simulated exchange and agents at their phones, on line time:
         ``steady`` (``rate`` calls a minute) or ``tv_peak`` (``rate`` then ``peak`` calls a
-        minute in the ten minutes after an advert, PRODUCT.md's case), for ``seconds``."""
+        minute in the ten minutes after an advert, PRODUCT.md's case), for ``seconds``;
+        ``peak``: the callers and agents of the scenario's TV peak (cti/scenario.py's
+        PeakPlan: its ramp, patience, talk and wrap-up times, callbacks; every caller
+        goes through the welcome to the queue), ``rate`` before and after, ``peak`` at the
+        top, as bench/soak.py runs it on ``cti serve``."""
         from simulators.traffic import AgentBehaviour, Steady, Traffic, TvAdvertPeak
 
         if self.world is None or self.centre is None:
@@ -1385,6 +1460,8 @@ class Service:
             if self.traffic is not None:
                 self.traffic.stop()
             return {"stopped": True}
+        if a["profile"] == "peak":
+            return self._scenario_peak(a)
         if a["profile"] == "steady":
             profile = Steady(a["rate"])
         else:
@@ -1402,6 +1479,34 @@ class Service:
                                desktop=lambda op, args: self.handle(
                                    {"id": "traffic", "op": op, "args": args}))
         return {"profile": a["profile"], "rate": a["rate"], "seconds": a["seconds"],
+                "spans": list(spans)}
+
+    def _scenario_peak(self, a) -> dict:
+        from cti.scenario import DNIS, PeakPlan
+        from simulators.traffic import AgentBehaviour, Traffic, TvAdvertPeak
+
+        pk = PeakPlan(seed=a["seed"], base=a["rate"], peak=a["peak"])
+        now = self.board.line_seconds
+        if a["agents_login"]:
+            for agent in self.centre.agents:
+                if self.centre.acd.agent_state(agent).state == "logged_out":
+                    self.centre.agent_login(now, agent)
+        # the phones only ring and lift: their own tone and caller-ID receivers rest
+        for phone in self.world.phones.values():
+            phone.listen(False)
+        spans = tuple(sorted(self.world.exchange_pri))
+        self.traffic = Traffic(
+            self.world, seed=pk.seed,
+            profile=TvAdvertPeak(base=pk.base, peak=pk.peak, start=pk.lead, ramp=pk.ramp,
+                                 duration=pk.hold),
+            spans=spans, dnis=DNIS, ivr_choices={None: 1.0}, patience=(pk.patience, "lognormal"),
+            agents=AgentBehaviour(answer_delay=pk.answer_delay, ring_out_probability=pk.ring_out,
+                                  talk_time=pk.talk, talk_distribution="lognormal",
+                                  ready_after=10.0),
+            start=now, duration=a["seconds"], callback_accept=pk.callback_accept,
+            callback_key_delay=pk.callback_key_delay,
+            desktop=lambda op, args: self.handle({"id": "traffic", "op": op, "args": args}))
+        return {"profile": "peak", "rate": pk.base, "peak": pk.peak, "seconds": a["seconds"],
                 "spans": list(spans)}
 
     def op_sim_calls(self, a):
@@ -1509,7 +1614,23 @@ class Service:
         c = self._cti_call(self._consulted(a["call"]))
         return self._centre_call(lambda: c.hangup(self.board.line_seconds, a["call"]), a)
 
+    @staticmethod
+    def _data_size(a) -> None:
+        """Attached data travels into every event of the call and its CDR: the store's
+        bound (cti.store.MAX_DATA_BYTES), checked here so the CDR is never refused."""
+        from cti.store import MAX_DATA_BYTES
+        if a.get("data") is not None:
+            try:
+                n = len(json.dumps(a["data"], separators=(",", ":"), sort_keys=True,
+                                   allow_nan=False))
+            except (TypeError, ValueError) as e:
+                raise RequestError("bad_arg", f"not JSON-able ({e})", "args.data") from None
+            if n > MAX_DATA_BYTES:
+                raise RequestError("bad_arg", f"{n} bytes of JSON, more than the "
+                                   f"{MAX_DATA_BYTES} attached data may take", "args.data")
+
     def op_call_transfer(self, a):
+        self._data_size(a)
         c = self._cti_call(a["call"])
         try:
             return c.transfer(self.board.line_seconds, a["call"], a["to"], a["data"])
@@ -1545,6 +1666,7 @@ class Service:
                                  a)
 
     def op_call_transfer_complete(self, a):
+        self._data_size(a)
         c = self._cti_call(a["call"])
         return self._centre_call(lambda: c.transfer_complete(self.board.line_seconds, a["call"],
                                                              a["data"]), a)
@@ -1732,7 +1854,7 @@ class Service:
     def op_dnc_list(self, a):
         return self._campaigns().dnc_list()
 
-    def op_report_losses(self, a):
+    def op_report_losses(self, a, rid=None, token=None):
         from cti.report import loss_report
         if self.store is None:
             raise RequestError("not_supported", "no store: no call centre configured", "op")
@@ -1746,6 +1868,10 @@ class Service:
             raise RequestError("bad_arg", f"{(end - start) / a['interval']:.0f} intervals: at "
                                f"most {MAX_REPORT_INTERVALS} (a longer interval, or a shorter "
                                "range)", "args.interval")
+        if self.reports is not None:
+            # off the tick: the shell's worker answers when done (cti/reportworker.py)
+            self.reports(dict(a, start=start, end=end), token, rid)
+            return None
         return loss_report(self.store, start, end, interval=a["interval"], sla_seconds=a["sla"],
                            target_blocking=a["blocking"],
                            service_level_target=a["service_level"], shrinkage=a["shrinkage"],
@@ -1756,6 +1882,19 @@ class Service:
         line time stays the only clock; only its pace against the wall changes)."""
         self.speed = a["speed"]
         return {"speed": self.speed, "line_time": round(self.line_time, 3)}
+
+    def op_server_stats(self, a):
+        """How the server keeps up: tick lateness (histogram, p50/p99/max), overruns,
+        requests answered and refused busy, replies dropped, listens, reports."""
+        return self.server_stats()
+
+    def server_stats(self) -> dict:
+        st = self.stats
+        st.gauges["listens"] = len(self._listens)
+        st.gauges["replay_ring"] = {"events": len(self.log), "bytes": self.log.bytes,
+                                    "first_seq": self.log.first_seq,
+                                    "truncated_events": self.log.truncated}
+        return dict(st.as_dict(), speed=self.speed, line_time=round(self.line_time, 3))
 
     def op_shutdown(self, a):
         self.stopping = True
@@ -1824,15 +1963,33 @@ def _check_not_running(endpoint: str) -> None:
 
 async def serve(config: Config, speed: float = 1.0, seconds: float | None = None,
                 world=None, board=None, log: Callable[[str], None] | None = None,
-                ready: Callable[[Service], None] | None = None) -> Service:
-    """Run the board server until ``shutdown``, a signal, or ``seconds`` of line time."""
+                ready: Callable[[Service], None] | None = None,
+                fsync: Callable[[int], None] | None = None, realtime: int = 0) -> Service:
+    """Run the board server until ``shutdown``, a signal, or ``seconds`` of line time.
+
+    One loop, and the tick first (ARCHITECTURE.md rule 8): each tick runs at its deadline
+    (``tick_ms / speed`` apart, counted from the first, so it never drifts; when late, the
+    ticks due run back to back, at most ``CATCH_UP_BATCH`` at once); between ticks
+    requests are served for at most ``REQUEST_BUDGET`` s (cti/flow.py: a bounded pending
+    queue, ``busy`` beyond it, replies that wait for slow readers); long reports go to a
+    worker process (cti/reportworker.py); the store's fsyncs to a thread
+    (cti/durable.py), and each tick's events (and each reply to a request that wrote) go
+    out once the writes made before them are durable. The lateness of every tick is
+    measured (cti/tickstats.py, ``server.stats``). ``fsync`` replaces :func:`os.fsync`
+    for the store's WAL (tests: a slow disk). ``realtime``: run the loop's thread at
+    that SCHED_RR priority (1..99), as ``asterisk -p`` does: on a busy machine an
+    ordinary process waits for a CPU behind the others, and its ticks with it."""
     import zmq
     import zmq.asyncio
+    from cti.durable import WalSyncer
+    from cti.flow import Inbox, Outbox, busy_reply, request_id
+    from cti.reportworker import ReportRunner
 
     if speed <= 0 or not math.isfinite(speed):
         raise ValueError("speed must be a positive number")
     slog = logging.getLogger("cti.server")      # (``log`` here is the say callback)
     say = log or (lambda msg: print(f"cti serve: {msg}", file=sys.stderr, flush=True))
+    logger = logging.getLogger("cti.server")
     home = config.server.home
     home.mkdir(parents=True, exist_ok=True)
     for ep in (config.server.requests, config.server.events):
@@ -1847,19 +2004,27 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
         slog.critical("the server did not start", exc_info=True)
         logs.teardown(log_handler)
         raise
+    stats = service.stats
 
     actx = zmq.asyncio.Context()
     sctx = zmq.Context.shadow(actx.underlying)
-    router = actx.socket(zmq.ROUTER)
+    router_wait = actx.socket(zmq.ROUTER)            # awaited (asyncio poller) ...
+    router = zmq.Socket.shadow(router_wait.underlying)   # ... read and written without await
     router.setsockopt(zmq.LINGER, 0)
-    router.setsockopt(zmq.ROUTER_MANDATORY, 0)
+    # a reply the client's pipe cannot take raises instead of vanishing (cti/flow.py)
+    router.setsockopt(zmq.ROUTER_MANDATORY, 1)
+    router.setsockopt(zmq.SNDHWM, 10_000)
     pub_sock = sctx.socket(zmq.PUB)
     pub_sock.setsockopt(zmq.LINGER, 0)
-    pub_sock.setsockopt(zmq.SNDHWM, 100_000)
+    pub_sock.setsockopt(zmq.SNDHWM, PUB_HWM)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    store = service.store
+    syncer: WalSyncer | None = None
+    runner: ReportRunner | None = None
+    held: deque = deque()          # (writes needed durable, events, replies)
     try:
-        router.bind(config.server.requests)
+        router_wait.bind(config.server.requests)
         pub_sock.bind(config.server.events)
         publisher = Publisher(pub_sock)
         (home / "cti.pid").write_text(f"{os.getpid()}\n")
@@ -1878,51 +2043,200 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             for what, why in service.recovery.agents_logged_out + service.recovery.failed:
                 say(f"recovery: {what}: {why}")
 
-        def send_reply(token, reply: dict) -> None:
-            router.send_multipart(list(token) + [json.dumps(reply).encode()])
+        # (copy=False: zmq copies small frames anyway, and takes a long report's reply as
+        # it is)
+        outbox = Outbox(lambda frames: router.send_multipart(frames, flags=zmq.NOBLOCK,
+                                                             copy=False),
+                        zmq.Again,
+                        lambda e: isinstance(e, zmq.ZMQError) and e.errno == zmq.EHOSTUNREACH,
+                        stats.count)
+        inbox = Inbox()
 
-        def after_tick(pubs, done) -> None:
+        service.sent_seq = service.log.last_seq
+
+        def out(pubs, replies) -> None:
             for p in pubs:
                 publisher.send(p)
-            for token, reply in done:
-                send_reply(token, reply)
+            if pubs:
+                service.sent_seq = pubs[-1].event["seq"]
+            for envelope, body in replies:
+                outbox.send(envelope, body)
 
-        async def requests() -> None:
-            while True:
-                frames = await router.recv_multipart()
-                envelope, body = frames[:-1], frames[-1]
-                reply = service.handle(body, token=envelope)
-                if reply is not None:
-                    await router.send_multipart(envelope + [json.dumps(reply).encode()])
-                if service.stopping:
-                    stop.set()
+        def release() -> None:
+            # (on the loop) the syncer made writes durable: what waited for them goes out
+            d = syncer.durable
+            while held and held[0][0] <= d:
+                _, pubs, replies = held.popleft()
+                out(pubs, replies)
 
-        async def ticks() -> None:
+        def emit(pubs, replies) -> None:
+            """Events and replies go out once every write made before them is durable."""
+            if syncer is not None:
+                need = store.written
+                if held or need > syncer.durable:
+                    if need > syncer.durable:
+                        syncer.committed(need)
+                    held.append((need, pubs, replies))
+                    return
+            out(pubs, replies)
+
+        if store is not None and store.synchronous != "NORMAL" and store.path != ":memory:":
+            store.defer_sync()
+            syncer = WalSyncer(store.path, lambda n: loop.call_soon_threadsafe(release),
+                               start=store.written, fsync=fsync, realtime=realtime)
+        if store is not None and store.path != ":memory:":
+            runner = ReportRunner(str(store.path))
+
+            def report(args, token, rid) -> None:
+                def done(reply) -> None:
+                    stats.count("reports_done")
+                    emit([], [(token, reply)])
+                runner.submit(args, rid, done)
+            service.reports = report
+
+        service.raw_replies = True
+        encode_reply = encode
+
+        def serve_requests(until: float) -> None:
+            """Read and serve requests until ``until`` (loop time) or none is left."""
+            replies: list = []
+            batch = store.batch() if store is not None else contextlib.nullcontext()
+            with batch:
+                while loop.time() < until and not service.stopping:
+                    read = 0
+                    while read < READ_PER_SERVE:
+                        try:
+                            frames = router.recv_multipart(flags=zmq.NOBLOCK)
+                        except zmq.Again:
+                            break
+                        read += 1
+                        envelope, body = frames[:-1], frames[-1]
+                        why = inbox.offer(envelope, body)
+                        if why is not None:
+                            stats.count("busy")
+                            outbox.send(envelope, busy_reply(request_id(body), why))
+                    if not inbox:
+                        if not read:
+                            break
+                        continue
+                    envelope, body = inbox.take()
+                    w0 = store.written if store is not None else 0
+                    reply = service.handle(body, token=envelope)
+                    stats.count("requests")
+                    if reply is None:
+                        continue
+                    if store is not None and store.written != w0:
+                        replies.append((envelope, encode_reply(reply)))   # wrote: held
+                    else:
+                        outbox.send(envelope, encode_reply(reply))
+            if replies:
+                emit([], replies)
+
+        def readable() -> bool:
+            return bool(router.getsockopt(zmq.EVENTS) & zmq.POLLIN)
+
+        poller = zmq.asyncio.Poller()
+        poller.register(router_wait, zmq.POLLIN)
+
+        # what start-up built lives as long as the server: out of the collector's sight,
+        # so a full collection walks only what came since (a pause on the tick otherwise)
+        gc.collect()
+        gc.freeze()
+        # and the collector runs between ticks, where the loop has time, on about the
+        # schedule it would keep by itself (gen 0 every 700 allocations, gen 1 every 10 of
+        # those, a full one after 10 of those), not in the middle of a tick
+        gc.disable()
+        gc_t = [0.0]
+        gc_full = [0.0]
+
+        def gc_timer(phase: str, info: dict) -> None:
+            if phase == "start":
+                gc_t[0] = time.perf_counter()
+            else:
+                ms = (time.perf_counter() - gc_t[0]) * 1000
+                if ms > stats.gauges.get("gc_max_ms", 0):
+                    stats.gauges["gc_max_ms"] = round(ms, 3)
+        gc.callbacks.append(gc_timer)
+
+        if realtime:
+            # the loop's thread only (the syncer and zmq's threads exist already), and
+            # not the report worker it starts (reset on fork)
+            try:
+                os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK,
+                                      os.sched_param(realtime))
+                say(f"real-time priority {realtime} (SCHED_RR)")
+            except (OSError, AttributeError) as e:
+                logger.warning("no real-time priority (%s): the ticks run as an ordinary "
+                               "process's", e)
+                say(f"no real-time priority: {e}")
+
+        async def run_loop() -> None:
             service.speed = speed
             cur = speed
             tick_s = b.tick_ms / 1000.0 / speed
             t0 = loop.time()
+            service.start_clock(time.time())     # line time zero: now, not before start-up
             n = 0
-            while not service.stopping:
+            spent = 0.0                          # request time in this tick's interval
+            while not service.stopping and not stop.is_set():
                 if service.speed != cur:
                     # server.speed changed the clock rate: count afresh from here
                     cur = service.speed
                     tick_s = b.tick_ms / 1000.0 / cur
                     t0, n = loop.time(), 0
-                due = int((loop.time() - t0) / tick_s)
+                now = loop.time()
+                due = t0 + (n + 1) * tick_s
                 batch = 0
-                while n < due and batch < CATCH_UP_BATCH and not service.stopping:
-                    after_tick(*service.tick())
+                while now >= due and batch < CATCH_UP_BATCH and not service.stopping:
+                    stats.tick(now - due)
+                    pubs, done = service.tick()
+                    emit(pubs, [(token, encode_reply(r)) for token, r in done])
+                    stats.took("tick", loop.time() - now)
                     n += 1
                     batch += 1
+                    spent = 0.0
                     if seconds is not None and service.line_time >= seconds - 1e-9:
                         say(f"{seconds:g} s of line time done")
                         stop.set()
                         return
-                if n < due:
+                    now = loop.time()
+                    due = t0 + (n + 1) * tick_s
+                # requests: within the budget, never past the next deadline (but some,
+                # even when the ticks are behind, so a fast simulation still answers)
+                until = min(now + REQUEST_BUDGET - spent, max(due, now + MIN_REQUEST_SLICE))
+                if until > now:
+                    serve_requests(until)
+                    took = loop.time() - now
+                    spent += took
+                    stats.took("requests", took)
+                outbox.retry()
+                g = stats.gauges
+                g["pending_requests"] = len(inbox)
+                g["replies_waiting"] = outbox.waiting
+                g["reports_running"] = runner.running if runner is not None else 0
+                g["events_held"] = sum(len(h[1]) for h in held)
+                if syncer is not None:
+                    g["store"] = syncer.stats()
+                if service.stopping:
+                    break
+                counts = gc.get_count()
+                if counts[0] >= 700:
+                    # (a full one at most once a second: it walks every object kept)
+                    if counts[2] >= 10 and loop.time() - gc_full[0] >= 1.0:
+                        gc_full[0] = loop.time()
+                        gc.collect(2)
+                    else:
+                        gc.collect(1 if counts[1] >= 10 else 0)
+                wait = due - loop.time()
+                if wait <= 0:
                     await asyncio.sleep(0)
-                    continue
-                await asyncio.sleep(max(0.0, t0 + (n + 1) * tick_s - loop.time()))
+                elif spent >= REQUEST_BUDGET or inbox or readable():
+                    await asyncio.sleep(min(wait, 0.1))   # requests wait for the next tick
+                elif wait < 0.002:
+                    await asyncio.sleep(wait)
+                else:
+                    # woken by a request, or (a whole ms early at most) for the deadline
+                    await poller.poll(timeout=min(100, int(wait * 1000)))
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             try:
@@ -1932,24 +2246,34 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
                 pass
         if ready is not None:
             ready(service)
-        tasks = [asyncio.create_task(requests()), asyncio.create_task(ticks())]
+        task = asyncio.create_task(run_loop())
         waiter = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait(tasks + [waiter], return_when=asyncio.FIRST_COMPLETED)
-        for t in done:
-            if t is not waiter and t.exception() is not None:
-                # the board gone (Service.tick catches everything else): the process ends
-                exc = t.exception()
-                slog.critical("stopping: %s: %s", type(exc).__name__, exc,
-                             exc_info=(type(exc), exc, exc.__traceback__))
-                raise exc
-        # let a shutdown reply go out before the sockets close
-        await asyncio.sleep(0.05)
-        for t in tasks + [waiter]:
-            t.cancel()
-        await asyncio.gather(*tasks, waiter, return_exceptions=True)
+        done_, _ = await asyncio.wait([task, waiter], return_when=asyncio.FIRST_COMPLETED)
+        if task in done_ and task.exception() is not None:
+            # the board gone (Service.tick catches everything else): the process ends
+            exc = task.exception()
+            slog.critical("stopping: %s: %s", type(exc).__name__, exc,
+                         exc_info=(type(exc), exc, exc.__traceback__))
+            raise exc
         if service.store is not None:
-            # the calls still in flight are closed at the next start, ended now
+            # the calls still in flight are closed at the next start, ended now (made
+            # durable with the rest by the syncer's flush below)
             service.store.server_alive(service.ts())
+        # what waited for the disk goes out, then the replies (a shutdown's) leave
+        if syncer is not None:
+            syncer.flush()
+            release()
+        for _ in range(10):
+            outbox.retry()
+            if not outbox.waiting:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        for t in (task, waiter):
+            t.cancel()
+        await asyncio.gather(task, waiter, return_exceptions=True)
+        if stats.counters["replies_dropped"]:
+            logger.warning("%d replies were not delivered", stats.counters["replies_dropped"])
         say(f"stopped at seq {service.log.last_seq}, line time {service.line_time:.2f} s")
         slog.info("stopped at seq %s, line time %.2f s, %d errors (%d in calls)",
                  service.log.last_seq, service.line_time, service.errors,
@@ -1961,7 +2285,16 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
                 loop.remove_signal_handler(sig)
             except (NotImplementedError, RuntimeError):  # pragma: no cover
                 pass
+        with contextlib.suppress(NameError, ValueError):
+            gc.callbacks.remove(gc_timer)
+        gc.unfreeze()
+        gc.enable()
+        if runner is not None:
+            await runner.close()
+        if syncer is not None:
+            syncer.close()
         router.close(0)
+        router_wait.close(0)
         pub_sock.close(0)
         actx.term()
         for ep in (config.server.requests, config.server.events):
@@ -1978,7 +2311,8 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
         logs.teardown(log_handler)
 
 
-def run(config: Config, speed: float = 1.0, seconds: float | None = None) -> int:
+def run(config: Config, speed: float = 1.0, seconds: float | None = None,
+        realtime: int = 0) -> int:
     """Blocking entry point for ``cti serve``."""
-    asyncio.run(serve(config, speed=speed, seconds=seconds))
+    asyncio.run(serve(config, speed=speed, seconds=seconds, realtime=realtime))
     return 0

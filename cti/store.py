@@ -21,8 +21,15 @@ PRODUCT.md) - thousands of times below what FULL sustains (``bench/cti.py``). A
 simulation that runs line time faster than real time, where power loss is moot, may
 pass ``synchronous="NORMAL"``.
 
+The server moves the wait for the disk off its tick: :meth:`Store.defer_sync` turns
+the connection to ``synchronous=NORMAL`` without automatic checkpoints, and
+:class:`cti.durable.WalSyncer` fsyncs the WAL after each commit on a thread of its own;
+the server sends an event only once the writes before it are durable (cti/durable.py).
+
 Bad input raises ``ValueError`` naming the field (``cdr.answer: must be a number``) and
-writes nothing (ARCHITECTURE.md rule 6).
+writes nothing (ARCHITECTURE.md rule 6). Every text field is bounded
+(:data:`MAX_TEXT`, :data:`MAX_DATA_BYTES` for attached data as JSON), whatever the
+layers above let through: a string of a megabyte is refused, not stored.
 
 Schema versions live in ``PRAGMA user_version``; :data:`MIGRATIONS` lists the steps.
 Opening an older file upgrades it in place (each step in its own transaction, with the
@@ -394,19 +401,33 @@ def _int(where: str, v: Any, *, none: bool = True, min: int | None = None,
     return v
 
 
-def _str(where: str, v: Any, *, none: bool = True, choices: Iterable[str] | None = None
-         ) -> str | None:
+#: The longest text any field takes (names, numbers, reasons, paths), in characters.
+MAX_TEXT = 4096
+#: The most attached data (a CDR's, a campaign record's) may take as JSON, in bytes.
+MAX_DATA_BYTES = 16 * 1024
+
+
+def _str(where: str, v: Any, *, none: bool = True, choices: Iterable[str] | None = None,
+         max_len: int = MAX_TEXT) -> str | None:
     if v is None:
         if none:
             return None
         raise ValueError(f"{where}: required")
     if not isinstance(v, str):
-        raise ValueError(f"{where}: must be a string, got {type(v).__name__} {v!r}")
+        raise ValueError(f"{where}: must be a string, got {type(v).__name__} {v!r:.80}")
+    if len(v) > max_len:
+        raise ValueError(f"{where}: {len(v)} characters, more than the {max_len} it takes")
     if not none and not v:
         raise ValueError(f"{where}: must not be empty")
     if choices is not None and v not in choices:
         raise ValueError(f"{where}: must be one of {', '.join(choices)}; got {v!r}")
     return v
+
+
+def _data_size(where: str, text: str) -> None:
+    if len(text) > MAX_DATA_BYTES:
+        raise ValueError(f"{where}: {len(text)} bytes of JSON, more than the "
+                         f"{MAX_DATA_BYTES} it takes")
 
 
 def _span(where: str, v: Any) -> str:
@@ -463,6 +484,7 @@ def check_cdr(record: dict) -> tuple:
             data = json.dumps(data, separators=(",", ":"), sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as e:
             raise ValueError(f"cdr.data: not JSON-able ({e})") from None
+        _data_size("cdr.data", data)
     ivr_path = r("ivr_path")
     if isinstance(ivr_path, (list, tuple)):
         if not all(isinstance(p, str) for p in ivr_path):
@@ -474,7 +496,7 @@ def check_cdr(record: dict) -> tuple:
         start, answer, end, duration, billsec, outcome,
         _int("cdr.cause", r("cause"), min=0, max=127),
         _str("cdr.queue", r("queue")), _str("cdr.agent", r("agent")),
-        _str("cdr.ivr_path", ivr_path),
+        _str("cdr.ivr_path", ivr_path, max_len=4 * MAX_TEXT),
         _num("cdr.wait", r("wait"), min=0), _num("cdr.wrapup", r("wrapup"), min=0),
         data, _str("cdr.recording", r("recording")),
         _int("cdr.survey", r("survey"), min=1, max=5),
@@ -536,7 +558,7 @@ class Store:
     """
 
     def __init__(self, path: str | os.PathLike = ":memory:", *, synchronous: str = "FULL",
-                 migrations: list | None = None):
+                 migrations: list | None = None, readonly: bool = False):
         if synchronous not in ("FULL", "NORMAL", "EXTRA"):
             raise ValueError(f"synchronous: must be FULL, NORMAL or EXTRA, got {synchronous!r}")
         if os.fspath(path) != ":memory:":
@@ -545,10 +567,18 @@ class Store:
                 p = p / DB_NAME
             path = p
         self.path = path
+        self.synchronous = synchronous
         self._batch_depth = 0
         # trunk samples of a batch, written in one statement when it ends (a busy
         # server samples on most ticks; a batch may span many)
         self._pending_samples: list[tuple] = []
+        if readonly:
+            # a reader beside the server (a report worker): no migration, no write
+            conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+            self.db = sqlite_utils.Database(conn, execute_plugins=False)
+            self.db.conn.execute("PRAGMA busy_timeout = 5000")
+            self.version = schema_version(self.db)
+            return
         self.db = sqlite_utils.Database(path, execute_plugins=False)
         try:
             conn = self.db.conn
@@ -568,6 +598,22 @@ class Store:
         except BaseException:
             self.db.close()
             raise
+
+    def defer_sync(self) -> None:
+        """Leave the wait for the disk to :class:`cti.durable.WalSyncer`: commits append
+        to the WAL without an fsync, and no checkpoint runs on this connection (the
+        syncer runs them on its own). Only for a file in WAL mode."""
+        conn = self.db.conn
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")
+        # the WAL is cut back to this when it starts over after a checkpoint
+        from cti.durable import CHECKPOINT_BYTES
+        conn.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_BYTES}")
+
+    @property
+    def written(self) -> int:
+        """Rows written on this connection so far (the count the WAL syncer goes by)."""
+        return self.db.conn.total_changes
 
     @classmethod
     def for_home(cls, home: str | os.PathLike, **kw) -> "Store":
@@ -753,6 +799,9 @@ class Store:
             text = json.dumps(config, sort_keys=True, allow_nan=False)
         except (TypeError, ValueError) as e:
             raise ValueError(f"campaigns.config: not JSON-able ({e})") from None
+        if len(text) > 4 * MAX_DATA_BYTES:     # (its agents' list may be long)
+            raise ValueError(f"campaigns.config: {len(text)} bytes of JSON, more than the "
+                             f"{4 * MAX_DATA_BYTES} it takes")
         try:
             self.db.execute("INSERT INTO campaigns (name, mode, created, config) VALUES (?,?,?,?)",
                             (name, mode, created, text))
@@ -793,6 +842,8 @@ class Store:
                                                             allow_nan=False)
             except (TypeError, ValueError) as e:
                 raise ValueError(f"{w}.data: not JSON-able ({e})") from None
+            if data is not None:
+                _data_size(f"{w}.data", data)
             checked.append((campaign, _str(f"{w}.name", r.get("name")), number, data))
         if not self.db.execute("SELECT 1 FROM campaigns WHERE name = ?", (campaign,)).fetchone():
             raise ValueError(f"campaign_records.campaign: no campaign {campaign!r}")

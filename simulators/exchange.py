@@ -14,11 +14,15 @@ exchange's own record, to check the centre's against.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from drivers.sig.pri import CallAnswered, CallCleared, CallOffered, PriSpan
 
 __all__ = ["ExchangeCalls", "ExchangeCall", "ExchangeCallsBase"]
+
+
+LOG_CALLS = 2_000
 
 
 @dataclass
@@ -71,7 +75,9 @@ class ExchangeCallsBase:
         self.no_answer_numbers = set(no_answer_numbers)
         self.answer_after: dict[str, int] = dict(answer_after or {})   # number -> ms
         self.calls: dict = {}
-        self.log: list = []             # every call seen, in order (kept after it clears)
+        # the calls seen, in order (kept after they clear): the last LOG_CALLS, so a world
+        # that runs for hours (bench/soak.py) does not grow with every call
+        self.log: deque = deque(maxlen=LOG_CALLS)
         # told of every call answered or cleared, as it happens: fn(call)
         self.listeners: list = []
 

@@ -90,3 +90,28 @@ def test_two_frames_topic_and_json():
     assert decode(frames) == ("channel.cas", p.event)
     with pytest.raises(ValueError):
         decode([b"x"])
+
+
+def test_ring_is_bounded_in_bytes_too():
+    from cti.bus import MAX_EVENT_BYTES
+    log = EventLog(10_000, ring_bytes=4 * MAX_EVENT_BYTES)
+    for i in range(100):
+        log.append(float(i), "call.transferred", data={"note": "x" * 4000})
+    assert log.bytes <= 4 * MAX_EVENT_BYTES
+    assert 10 <= len(log) < 20                        # by bytes, long before 10,000 events
+    assert log.first_seq == 100 - len(log) + 1
+    assert [e["seq"] for e in log.replay(log.first_seq - 1)][-1] == 100
+    with pytest.raises(ReplayGap):
+        log.replay(0)
+
+
+def test_an_event_over_the_size_cap_keeps_its_fields_but_not_its_data():
+    from cti.bus import MAX_EVENT_BYTES
+    log = EventLog(10)
+    p = log.append(1.0, "call.delivered", topic="call.delivered", call_id="c1", agent="1001",
+                   data={"blob": "x" * (1 << 20)})
+    assert len(encode(p)[1]) <= MAX_EVENT_BYTES
+    assert p.event["call_id"] == "c1" and p.event["agent"] == "1001"
+    assert p.event["data"]["truncated"] > 1 << 20
+    assert log.truncated == 1 and log.bytes < 1000
+    assert log.replay(0) == [p.event]
