@@ -21,52 +21,14 @@ from pathlib import Path
 import pytest
 import zmq
 
-from cti.client import Client, CtiError, Subscriber
+from cti.client import Client, Subscriber
 from cti.config import load_config
 from cti.flow import Inbox, Outbox, busy_reply, request_id
 from cti.server import MAX_LISTENS, Service, build_world, serve
 from cti.store import MAX_DATA_BYTES, MAX_TEXT, Store
 from cti.tickstats import ServerStats
+from served import ROOT, cti_env, start_server, stop_server  # noqa: F401
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def cti_env(**extra: str) -> dict:
-    path = [str(ROOT)] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **extra}
-
-
-def start_server(home: Path, *args: str) -> subprocess.Popen:
-    """``cti serve`` as a process, answering pings."""
-    proc = subprocess.Popen([sys.executable, "-m", "cti", "serve", "--home", str(home), *args],
-                            cwd=ROOT, env=cti_env(), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"cti serve exited: {proc.stderr.read()}")
-        if (home / "cti-req.sock").exists():
-            try:
-                with Client(home, timeout=1) as c:
-                    c.request("ping")
-                return proc
-            except CtiError:
-                pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("cti serve did not come up")
-        time.sleep(0.1)
-
-
-def stop_server(home: Path, proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        try:
-            with Client(home, timeout=3) as c:
-                c.request("shutdown")
-            proc.wait(10)
-        except (CtiError, subprocess.TimeoutExpired):
-            proc.kill()
-            proc.wait()
 
 
 # --- the pieces, without sockets -----------------------------------------------------------

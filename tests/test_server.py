@@ -12,8 +12,6 @@ import asyncio
 import base64
 import json
 import math
-import os
-import signal
 import struct
 import subprocess
 import sys
@@ -30,7 +28,7 @@ from drivers.board import Audio, Board
 from drivers.hal import HalError
 from drivers.codecs import alaw_decode
 
-ROOT = Path(__file__).resolve().parent.parent
+from served import ROOT, cti_env, start_server, stop_server  # noqa: E402,F401 (others import them from here)
 WALL = 1_000_000.0      # wall clock at line time zero, for ``ts``
 TICK_S = 0.02           # the embedded default's tick
 # Start-up: both framers align (G.706 4.1: FAS, NFAS, FAS) within the first ticks, so the
@@ -651,12 +649,6 @@ def test_client_without_server(tmp_path):
 
 # --- end to end: `cti serve` as a process ------------------------------------------------
 
-def cti_env(**extra: str) -> dict:
-    """The environment of a ``python -m cti`` child: this tree first on PYTHONPATH."""
-    path = [str(ROOT)] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(path), **extra}
-
-
 def cti(home, *args, timeout=20):
     return subprocess.run([sys.executable, "-m", "cti", *args, "--home", str(home)],
                           capture_output=True, text=True, timeout=timeout, cwd=ROOT,
@@ -673,38 +665,11 @@ def cti_json(home, *args):
 def live(tmp_path):
     """``cti serve --speed 20`` as a process; stopped (shutdown, then kill) afterwards."""
     home = tmp_path / "var"
-    proc = subprocess.Popen([sys.executable, "-m", "cti", "serve", "--home", str(home),
-                             "--speed", "20"], cwd=ROOT, env=cti_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = start_server(home, "--speed", "20", timeout=20)
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"cti serve exited: {proc.stderr.read()}")
-            if (home / "cti-req.sock").exists():
-                try:
-                    with Client(home, timeout=1) as c:
-                        c.request("ping")
-                    break
-                except CtiError:
-                    pass
-            if time.monotonic() > deadline:
-                pytest.fail("cti serve did not come up")
-            time.sleep(0.1)
         yield home
     finally:
-        if proc.poll() is None:
-            try:
-                with Client(home, timeout=2) as c:
-                    c.request("shutdown")
-                proc.wait(5)
-            except (CtiError, subprocess.TimeoutExpired):
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+        stop_server(home, proc, timeout=5)
 
 
 def wait_for(home, cond, op, line_seconds=3.0, **args):
