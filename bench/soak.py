@@ -22,6 +22,16 @@ warm.
 For the long run keep the rate within what 700 agents serve (about 280 calls a minute with
 the scenario's talk and wrap-up): above it the callback list grows for as long as the
 run, and the memory with it, as it should.
+
+What fills while the run warms up, each to its own bound (measured at 150 calls a
+minute): the simulated exchange's call log (its last 2,000 calls: full after about 800 s of
+line time); the ACD's timers of calls already gone (each queued call's ``max_wait`` timer
+stays in the heap until it falls due: 600 s, so about 1,500 calls, 1 MiB); the replay ring
+(``replay_ring = 2000`` events here). After that the server's Python objects and its main
+malloc heap stay flat. What still creeps up is the zmq I/O thread's malloc arena: it holds
+the PUB socket's queues to the 701 subscribers (message frames waiting for a desktop that
+reads late), and glibc keeps the pages of the largest backlog seen, so RSS follows the
+highest backlog so far (bounded by ``PUB_HWM`` per subscriber), not the number of calls.
 """
 from __future__ import annotations
 

@@ -221,6 +221,9 @@ class Campaigns:
                 self._emit(f"campaign.{o.campaign}", "campaign.record", campaign=o.campaign,
                            record=r["id"], number=r["number"], state=r["state"],
                            attempts=r["attempts"], outcome=r["last_outcome"])
+                if o.campaign == CALLBACKS:
+                    # its row in the store says the rest: the dialer keeps the live ones
+                    self.dialer.forget(CALLBACKS, r["id"])
         elif isinstance(o, d.CampaignFinished):
             if o.campaign != CALLBACKS:
                 self.store.set_campaign_state(o.campaign, "finished")

@@ -392,6 +392,17 @@ class Dialer:
         if c.state == "finished" and c.queue:
             c.state = "running"
 
+    def forget(self, name: str, record_id: int) -> bool:
+        """Drop a record in a final state from memory (the store keeps its row): the
+        built-in callbacks campaign takes new records for as long as the server runs,
+        and would otherwise hold every callback ever asked for. True if dropped."""
+        c = self.campaign(name)
+        r = c.records.get(record_id)
+        if r is None or r.state not in FINAL_STATES:
+            return False
+        del c.records[record_id]
+        return True
+
     def set_state(self, name: str, state: str) -> None:
         """start (running), pause, stop: paused and stopped campaigns dial nothing new;
         the calls they have out go on to their result."""
@@ -505,8 +516,8 @@ class Dialer:
         the do-not-call list on the way end in state ``dnc``."""
         while c.queue:
             next_at, rid = c.queue[0]
-            r = c.records[rid]
-            if r.state != "pending" or r.next_at != next_at:
+            r = c.records.get(rid)
+            if r is None or r.state != "pending" or r.next_at != next_at:
                 heapq.heappop(c.queue)          # stale entry
                 continue
             if r.number in self.dnc:
