@@ -1989,7 +1989,6 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
         raise ValueError("speed must be a positive number")
     slog = logging.getLogger("cti.server")      # (``log`` here is the say callback)
     say = log or (lambda msg: print(f"cti serve: {msg}", file=sys.stderr, flush=True))
-    logger = logging.getLogger("cti.server")
     home = config.server.home
     home.mkdir(parents=True, exist_ok=True)
     for ep in (config.server.requests, config.server.events):
@@ -2166,8 +2165,8 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
                                       os.sched_param(realtime))
                 say(f"real-time priority {realtime} (SCHED_RR)")
             except (OSError, AttributeError) as e:
-                logger.warning("no real-time priority (%s): the ticks run as an ordinary "
-                               "process's", e)
+                slog.warning("no real-time priority (%s): the ticks run as an ordinary "
+                             "process's", e)
                 say(f"no real-time priority: {e}")
 
         async def run_loop() -> None:
@@ -2273,7 +2272,7 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             t.cancel()
         await asyncio.gather(task, waiter, return_exceptions=True)
         if stats.counters["replies_dropped"]:
-            logger.warning("%d replies were not delivered", stats.counters["replies_dropped"])
+            slog.warning("%d replies were not delivered", stats.counters["replies_dropped"])
         say(f"stopped at seq {service.log.last_seq}, line time {service.line_time:.2f} s")
         slog.info("stopped at seq %s, line time %.2f s, %d errors (%d in calls)",
                  service.log.last_seq, service.line_time, service.errors,
