@@ -1,7 +1,22 @@
 """Fixtures shared by test modules (pytest puts tests/ on sys.path)."""
 from __future__ import annotations
 
+import shutil
+import tempfile
+
 import pytest
+
+
+@pytest.fixture(scope="session")
+def default_prompts():
+    """The default prompts made once (espeak-ng, sox) in a directory of their own, for tests
+    whose configuration points at a prompts directory outside the home; read only."""
+    from cti.prompts import make_default_prompts
+
+    path = tempfile.mkdtemp(prefix="test-prompts-")
+    make_default_prompts(path)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -23,7 +23,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cti.config import DEFAULT_TOML, ConfigError, parse_config
-from cti.prompts import make_default_prompts
 
 EXAMPLES = int(os.environ.get("CTI_FUZZ_CONFIG_EXAMPLES", "400"))
 STARTS = int(os.environ.get("CTI_FUZZ_CONFIG_STARTS", "40"))
@@ -216,20 +215,12 @@ def test_mutations_of_the_default_load_or_name_the_key(home, muts):
 started: list = []
 
 
-@pytest.fixture(scope="module")
-def prompts():
-    d = tempfile.mkdtemp(prefix="fuzz-config-prompts-")
-    make_default_prompts(d)
-    yield d
-    shutil.rmtree(d, ignore_errors=True)
-
-
 @settings(max_examples=STARTS, **SETTINGS)
 @given(muts=st.lists(swap, min_size=1, max_size=1))
-def test_a_mutation_that_loads_starts_and_takes_a_caller(prompts, muts):
+def test_a_mutation_that_loads_starts_and_takes_a_caller(default_prompts, muts):
     from cti.server import Service, build_world
 
-    text = mutate(muts).replace("[centre]\n", f"[centre]\nprompts = {prompts!r}\n", 1)
+    text = mutate(muts).replace("[centre]\n", f"[centre]\nprompts = {default_prompts!r}\n", 1)
     home = tempfile.mkdtemp(prefix="fuzz-config-start-")
     try:
         cfg = load(text, home)

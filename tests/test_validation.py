@@ -8,24 +8,15 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 
 import pytest
 
 from cti.config import DEFAULT_TOML, ConfigError, parse_config
-from cti.prompts import PromptLibrary, make_default_prompts
+from cti.prompts import PromptLibrary
 from drivers.numbers import (CHINA, NumberError, NumberPlan, NumberSet, fit_caller_id,
                              parse_number)
 from test_centre_controls import Centre
 from test_dialer import Sim, config_text
-
-
-@pytest.fixture(scope="module")
-def prompts_dir():
-    path = tempfile.mkdtemp(prefix="validation-prompts-")
-    make_default_prompts(path)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 # ---- numbers ------------------------------------------------------------------------------
@@ -126,8 +117,8 @@ def test_a_prompt_missing_at_run_time_does_not_end_the_call(centre):
         [e["type"] for e in evs]
 
 
-def test_campaign_list_refuses_rows_no_line_carries_and_loads_the_others(prompts_dir):
-    s = Sim(prompts_dir, agents=())
+def test_campaign_list_refuses_rows_no_line_carries_and_loads_the_others(default_prompts):
+    s = Sim(default_prompts, agents=())
     try:
         s.req("campaign.create", campaign="c")
         r = s.req("campaign.load", campaign="c", records=[
@@ -143,8 +134,8 @@ def test_campaign_list_refuses_rows_no_line_carries_and_loads_the_others(prompts
         s.close()
 
 
-def test_do_not_call_matches_the_subscriber_however_written(prompts_dir):
-    s = Sim(prompts_dir, agents=("1001",))
+def test_do_not_call_matches_the_subscriber_however_written(default_prompts):
+    s = Sim(default_prompts, agents=("1001",))
     try:
         s.req("dnc.add", number="13900000002")
         s.req("campaign.create", campaign="c", agents=["1001"])
@@ -161,9 +152,9 @@ def test_do_not_call_matches_the_subscriber_however_written(prompts_dir):
         s.close()
 
 
-def test_a_record_no_line_carries_that_got_past_the_door_fails_its_dial(prompts_dir):
+def test_a_record_no_line_carries_that_got_past_the_door_fails_its_dial(default_prompts):
     # (a list loaded before the door checked, or by a program using the library)
-    s = Sim(prompts_dir, agents=("1001",))
+    s = Sim(default_prompts, agents=("1001",))
     try:
         s.req("campaign.create", campaign="c", agents=["1001"])
         s.svc.campaigns.load(s.now, "c", [{"number": "１２３"}, {"number": "13900000003"}])
@@ -221,8 +212,8 @@ def test_a_configuration_that_would_fail_a_caller_is_refused_at_load(tmp_path, c
     assert f"centre.toml:{new_line}: {key}:" in str(e.value)
 
 
-def test_prompts_outside_the_home_must_exist(tmp_path, prompts_dir):
-    text = DEFAULT_TOML.replace("[centre]\n", f"[centre]\nprompts = {prompts_dir!r}\n", 1)
+def test_prompts_outside_the_home_must_exist(tmp_path, default_prompts):
+    text = DEFAULT_TOML.replace("[centre]\n", f"[centre]\nprompts = {default_prompts!r}\n", 1)
     parse_config(text, home=tmp_path)                          # a shared set: fine
     gone = str(tmp_path / "elsewhere" / "prompts")
     text = DEFAULT_TOML.replace("[centre]\n", f"[centre]\nprompts = {gone!r}\n", 1)
