@@ -322,8 +322,11 @@ def cmd_serve(args) -> int:
 def cmd_ping(args) -> int:
     with _client(args) as c:
         res = c.request("ping")
+    starting = res.get("starting") or []
+    state = ("in service" if not starting else
+             f"starting: spans {', '.join(map(str, starting))} not in service yet")
     _out(args, res, f"server on board {res.get('board')}: pid {res.get('pid')}, "
-         f"seq {res.get('seq')}, line time {res.get('line_time', 0):.2f} s")
+         f"seq {res.get('seq')}, line time {res.get('line_time', 0):.2f} s, {state}")
     return 0
 
 

@@ -150,6 +150,23 @@ class Client:
                 continue
             return parse_reply(body, op)
 
+    def wait_ready(self, timeout: float = 30.0, interval: float = 0.1) -> dict:
+        """Ping until the server answers and every span is in service (``starting`` empty:
+        D-channels up, the start-up restart of the trunks done); the last ping's result.
+        A call the exchange offers before then is cleared by that restart."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                res = self.request("ping", timeout=min(1.0, max(0.1, deadline - time.monotonic())))
+                if not res.get("starting"):
+                    return res
+                why = f"spans {', '.join(map(str, res['starting']))} not in service yet"
+            except NoServer as e:
+                why = str(e)
+            if time.monotonic() >= deadline:
+                raise NoServer(f"not ready within {timeout:g} s: {why}")
+            time.sleep(interval)
+
     def close(self) -> None:
         if self._sock is not None:
             self._sock.close(0)

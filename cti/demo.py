@@ -93,6 +93,7 @@ def main(argv=None) -> int:
                 if server.poll() is not None:
                     raise SystemExit("demo: the server exited; see " + log.name)
                 time.sleep(0.1)
+        client.wait_ready(30)      # the trunks restarted: no call of the demo is cleared
 
         def watch():
             with Subscriber(home, ["span.", "channel."]) as sub:

@@ -267,6 +267,7 @@ class LineRestart:
 
     def __init__(self, pri: dict, r2: dict, now: float):
         self.pri = pri
+        self.r2 = r2
         self._waiting = set(pri)            # PRI spans whose D-channel is not up yet
         self.restarted: list[int] = []
         for n in sorted(r2):
@@ -276,6 +277,13 @@ class LineRestart:
     @property
     def pending(self) -> bool:
         return bool(self._waiting)
+
+    def starting(self) -> list[int]:
+        """The spans not in service yet: D-channel not up, or our restart not yet done
+        (RESTART not acknowledged, R2 circuits still held). A call the exchange offers on
+        one of them before then is cleared by the restart (cause 41 to its caller)."""
+        return sorted(n for n, span in (*self.pri.items(), *self.r2.items())
+                      if n in self._waiting or span.restarting)
 
     def tick(self, now: float) -> list[int]:
         """The PRI spans restarted now (their D-channel is up)."""

@@ -1087,7 +1087,7 @@ class Service:
                 "boot": self.boot.boot if self.boot else None,
                 "pid": os.getpid(), "board": self.board.name, "seq": self.log.last_seq,
                 "line_time": round(self.line_time, 6), "tick_count": self.board.tick_count,
-                "ts": self.ts()}
+                "ts": self.ts(), "starting": self.line_restart.starting()}
 
     def _span_status(self, span) -> dict:
         st = dict(span.status())

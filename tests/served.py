@@ -27,7 +27,8 @@ def cti_env(**extra: str) -> dict:
 
 def start_server(home: Path, *args: str, timeout: float = 60.0,
                  stdout=subprocess.DEVNULL) -> subprocess.Popen:
-    """``cti serve --home HOME ARGS`` as a process, once it answers ``ping``."""
+    """``cti serve --home HOME ARGS`` as a process, once it answers ``ping`` with every
+    span in service (a call offered before then is cleared by the start-up restart)."""
     proc = subprocess.Popen([sys.executable, "-m", "cti", "serve", "--home", str(home), *args],
                             cwd=ROOT, env=cti_env(), stdout=stdout,
                             stderr=subprocess.PIPE, text=True)
@@ -39,6 +40,7 @@ def start_server(home: Path, *args: str, timeout: float = 60.0,
             try:
                 with Client(home, timeout=1) as c:
                     c.request("ping")
+                    c.wait_ready(max(1.0, deadline - time.monotonic()))
                 return proc
             except CtiError:
                 pass

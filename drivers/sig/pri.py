@@ -329,6 +329,11 @@ class PriSpan:
         self.q931.restart(now, timeslots)
         self._pump(now)
 
+    @property
+    def restarting(self) -> bool:
+        """A RESTART of ours not yet acknowledged (5.5.1): its channels are out of service."""
+        return bool(self.q931._restarting)
+
     def calls(self) -> dict[int, dict]:
         return {c: {"call": c, "timeslot": self._channel.get(c),
                     "state": self.q931.call_state(c).name} for c in list(self.q931.calls)}

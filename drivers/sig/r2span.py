@@ -395,6 +395,11 @@ class R2Span:
             self._pump(now, ts)
         self._restart_until = now + hold
 
+    @property
+    def restarting(self) -> bool:
+        """restart() still holds circuits blocked: no call on them yet."""
+        return bool(self._restarting)
+
     def _restart_done(self, now: float) -> None:
         self._restart_until = None
         for ts in sorted(self._restarting):
