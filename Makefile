@@ -54,7 +54,7 @@ ci-extra: build
 	$(PY) tests/sdist_check.py
 
 demo: build
-	$(PY) -m cti.demo --home $(HOME_DIR)
+	$(PY) -m cti.clients.demo --home $(HOME_DIR)
 
 BENCH_ARGS ?=
 bench: build

@@ -16,5 +16,5 @@ setup(
         "pyalsaaudio>=0.10",
     ],
     extras_require={"test": ["pytest>=7", "hypothesis>=6", "numpy>=1.24"]},
-    entry_points={"console_scripts": ["cti=cti.cli:main"]},
+    entry_points={"console_scripts": ["cti=cti.clients.cli:main"]},
 )

@@ -1,7 +1,7 @@
 """CTI throughput: events through the bus and CDRs into the store, against raw pyzmq and
 raw sqlite3 measured in the same run (issue 6, "Done when").
 
-(a) Events: N events go through ``cti.bus`` (``EventLog.append`` numbers and rings them,
+(a) Events: N events go through ``cti.server.bus`` (``EventLog.append`` numbers and rings them,
     ``Publisher.send`` puts topic + JSON on a PUB socket over ipc in a temporary
     directory) to a SUB socket in another thread that decodes and counts every one and
     checks that ``seq`` runs 1..N without a gap. The reference is raw pyzmq: the same
@@ -35,8 +35,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import zmq  # noqa: E402
 
-from cti.bus import EventLog, Publisher, decode  # noqa: E402
-from cti.store import Store, _CDR_FIELDS, _CDR_INSERT  # noqa: E402
+from cti.server.bus import EventLog, Publisher, decode  # noqa: E402
+from cti.store.sqlite import Store, _CDR_FIELDS, _CDR_INSERT  # noqa: E402
 
 
 def _event_args(i: int) -> dict:
@@ -227,11 +227,11 @@ def main():
         print(json.dumps(r, indent=2))
         return
     b, s = r["bus"], r["store"]
-    print(f"bus:   cti.bus {b['cti_per_second']:>9,.0f} events/s, raw pyzmq "
+    print(f"bus:   cti.server.bus {b['cti_per_second']:>9,.0f} events/s, raw pyzmq "
           f"{b['raw_pyzmq_per_second']:>9,.0f} events/s, ratio {b['ratio']:.2f} "
           f"(median of {r['rounds']}: {', '.join(f'{x:.2f}' for x in b['ratios'])}; "
           f"{b['events']} events a round, none lost, seq gap-free)")
-    print(f"       per CPU second (both threads): cti.bus {b['cti_per_cpu_second']:>9,.0f}, raw "
+    print(f"       per CPU second (both threads): cti.server.bus {b['cti_per_cpu_second']:>9,.0f}, raw "
           f"pyzmq {b['raw_pyzmq_per_cpu_second']:>9,.0f}, ratio {b['cpu_ratio']:.2f} "
           f"({', '.join(f'{x:.2f}' for x in b['cpu_ratios'])})")
     print(f"store: Store   {s['cti_per_second']:>9,.0f} CDRs/s,   raw sqlite3 "

@@ -1,7 +1,7 @@
 """One failing call never ends the process (issue #14 item 3): exceptions injected at
 random points of random calls, under traffic on the simulated board.
 
-A centre of the TV-peak scenario (cti/scenario.py: PRI spans framed bit by bit from the
+A centre of the TV-peak scenario (cti/scenarios/tv_peak.py: PRI spans framed bit by bit from the
 simulated exchange, agents' phones on FXS ports, an IVR menu with a voicemail box, one
 queue with dissuasion and callbacks after it, agents who sometimes transfer from the
 desktop to the queue or a colleague) takes traffic in busy and quiet spells while :class:`Injector`, set as the centre's ``fault_injector``, raises for a share of
@@ -35,8 +35,8 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from cti import scenario  # noqa: E402
-from cti.scenario import CentrePlan, PeakPlan  # noqa: E402
+from cti.scenarios import tv_peak as scenario  # noqa: E402
+from cti.scenarios.tv_peak import CentrePlan, PeakPlan  # noqa: E402
 
 PLAN = CentrePlan("faults", spans=2, agents=24, ivr_ports=40, dissuade="impose",
                   dissuade_ewt=8.0, callbacks=True, callback_rate_below=30.0)
@@ -122,10 +122,10 @@ def run(hits: int, home: str | os.PathLike, *, seed: int = 5, rate: float = 170.
     exceptions were injected (and ``min_seconds`` of line time went by), then drain;
     returns the figures and the list of what failed the checks (empty: all held).
     ``share`` 0: the same traffic without a fault, to compare."""
-    from cti.campaigns import CALLBACKS
-    from cti.config import parse_config
-    from cti.prompts import make_default_prompts
-    from cti.server import Service, build_world
+    from cti.centre.campaigns import CALLBACKS
+    from cti.server.config import parse_config
+    from cti.centre.prompts import make_default_prompts
+    from cti.server.service import Service, build_world
     from drivers.sig import analog
     from simulators.traffic import AgentBehaviour, Traffic
 
@@ -294,7 +294,7 @@ def main(argv=None) -> int:
     p.add_argument("--home", help="keep the run's home (store, log) here")
     args = p.parse_args(argv)
     hits = 40 if args.quick else args.hits
-    from cti import logs
+    from cti.server import logs
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(args.home or tmp)

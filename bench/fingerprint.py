@@ -1,6 +1,6 @@
 """The peak scenario's fingerprint: what a refactoring must leave unchanged (issue #15).
 
-Runs the new centre's TV-advert peak (cti/scenario.py, bit-true, one process, seeded) and
+Runs the new centre's TV-advert peak (cti/scenarios/tv_peak.py, bit-true, one process, seeded) and
 prints its account, the centre's counters and a SHA-256 of every row the store holds,
 table by table, as JSON. Two runs of the same code give the same fingerprint; a change
 that moves code without changing behaviour must too. The reference is the fingerprint of
@@ -22,7 +22,7 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from cti import scenario  # noqa: E402
+from cti.scenarios import tv_peak as scenario  # noqa: E402
 
 
 def rows_digest(db_path: str) -> dict[str, dict]:

@@ -26,8 +26,8 @@ import wave
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from cti import media  # noqa: E402
-from cti.media import Recording  # noqa: E402
+from cti.centre import media  # noqa: E402
+from cti.centre.media import Recording  # noqa: E402
 
 TICK = 0.020
 

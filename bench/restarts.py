@@ -44,7 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cti.client import Client, CtiError, Subscriber  # noqa: E402
+from cti.clients.client import Client, CtiError, Subscriber  # noqa: E402
 
 
 class RestartCheckFailed(AssertionError):

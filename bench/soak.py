@@ -1,6 +1,6 @@
 """Soak: the new centre of the TV peak on ``cti serve``, in real time, with 700 desktops.
 
-The new centre of cti/scenario.py (9 E1 PRI spans, 700 agents' phones on FXS ports, 150 IVR
+The new centre of cti/scenarios/tv_peak.py (9 E1 PRI spans, 700 agents' phones on FXS ports, 150 IVR
 ports, dissuasion and callbacks) runs in ``cti serve`` as a process of its own, taking the
 peak's callers (``sim.traffic`` profile ``peak``: the scenario's ramp, patience, talk and
 wrap-up). This process holds 700 desktop subscribers (each a SUB socket on its own agent's
@@ -48,8 +48,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cti import scenario  # noqa: E402
-from cti.client import Client, CtiError  # noqa: E402
+from cti.scenarios import tv_peak as scenario  # noqa: E402
+from cti.clients.client import Client, CtiError  # noqa: E402
 
 LATENESS_GOAL_MS = 40.0
 LATENCY_GOAL_MS = 50.0
@@ -186,7 +186,7 @@ def main(argv=None) -> int:
     peak = args.peak if args.peak is not None else pk.peak
     home = Path(tempfile.mkdtemp(prefix="bench-soak-"))
     prompts = home / "prompts"
-    from cti.prompts import make_default_prompts
+    from cti.centre.prompts import make_default_prompts
     make_default_prompts(str(prompts))
     cfg = home / "centre.toml"
     cfg.write_text(scenario.centre_toml(plan, pk, str(prompts), str(home)))

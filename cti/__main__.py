@@ -1,6 +1,6 @@
 """``python -m cti``: the same as the ``cti`` command."""
 import sys
 
-from cti.cli import main
+from cti.clients.cli import main
 
 sys.exit(main())

@@ -33,7 +33,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
-__all__ = ["Traffic", "AgentBehaviour", "TrafficStats", "Steady", "Curve", "TvAdvertPeak",
+__all__ = ["PeakPlan", "PEAK_DNIS", "Traffic", "AgentBehaviour", "TrafficStats", "Steady", "Curve", "TvAdvertPeak",
            "Profile", "random_mobile"]
 
 HANGUP_NORMAL = 16          # Q.850 normal call clearing
@@ -801,3 +801,46 @@ class Traffic:
     def _after(self, when: float, fn: Callable[[], None]) -> None:
         self._tseq += 1
         heapq.heappush(self._timers, (when, self._tseq, fn))
+
+
+#: The number the advert shows: the peak's callers dial it.
+PEAK_DNIS = "4008001234"
+
+
+@dataclass(frozen=True)
+class PeakPlan:
+    """The advert and the people: ``base`` calls a minute before and after; from ``lead``
+    seconds the rate ramps over ``ramp`` s to ``peak`` a minute, holds ``hold`` s and ramps
+    down (ten minutes in all with the defaults: over 7,000 calls). Callers' ``patience``
+    in the queue (mean s, lognormal: Chinese callers rarely wait over 30 s); agents lift
+    the handset ``answer_delay`` s after the first ring (the queue rings
+    ``ring_timeout`` s, about two rings), talk ``talk`` s (lognormal) and spend ``wrapup``
+    s entering the order; ``callback_accept`` of dissuaded callers take the callback,
+    keying it ``callback_key_delay`` s into the message.
+    After the arrivals the run goes on until every call and callback is over, at most
+    ``drain_limit`` s of line time."""
+
+    seed: int = 1
+    base: float = 30.0
+    peak: float = 785.0
+    lead: float = 30.0
+    ramp: float = 60.0
+    hold: float = 480.0
+    patience: float = 25.0
+    answer_delay: tuple[float, float] = (1.0, 7.0)
+    ring_out: float = 0.04
+    ring_timeout: float = 10.0
+    talk: float = 30.0
+    wrapup: float = 120.0
+    callback_accept: float = 0.97
+    callback_key_delay: tuple[float, float] = (1.0, 4.0)
+    drain_limit: float = 3600.0
+
+    @property
+    def arrivals_seconds(self) -> float:
+        return self.lead + 2 * self.ramp + self.hold
+
+    def expected_calls(self) -> float:
+        """The profile's mean number of calls (its integral)."""
+        up_down = 2 * self.ramp * (self.base + self.peak) / 2.0
+        return (self.lead * self.base + up_down + self.hold * self.peak) / 60.0

@@ -11,7 +11,7 @@ import pytest
 def default_prompts():
     """The default prompts made once (espeak-ng, sox) in a directory of their own, for tests
     whose configuration points at a prompts directory outside the home; read only."""
-    from cti.prompts import make_default_prompts
+    from cti.centre.prompts import make_default_prompts
 
     path = tempfile.mkdtemp(prefix="test-prompts-")
     make_default_prompts(path)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cti.client import Client, CtiError
+from cti.clients.client import Client, CtiError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,4 +1,4 @@
-"""The ACD state machine (cti/acd.py): strategies, ring-no-answer, wrap-up, overflow,
+"""The ACD state machine (cti/centre/acd.py): strategies, ring-no-answer, wrap-up, overflow,
 join/leave rules, priority, penalties, weights, EWT, area routing, and a hypothesis run
 of random traffic that keeps the invariants."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from cti.acd import (
+from cti.centre.acd import (
     Abandoned, Acd, AcdError, AgentConfig, AgentState, Announce, AreaRouter, Connected,
     JoinFailed, Member, Overflow, QueueConfig, QueueLog, Removed, RingAgents, RingNoAnswer,
     StopRinging,
@@ -758,7 +758,7 @@ def test_free_members_in_queue_order_whichever_side_is_walked(n, data):
     are few (a peak) and the members otherwise: the same members, in the queue's order."""
     from types import SimpleNamespace
 
-    from cti.acd import Member, _any_member, _free_members
+    from cti.centre.acd import Member, _any_member, _free_members
 
     members = [Member(f"a{i}") for i in data.draw(st.permutations(range(n)))]
     q = SimpleNamespace(cfg=SimpleNamespace(members=members),

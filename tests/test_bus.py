@@ -1,9 +1,9 @@
-"""cti.bus: gap-free seq, the replay ring, and the two-frame wire format (no sockets)."""
+"""cti.server.bus: gap-free seq, the replay ring, and the two-frame wire format (no sockets)."""
 import json
 
 import pytest
 
-from cti.bus import EventLog, ReplayGap, decode, encode
+from cti.server.bus import EventLog, ReplayGap, decode, encode
 
 
 def fill(log: EventLog, n: int, topic: str = "span.alarm") -> None:
@@ -93,7 +93,7 @@ def test_two_frames_topic_and_json():
 
 
 def test_ring_is_bounded_in_bytes_too():
-    from cti.bus import MAX_EVENT_BYTES
+    from cti.server.bus import MAX_EVENT_BYTES
     log = EventLog(10_000, ring_bytes=4 * MAX_EVENT_BYTES)
     for i in range(100):
         log.append(float(i), "call.transferred", data={"note": "x" * 4000})
@@ -106,7 +106,7 @@ def test_ring_is_bounded_in_bytes_too():
 
 
 def test_an_event_over_the_size_cap_keeps_its_fields_but_not_its_data():
-    from cti.bus import MAX_EVENT_BYTES
+    from cti.server.bus import MAX_EVENT_BYTES
     log = EventLog(10)
     p = log.append(1.0, "call.delivered", topic="call.delivered", call_id="c1", agent="1001",
                    data={"blob": "x" * (1 << 20)})

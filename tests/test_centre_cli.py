@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from cti.cli import main
+from cti.clients.cli import main
 from test_server import server  # noqa: F401 - a fixture
 
 
@@ -43,7 +43,7 @@ def test_agents_queues_calls_and_the_loss_report(server, capsys):
 def test_calls_answer_lifts_the_named_agents_phone(server, capsys):
     """`cti calls answer CALL --agent A`: a ring-all call rings 1001 and 1002; 1002 takes it."""
     import time
-    from cti.client import Client
+    from cti.clients.client import Client
 
     home = str(server.config.server.home)
     for agent in ("1001", "1002"):

@@ -7,8 +7,8 @@ import struct
 
 import pytest
 
-from cti.config import load_config
-from cti.server import Service, build_world
+from cti.server.config import load_config
+from cti.server.service import Service, build_world
 from drivers.board import Audio
 from drivers.codecs import alaw_decode
 from test_switching import power     # Goertzel power of one frequency
@@ -274,7 +274,7 @@ def test_snapshot_matches_the_servers_state(centre):
 
 
 def test_routing_by_the_callers_area(tmp_path):
-    from cti.config import DEFAULT_TOML, parse_config
+    from cti.server.config import DEFAULT_TOML, parse_config
 
     text = DEFAULT_TOML.replace('dnis = { "4008005555" = "queue:service" }',
                                 'dnis = { "4008005555" = "queue:service", "4008007777" = "area" }'
@@ -314,7 +314,7 @@ def test_a_transfer_nobody_answers_goes_back_to_the_queue(centre):
 def test_the_transfer_ring_timeout_is_configurable(centre, tmp_path):
     """[centre] transfer_ring_timeout: a transfer nobody answers goes back after that many
     seconds (here 5, not the default 20); a bad value is refused by name."""
-    from cti.config import ConfigError, DEFAULT_TOML, parse_config
+    from cti.server.config import ConfigError, DEFAULT_TOML, parse_config
     cfg = parse_config(DEFAULT_TOML.replace("[centre]\n", "[centre]\ntransfer_ring_timeout = 5\n",
                                             1), "<test>", tmp_path)
     assert cfg.centre.transfer_ring_timeout == 5

@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 import wave
 
-from cti.client import Client, Event, EventStream, Resync
-from cti.store import Store
+from cti.clients.client import Client, Event, EventStream, Resync
+from cti.store.sqlite import Store
 from test_server import InProcessServer
 
 

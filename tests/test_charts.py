@@ -4,10 +4,10 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from cti.charts import losses_html, losses_svg
-from cti.cli import main
-from cti.report import loss_report
-from cti.store import Store
+from cti.store.charts import losses_html, losses_svg
+from cti.clients.cli import main
+from cti.store.report import loss_report
+from cti.store.sqlite import Store
 
 T0 = 1_795_392_000.0          # an hour boundary (UTC)
 
@@ -66,8 +66,8 @@ import zlib  # noqa: E402
 
 import pytest  # noqa: E402
 
-from cti.charts import SERIES, losses_png, manager_svg, nice_max  # noqa: E402
-from cti.report import IVR_SPAN  # noqa: E402
+from cti.store.charts import SERIES, losses_png, manager_svg, nice_max  # noqa: E402
+from cti.store.report import IVR_SPAN  # noqa: E402
 
 SVG = "{http://www.w3.org/2000/svg}"
 

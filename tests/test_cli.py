@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from cti import cli
-from cti.cli import ALAW_TABLE, ULAW_TABLE, alarm_word, g711_decode, main
+from cti.clients import cli
+from cti.clients.cli import ALAW_TABLE, ULAW_TABLE, alarm_word, g711_decode, main
 from test_server import InProcessServer, cti_env, server  # noqa: F401 - server: a fixture
 
 ROOT = Path(__file__).resolve().parent.parent

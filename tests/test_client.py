@@ -1,4 +1,4 @@
-"""The client library (cti/client.py) and the agent desktop (cti/agent_tui.py).
+"""The client library (cti/clients/client.py) and the agent desktop (cti/clients/agent_tui.py).
 
 The streams run against a real server (``serve()`` in a thread on a tmp home, as in
 test_server.py) whose events come from the simulated E1 cables: LOS on and off gives
@@ -22,9 +22,9 @@ from hypothesis import given, settings, strategies as st
 
 import test_server
 from test_server import InProcessServer, server  # noqa: F401 - server: a fixture
-from cti.agent_tui import AgentDesktop, Request, add_parser, run_desktop
-from cti.bus import EventLog, ReplayGap
-from cti.client import (AsyncEventStream, AsyncRequester, Client, CtiError, Disconnected,
+from cti.clients.agent_tui import AgentDesktop, Request, add_parser, run_desktop
+from cti.server.bus import EventLog, ReplayGap
+from cti.clients.client import (AsyncEventStream, AsyncRequester, Client, CtiError, Disconnected,
                         Event, EventStream, NoServer, Reconnected, Requester, Resync,
                         StreamState, is_idempotent)
 

@@ -1,9 +1,9 @@
-"""cti.config: the embedded default, and errors that name the key and the line."""
+"""cti.server.config: the embedded default, and errors that name the key and the line."""
 from pathlib import Path
 
 import pytest
 
-from cti.config import (DEFAULT_TOML, ConfigError, check_endpoint, default_endpoints,
+from cti.server.config import (DEFAULT_TOML, ConfigError, check_endpoint, default_endpoints,
                         load_config, parse_config)
 
 

@@ -11,8 +11,8 @@ import wave
 
 import pytest
 
-from cti import media
-from cti.agent_tui import AgentDesktop
+from cti.centre import media
+from cti.clients.agent_tui import AgentDesktop
 from drivers.codecs import alaw_decode
 from test_centre_controls import Centre, established_call, heard_by_caller, types
 from test_switching import power

@@ -1,4 +1,4 @@
-"""The outbound dialer (cti/dialer.py, cti/campaigns.py) end to end on the simulated board,
+"""The outbound dialer (cti/centre/dialer.py, cti/centre/campaigns.py) end to end on the simulated board,
 without sockets: campaigns dialled through ``Centre.make_call`` over the PRI spans to the
 simulated exchange (real Q.931 over the framed E1), whose numbers are busy, vacant,
 congested, never answered or answered after a delay; the do-not-call list; retry rules;
@@ -14,9 +14,9 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from cti import dialer as d
-from cti.config import DEFAULT_TOML, parse_config
-from cti.server import Service, build_world
+from cti.centre import dialer as d
+from cti.server.config import DEFAULT_TOML, parse_config
+from cti.server.service import Service, build_world
 from test_centre_controls import Centre as ServiceCentre
 
 AGENTS = ("1001", "1002")
@@ -24,7 +24,7 @@ AGENTS = ("1001", "1002")
 
 @pytest.fixture(scope="module")
 def prompts_dir():
-    from cti.prompts import make_default_prompts
+    from cti.centre.prompts import make_default_prompts
 
     path = tempfile.mkdtemp(prefix="dialer-prompts-")
     make_default_prompts(path)
@@ -338,7 +338,7 @@ def test_callbacks_wait_for_the_peak_to_pass(prompts_dir):
         assert sorted(a["call_id"] for a in att) == sorted(c["callback_call_id"] for c in cbs)
         assert s.max_dialer_calls <= len(AGENTS)
         # the report counts them as served by callback (state done)
-        from cti.report import loss_report
+        from cti.store.report import loss_report
         rep = loss_report(s.svc.store, 1e6, 1e6 + 3600, interval=3600)
         assert rep["totals"]["served_by_callback"] == len(callers)
         assert rep["totals"]["callback_requested"] == len(callers)
@@ -621,7 +621,7 @@ def test_outcome_of_reads_q850_causes():
 # ---- the store, the configuration, the command line -------------------------------------
 
 def test_store_dialer_tables_check_their_fields(tmp_path):
-    from cti.store import SCHEMA_VERSION, Store
+    from cti.store.sqlite import SCHEMA_VERSION, Store
 
     s = Store(tmp_path)
     try:
@@ -663,7 +663,7 @@ def test_store_dialer_tables_check_their_fields(tmp_path):
 
 
 def test_config_of_callbacks_and_survey_names_the_key(prompts_dir):
-    from cti.config import ConfigError
+    from cti.server.config import ConfigError
 
     cfg = parse_config(callback_config(prompts_dir).replace(
         "[centre]\n", '[centre]\nsurvey = ["service"]\n', 1), home=tempfile.mkdtemp())
@@ -681,7 +681,7 @@ def test_config_of_callbacks_and_survey_names_the_key(prompts_dir):
 
 
 def test_cli_retry_rules_and_csv_lists(tmp_path):
-    from cti.cli import CliError, build_parser, campaign_rows, retry_rules
+    from cti.clients.cli import CliError, build_parser, campaign_rows, retry_rules
 
     assert retry_rules(["busy=3/300", "vacant=1"]) == {
         "busy": {"max_attempts": 3, "delay": 300.0}, "vacant": {"max_attempts": 1, "delay": 0.0}}

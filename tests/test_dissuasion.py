@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from cti.config import DEFAULT_TOML, ConfigError, parse_config
-from cti.ivr import Callback, Hangup, IvrSession, Play, Route, dissuasion_flow
-from cti.server import Service, build_world
+from cti.server.config import DEFAULT_TOML, ConfigError, parse_config
+from cti.centre.ivr import Callback, Hangup, IvrSession, Play, Route, dissuasion_flow
+from cti.server.service import Service, build_world
 
 
 def drain(s: IvrSession) -> list:

@@ -10,7 +10,7 @@ import wave
 
 import pytest
 
-from cti.cli import main
+from cti.clients.cli import main
 from drivers.board import DigitDetected, MfcSignal, SpanConfig, ToneDetected
 from drivers.sig import analog
 from simulators.world import SimWorld

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from cti import logs
-from cti.centre import CallFailed
-from cti.store import Store
+from cti.server import logs
+from cti.centre.coordinator import CallFailed
+from cti.store.sqlite import Store
 from drivers.sig import analog
 from test_centre_controls import Centre, established_call, types
 
@@ -331,7 +331,7 @@ def test_one_failing_call_in_the_served_process(tmp_path):
     file has its traceback and the line's alarms, and the server goes on serving."""
     import time
 
-    from cti.client import Client, Event, EventStream, Resync
+    from cti.clients.client import Client, Event, EventStream, Resync
     from test_server import InProcessServer
 
     home = tmp_path / "home"

@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 import zmq
 
-from cti.client import Client, Subscriber
-from cti.config import load_config
-from cti.flow import Inbox, Outbox, busy_reply, request_id
-from cti.server import MAX_LISTENS, Service, build_world, serve
-from cti.store import MAX_DATA_BYTES, MAX_TEXT, Store
-from cti.tickstats import ServerStats
+from cti.clients.client import Client, Subscriber
+from cti.server.config import load_config
+from cti.server.flow import Inbox, Outbox, busy_reply, request_id
+from cti.server.service import MAX_LISTENS, Service, build_world, serve
+from cti.store.sqlite import MAX_DATA_BYTES, MAX_TEXT, Store
+from cti.server.tickstats import ServerStats
 from served import ROOT, cti_env, start_server, stop_server  # noqa: F401
 
 
@@ -320,7 +320,7 @@ def test_a_slow_disk_does_not_delay_the_tick_and_cdr_events_wait_for_it(tmp_path
     """Every fsync takes 150 ms (a slow disk): the ticks still run on time (the server's
     own lateness), and each event reporting a CDR (``call.cleared``) goes out only after
     an fsync that began after the CDR was written has finished."""
-    from cti import bus
+    from cti.server import bus
 
     written: dict[str, float] = {}          # call_id -> when its CDR was written
     sent: dict[str, float] = {}             # call_id -> when call.cleared was published
@@ -443,7 +443,7 @@ def test_a_long_report_runs_away_from_the_tick(tmp_path):
 def test_replay_of_a_full_ring_is_spliced_not_reencoded(svc):
     """The shell's replies splice the ring's JSON (a full ring decoded and encoded again
     took 175 ms: a stalled tick whenever a desktop caught up); the client sees the same."""
-    from cti.server import encode
+    from cti.server.service import encode
     for i in range(3000):
         svc.log.append(float(i), "call.delivered", call_id=f"c{i}", data={"n": i})
     plain = svc.handle({"id": 1, "op": "replay", "args": {"after": 0}})

@@ -22,12 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cti.config import DEFAULT_TOML, ConfigError, parse_config
+from cti.server.config import DEFAULT_TOML, ConfigError, parse_config
 
 EXAMPLES = int(os.environ.get("CTI_FUZZ_CONFIG_EXAMPLES", "400"))
 STARTS = int(os.environ.get("CTI_FUZZ_CONFIG_STARTS", "40"))
 
-# the keys the loader knows (cti/config.py), so that generated documents reach its checks
+# the keys the loader knows (cti/server/config.py), so that generated documents reach its checks
 SECTIONS = {
     "server": ["home", "requests", "events", "replay_ring", "curve"],
     "board": ["name", "backend", "device", "tick_ms"],
@@ -218,7 +218,7 @@ started: list = []
 @settings(max_examples=STARTS, **SETTINGS)
 @given(muts=st.lists(swap, min_size=1, max_size=1))
 def test_a_mutation_that_loads_starts_and_takes_a_caller(default_prompts, muts):
-    from cti.server import Service, build_world
+    from cti.server.service import Service, build_world
 
     text = mutate(muts).replace("[centre]\n", f"[centre]\nprompts = {default_prompts!r}\n", 1)
     home = tempfile.mkdtemp(prefix="fuzz-config-start-")

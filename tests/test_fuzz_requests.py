@@ -25,9 +25,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cti.config import DEFAULT_TOML, parse_config
-from cti.prompts import make_default_prompts
-from cti.server import OPS, Arg, Service, build_world
+from cti.server.config import DEFAULT_TOML, parse_config
+from cti.centre.prompts import make_default_prompts
+from cti.server.service import OPS, Arg, Service, build_world
 
 EXAMPLES = int(os.environ.get("CTI_FUZZ_EXAMPLES", "1000"))
 MAX_ERROR_REPLY = 2600        # bytes of an error reply (the longest lists the ops)

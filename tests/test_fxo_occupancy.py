@@ -27,7 +27,7 @@ def test_a_call_on_an_fxo_line_is_sampled_busy_then_idle(centre_1001):
     samples = fxo_samples(c)
     assert samples[-1] == (0, 4) and (1, 4) in samples
     # the report gives the FXO lines their own figures, apart from the E1 group
-    from cti.report import loss_report
+    from cti.store.report import loss_report
     rep = loss_report(c.svc.store, 0, c.svc.ts() + 1, interval=3600)
     trunk = rep["totals"]["trunk"]
     fxo = trunk["spans"]["fxo"]

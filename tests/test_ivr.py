@@ -8,10 +8,10 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from cti.ivr import (EXAMPLE_FLOWS_TOML, OUTCOMES, AbandonedInIvr, Callback, DataChanged,
+from cti.centre.ivr import (EXAMPLE_FLOWS_TOML, OUTCOMES, AbandonedInIvr, Callback, DataChanged,
                      FlowError, Hangup, IvrPorts, IvrSession, Lookup, MenuNode, Play,
                      PortCounters, Route, StopPlay, Voicemail, parse_flow, parse_flows)
-from cti.prompts import DEFAULT_PROMPTS, MOH
+from cti.centre.prompts import DEFAULT_PROMPTS, MOH
 
 
 def flows_of(toml_text: str) -> dict:

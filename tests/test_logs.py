@@ -1,4 +1,4 @@
-"""The server's log (cti/logs.py, issue #14 item 7): HOME/log/cti.log with the standard
+"""The server's log (cti/server/logs.py, issue #14 item 7): HOME/log/cti.log with the standard
 library's logging, rotated, private, at the level ``--log-level`` or ``server.log_level``
 asks for; what ``cti serve`` writes there (start, the line's alarms and D-channels, the
 audited requests, stop) while stderr keeps its short start-up lines."""
@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from cti import logs
-from cti.config import ConfigError, parse_config
+from cti.server import logs
+from cti.server.config import ConfigError, parse_config
 from test_server import ROOT, cti_env
 
 

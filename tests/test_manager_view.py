@@ -1,6 +1,6 @@
 """The manager's view from the server's own samples (issue 8, item 2).
 
-The server core (``cti.server.Service``) runs the simulated centre on line time with the
+The server core (``cti.server.service.Service``) runs the simulated centre on line time with the
 traffic generator (tests/test_traffic.py's ``Run``). While it runs, the test integrates
 what it reads straight from the centre every tick: the busy B-channels of each PRI span
 and the IVR ports in use. The loss report must give the same busy channel-seconds per
@@ -14,7 +14,7 @@ import collections
 
 import pytest
 
-from cti.report import IVR_SPAN, loss_report
+from cti.store.report import IVR_SPAN, loss_report
 from test_traffic import Curve, Run, prompts_dir  # noqa: F401  (the fixture)
 
 TICK = 0.02

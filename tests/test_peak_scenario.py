@@ -1,4 +1,4 @@
-"""The TV-advert peak scenario (cti/scenario.py, issue #8 item 5) on small centres: the same
+"""The TV-advert peak scenario (cti/scenarios/tv_peak.py, issue #8 item 5) on small centres: the same
 callers (one seed) offered to an old centre that queues everyone and a new one with more
 trunks, agents and IVR ports, peak dissuasion and callbacks after the peak.
 
@@ -14,8 +14,8 @@ import sqlite3
 
 import pytest
 
-from cti import scenario
-from cti.scenario import CentrePlan, PeakPlan
+from cti.scenarios import tv_peak as scenario
+from cti.scenarios.tv_peak import CentrePlan, PeakPlan
 
 OLD = CentrePlan("old", spans=1, agents=12, ivr_ports=10)
 NEW = CentrePlan("new", spans=2, agents=24, ivr_ports=10, dissuade="impose",
@@ -49,7 +49,7 @@ def _check_indexes(centre, traffic):
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    from cti.server import Service
+    from cti.server.service import Service
 
     home = tmp_path_factory.mktemp("peak")
     tick = Service.tick
@@ -158,7 +158,7 @@ def test_the_loss_report_shows_the_same_losses(results):
 def test_the_chart_bars_are_every_call_offered(results):
     import re
 
-    from cti.charts import manager_svg
+    from cti.store.charts import manager_svg
 
     for name in ("old", "new"):
         rep = results[0][name]["report"]

@@ -1,4 +1,4 @@
-"""cti.planning: Erlang B/C/A against published tables and independent implementations
+"""cti.store.planning: Erlang B/C/A against published tables and independent implementations
 (exact rational Erlang B and C, also for 5000 channels in integer arithmetic; a direct
 birth-death chain plus uniformisation for Erlang A, in numpy for up to 20000 agents),
 very large centres, monotonicity, the staffing search (hypothesis), the censored
@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import numpy as np
 
-from cti.planning import (agents_for_service_level, agents_for_service_level_a, asa,
+from cti.store.planning import (agents_for_service_level, agents_for_service_level_a, asa,
                           channels_for_blocking, erlang_a, erlang_b, erlang_c, evaluate,
                           evaluate_a, format_measured_ivr, format_measured_staffing,
                           format_plan, ivr_ports_plan, measured_ivr, measured_staffing,
@@ -43,7 +43,7 @@ def exact_erlang_b(a: Fraction, n: int) -> Fraction:
 def chain_erlang_a(traffic, n, aht, patience, target, kmax=3000):
     """M/M/N+M by brute force: the stationary distribution of the birth-death chain
     (log space, truncated at N + kmax), waiting and answering per arrival state by
-    uniformising the 'k callers ahead' absorbing chain. Shares no code with cti.planning."""
+    uniformising the 'k callers ahead' absorbing chain. Shares no code with cti.store.planning."""
     lam, mu, th = traffic / aht, 1.0 / aht, 1.0 / patience
     logp = [k * math.log(traffic) - math.lgamma(k + 1) for k in range(n + 1)]
     for k in range(1, kmax + 1):
@@ -99,7 +99,7 @@ def chain_erlang_a(traffic, n, aht, patience, target, kmax=3000):
 # ------------------------------------------------------------ Erlang B and trunks
 
 def test_erlang_b_is_the_report_one_and_matches_tables():
-    from cti.report import erlang_b as report_b
+    from cti.store.report import erlang_b as report_b
     assert erlang_b is report_b
     assert erlang_b(10, 10) == pytest.approx(0.2146, abs=5e-5)
     assert erlang_b(20.337, 30) <= 0.01 < erlang_b(20.337, 29)
@@ -362,7 +362,7 @@ def test_erlang_a_outputs_are_probabilities(traffic, n, aht, patience, target):
 def test_cti_plan_commands(capsys):
     import json as _json
 
-    from cti.cli import main
+    from cti.clients.cli import main
 
     assert main(["plan", "staffing", "--calls", "100", "--interval", "1800", "--aht", "180",
                  "--target", "20", "--service-level", "0.8", "--json"]) == 0
@@ -378,8 +378,8 @@ def test_cti_plan_commands(capsys):
 def test_cti_plan_trunks_from_measured_occupancy(tmp_path, capsys):
     import json as _json
 
-    from cti.cli import main
-    from cti.store import Store
+    from cti.clients.cli import main
+    from cti.store.sqlite import Store
 
     t0 = 1_795_392_000.0
     store = Store(tmp_path / "cti.db")
@@ -457,7 +457,7 @@ def test_erlang_b_and_c_for_large_centres_against_exact_integers(a, n):
 # ------------------------------------------------------------ Erlang A, large centres
 
 def chain_erlang_a_large(traffic, n, aht, patience, target):
-    """M/M/N+M for big N, independent of cti.planning: the birth-death chain's stationary
+    """M/M/N+M for big N, independent of cti.store.planning: the birth-death chain's stationary
     law in log space (truncated where the queue probabilities are e^-50 under their
     peak), per arrival state k the chance of being served (stage products of
     (N mu + j theta) / (N mu + (j+1) theta)) and the wait when served; service within
@@ -601,7 +601,7 @@ T0 = 1_795_392_000.0
 
 def _measured_store(path):
     """Two half hours of queue traffic, an IVR with 4 ports, the server's samples."""
-    from cti.store import Store
+    from cti.store.sqlite import Store
 
     s = Store(path)
     n = 0
@@ -636,7 +636,7 @@ def _measured_store(path):
 
 
 def test_cti_plan_staffing_measured(tmp_path, capsys):
-    from cti.cli import main
+    from cti.clients.cli import main
 
     _measured_store(tmp_path / "cti.db")
     assert main(["plan", "staffing", "--measured", "--home", str(tmp_path), "--from", str(T0),
@@ -660,7 +660,7 @@ def test_cti_plan_staffing_measured(tmp_path, capsys):
 
 
 def test_cti_plan_ivr_measured(tmp_path, capsys):
-    from cti.cli import main
+    from cti.clients.cli import main
 
     _measured_store(tmp_path / "cti.db")
     assert main(["plan", "ivr", "--measured", "--home", str(tmp_path), "--from", str(T0),
@@ -678,8 +678,8 @@ def test_cti_plan_ivr_measured(tmp_path, capsys):
 
 
 def test_cti_plan_trunks_measured_uses_the_exchange_counts(tmp_path, capsys):
-    from cti.cli import main
-    from cti.store import Store
+    from cti.clients.cli import main
+    from cti.store.sqlite import Store
 
     store = Store(tmp_path / "cti.db")
     store.trunk_sample(T0, 1, 30, 30)              # full all hour: Erlang B cannot tell
@@ -698,7 +698,7 @@ def test_erlang_a_abandonment_cap():
     """A service level alone, with impatient callers, accepts heavy abandonment (those who
     give up early never wait past the target); --max-abandon staffs until at most that
     fraction abandons as well, and no fewer agents would do."""
-    from cti import planning
+    from cti.store import planning
 
     calls, interval, aht, target, goal, patience = 7850, 600, 150, 20, 0.8, 10
     free = planning.agents_for_service_level_a(calls, interval, aht, target, goal, patience)
@@ -719,7 +719,7 @@ def test_erlang_a_abandonment_cap():
 def test_erlang_a_abandonment_cap_on_the_command_line(capsys):
     import json as _json
 
-    from cti.cli import main
+    from cti.clients.cli import main
 
     assert main(["plan", "staffing", "--calls", "7850", "--interval", "600", "--aht", "150",
                  "--patience", "10", "--max-abandon", "0.02", "--json"]) == 0

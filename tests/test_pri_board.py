@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from cti.trace import lapd_record, pcap_header
+from cti.server.trace import lapd_record, pcap_header
 from drivers.board import DFrame, DFrameSent, SpanConfig
 from drivers.sig.pri import (CallAlerting, CallAnswered, CallCleared, CallDigits, CallOffered,
                              CallProceeding, DChannelDown, DChannelUp)

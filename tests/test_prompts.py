@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cti import prompts
-from cti.prompts import (DEFAULT_PROMPTS, MOH, MOH_SECONDS, PromptError, PromptLibrary,
+from cti.centre import prompts
+from cti.centre.prompts import (DEFAULT_PROMPTS, MOH, MOH_SECONDS, PromptError, PromptLibrary,
                          make_default_prompts, say_digits, say_number, valid_prompt_name)
 from drivers.codecs import alaw_decode, alaw_encode
 

@@ -2,8 +2,8 @@
 an agent like a PRI one; the technician blocks circuits and reads their abcd bits."""
 from __future__ import annotations
 
-from cti.config import DEFAULT_TOML, parse_config
-from cti.server import Service, build_world
+from cti.server.config import DEFAULT_TOML, parse_config
+from cti.server.service import Service, build_world
 
 
 def make(tmp_path):

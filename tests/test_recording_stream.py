@@ -17,9 +17,9 @@ import wave
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cti.client import Client
-from cti import media
-from cti.media import FLUSH_FRAMES, Recording, decode_law
+from cti.clients.client import Client
+from cti.centre import media
+from cti.centre.media import FLUSH_FRAMES, Recording, decode_law
 from drivers.codecs import alaw_encode
 from test_server import ROOT, cti_env
 
@@ -341,7 +341,7 @@ def test_a_write_error_ends_that_recording_only(tmp_path, monkeypatch, caplog):
 
 KILLED_WRITER = r"""
 import sys, time
-from cti.media import Recording
+from cti.centre.media import Recording
 from test_recording_stream import alaw_tone
 rec = Recording(sys.argv[1])
 caller, centre = alaw_tone(697, 8000 * 60), alaw_tone(1209, 8000 * 60)
@@ -389,8 +389,8 @@ def test_close_returns_at_once_and_a_clean_stop_of_serve_completes_the_file(tmp_
     after a tenth of a second of line time leaves it complete."""
     import asyncio
 
-    from cti.config import load_config
-    from cti.server import serve
+    from cti.server.config import load_config
+    from cti.server.service import serve
 
     real = media._WavFile._pwrite
 

@@ -1,4 +1,4 @@
-"""cti.report: the loss report on hand-made rows, Erlang B against tables and the exact
+"""cti.store.report: the loss report on hand-made rows, Erlang B against tables and the exact
 formula, and totals that always match the rows (hypothesis)."""
 import json
 import math
@@ -8,9 +8,9 @@ from fractions import Fraction
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cti.report import (erlang_b, format_table, loss_report, offered_from_carried, parse_time,
+from cti.store.report import (erlang_b, format_table, loss_report, offered_from_carried, parse_time,
                         report_losses)
-from cti.store import OUTCOMES, Store
+from cti.store.sqlite import OUTCOMES, Store
 
 H = 3600.0
 
@@ -324,9 +324,9 @@ def test_totals_match_the_rows_and_nothing_is_negative_or_nan(c, interval, sla):
 
 # -- the manager's view: per span, IVR ports, patience, advice ---------------------------
 
-from cti.planning import (agents_for_service_level, agents_for_service_level_a,  # noqa: E402
+from cti.store.planning import (agents_for_service_level, agents_for_service_level_a,  # noqa: E402
                           channels_for_blocking, erlang_a, ivr_ports_plan, trunks_plan)
-from cti.report import IVR_SPAN  # noqa: E402
+from cti.store.report import IVR_SPAN  # noqa: E402
 
 
 @pytest.fixture

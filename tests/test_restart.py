@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from cti.config import DEFAULT_TOML, load_config, parse_config
-from cti.recovery import LineRestart
-from cti.server import Service, build_world
-from cti.store import MIGRATIONS, Store
+from cti.server.config import DEFAULT_TOML, load_config, parse_config
+from cti.server.recovery import LineRestart
+from cti.server.service import Service, build_world
+from cti.store.sqlite import MIGRATIONS, Store
 from drivers.sig import pri as pri_mod
 from drivers.sig import r2 as r2_mod
 from drivers.sig import r2span as r2span_mod
@@ -114,7 +114,7 @@ def test_a_second_run_on_the_same_home_serves_calls_and_never_repeats_an_id(tmp_
 
 def test_ids_order_the_calls_on_a_channel_by_number_not_by_text(tmp_path):
     """The trunk index keeps a channel's calls in the order they came: 9 before 10."""
-    from cti.centre import Call, Centre, CentreConfig
+    from cti.centre.coordinator import Call, Centre, CentreConfig
 
     run = Run(tmp_path / "h")
     try:
@@ -211,7 +211,7 @@ def test_a_live_row_whose_cdr_is_there_is_only_dropped(tmp_path):
                    "outcome": "answered"})
     assert [(r["call_id"], r["has_cdr"]) for r in store.live_calls()] == [
         ("ab-1-1", True), ("ab-1-2", False)]
-    from cti.recovery import close_interrupted
+    from cti.server.recovery import close_interrupted
     evs = close_interrupted(store, 20.0)
     assert [e.fields["call_id"] for e in evs] == ["ab-1-2"]
     assert store.cdr("ab-1-1")["outcome"] == "answered"
@@ -251,7 +251,7 @@ def test_a_clean_stop_dates_the_last_sign_of_life_at_the_stop(tmp_path):
     so the calls it leaves in flight end when it stopped, not up to a second before."""
     import asyncio
 
-    from cti.server import serve
+    from cti.server.service import serve
 
     cfg = load_config(home=tmp_path / "h")
     svc = asyncio.run(serve(cfg, speed=50, seconds=1.5, log=lambda _: None))
@@ -525,7 +525,7 @@ def test_migration_v4_upgrades_a_v3_home_and_boots_count(tmp_path):
         s.live_call_put({"call_id": "x", "bogus": 1})
     s.close()
     # a simulation's name comes from its seed (its run, ids included, is reproducible)
-    from cti.store import new_server_name
+    from cti.store.sqlite import new_server_name
     assert new_server_name(1) == new_server_name(1) != new_server_name(2)
     other = Store(tmp_path / "other.db")
     assert other.boot(1.0, new_name="ab12") == ("ab12", 1)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import pytest
 
-from cti.client import Client, CtiError, NoServer, Subscriber
-from cti.config import load_config
-from cti.server import OPS, Service, build_world, check_args, serve
+from cti.clients.client import Client, CtiError, NoServer, Subscriber
+from cti.server.config import load_config
+from cti.server.service import OPS, Service, build_world, check_args, serve
 from drivers.board import Audio, Board
 from drivers.hal import HalError
 from drivers.codecs import alaw_decode

@@ -1,11 +1,11 @@
-"""cti.store: schema and migrations, WAL, each write's round trip, bad input naming the
+"""cti.store.sqlite: schema and migrations, WAL, each write's round trip, bad input naming the
 field with nothing written, and a second connection seeing committed rows."""
 import sqlite3
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from cti.store import (LOOKUPS, MIGRATIONS, OUTCOMES, SCHEMA_VERSION, Store, StoreVersionError,
+from cti.store.sqlite import (LOOKUPS, MIGRATIONS, OUTCOMES, SCHEMA_VERSION, Store, StoreVersionError,
                        migrate)
 import sqlite_utils
 

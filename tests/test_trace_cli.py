@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from cti.cli import main
-from cti.client import Client, Subscriber
+from cti.clients.cli import main
+from cti.clients.client import Client, Subscriber
 from test_server import InProcessServer, server  # noqa: F401 - server: a fixture
 
 

@@ -2,7 +2,7 @@
 
 Callers arrive on the simulated exchange, choose in the IVR with DTMF, wait with a
 patience, and agents' phones answer, talk and hang up; the server core
-(``cti.server.Service``) runs without sockets, one ``tick()`` per 20 ms of line time.
+(``cti.server.service.Service``) runs without sockets, one ``tick()`` per 20 ms of line time.
 Checked under steady and random traffic (hypothesis): every call the exchange
 offered to the board ends in exactly one CDR with one outcome; a call is in at most
 one queue and an agent on at most one ACD call at any time; the CDR outcomes add up
@@ -20,8 +20,8 @@ import tempfile
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from cti.config import DEFAULT_TOML, parse_config
-from cti.server import Service, build_world
+from cti.server.config import DEFAULT_TOML, parse_config
+from cti.server.service import Service, build_world
 from simulators.exchange import ExchangeCall
 from simulators.traffic import (AgentBehaviour, Curve, Steady, Traffic, TvAdvertPeak,
                                 random_mobile)
@@ -34,7 +34,7 @@ AGENTS = [str(a) for a in range(1001, 1009)]
 @pytest.fixture(scope="module")
 def prompts_dir():
     """The prompts, made once for the module (espeak-ng/sox or the built-in tones)."""
-    from cti.prompts import make_default_prompts
+    from cti.centre.prompts import make_default_prompts
 
     d = tempfile.mkdtemp(prefix="traffic-prompts-")
     make_default_prompts(d)

@@ -11,8 +11,8 @@ import shutil
 
 import pytest
 
-from cti.config import DEFAULT_TOML, ConfigError, parse_config
-from cti.prompts import PromptLibrary
+from cti.server.config import DEFAULT_TOML, ConfigError, parse_config
+from cti.centre.prompts import PromptLibrary
 from drivers.numbers import (CHINA, NumberError, NumberPlan, NumberSet, fit_caller_id,
                              parse_number)
 from test_centre_controls import Centre

@@ -23,8 +23,8 @@ pass ``synchronous="NORMAL"``.
 
 The server moves the wait for the disk off its tick: :meth:`Store.defer_sync` turns
 the connection to ``synchronous=NORMAL`` without automatic checkpoints, and
-:class:`cti.durable.WalSyncer` fsyncs the WAL after each commit on a thread of its own;
-the server sends an event only once the writes before it are durable (cti/durable.py).
+:class:`cti.store.durable.WalSyncer` fsyncs the WAL after each commit on a thread of its own;
+the server sends an event only once the writes before it are durable (cti/store/durable.py).
 
 Bad input raises ``ValueError`` naming the field (``cdr.answer: must be a number``) and
 writes nothing (ARCHITECTURE.md rule 6). Every text field is bounded
@@ -36,7 +36,7 @@ Opening an older file upgrades it in place (each step in its own transaction, wi
 new version number); opening a file written by a newer cti raises
 :class:`StoreVersionError` and leaves it untouched.
 
-Restarts (cti/recovery.py): the ``server`` row holds the server's name, its boot count and
+Restarts (cti/server/recovery.py): the ``server`` row holds the server's name, its boot count and
 its last sign of life; ``live_calls`` the calls in flight, so that a start closes what a
 crash left open.
 
@@ -99,7 +99,7 @@ QUEUE_EVENTS = frozenset({
     "EXITEMPTY", "EXITWITHKEY", "EXITWITHTIMEOUT", "INFO", "PAUSE", "PAUSEALL", "PENALTY",
     "QUEUESTART", "REMOVEMEMBER", "RINGCANCELED", "RINGNOANSWER", "SYSCOMPAT", "TRANSFER",
     "UNPAUSE", "UNPAUSEALL",
-    # and the ACD's own (cti/acd.py): a refused join, and a call taken out without a key
+    # and the ACD's own (cti/centre/acd.py): a refused join, and a call taken out without a key
     "JOINEMPTY", "FULL", "REMOVED",
 })
 
@@ -111,7 +111,7 @@ LOOKUPS: dict[str, tuple[str, ...]] = {
 
 CALLBACK_STATES = ("requested", "dialling", "done", "failed", "cancelled")
 
-#: The dialer (cti/dialer.py): a campaign's mode and state, a record's state (pending and
+#: The dialer (cti/centre/dialer.py): a campaign's mode and state, a record's state (pending and
 #: dialling are live; done, failed, dnc, skipped are final), an attempt's outcome.
 CAMPAIGN_MODES = ("preview", "progressive")
 CAMPAIGN_STATES = ("stopped", "running", "paused", "finished")
@@ -304,7 +304,7 @@ def _v4_restarts(db: sqlite_utils.Database) -> None:
     """Restarts on the same home: the server's identity and boot count (call ids are
     ``<server>-<boot>-<n>``, unique across restarts and across servers), its last sign of
     life, and the calls in flight, so that a restart after a crash closes their CDRs
-    (``interrupted``, cause 41) with the times it knew (cti/recovery.py)."""
+    (``interrupted``, cause 41) with the times it knew (cti/server/recovery.py)."""
     for sql in (
         """CREATE TABLE server (
             id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -600,14 +600,14 @@ class Store:
             raise
 
     def defer_sync(self) -> None:
-        """Leave the wait for the disk to :class:`cti.durable.WalSyncer`: commits append
+        """Leave the wait for the disk to :class:`cti.store.durable.WalSyncer`: commits append
         to the WAL without an fsync, and no checkpoint runs on this connection (the
         syncer runs them on its own). Only for a file in WAL mode."""
         conn = self.db.conn
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA wal_autocheckpoint = 0")
         # the WAL is cut back to this when it starts over after a checkpoint
-        from cti.durable import CHECKPOINT_BYTES
+        from cti.store.durable import CHECKPOINT_BYTES
         conn.execute(f"PRAGMA journal_size_limit = {CHECKPOINT_BYTES}")
 
     @property
@@ -1103,7 +1103,7 @@ class Store:
             raise ValueError(f"table: no table {table!r}")
         return self.db[table].count
 
-    # -- restarts: the server's identity, its calls in flight (cti/recovery.py) ----
+    # -- restarts: the server's identity, its calls in flight (cti/server/recovery.py) ----
 
     def boot(self, time: float, name: str | None = None, *,
              new_name: str | None = None) -> tuple[str, int]:

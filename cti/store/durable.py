@@ -5,7 +5,7 @@ as before, so every read the centre makes during a tick (the screen pop, the do-
 check, a look-up, the wrap-up written onto a CDR of an earlier tick) sees every write
 made before it, and row ids come back at once. What moves off the tick is the wait for
 the disk: the server's connection runs ``synchronous=NORMAL`` with automatic checkpoints
-off (:meth:`cti.store.Store.defer_sync`), so a COMMIT appends the transaction's frames to
+off (:meth:`cti.store.sqlite.Store.defer_sync`), so a COMMIT appends the transaction's frames to
 the WAL file (the OS's page cache, microseconds) and never waits for an fsync or a
 checkpoint; and :class:`WalSyncer`, a thread of its own, fsyncs the WAL file after each
 commit the tick tells it about, and runs the checkpoints on its own connection.

@@ -27,9 +27,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from cti.acd import AcdError
-from cti.centre import CtiEvent
-from cti.store import new_server_name
+from cti.centre.acd import AcdError
+from cti.centre.coordinator import CtiEvent
+from cti.store.sqlite import new_server_name
 
 __all__ = ["Boot", "start", "recover", "close_interrupted", "restore_agents", "LiveCalls",
            "LineRestart", "INTERRUPTED_CAUSE", "RESTART_REASON"]

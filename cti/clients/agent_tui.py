@@ -18,7 +18,7 @@ the call's attached data) and takes commands on stdin, one a line::
 Two layers, after the sans-I/O rule: :class:`AgentDesktop` is the logic (events in ->
 screen lines out; command lines in -> :class:`Request` objects out; replies in -> lines
 out), with no terminal, socket or clock; :func:`run_desktop` is the asyncio shell over
-:class:`cti.client.AsyncEventStream` and :class:`cti.client.AsyncRequester`, which fill
+:class:`cti.clients.client.AsyncEventStream` and :class:`cti.clients.client.AsyncRequester`, which fill
 event gaps and resynchronise from a snapshot (the desktop rebuilds its state from it).
 Call control requests are never retried by the library: a lost reply is shown, not
 repeated.
@@ -421,7 +421,7 @@ async def run_desktop(desk: AgentDesktop, stream, requester, lines: asyncio.Queu
     """Drive ``desk``: items from ``stream`` (an AsyncEventStream), command lines from
     ``lines`` (None ends), requests through ``requester`` (an AsyncRequester); screen
     lines to ``out``. Returns the exit status (1 when the login is refused)."""
-    from cti.client import CtiError, Disconnected, Reconnected, Resync
+    from cti.clients.client import CtiError, Disconnected, Reconnected, Resync
 
     async def send(req: Request) -> None:
         try:
@@ -482,7 +482,7 @@ async def run_desktop(desk: AgentDesktop, stream, requester, lines: asyncio.Queu
 
 
 async def _main_async(args) -> int:
-    from cti.client import AsyncEventStream, AsyncRequester
+    from cti.clients.client import AsyncEventStream, AsyncRequester
 
     desk = AgentDesktop(args.agent, args.extension)
     timeout = getattr(args, "timeout", 5.0)
@@ -522,7 +522,7 @@ def add_parser(sub, parents=()) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone: ``python -m cti.agent_tui --agent ID --extension N [--home DIR]``."""
+    """Stand-alone: ``python -m cti.clients.agent_tui --agent ID --extension N [--home DIR]``."""
     p = argparse.ArgumentParser(prog="cti agent", description="a terminal agent desktop")
     p.add_argument("--agent", required=True, metavar="ID")
     p.add_argument("--extension", required=True, metavar="N")

@@ -1,7 +1,7 @@
 """Where a server's sockets are: what clients need without loading the board.
 
-Kept apart from ``cti.config`` so that a desktop or an integrator's program
-using ``cti.client`` does not import the C core.
+Kept apart from ``cti.server.config`` so that a desktop or an integrator's program
+using ``cti.clients.client`` does not import the C core.
 """
 from __future__ import annotations
 

@@ -20,8 +20,8 @@ import time
 import wave
 from typing import Any
 
-from cti.client import Client, CtiError, NoServer, Subscriber
-from cti.logs import LEVELS as LOG_LEVELS
+from cti.clients.client import Client, CtiError, NoServer, Subscriber
+from cti.server.logs import LEVELS as LOG_LEVELS
 
 __all__ = ["main", "build_parser", "g711_decode"]
 
@@ -288,8 +288,8 @@ def _out(args, res: Any, text: str | None) -> None:
 
 
 def cmd_serve(args) -> int:
-    from cti.config import ConfigError, load_config
-    from cti.server import run
+    from cti.server.config import ConfigError, load_config
+    from cti.server.service import run
 
     try:
         config = load_config(args.config, home=args.home)
@@ -490,10 +490,10 @@ def play_alsa(pcm: bytes, device: str) -> None:
 
 
 def cmd_sim_peak(args) -> int:
-    """The TV-advert peak on the old centre and the new one (cti/scenario.py), in this
+    """The TV-advert peak on the old centre and the new one (cti/scenarios/tv_peak.py), in this
     process on its own simulated boards: no server needed."""
     import json as json_
-    from cti import scenario
+    from cti.scenarios import tv_peak as scenario
 
     factor = args.scale
     peak = scenario.PeakPlan(seed=args.seed)
@@ -624,7 +624,7 @@ def cmd_pri(args) -> int:
 
 def cmd_trace(args) -> int:
     """Write every Q.921 frame of a span, live, to a pcap (LINUX_LAPD) for Wireshark."""
-    from cti.trace import lapd_record, pcap_header
+    from cti.server.trace import lapd_record, pcap_header
 
     sub = Subscriber(args.home, ["trace."])
     written = 0
@@ -742,7 +742,7 @@ def cmd_calls(args) -> int:
 def _measured_report(args, **kw) -> dict:
     """The loss report of the state directory's database over ``--from``/``--to``
     (default: the last 24 hours), for ``cti report`` and ``cti plan --measured``."""
-    from cti.report import load_report
+    from cti.store.report import load_report
 
     home = args.home or "var"
     now = time.time()
@@ -759,14 +759,14 @@ def _measured_report(args, **kw) -> dict:
 def cmd_report(args) -> int:
     """The loss report, read from the state directory's database (no server needed): a
     table or JSON, and on request the manager's charts as an HTML page and a PNG."""
-    from cti.report import format_table
+    from cti.store.report import format_table
 
     report = _measured_report(args, interval=args.interval, sla_seconds=args.sla,
                               target_blocking=args.blocking,
                               service_level_target=args.service_level,
                               shrinkage=args.shrinkage, max_abandon=args.max_abandon)
     if args.html or args.png:
-        from cti.charts import losses_html, losses_png
+        from cti.store.charts import losses_html, losses_png
         if args.html:
             with open(args.html, "w", encoding="utf-8") as f:
                 f.write(losses_html(report))
@@ -786,7 +786,7 @@ def cmd_plan(args) -> int:
     """Trunk/IVR-port planning (Erlang B) and staffing (Erlang C, or Erlang A with
     abandonment) from a forecast on the command line, or ``--measured`` from the
     store: the CDRs, the queue log and the server's occupancy samples."""
-    from cti import planning
+    from cti.store import planning
 
     try:
         if args.measured:
@@ -856,7 +856,7 @@ def _measured_trunks(args, planning) -> dict:
     """The busiest hour of the store's trunk occupancy samples: its offered traffic
     (the carried traffic over the exchange's pass rate where it counted congestion,
     else worked back with Erlang B) planned for the target, as the report's advice."""
-    from cti.report import trunk_offered
+    from cti.store.report import trunk_offered
 
     report = _measured_report(args, advice=False)
     hours = [(a, basis, p) for p in report["intervals"]
@@ -1273,7 +1273,7 @@ def build_parser() -> argparse.ArgumentParser:
     measured(x, "calls and AHT per --interval from the CDRs, patience from the queue log")
     pl.set_defaults(func=cmd_plan)
 
-    from cti import agent_tui
+    from cti.clients import agent_tui
     agent_tui.add_parser(sub, [common])
     _add_dialer_parsers(sub, common)
 

@@ -81,7 +81,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Container, Mapping
 
-from cti.prompts import TTS_PREFIX, say_digits, say_number
+from cti.centre.prompts import TTS_PREFIX, say_digits, say_number
 
 __all__ = [
     "FlowError",
@@ -554,7 +554,7 @@ def parse_flow(name: str, table: Any, path: tuple = ("ivr", "flows"),
 def parse_flows(flows: Any, path: tuple = ("ivr", "flows"),
                 known_prompts: Container[str] | None = None) -> dict[str, Flow]:
     """Every flow of the ``ivr.flows`` table. ``known_prompts`` (e.g. a
-    :class:`cti.prompts.PromptLibrary`) makes an unknown prompt name an error.
+    :class:`cti.centre.prompts.PromptLibrary`) makes an unknown prompt name an error.
     Raises :class:`FlowError` with all the errors found."""
     c = _Checker(known_prompts)
     out: dict[str, Flow] = {}

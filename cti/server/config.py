@@ -44,10 +44,10 @@ Beyond types and ranges, what a caller would meet is checked at load (ARCHITECTU
 rule 6), so that a file that loads does not fail on the first call: every prompt a flow
 plays and the music on hold (``[centre] moh``, a prompt name: never a path, so it stays
 in the prompts directory) exists there or is one the server makes at start
-(cti.prompts.DEFAULT_PROMPTS, when the prompts directory is inside the home; one outside
+(cti.centre.prompts.DEFAULT_PROMPTS, when the prompts directory is inside the home; one outside
 it is a shared set that must exist, since nothing is written outside the home); IVR
 queue and callback nodes and queues' ``overflow`` name queues that exist; lookups only
-on the tables and columns of cti.store.LOOKUPS; one agent per extension; numbers
+on the tables and columns of cti.store.sqlite.LOOKUPS; one agent per extension; numbers
 (``outbound_ani``, DNIS keys, area prefixes) are what the lines carry
 (drivers/numbers.py).
 
@@ -66,9 +66,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cti.ivr import EXAMPLE_FLOWS_TOML
-from cti.endpoints import DEFAULT_HOME, default_endpoints
-from cti.logs import LEVELS as LOG_LEVELS
+from cti.centre.ivr import EXAMPLE_FLOWS_TOML
+from cti.server.endpoints import DEFAULT_HOME, default_endpoints
+from cti.server.logs import LEVELS as LOG_LEVELS
 from drivers import board
 from drivers.board import SpanConfig
 from drivers.hal import lib
@@ -101,7 +101,7 @@ TICK_MS_MIN, TICK_MS_MAX = 5, 100
 MAX_CABLE_DELAY_BITS = 4096  # what hal_sim_cable_connect accepts (16 frames of line time)
 IPC_PATH_MAX = 107      # sun_path holds 108 bytes with the NUL
 
-# The keys of a [[queues]] table besides name and members (cti.acd.QueueConfig's fields).
+# The keys of a [[queues]] table besides name and members (cti.centre.acd.QueueConfig's fields).
 _QUEUE_OPTIONS = ("strategy", "ring_timeout", "wrapup", "max_wait", "overflow", "join_empty",
                   "leave_when_empty", "announce_every", "pause_on_no_answer",
                   "required_skills", "weight", "max_len", "dissuade_ewt", "dissuade")
@@ -251,7 +251,7 @@ class Config:
     server: ServerConfig
     source: str = "<default>"
     text: str = field(default="", repr=False)
-    centre: Any = None        # cti.centre.CentreConfig, when agents and queues are configured
+    centre: Any = None        # cti.centre.coordinator.CentreConfig, when agents and queues are configured
 
 
 def check_endpoint(endpoint: str, curve_keys: bool = False) -> str | None:
@@ -644,8 +644,9 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
 
 def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
     """[centre], [[agents]], [[queues]], [routing] and [ivr] as a CentreConfig."""
-    from cti import acd, ivr
-    from cti.centre import CentreConfig
+    from cti.centre import acd
+    from cti.centre import ivr
+    from cti.centre.coordinator import CentreConfig
 
     ce = c.table(data.get("centre", {}), ("centre",),
                  ("ivr_ports", "record", "record_queues", "moh", "voicemail_seconds", "prompts",
@@ -716,7 +717,7 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
                 c.error(path + ("members", i), f"no agent {aid!r}")
                 continue
             mem.append(acd.Member(aid, int(pen) if pen.isdigit() else 0))
-        # each option of the type cti.acd.QueueConfig takes, so that its own checks (which
+        # each option of the type cti.centre.acd.QueueConfig takes, so that its own checks (which
         # compare values) are never handed an array or a table
         kw = {k: c.get(q, path, k, _QUEUE_TYPES[k], None) for k in _QUEUE_OPTIONS if k in q}
         kw = {k: v for k, v in kw.items() if v is not None}
@@ -845,22 +846,22 @@ def _number(c: _Checker, tbl: dict, path: tuple, key: str) -> str:
 class _KnownPrompts:
     """The prompts a flow may name: files in the prompts directory, and, when the
     directory is inside the home (where the server writes), those the server makes at
-    start (cti.prompts.DEFAULT_PROMPTS and the music on hold)."""
+    start (cti.centre.prompts.DEFAULT_PROMPTS and the music on hold)."""
 
     def __init__(self, directory: str, makeable: bool):
-        from cti.prompts import DEFAULT_PROMPTS, MOH
+        from cti.centre.prompts import DEFAULT_PROMPTS, MOH
         self.directory = directory
         self.makeable = set(DEFAULT_PROMPTS) | {MOH} if makeable else set()
 
     def __contains__(self, name: object) -> bool:
-        from cti.prompts import valid_prompt_name
+        from cti.centre.prompts import valid_prompt_name
         if not isinstance(name, str) or not valid_prompt_name(name):
             return False
         return name in self.makeable or os.path.isfile(os.path.join(self.directory,
                                                                     name + ".wav"))
 
     def why(self, name: str) -> str:
-        from cti.prompts import valid_prompt_name
+        from cti.centre.prompts import valid_prompt_name
         if not valid_prompt_name(name):
             return ("not a prompt name (letters, digits, '_', '-', '.'; no path: prompts "
                     "are files in the prompts directory)")
@@ -891,9 +892,9 @@ class _AnyPrompt:
 
 def _check_flows(c: _Checker, flows: dict, qnames: set) -> None:
     """What a flow names that the centre must have: queues (queue, callback nodes) and the
-    tables and columns open to lookups (cti.store.LOOKUPS)."""
-    from cti import ivr
-    from cti.store import LOOKUPS
+    tables and columns open to lookups (cti.store.sqlite.LOOKUPS)."""
+    from cti.centre import ivr
+    from cti.store.sqlite import LOOKUPS
 
     for fname, flow in flows.items():
         for nname, node in flow.nodes.items():
@@ -942,7 +943,7 @@ def _survey_queues(c: _Checker, ce: dict, qnames: set) -> tuple:
 
 def _callbacks(c: _Checker, ce: dict, agents: set):
     """[centre.callbacks]: callbacks worked off through the dialer after the peak."""
-    from cti.campaigns import CallbackConfig
+    from cti.centre.campaigns import CallbackConfig
 
     p = ("centre", "callbacks")
     cb = c.table(ce.get("callbacks", {}), p, ("enabled", "rate_below", "window", "when_idle",

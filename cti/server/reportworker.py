@@ -36,8 +36,8 @@ _LINE_LIMIT = 1 << 30
 
 
 def _run(job: dict) -> Any:
-    from cti.report import loss_report
-    from cti.store import Store
+    from cti.store.report import loss_report
+    from cti.store.sqlite import Store
 
     if job.get("op") != "report.losses":
         raise ValueError(f"op: no report {job.get('op')!r}")
@@ -88,7 +88,7 @@ class ReportRunner:
         self.done_count = 0
 
     def submit(self, args: dict, rid: Any, done: Callable[[Any], None]) -> None:
-        from cti.server import RequestError
+        from cti.server.service import RequestError
 
         if self.running >= self.limit:
             raise RequestError("busy", f"{self.running} reports are running or waiting (at most "
@@ -107,7 +107,7 @@ class ReportRunner:
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"]
                                     if env.get("PYTHONPATH") else "")
         return await asyncio.create_subprocess_exec(
-            self.python, "-m", "cti.reportworker", stdin=asyncio.subprocess.PIPE,
+            self.python, "-m", "cti.server.reportworker", stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE, env=env, limit=_LINE_LIMIT)
 
     async def _serve(self) -> None:

@@ -30,8 +30,8 @@ estimated): per span its occupancy, carried erlangs and all-channels-busy second
 (``trunk.spans``), the IVR ports' occupancy, all-ports-busy seconds and peak
 (``ivr``; the server samples the ports in use under the label :data:`IVR_SPAN`); the
 callers' mean patience from the queue log (``patience``, censored exponential MLE,
-:func:`cti.planning.patience_mle`); the IVR mean holding time (busy port-seconds per
-call that held a port); and per interval ``advice`` from :mod:`cti.planning`: E1
+:func:`cti.store.planning.patience_mle`); the IVR mean holding time (busy port-seconds per
+call that held a port); and per interval ``advice`` from :mod:`cti.store.planning`: E1
 spans and IVR ports for the blocking target (Erlang B), agents for the service-level
 target (Erlang A with the measured patience, else Erlang C), with the most of each
 over the intervals at the top (``advice``: plan for the peak, as ITU-T E.500 plans
@@ -51,9 +51,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cti.planning import (erlang_b, ivr_ports_plan, offered_from_carried, patience_mle,
+from cti.store.planning import (erlang_b, ivr_ports_plan, offered_from_carried, patience_mle,
                           staffing_for, trunks_plan)
-from cti.store import DB_NAME, OUTCOMES, Store
+from cti.store.sqlite import DB_NAME, OUTCOMES, Store
 
 __all__ = ["erlang_b", "offered_from_carried", "loss_report", "format_table",
            "report_losses", "load_report", "parse_time", "IVR_SPAN", "FXO_TRUNKS", "trunk_offered"]
@@ -341,7 +341,7 @@ def trunk_offered(p: dict) -> tuple[float | None, str | None]:
 def _advice(p: dict, patience: dict, holding: float | None, *, blocking: float,
             sl_target: float, sla: float, span_channels: int, shrinkage: float,
             aht_all: float | None, max_abandon: float | None = None) -> dict:
-    """What the interval needed (cti.planning): E1 spans for the blocking target (Erlang
+    """What the interval needed (cti.store.planning): E1 spans for the blocking target (Erlang
     B, ITU-T E.520), IVR ports for the same target, agents for the service level
     (Erlang A with the measured patience, capping abandonment at ``max_abandon`` when
     given, else Erlang C)."""

@@ -4,7 +4,7 @@ A recording takes the G.711 audio of a call's trunk channel as the board
 taps it, both directions (what the caller says, what the caller hears), one
 tick at a time, and writes a stereo WAV: left the caller, right the centre
 side (agent, IVR prompts, music on hold). Voicemail is mono, the caller only.
-Prompts and music on hold are played from :mod:`cti.prompts`.
+Prompts and music on hold are played from :mod:`cti.centre.prompts`.
 
 The WAV is written as the call goes: about a second of audio is held, then
 appended (one small write), and the RIFF and ``data`` sizes in the header are
@@ -14,7 +14,7 @@ last second written (RIFF sizes: the WAVE file format, RIFF chunks of Microsoft'
 Multimedia Programming Interface and Data Specifications 1.0).
 
 The tick never touches the disk (ARCHITECTURE rule 8): it hands each second's G.711 to
-one writer thread for all recordings (:class:`cti.diskwriter.DiskWriter`), which opens
+one writer thread for all recordings (:class:`cti.centre.diskwriter.DiskWriter`), which opens
 the file once, decodes, appends, rewrites the header, closes and removes, in order per
 file. Its queue is bounded in bytes; when it is full the newest block of a recording is
 dropped, counted (``Recording.dropped_frames``, the writer's ``dropped_*``) and written
@@ -30,7 +30,7 @@ import os
 import struct
 import time
 
-from cti.diskwriter import DiskWriter, flush_all
+from cti.centre.diskwriter import DiskWriter, flush_all
 from drivers.codecs import alaw_decode, ulaw_decode
 
 __all__ = ["Recording", "decode_law", "FLUSH_FRAMES", "flush", "default_writer"]

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-from cti.client import Client, Subscriber
+from cti.clients.client import Client, Subscriber
 
 BOLD = "\033[1m" if sys.stdout.isatty() else ""
 PLAIN = "\033[0m" if sys.stdout.isatty() else ""

@@ -3,7 +3,7 @@
 Two layers, after the sans-I/O rule of ARCHITECTURE.md:
 
 * :class:`Service` is the core. It holds the board (or the simulated world around it),
-  the :class:`~cti.bus.EventLog`, and answers requests: ``handle(raw_bytes)`` returns
+  the :class:`~cti.server.bus.EventLog`, and answers requests: ``handle(raw_bytes)`` returns
   the reply dict, or None for a request that completes later (``channel.listen``, which
   collects line time); ``tick()`` moves the board one tick and returns the events to
   publish and the deferred replies that completed. It reads no socket and no clock:
@@ -37,11 +37,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from cti.bus import PUB_HWM, EventLog, Published, Publisher, ReplayGap
-from cti import media
-from cti.config import MAX_SPANS, Config
-from cti.report import FXO_TRUNKS, IVR_SPAN
-from cti.tickstats import ServerStats
+from cti.server.bus import PUB_HWM, EventLog, Published, Publisher, ReplayGap
+from cti.centre import media
+from cti.server.config import MAX_SPANS, Config
+from cti.store.report import FXO_TRUNKS, IVR_SPAN
+from cti.server.tickstats import ServerStats
 from drivers.board import Audio, Board, DFrame, DFrameSent, SpanAlarm
 from drivers.numbers import (DIGITS, DTMF_DIGITS, IA5_DIGITS, NumberError, check_digits,
                              parse_number)
@@ -319,7 +319,7 @@ MAX_RECORDS = 100_000                          # rows of one campaign.load
 MAX_REPORT_INTERVALS = 5000                    # rows of one report.losses
 MAX_REFUSED_SHOWN = 100                        # refused rows a campaign.load reply lists
 
-#: A campaign row (cti/store.py add_campaign_records): the number dialled, a name and
+#: A campaign row (cti/store/sqlite.py add_campaign_records): the number dialled, a name and
 #: data shown to the agent.
 RECORD = {"number": Arg(str, required=True, text="number"), "name": Arg(str, max_len=128),
           "data": DATA}
@@ -560,7 +560,7 @@ class Service:
             self.pri = pri.attach(self.board, "user")
             self.r2 = r2span.attach(self.board, "cn")
         # the trunks back to idle: the exchange may hold calls of a run that stopped
-        from cti.recovery import LineRestart
+        from cti.server.recovery import LineRestart
         self.line_restart = LineRestart(self.pri, self.r2, self.board.line_seconds)
         self._traces: dict[int, float] = {}       # span -> line time the trace ends
         # the frames a span sends come up from the board only while it is traced
@@ -569,8 +569,8 @@ class Service:
         self.centre = None
         self.store = None
         self.campaigns = None
-        self.boot = None            # cti.recovery.Boot: this run's name and boot count
-        self.live = None            # cti.recovery.LiveCalls
+        self.boot = None            # cti.server.recovery.Boot: this run's name and boot count
+        self.live = None            # cti.server.recovery.LiveCalls
         self.recovery = None        # what the start closed and restored
         self._recovered: list = []  # its CTI events, out with the first tick
         self.traffic = None
@@ -582,28 +582,28 @@ class Service:
     def _build_centre(self, config: Config) -> None:
         """The call centre on this board: analog signalling on the ports, the store,
         the prompts (made with espeak-ng/sox the first time), IVR, ACD."""
-        from cti.centre import Centre
-        from cti.prompts import PromptLibrary, make_default_prompts
-        from cti.store import Store
+        from cti.centre.coordinator import Centre
+        from cti.centre.prompts import PromptLibrary, make_default_prompts
+        from cti.store.sqlite import Store
         from drivers.sig import analog
 
         cc = config.centre
         home = config.server.home
         os.makedirs(home, exist_ok=True)
-        # (a simulation faster than real time may pass NORMAL: see cti.store's docstring)
+        # (a simulation faster than real time may pass NORMAL: see cti.store.sqlite's docstring)
         self.store = Store(os.path.join(home, "cti.db"), synchronous=self.store_synchronous)
         if not os.path.isdir(cc.prompts_dir) or not os.listdir(cc.prompts_dir):
             make_default_prompts(cc.prompts_dir)
         elif os.path.realpath(cc.prompts_dir).startswith(os.path.realpath(home) + os.sep):
             # inside the home: what is missing (a newer prompt, one deleted) is made, as
-            # the configuration check at load counted on (cti/config.py _KnownPrompts)
+            # the configuration check at load counted on (cti/server/config.py _KnownPrompts)
             make_default_prompts(cc.prompts_dir)
         prompts = PromptLibrary(cc.prompts_dir)
         if cc.survey_queues and "survey" not in prompts:
             make_default_prompts(cc.prompts_dir, names=["survey"])   # a newer prompt
         ports = analog.attach(self.board)
         self.analog = ports
-        from cti import recovery
+        from cti.server import recovery
         sim = config.sim if self.world is not None else None
         self.boot = recovery.start(self.store, self.wall_start,
                                    seed=None if sim is None else sim.seed)
@@ -616,7 +616,7 @@ class Service:
                                               self.boot)
         self._recovered = evs
         self.live = recovery.LiveCalls(self.store, self.centre)
-        from cti.campaigns import Campaigns
+        from cti.centre.campaigns import Campaigns
         self.campaigns = Campaigns(self.centre, self.store, self.centre.epoch, cc.callbacks)
         self._trunk_busy: dict[int | str, tuple[int, int]] = {}
         self._trunk_sig: list | None = None
@@ -1018,7 +1018,7 @@ class Service:
             # allowed in ACTIVE"): the thing acted on is at fault
             return self._error(rid, RequestError("failed", str(e), _subject(op)))
         except Exception as e:  # the server keeps running whatever one request does
-            from cti.centre import CallFailed
+            from cti.centre.coordinator import CallFailed
             if isinstance(e, CallFailed):
                 # the centre logged it with its traceback, counted it, cleared the call
                 return self._error(rid, RequestError("internal", str(e)))
@@ -1447,7 +1447,7 @@ class Service:
         """Callers on the simulated exchange and agents at their phones, on line time:
         ``steady`` (``rate`` calls a minute) or ``tv_peak`` (``rate`` then ``peak`` calls a
         minute in the ten minutes after an advert, PRODUCT.md's case), for ``seconds``;
-        ``peak``: the callers and agents of the scenario's TV peak (cti/scenario.py's
+        ``peak``: the callers and agents of the scenario's TV peak (cti/scenarios/tv_peak.py's
         PeakPlan: its ramp, patience, talk and wrap-up times, callbacks; every caller
         goes through the welcome to the queue), ``rate`` before and after, ``peak`` at the
         top, as bench/soak.py runs it on ``cti serve``."""
@@ -1482,7 +1482,7 @@ class Service:
                 "spans": list(spans)}
 
     def _scenario_peak(self, a) -> dict:
-        from cti.scenario import DNIS, PeakPlan
+        from simulators.traffic import PEAK_DNIS as DNIS, PeakPlan
         from simulators.traffic import AgentBehaviour, Traffic, TvAdvertPeak
 
         pk = PeakPlan(seed=a["seed"], base=a["rate"], peak=a["peak"])
@@ -1542,7 +1542,7 @@ class Service:
         if a["agent"] not in c.agents:
             raise RequestError("not_found", f"no agent {a['agent']!r} (agents: "
                                f"{_some(c.agents)})", "args.agent")
-        from cti.acd import AcdError
+        from cti.centre.acd import AcdError
         try:
             return fn(self.board.line_seconds, a["agent"], *extra)
         except AcdError as e:           # "agent '1004' is logged out": the agent's state
@@ -1617,8 +1617,8 @@ class Service:
     @staticmethod
     def _data_size(a) -> None:
         """Attached data travels into every event of the call and its CDR: the store's
-        bound (cti.store.MAX_DATA_BYTES), checked here so the CDR is never refused."""
-        from cti.store import MAX_DATA_BYTES
+        bound (cti.store.sqlite.MAX_DATA_BYTES), checked here so the CDR is never refused."""
+        from cti.store.sqlite import MAX_DATA_BYTES
         if a.get("data") is not None:
             try:
                 n = len(json.dumps(a["data"], separators=(",", ":"), sort_keys=True,
@@ -1734,13 +1734,13 @@ class Service:
         return self._centre_call(lambda: c.make_call(self.board.line_seconds, a["agent"],
                                                      a["to"], a["span"]), a, "args.to")
 
-    # the outbound dialer: campaigns, preview, do-not-call (cti/dialer.py, cti/campaigns.py)
+    # the outbound dialer: campaigns, preview, do-not-call (cti/centre/dialer.py, cti/centre/campaigns.py)
     def _campaigns(self):
         self._centre()
         return self.campaigns
 
     def _dialer_call(self, fn, field: str):
-        from cti.dialer import DialerError
+        from cti.centre.dialer import DialerError
         try:
             return fn()
         except DialerError as e:
@@ -1855,7 +1855,7 @@ class Service:
         return self._campaigns().dnc_list()
 
     def op_report_losses(self, a, rid=None, token=None):
-        from cti.report import loss_report
+        from cti.store.report import loss_report
         if self.store is None:
             raise RequestError("not_supported", "no store: no call centre configured", "op")
         end = a["end"] if a["end"] is not None else self.ts() + 1
@@ -1869,7 +1869,7 @@ class Service:
                                f"most {MAX_REPORT_INTERVALS} (a longer interval, or a shorter "
                                "range)", "args.interval")
         if self.reports is not None:
-            # off the tick: the shell's worker answers when done (cti/reportworker.py)
+            # off the tick: the shell's worker answers when done (cti/server/reportworker.py)
             self.reports(dict(a, start=start, end=end), token, rid)
             return None
         return loss_report(self.store, start, end, interval=a["interval"], sla_seconds=a["sla"],
@@ -1970,20 +1970,20 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
     One loop, and the tick first (ARCHITECTURE.md rule 8): each tick runs at its deadline
     (``tick_ms / speed`` apart, counted from the first, so it never drifts; when late, the
     ticks due run back to back, at most ``CATCH_UP_BATCH`` at once); between ticks
-    requests are served for at most ``REQUEST_BUDGET`` s (cti/flow.py: a bounded pending
+    requests are served for at most ``REQUEST_BUDGET`` s (cti/server/flow.py: a bounded pending
     queue, ``busy`` beyond it, replies that wait for slow readers); long reports go to a
-    worker process (cti/reportworker.py); the store's fsyncs to a thread
-    (cti/durable.py), and each tick's events (and each reply to a request that wrote) go
+    worker process (cti/server/reportworker.py); the store's fsyncs to a thread
+    (cti/store/durable.py), and each tick's events (and each reply to a request that wrote) go
     out once the writes made before them are durable. The lateness of every tick is
-    measured (cti/tickstats.py, ``server.stats``). ``fsync`` replaces :func:`os.fsync`
+    measured (cti/server/tickstats.py, ``server.stats``). ``fsync`` replaces :func:`os.fsync`
     for the store's WAL (tests: a slow disk). ``realtime``: run the loop's thread at
     that SCHED_RR priority (1..99), as ``asterisk -p`` does: on a busy machine an
     ordinary process waits for a CPU behind the others, and its ticks with it."""
     import zmq
     import zmq.asyncio
-    from cti.durable import WalSyncer
-    from cti.flow import Inbox, Outbox, busy_reply, request_id
-    from cti.reportworker import ReportRunner
+    from cti.store.durable import WalSyncer
+    from cti.server.flow import Inbox, Outbox, busy_reply, request_id
+    from cti.server.reportworker import ReportRunner
 
     if speed <= 0 or not math.isfinite(speed):
         raise ValueError("speed must be a positive number")
@@ -1993,7 +1993,7 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
     home.mkdir(parents=True, exist_ok=True)
     for ep in (config.server.requests, config.server.events):
         _check_not_running(ep)
-    from cti import logs
+    from cti.server import logs
     log_handler = logs.setup(home, config.server.log_level)
     try:
         if world is None and board is None:
@@ -2010,7 +2010,7 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
     router_wait = actx.socket(zmq.ROUTER)            # awaited (asyncio poller) ...
     router = zmq.Socket.shadow(router_wait.underlying)   # ... read and written without await
     router.setsockopt(zmq.LINGER, 0)
-    # a reply the client's pipe cannot take raises instead of vanishing (cti/flow.py)
+    # a reply the client's pipe cannot take raises instead of vanishing (cti/server/flow.py)
     router.setsockopt(zmq.ROUTER_MANDATORY, 1)
     router.setsockopt(zmq.SNDHWM, 10_000)
     pub_sock = sctx.socket(zmq.PUB)
@@ -2315,3 +2315,22 @@ def run(config: Config, speed: float = 1.0, seconds: float | None = None,
     """Blocking entry point for ``cti serve``."""
     asyncio.run(serve(config, speed=speed, seconds=seconds, realtime=realtime))
     return 0
+
+
+def _register_table() -> None:
+    """Until the concerns' modules register their own (issue #15): the table above, with
+    the ``op_*`` methods of :class:`Service` as handlers."""
+    from cti.server.registry import REGISTRY, Operation
+    for name, spec in OPS.items():
+        meth = "op_" + name.replace(".", "_")
+
+        def handler(svc, a, _m=meth, **kw):
+            return getattr(svc, _m)(a, **kw)
+        doc = (getattr(Service, meth).__doc__ or "").strip().split("\n\n")[0]
+        REGISTRY.add(Operation(name, handler, spec, " ".join(doc.split()),
+                               deferred=name in ("channel.listen", "channel.tone",
+                                                 "report.losses"),
+                               audited=name in AUDITED_OPS))
+
+
+_register_table()

@@ -25,7 +25,7 @@ Sans-I/O (ARCHITECTURE.md rule 1): :meth:`Dialer.handle` takes the line time and
 input (a :class:`Tick` with the agents free now, or what became of a call) and returns
 outputs (:class:`Dial`, :class:`Hangup`, :class:`PreviewOffer`, :class:`AttemptDone`,
 :class:`RecordChanged`, :class:`CampaignFinished`). It places no call, reads no clock and
-writes no file; :mod:`cti.campaigns` runs it on the centre and the store.
+writes no file; :mod:`cti.centre.campaigns` runs it on the centre and the store.
 """
 from __future__ import annotations
 

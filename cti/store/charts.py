@@ -27,7 +27,7 @@ import subprocess
 import tempfile
 from datetime import datetime, timezone
 
-from cti.report import IVR_SPAN, format_table
+from cti.store.report import IVR_SPAN, format_table
 
 __all__ = ["losses_svg", "occupancy_svg", "manager_svg", "losses_html", "losses_png",
            "SERIES"]

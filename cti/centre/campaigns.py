@@ -1,8 +1,8 @@
 """The dialer on the centre: campaigns dialled through ``Centre.make_call``, their results
 in the store, and the callbacks worked off after the peak.
 
-:class:`cti.dialer.Dialer` is the sans-I/O core; :class:`Campaigns` is its glue, run by
-the server once a tick after :meth:`cti.centre.Centre.handle`:
+:class:`cti.centre.dialer.Dialer` is the sans-I/O core; :class:`Campaigns` is its glue, run by
+the server once a tick after :meth:`cti.centre.coordinator.Centre.handle`:
 
 * it learns every call's progress from the centre's CTI events (the hook): ``call.offered``
   counts an inbound arrival for the peak gate, ``call.dialling`` starts the dialer's
@@ -18,14 +18,14 @@ the server once a tick after :meth:`cti.centre.Centre.handle`:
 The built-in progressive campaign ``callbacks`` takes its records from the ``callbacks``
 table (oldest request first): a served callback ends ``done`` with ``callback_call_id``
 (the report counts it as served by callback), a given-up one ``failed``. It dials only
-after the peak (:class:`cti.dialer.PeakGate`, configured by ``[centre.callbacks]``).
+after the peak (:class:`cti.centre.dialer.PeakGate`, configured by ``[centre.callbacks]``).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cti import dialer as d
-from cti.centre import CAUSE_FAILED, CallFailed, CtiEvent
+from cti.centre import dialer as d
+from cti.centre.coordinator import CAUSE_FAILED, CallFailed, CtiEvent
 from drivers.sig import analog
 
 __all__ = ["Campaigns", "CallbackConfig", "CALLBACKS"]

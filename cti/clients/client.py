@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, AsyncIterator, Generator, Iterable, Iterator
 
-from cti.bus import decode
-from cti.endpoints import DEFAULT_HOME, default_endpoints
+from cti.server.bus import decode
+from cti.server.endpoints import DEFAULT_HOME, default_endpoints
 
 __all__ = ["CtiError", "NoServer", "Client", "Subscriber", "endpoints_for",
            "Requester", "AsyncRequester", "is_idempotent", "IDEMPOTENT_OPS",
@@ -564,7 +564,7 @@ class StreamState:
 
 def _topic_of(ev: dict) -> str:
     """A replayed event's topic: replay returns events without their topic frame; the
-    server publishes under the event's ``type`` unless told otherwise (cti.bus)."""
+    server publishes under the event's ``type`` unless told otherwise (cti.server.bus)."""
     return ev.get("topic") or ev.get("type", "")
 
 

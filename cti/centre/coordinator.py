@@ -25,10 +25,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from cti import acd as acd_mod
-from cti import ivr as ivr_mod
-from cti.dialer import outcome_of
-from cti.media import Recording
+from cti.centre import acd as acd_mod
+from cti.centre import ivr as ivr_mod
+from cti.centre.dialer import outcome_of
+from cti.centre.media import Recording
 from drivers.board import Audio, DigitDetected, ToneDone
 from drivers.sig import analog
 from drivers.sig import pri as pri_mod
@@ -74,7 +74,7 @@ class CentreConfig:
     survey_queues: tuple = ()          # after-call survey on these queues' calls ("*": all)
     survey_timeout: float = 10.0       # seconds the caller has to key a rating
     transfer_ring_timeout: float = DIRECT_RING_TIMEOUT  # s a transfer or pickup rings an agent
-    callbacks: Any = None              # cti.campaigns.CallbackConfig: callbacks after the peak
+    callbacks: Any = None              # cti.centre.campaigns.CallbackConfig: callbacks after the peak
 
 
 @dataclass
@@ -207,7 +207,7 @@ class Centre:
         # the calls by the trunk channel they hold: (span, timeslot) or (0, FXO port)
         self._trunk_calls: dict[tuple, list[Call]] = {}
         # call ids: ``call_ids`` then a count; the server gives "<server>-<boot>-" so that
-        # ids never repeat across restarts of a home, nor across servers (cti/recovery.py)
+        # ids never repeat across restarts of a home, nor across servers (cti/server/recovery.py)
         self.call_ids = call_ids
         self._ids = itertools.count(1)
         self._by_pri: dict[tuple[int, int], str] = {}
@@ -284,7 +284,7 @@ class Centre:
         the server started: logged and counted, never the end of the call."""
         import logging
 
-        from cti.prompts import PromptError
+        from cti.centre.prompts import PromptError
         try:
             return self.prompts.load(name)
         except (PromptError, OSError) as e:
@@ -933,7 +933,7 @@ class Centre:
         the music resumes when the announcement ends (the play-done loop)."""
         if not call.moh or self.prompts is None or call.state != "queued":
             return
-        from cti.prompts import say_number
+        from cti.centre.prompts import say_number
         names = ["position"] + say_number(position)
         minutes = int(round(ewt / 60.0))
         if minutes >= 1:

@@ -26,12 +26,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from simulators.traffic import PEAK_DNIS, PeakPlan
+
 __all__ = ["CentrePlan", "PeakPlan", "OLD_CENTRE", "NEW_CENTRE", "centre_toml", "run_centre",
            "run_peak", "account", "format_side_by_side", "ProgressBar", "scaled",
            "write_outputs", "side_by_side_html"]
 
 QUEUE = "orders"
-DNIS = "4008001234"
+DNIS = PEAK_DNIS
 EPOCH = 1795464000.0        # 2026-11-23 20:00 UTC: the advert's evening, for the reports
 
 
@@ -69,45 +71,6 @@ NEW_CENTRE = CentrePlan("new", spans=9, agents=700, ivr_ports=150, dissuade="imp
                         dissuade_ewt=0.0, callbacks=True)      # "when every agent is busy"
 
 
-@dataclass(frozen=True)
-class PeakPlan:
-    """The advert and the people: ``base`` calls a minute before and after; from ``lead``
-    seconds the rate ramps over ``ramp`` s to ``peak`` a minute, holds ``hold`` s and ramps
-    down (ten minutes in all with the defaults: over 7,000 calls). Callers' ``patience``
-    in the queue (mean s, lognormal: Chinese callers rarely wait over 30 s); agents lift
-    the handset ``answer_delay`` s after the first ring (the queue rings
-    ``ring_timeout`` s, about two rings), talk ``talk`` s (lognormal) and spend ``wrapup``
-    s entering the order; ``callback_accept`` of dissuaded callers take the callback,
-    keying it ``callback_key_delay`` s into the message.
-    After the arrivals the run goes on until every call and callback is over, at most
-    ``drain_limit`` s of line time."""
-
-    seed: int = 1
-    base: float = 30.0
-    peak: float = 785.0
-    lead: float = 30.0
-    ramp: float = 60.0
-    hold: float = 480.0
-    patience: float = 25.0
-    answer_delay: tuple[float, float] = (1.0, 7.0)
-    ring_out: float = 0.04
-    ring_timeout: float = 10.0
-    talk: float = 30.0
-    wrapup: float = 120.0
-    callback_accept: float = 0.97
-    callback_key_delay: tuple[float, float] = (1.0, 4.0)
-    drain_limit: float = 3600.0
-
-    @property
-    def arrivals_seconds(self) -> float:
-        return self.lead + 2 * self.ramp + self.hold
-
-    def expected_calls(self) -> float:
-        """The profile's mean number of calls (its integral)."""
-        up_down = 2 * self.ramp * (self.base + self.peak) / 2.0
-        return (self.lead * self.base + up_down + self.hold * self.peak) / 60.0
-
-
 def scaled(plan, factor: float):
     """A plan shrunk by ``factor`` (spans, agents, IVR ports, or the call rates)."""
     if isinstance(plan, CentrePlan):
@@ -119,7 +82,7 @@ def scaled(plan, factor: float):
 
 
 def centre_toml(plan: CentrePlan, peak: PeakPlan, prompts_dir: str, home: str) -> str:
-    """The centre's configuration file (cti/config.py's format): the board with the
+    """The centre's configuration file (cti/server/config.py's format): the board with the
     plan's E1 spans and one FXS port per agent, the welcome flow in front of the one
     order queue, and the peak policy."""
     spans = "".join(f'[[board.spans]]\nnumber = {n}\nsignalling = "pri"\ncrc4 = true\n'
@@ -129,7 +92,7 @@ def centre_toml(plan: CentrePlan, peak: PeakPlan, prompts_dir: str, home: str) -
     callbacks = (f'\n[centre.callbacks]\nenabled = true\nrate_below = {plan.callback_rate_below}\n'
                  f'window = 60\nwhen_idle = true\nmax_attempts = 3\nretry_delay = 120\n'
                  f'no_answer_timeout = 30\n' if plan.callbacks else "")
-    return f"""# {plan.name} centre of the TV-advert peak scenario (cti/scenario.py)
+    return f"""# {plan.name} centre of the TV-advert peak scenario (cti/scenarios/tv_peak.py)
 [server]
 home = {home!r}
 replay_ring = 2000
@@ -271,10 +234,10 @@ def run_centre(plan: CentrePlan, peak: PeakPlan, home: str | os.PathLike, *,
 
     ``arrivals_only``: stop when the arrivals stop (the benchmark's ten minutes), without
     draining the queues and working off the callbacks."""
-    from cti.config import parse_config
-    from cti.prompts import make_default_prompts
-    from cti.report import loss_report
-    from cti.server import Service, build_world
+    from cti.server.config import parse_config
+    from cti.centre.prompts import make_default_prompts
+    from cti.store.report import loss_report
+    from cti.server.service import Service, build_world
     from simulators.traffic import AgentBehaviour, Traffic, TvAdvertPeak
 
     home = Path(home)
@@ -289,7 +252,7 @@ def run_centre(plan: CentrePlan, peak: PeakPlan, home: str | os.PathLike, *,
     for phone in world.phones.values():
         phone.listen(False)
     # line time runs many times faster than the wall clock and a power cut is moot: the
-    # store syncs at checkpoints, not at every commit (cti.store's docstring)
+    # store syncs at checkpoints, not at every commit (cti.store.sqlite's docstring)
     svc = Service(cfg, world=world, wall_start=EPOCH, store_synchronous="NORMAL")
     try:
         for _ in range(50):                               # the D-channels come up
@@ -371,7 +334,7 @@ def run_peak(old: CentrePlan = OLD_CENTRE, new: CentrePlan = NEW_CENTRE,
              progress: bool = True, stream=None) -> dict:
     """Both centres through the same peak (same seed: the same callers), one after the
     other; the results side by side."""
-    from cti.prompts import make_default_prompts
+    from cti.centre.prompts import make_default_prompts
 
     home = Path(home if home is not None else tempfile.mkdtemp(prefix="peak-"))
     prompts = str(home / "prompts")
@@ -434,9 +397,9 @@ def format_side_by_side(results: dict) -> str:
 
 def side_by_side_html(results: dict) -> str:
     """One page: the side-by-side table, then each centre's manager's view (the minute
-    by minute losses, span and IVR occupancy, advice) from cti/charts.py."""
+    by minute losses, span and IVR occupancy, advice) from cti/store/charts.py."""
     import html
-    from cti.charts import manager_svg
+    from cti.store.charts import manager_svg
 
     parts = ["<!DOCTYPE html><html><head><meta charset='utf-8'>",
              "<title>The TV-advert peak: old centre and new</title>",
@@ -457,7 +420,7 @@ def write_outputs(results: dict, out_dir: str | os.PathLike) -> dict:
     charts (PNG, when rsvg-convert is there); returns what was written, by name."""
     import json
 
-    from cti.charts import losses_png
+    from cti.store.charts import losses_png
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""cti.planning: trunk, IVR-port and staffing arithmetic (Erlang B, C and A).
+"""cti.store.planning: trunk, IVR-port and staffing arithmetic (Erlang B, C and A).
 
 Pure functions, no I/O. Every result is a plain float or a JSON-able dict.
 
@@ -6,7 +6,7 @@ Pure functions, no I/O. Every result is a plain float or a JSON-able dict.
   significance in automatic telephone exchanges"; blocked calls cleared; trunks and IVR
   ports; ITU-T E.520 dimensions circuit groups with it) by the recursion
   B(n) = A B(n-1) / (n + A B(n-1)), which stays in [0, 1] for any size. The loss
-  report (``cti.report``) imports it from here.
+  report (``cti.store.report``) imports it from here.
 * Erlang C (Erlang 1917, blocked calls wait; agents) is derived from B without
   factorials: C = N B / (N - A (1 - B)).
 * Erlang A (Palm 1943 "Intensitatsschwankungen im Fernsprechverkehr"; Garnett,
