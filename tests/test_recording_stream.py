@@ -384,18 +384,21 @@ def test_a_process_killed_while_its_writer_writes_leaves_a_readable_wav(tmp_path
 
 def test_close_returns_at_once_and_a_clean_stop_of_serve_completes_the_file(tmp_path,
                                                                            monkeypatch):
-    """The writer is slow (2.5 s a write): ``close`` returns the path at once, the file
-    not yet complete; ``serve()`` started while the writer is still at it and stopping
-    after a tenth of a second of line time leaves it complete."""
+    """The writer is slow (each write waits until the server is up, then 0.5 s more):
+    ``close`` returns the path at once, the file not yet complete; ``serve()`` started
+    while the writer is still at it and stopping after a tenth of a second of line time
+    leaves it complete."""
     import asyncio
 
     from cti.server.config import load_config
     from cti.server.service import serve
 
     real = media._WavFile._pwrite
+    up = threading.Event()       # (a fixed delay raced the server's start on a busy machine)
 
     def slow(self, data, offset):
-        time.sleep(2.5)
+        up.wait(30)
+        time.sleep(0.5)
         real(self, data, offset)
 
     rec = Recording(str(tmp_path / "s.wav"))        # the process's writer, as the centre's
@@ -408,7 +411,8 @@ def test_close_returns_at_once_and_a_clean_stop_of_serve_completes_the_file(tmp_
     cfg = load_config(home=tmp_path / "var")
     busy = []
     asyncio.run(serve(cfg, speed=1.0, seconds=0.1, log=lambda m: None,
-                      ready=lambda s: busy.append(not media.default_writer().flush(0))))
+                      ready=lambda s: (busy.append(not media.default_writer().flush(0)),
+                                       up.set())))
     assert busy == [True]                           # (else this proves nothing)
     n, ch, _ = read_wav(tmp_path / "s.wav")
     assert (n, ch) == (8000, 2)
