@@ -32,8 +32,9 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Awaitable, Iterator
 
+from cti.clients.facade import Operations
 from cti.server.bus import decode
 from cti.server.endpoints import DEFAULT_HOME, default_endpoints
 
@@ -92,11 +93,13 @@ def parse_reply(body: bytes, op: str | None = None) -> dict:
                    err.get("field"), op=op)
 
 
-class Client:
+class Client(Operations[dict]):
     """Blocking request/reply over a DEALER socket.
 
     ``timeout`` (seconds) bounds every request; ``request(op, **args)`` returns the
-    result dict. Use as a context manager, or call :meth:`close`.
+    result dict. Use as a context manager, or call :meth:`close`. The typed facade
+    (cti/clients/facade.py): ``client.calls.transfer(call, to, data=...)``,
+    ``client.agents.login(agent)``, one attribute per concern.
     """
 
     def __init__(self, home: str | os.PathLike | None = None, *, requests: str | None = None,
@@ -281,10 +284,11 @@ class Requester(Client):
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-class AsyncRequester:
+class AsyncRequester(Operations[Awaitable[dict]]):
     """The asyncio :class:`Requester` (zmq.asyncio DEALER): ``await call(op, args)`` or
     ``await request(op, **args)``; same timeouts, retries and errors. Calls on one
-    requester are sent one at a time."""
+    requester are sent one at a time. The typed facade too: ``await
+    requester.calls.transfer(call, to)``."""
 
     def __init__(self, home: str | os.PathLike | None = None, *, requests: str | None = None,
                  events: str | None = None, timeout: float = DEFAULT_TIMEOUT,
