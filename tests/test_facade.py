@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import collections.abc
 import inspect
+import json
 import time
 import types
 import typing
@@ -20,6 +21,8 @@ import pytest
 
 import cti.server.service  # noqa: F401 - fills the registry
 from cti.clients import facade
+from cti.clients.cli import main
+from cti.clients.cli.request import request_args
 from cti.clients.client import AsyncRequester, Client, Requester
 from cti.server.registry import REGISTRY
 from served import start_server, stop_server
@@ -159,57 +162,131 @@ def _until(what: str, cond, timeout: float = 20.0):
         time.sleep(0.05)
 
 
-def test_an_integrators_call_through_the_facade(tmp_path):
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """``cti serve`` as a process, for the tests of this module (each leaves the service
+    queue's agents, 1001..1004, and the CDRs to the integrator's test)."""
+    home = tmp_path_factory.mktemp("facade") / "home"
+    proc = start_server(home, "--speed", "4")
+    yield home
+    stop_server(home, proc)
+
+
+def test_an_integrators_call_through_the_facade(served):
     """Log in, a call from the exchange, answer, blind transfer with data, answer, hang up,
     read the CDR: every step a facade method against a running ``cti serve``."""
-    home = tmp_path / "home"
-    proc = start_server(home, "--speed", "4")
-    try:
-        with Client(home, timeout=5) as c:
-            assert c.server.ping()["pong"] is True
-            a = c.agents.login("1001")
-            assert (a["agent"], a["state"], a["extension"]) == ("1001", "ready", 1)
-            b = c.agents.login("1002", extension=2)
-            assert b["extension"] == 2
-            # not ready while the call comes: the service queue rings all its agents
-            assert c.agents.not_ready("1002", reason="lunch")["reason"] == "lunch"
-            offered = c.sim.call(1, "4008005555", ani="13800138000")
-            assert offered["span"] == 1 and not offered["congested"]
-            _until("the agent's phone rings",
-                   lambda: c.sim.phone(1, "status")["ringing"])
-            calls = c.calls.list()["calls"]
-            assert len(calls) == 1
-            call = calls[0]
-            assert (call["ani"], call["dnis"], call["queue"]) == \
-                ("13800138000", "4008005555", "service")
-            cid = call["call_id"]
-            assert c.calls.answer(cid, agent="1001") == {"call_id": cid, "extension": 1}
-            _until("1001 busy on the call", lambda: c.agents.show("1001")["state"] == "busy")
-            assert c.calls.show(cid)["state"] == "established"
-            c.agents.ready("1002")
-            moved = c.calls.transfer(cid, "1002", data={"order": "A123"})
-            assert moved["call_id"] == cid and moved["to"] == "1002"
-            assert moved["data"]["order"] == "A123"
-            _until("the colleague's phone rings", lambda: c.sim.phone(2, "status")["ringing"])
-            assert c.calls.answer(cid, agent="1002")["extension"] == 2
-            shown = _until("the colleague on the call", lambda: (
-                x := c.calls.show(cid))["state"] == "established" and x["agent"] == "1002" and x)
-            assert shown["data"]["order"] == "A123"
-            assert c.calls.hangup(cid)["call_id"] == cid
-            # the CDR: counted by outcome in call.list, and in the store's loss report
-            _until("the call gone", lambda: not c.calls.list()["calls"])
-            counters = c.calls.list()["counters"]
-            assert counters["offered"] == 1 and counters["answered"] == 1
-            assert counters["transfers"] == 1
-            report = _until("the CDR in the report", lambda: (
-                r := c.reports.losses())["totals"]["answered"] == 1 and r)
-            assert report["totals"]["offered"] == 1
-            assert sum(report["totals"]["lost"].values()) == 0
+    home = served
+    with Client(home, timeout=5) as c:
+        assert c.server.ping()["pong"] is True
+        a = c.agents.login("1001")
+        assert (a["agent"], a["state"], a["extension"]) == ("1001", "ready", 1)
+        b = c.agents.login("1002", extension=2)
+        assert b["extension"] == 2
+        # not ready while the call comes: the service queue rings all its agents
+        assert c.agents.not_ready("1002", reason="lunch")["reason"] == "lunch"
+        offered = c.sim.call(1, "4008005555", ani="13800138000")
+        assert offered["span"] == 1 and not offered["congested"]
+        _until("the agent's phone rings",
+               lambda: c.sim.phone(1, "status")["ringing"])
+        calls = c.calls.list()["calls"]
+        assert len(calls) == 1
+        call = calls[0]
+        assert (call["ani"], call["dnis"], call["queue"]) == \
+            ("13800138000", "4008005555", "service")
+        cid = call["call_id"]
+        assert c.calls.answer(cid, agent="1001") == {"call_id": cid, "extension": 1}
+        _until("1001 busy on the call", lambda: c.agents.show("1001")["state"] == "busy")
+        assert c.calls.show(cid)["state"] == "established"
+        c.agents.ready("1002")
+        moved = c.calls.transfer(cid, "1002", data={"order": "A123"})
+        assert moved["call_id"] == cid and moved["to"] == "1002"
+        assert moved["data"]["order"] == "A123"
+        _until("the colleague's phone rings", lambda: c.sim.phone(2, "status")["ringing"])
+        assert c.calls.answer(cid, agent="1002")["extension"] == 2
+        shown = _until("the colleague on the call", lambda: (
+            x := c.calls.show(cid))["state"] == "established" and x["agent"] == "1002" and x)
+        assert shown["data"]["order"] == "A123"
+        assert c.calls.hangup(cid)["call_id"] == cid
+        # the CDR: counted by outcome in call.list, and in the store's loss report
+        _until("the call gone", lambda: not c.calls.list()["calls"])
+        counters = c.calls.list()["counters"]
+        assert counters["offered"] == 1 and counters["answered"] == 1
+        assert counters["transfers"] == 1
+        report = _until("the CDR in the report", lambda: (
+            r := c.reports.losses())["totals"]["answered"] == 1 and r)
+        assert report["totals"]["offered"] == 1
+        assert sum(report["totals"]["lost"].values()) == 0
 
-            async def from_asyncio():
-                async with AsyncRequester(home, timeout=5) as r:
-                    return await r.agents.show("1002"), await r.server.ping()
-            agent, pong = asyncio.run(from_asyncio())
-            assert agent["agent"] == "1002" and pong["pong"] is True
-    finally:
-        stop_server(home, proc)
+        async def from_asyncio():
+            async with AsyncRequester(home, timeout=5) as r:
+                return await r.agents.show("1002"), await r.server.ping()
+        agent, pong = asyncio.run(from_asyncio())
+        assert agent["agent"] == "1002" and pong["pong"] is True
+
+
+# --- cti request: any operation from the shell ------------------------------------------------
+
+def _cti(capsys, *argv):
+    rc = main(list(argv))
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_cti_request_sends_any_operation(served, capsys):
+    home = str(served)
+    rc, out, err = _cti(capsys, "request", "agent.login", "agent=1005", "extension=5",
+                        "--home", home)
+    assert rc == 0, err
+    assert json.loads(out) == {**json.loads(out), "agent": "1005", "state": "ready",
+                               "extension": 5}
+    rc, out, err = _cti(capsys, "request", "agent.not_ready", "agent=1005", "reason=break",
+                        "--home", home)
+    assert rc == 0 and json.loads(out)["reason"] == "break", err
+    rc, out, err = _cti(capsys, "request", "sim.phone", "port=5", "action=status",
+                        "--home", home)
+    assert rc == 0 and json.loads(out)["port"] == 5, err
+    rc, out, _ = _cti(capsys, "request", "span.counters", "span=1", "reset=false", "--home", home)
+    assert rc == 0 and json.loads(out)["span"] == 1
+    rc, out, _ = _cti(capsys, "request", "ping", "--home", home)
+    assert rc == 0 and json.loads(out)["pong"] is True
+    # the server's refusals, one line on stderr as for every command
+    rc, _, err = _cti(capsys, "request", "span.show", "span=x", "--home", home)
+    assert rc == 1 and err.startswith("cti: error: span.show: args.span:")
+    rc, _, err = _cti(capsys, "request", "call.frobnicate", "--home", home)
+    assert rc == 1 and "call.frobnicate" in err
+    rc, _, err = _cti(capsys, "request", "ping", "oops", "--home", home)
+    assert rc == 1 and "NAME=VALUE" in err
+
+
+def test_request_values_are_json_unless_the_argument_is_a_string():
+    assert request_args("span.counters", ["span=1", "reset=true"]) == {"span": 1,
+                                                                       "reset": True}
+    assert request_args("agent.login", ["agent=1001", "extension=3"]) == {"agent": "1001",
+                                                                          "extension": 3}
+    assert request_args("call.transfer", ["call=c1", "to=1002", 'data={"order": "A1"}']) == \
+        {"call": "c1", "to": "1002", "data": {"order": "A1"}}
+    assert request_args("sim.call", ["span=1", "from=123", "to=456"]) == \
+        {"span": 1, "from": "123", "to": "456"}
+    assert request_args("channel.show", ["channel=1/5"]) == {"channel": "1/5"}
+    assert request_args("no.such", ["x=1", "y=a b"]) == {"x": 1, "y": "a b"}
+
+
+def test_cti_request_help_lists_every_operation_by_concern(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["request", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "usage: cti request" in out and "NAME=VALUE" in out
+    listed = {line.split()[0] for line in out.splitlines()
+              if line.startswith("  ") and not line.startswith("   ")
+              and line.split()[0] in REGISTRY}
+    assert listed == set(REGISTRY.names())
+    for op in REGISTRY:
+        line = next(x for x in out.splitlines() if x.split()[:1] == [op.name])
+        assert len(line.split(None, 1)) == 2, f"{op.name}: no summary"
+    # grouped: the concern's heading comes before its operations
+    assert out.index("\ncalls (") < out.index("  call.transfer ") < out.index("\ncampaigns (")
+    # and cti --help names the command
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "request" in capsys.readouterr().out

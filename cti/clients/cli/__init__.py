@@ -10,7 +10,8 @@ framing/CRC-4/E-bit errors, BPV, slips, per-channel signalling and hook state), 
 The commands live by concern: :mod:`.server` (serve, ping, snapshot, shutdown, server
 stats, watch), :mod:`.diagnostics` (board, span, channel, pri, trace), :mod:`.sim` (the
 simulated world), :mod:`.centre` (agents, queues, calls, campaigns, the do-not-call list),
-:mod:`.reports` (report, plan); :mod:`.formatting` has the tables they print and
+:mod:`.reports` (report, plan), :mod:`.request` (any operation of the
+registry); :mod:`.formatting` has the tables they print and
 :mod:`.common` what they share. This module assembles the parser and runs a command.
 """
 from __future__ import annotations
@@ -19,7 +20,7 @@ import argparse
 import os
 import sys
 
-from cti.clients.cli import centre, diagnostics, reports, server, sim
+from cti.clients.cli import centre, diagnostics, reports, request, server, sim
 from cti.clients.cli.centre import campaign_rows, retry_rules  # noqa: F401 (the old module's)
 from cti.clients.cli.common import PROG, CliError, _positive_float
 from cti.clients.cli.diagnostics import ALAW_TABLE, ULAW_TABLE, g711_decode  # noqa: F401
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     agent_tui.add_parser(sub, [common])
     centre.add_dialer_parsers(sub, common)
     server.add_tail_parsers(sub, common)
+    request.add_parsers(sub, common)
     return p
 
 
