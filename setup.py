@@ -5,6 +5,7 @@ setup(
     version="0.1.0",
     description="Voice-board driver and CTI middleware: E1/analog boards to agent desktops",
     packages=find_packages(include=["cti*", "drivers*", "simulators*"]),
+    package_data={"cti": ["py.typed"]},     # PEP 561: the client library's types
     python_requires=">=3.11",
     setup_requires=["cffi>=1.15"],
     cffi_modules=["csrc/build_hal.py:ffibuilder"],
