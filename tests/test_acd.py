@@ -1,4 +1,4 @@
-"""The ACD state machine (cti/centre/acd.py): strategies, ring-no-answer, wrap-up, overflow,
+"""The ACD state machine (cti/centre/acd/): strategies, ring-no-answer, wrap-up, overflow,
 join/leave rules, priority, penalties, weights, EWT, area routing, and a hypothesis run
 of random traffic that keeps the invariants."""
 from __future__ import annotations
