@@ -150,7 +150,7 @@ class CallTable:
         self.by_pri: dict[tuple[int, int], str] = {}
         self.by_fxo: dict[tuple[int, int], str] = {}
         self.by_agent_leg: dict[tuple[int, int], str] = {}   # (port, fxs call) -> call id
-        self.supervisors: dict[tuple[int, int], tuple[str, str, str]] = {}  # leg -> (call, agent, mode)
+        self.supervisors: dict[tuple[int, int], tuple[str, str, str]] = {}
         self.outbound: dict[tuple[int, int], str] = {}   # agent leg ringing for a click-to-dial
         self.last_new: Call | None = None    # the call an offer made (if it fails at once)
 
