@@ -15,27 +15,29 @@ Sans-I/O as the rest: :meth:`Centre.handle` takes the board's events of one
 tick and the line time, and returns the CTI events to publish; requests
 (agents logging in, transfers) are method calls. The only clock is the board's.
 
-The cut. :class:`Centre` is a coordinator: it owns what every part shares (the board,
-the spans and ports, the ACD, the IVR ports, the store, the counters, the calls'
-deadlines, the fault-injection hook), hands each board event to the part that owns it,
-runs the per-tick work (the ACD, the IVR timers, the calls' deadlines), and keeps the
-requests the server calls, each a thin delegation (the failure guard around the call
-requests stays here, as a request is what fails). The parts, one concern each, one
-module each in this package: the call record and the tables that find a call by its
-legs, and the events (calls.py: :class:`CallTable`, :class:`Events`); the trunk leg,
-and the lines free for calls out (trunks.py); what the caller hears and what is
-recorded (callmedia.py); calls in: set-up, routing, the caller's hang-up (inbound.py);
-the IVR on a call and its timers, voicemail and callbacks (ivrcalls.py); queueing,
-ringing and connecting agents, the agents' phones (queueing.py); blind and consultative
-transfer, pickup, forwarding (transfer.py); monitor, whisper, barge, conference
-(supervision.py); hang up, hold, retrieve, record (controls.py); calls out by agents
-and the dialer, on PRI or FXO (outbound.py); the after-call survey (survey.py); the end
-of a call, its CDR, and the clearing of a failed call (clearing.py); the agents' own
-requests (agents.py); the snapshot and call views (snapshot.py). The parts that touch
-only what they are given (:class:`CallTable`, :class:`Events`, :class:`Trunks`,
-:class:`CallMedia`, :class:`Roster`, :class:`Views`) take it in their constructor; the
-parts that carry a call from one stage to the next are given the coordinator and reach
-their neighbours through it (``centre.queueing.enqueue(...)``), as a call's life does.
+The cut. :class:`Centre` is a coordinator: it owns what the parts share (the board, the
+spans and ports, the ACD, the IVR ports, the store, the counters, the calls' deadlines,
+the fault-injection hook), hands each board event to the part that owns it, runs the
+per-tick work (the ACD, the IVR timers, the deadlines), and keeps the requests the server
+calls as thin delegations, with the failure guard around the call requests. The parts,
+one concern each, one module each in this package, and their names on the centre:
+the call record, the tables that find a call by its legs, and the events (calls.py:
+``table``, ``events``); the trunk leg and the lines free for calls out (trunks.py:
+``lines``); what the caller hears and what is recorded (callmedia.py: ``media``); calls
+in: set-up, routing, the caller's hang-up (inbound.py: ``inbound``); the IVR on a call,
+its timers, voicemail and callbacks (ivrcalls.py: ``ivr``); queueing, ringing and
+connecting agents, the agents' phones (queueing.py: ``queueing``); blind and
+consultative transfer, pickup, forwarding (transfer.py: ``transfers``); monitor,
+whisper, barge, conference (supervision.py: ``supervision``); hang up, hold, retrieve,
+record (controls.py: ``controls``); calls out by agents and the dialer, on PRI or FXO
+(outbound.py: ``outbound``); the after-call survey (survey.py: ``survey``); the end of a
+call, its CDR, and the clearing of a failed call (clearing.py: ``clearing``); the
+agents' own requests (agents.py: ``roster``); the snapshot and call views (snapshot.py:
+``views``). The parts that need only a few things (:class:`CallTable`, :class:`Events`,
+:class:`Trunks`, :class:`CallMedia`, :class:`Roster`, :class:`Views`) are given them in
+their constructor and are tested alone (tests/test_centre_parts.py); the parts that
+carry a call from one stage to the next are given the coordinator and reach their
+neighbours through it (``centre.queueing.enqueue(...)``), as a call's life does.
 """
 from __future__ import annotations
 
