@@ -1,7 +1,7 @@
 """The board tick's cost of recording (issue 14 rule 8: the tick never waits on a disk).
 
 700 recorded calls (the TV peak's 700 agents), each adding a tick's 160 bytes of G.711
-both ways every 20 ms tick, as ``Centre._audio`` does; the calls start spread over a
+both ways every 20 ms tick, as ``CallMedia.audio`` does; the calls start spread over a
 second, so about 14 of them hand a second's block over in each tick. The ticks are paced
 in real time (the rest of the 20 ms is left to the writer thread, as ``cti serve``
 leaves it) and the part each tick spends in ``Recording.add`` is timed.

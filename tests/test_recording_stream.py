@@ -217,7 +217,7 @@ def test_a_file_that_cannot_be_written_ends_the_recording_not_the_call(tmp_path)
 # ---- the disk work off the tick (ARCHITECTURE rule 8) ------------------------------------
 
 def _talk(recs, seconds, caller=None, centre=None):
-    """``seconds`` of ticks on every recording, as Centre._audio feeds them; the time each
+    """``seconds`` of ticks on every recording, as CallMedia.audio feeds them; the time each
     add took that handed a block to the writer (the tick's part of a disk write)."""
     handover = []
     ta, tb = alaw_tone(697, 160), alaw_tone(1209, 160)
