@@ -289,7 +289,7 @@ def _out(args, res: Any, text: str | None) -> None:
 
 def cmd_serve(args) -> int:
     from cti.server.config import ConfigError, load_config
-    from cti.server.service import run
+    from cti.server.loop import run
 
     try:
         config = load_config(args.config, home=args.home)
