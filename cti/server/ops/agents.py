@@ -20,10 +20,11 @@ QUEUE_STATUS = obj({"queue": STR, "strategy": STR,
                     "counters": OBJ},
                    {"weight": NUM, "ewt": nullable(NUM), "aht": nullable(NUM),
                     "asa": nullable(NUM)})
-AGENT_EVENTS = ("agent.state", "call.delivered")
 
 
 def agent_op(svc, a, fn, *extra):
+    """``fn(now, agent, *extra)`` of the centre for the agent of ``a``, which must exist;
+    the ACD's refusal (the agent's state) is ``failed``."""
     c = centre(svc)
     if a["agent"] not in c.agents:
         raise RequestError("not_found", f"no agent {a['agent']!r} (agents: "
@@ -39,7 +40,7 @@ def agent_op(svc, a, fn, *extra):
            result=AGENT_STATUS,
            events=("agent.state", "call.delivered"), audited=True)
 def agent_login(svc, a):
-    """Log an agent in, at its extension or the FXS port given; ready unless told."""
+    """Log an agent in, at its own extension or at the FXS port given."""
     c = centre(svc)
     ext = a["extension"]
     if ext is not None and (ext not in c.analog or c.analog[ext].port.kind != "fxs"):

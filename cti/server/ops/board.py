@@ -29,6 +29,8 @@ BOARD_SUMMARY = obj({"name": STR, "backend": STR, "tick_ms": NUM, "spans": arr(I
 
 
 def span_status(svc, span) -> dict:
+    """A span's status as the server shows it: the line's, with its number, signalling, CRC-4
+    and law."""
     st = dict(span.status())
     st.setdefault("span", span.number)
     st.setdefault("signalling", span.signalling)
@@ -38,6 +40,7 @@ def span_status(svc, span) -> dict:
 
 
 def port_status(svc, port) -> dict:
+    """An analog port's status, with its number, kind and channel name."""
     st = dict(port.status())
     st.setdefault("port", port.number)
     st.setdefault("kind", port.kind)
@@ -46,6 +49,7 @@ def port_status(svc, port) -> dict:
 
 
 def board_summary(svc) -> dict:
+    """The board in brief: name, backend, tick, spans, ports, alarms, simulated or not."""
     b = svc.board
     alarms = {}
     for n, span in sorted(b.spans.items()):

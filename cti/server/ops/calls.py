@@ -15,6 +15,7 @@ CALL_TO = obj({"call_id": STR, "to": nullable(STR), "data": OBJ})
 
 
 def cti_call(svc, call_id: str):
+    """The centre, once ``call_id`` is one of its calls (``not_found`` otherwise)."""
     c = centre(svc)
     if call_id not in c.calls:
         raise RequestError("not_found", f"no call {call_id!r} (calls: "

@@ -28,11 +28,14 @@ DIALLING = ("campaign.dial", "campaign.attempt", "campaign.record", "campaign.fi
 
 
 def campaigns(svc):
+    """The centre's campaigns (``not_supported`` without a centre)."""
     centre(svc)
     return svc.campaigns
 
 
 def dialer_call(fn, field: str):
+    """``fn()``, with the dialer's refusals as request errors (a setting named in the message
+    is the field at fault)."""
     from cti.centre.dialer import DialerError
     try:
         return fn()
@@ -49,6 +52,7 @@ def dialer_call(fn, field: str):
 
 
 def campaign_name(svc, a) -> str:
+    """The campaign of ``a``, which must exist (``not_found`` otherwise)."""
     cs = campaigns(svc)
     if a["campaign"] not in cs.dialer.campaigns:
         raise RequestError("not_found", f"no campaign {a['campaign']!r} (campaigns: "
@@ -57,12 +61,14 @@ def campaign_name(svc, a) -> str:
 
 
 def dialer_agent(svc, a) -> str:
+    """The agent of ``a``, which must exist (``not_found`` otherwise)."""
     if a["agent"] not in centre(svc).agents:
         raise RequestError("not_found", f"no agent {a['agent']!r}", "args.agent")
     return a["agent"]
 
 
 def campaign_state(svc, a, state):
+    """Set a campaign's state (running, paused, stopped); its status."""
     name = campaign_name(svc, a)
     return dialer_call(lambda: svc.campaigns.set_state(
         svc.board.line_seconds, name, state), "args.campaign")

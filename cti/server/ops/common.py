@@ -15,6 +15,7 @@ CALL_INFO = obj({"call_id": STR, "state": STR, "trunk": nullable(STR), "ani": nu
 
 
 def centre(svc):
+    """The service's call centre, or ``not_supported`` when none is configured."""
     if svc.centre is None:
         raise RequestError("not_supported", "no call centre is configured on this server "
                            "(the config has no [[agents]] and [[queues]])", "op")
@@ -22,6 +23,8 @@ def centre(svc):
 
 
 def centre_call(fn, a, field="args.call"):
+    """``fn()``, with the centre's refusals as request errors naming ``field``: a thing
+    it does not know is ``not_found``, a state that does not allow it ``failed``."""
     try:
         return fn()
     except LookupError as e:

@@ -28,14 +28,17 @@ def signalling_stack(svc, number: int, stacks: dict, name: str):
 
 
 def r2_span(svc, number: int):
+    """The R2 signalling of span ``number`` (``not_supported`` on another span)."""
     return signalling_stack(svc, number, svc.r2, "R2")
 
 
 def pri_span(svc, number: int):
+    """The PRI signalling of span ``number`` (``not_supported`` on another span)."""
     return signalling_stack(svc, number, svc.pri, "ISDN PRI")
 
 
 def pri_call(svc, pri, call: int):
+    """``call`` when it is a call of the PRI span (``not_found`` otherwise)."""
     if call not in pri.q931.calls:
         raise RequestError("not_found", f"no call {call} on span {pri.span.number} (calls: "
                            f"{ranges(sorted(pri.q931.calls))})", "args.call")
@@ -43,6 +46,7 @@ def pri_call(svc, pri, call: int):
 
 
 def network_side(svc, span: int) -> bool:
+    """Whether span ``span`` runs PRI as the network (the exchange's side)."""
     pri = svc.pri.get(span)
     return pri is not None and pri.side == "network"
 

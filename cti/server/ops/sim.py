@@ -15,6 +15,7 @@ CABLE_PAIR = obj({"bits": INT, "bit_errors": INT, "code_errors": INT, "frames_sk
 
 
 def sim_cable(svc, number: int):
+    """The virtual cable of span ``number`` (``not_supported`` on a real board)."""
     if svc.world is None:
         raise RequestError("not_supported", f"board {svc.board.name} is not simulated: "
                            "there is no virtual cable to act on", "op")
@@ -23,6 +24,7 @@ def sim_cable(svc, number: int):
 
 
 def exchange_calls(svc, number: int):
+    """The simulated exchange's calls, when it runs PRI on span ``number``."""
     sim_cable(svc, number)
     if svc.world.calls is None or number not in svc.world.exchange_pri:
         raise RequestError("not_supported", f"the exchange does not run PRI on span {number}",
@@ -31,6 +33,8 @@ def exchange_calls(svc, number: int):
 
 
 def _scenario_peak(svc, a) -> dict:
+    """``sim.traffic`` ``peak``: the TV peak's callers and agents (simulators/traffic.py
+    PeakPlan)."""
     from simulators.traffic import PEAK_DNIS as DNIS, PeakPlan
     from simulators.traffic import AgentBehaviour, Traffic, TvAdvertPeak
 
