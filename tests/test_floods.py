@@ -24,7 +24,9 @@ import zmq
 from cti.clients.client import Client, Subscriber
 from cti.server.config import load_config
 from cti.server.flow import Inbox, Outbox, busy_reply, request_id
-from cti.server.service import MAX_LISTENS, Service, build_world, serve
+from cti.server.loop import serve
+from cti.server.ops.channels import MAX_LISTENS
+from cti.server.service import Service, build_world
 from cti.store.sqlite import MAX_DATA_BYTES, MAX_TEXT, Store
 from cti.server.tickstats import ServerStats
 from served import ROOT, cti_env, start_server, stop_server  # noqa: F401

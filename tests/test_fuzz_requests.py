@@ -27,7 +27,9 @@ from hypothesis import strategies as st
 
 from cti.server.config import DEFAULT_TOML, parse_config
 from cti.centre.prompts import make_default_prompts
-from cti.server.service import OPS, Arg, Service, build_world
+from cti.server.registry import REGISTRY
+from cti.server.schema import Arg
+from cti.server.service import OPS, Service, build_world
 
 EXAMPLES = int(os.environ.get("CTI_FUZZ_EXAMPLES", "1000"))
 MAX_ERROR_REPLY = 2600        # bytes of an error reply (the longest lists the ops)
@@ -153,7 +155,7 @@ requests = st.integers(min_value=0, max_value=19).flatmap(
 
 
 def state(svc) -> str:
-    snap = svc.op_snapshot({})
+    snap = REGISTRY.get("snapshot").handler(svc, {})
     for k in ("ts", "line_time"):
         snap.pop(k, None)
     # waits as of the line time, not as of the latest time the ACD was told (which any
@@ -190,7 +192,7 @@ def check_one(svc, req, as_bytes):
         pytest.fail(f"{op}: handle() raised {type(e).__name__}: {e}"[:500])
     counts["requests"] += 1
     if reply is None:            # channel.listen / tone capture: answered in a later tick
-        svc._listens.clear()
+        svc.listens.active.clear()
         return
     text = json.dumps(reply, allow_nan=False)
     if reply["ok"]:

@@ -391,7 +391,7 @@ def test_close_returns_at_once_and_a_clean_stop_of_serve_completes_the_file(tmp_
     import asyncio
 
     from cti.server.config import load_config
-    from cti.server.service import serve
+    from cti.server.loop import serve
 
     real = media._WavFile._pwrite
     up = threading.Event()       # (a fixed delay raced the server's start on a busy machine)

@@ -251,7 +251,7 @@ def test_a_clean_stop_dates_the_last_sign_of_life_at_the_stop(tmp_path):
     so the calls it leaves in flight end when it stopped, not up to a second before."""
     import asyncio
 
-    from cti.server.service import serve
+    from cti.server.loop import serve
 
     cfg = load_config(home=tmp_path / "h")
     svc = asyncio.run(serve(cfg, speed=50, seconds=1.5, log=lambda _: None))

@@ -1,6 +1,8 @@
-"""The server runtime, ``cti serve``: the tick loop and its clock, the bus (events, the
-replay ring, PUB), requests (validation, flow control, dispatch), configuration, logging,
-recovery after a restart, the report worker, the tracer.
+"""The server runtime, ``cti serve``: the tick loop and its clock (loop.py), the service
+that composes the board, the centre and the store and dispatches requests (service.py),
+the bus (events, the replay ring, PUB), requests (the registry, argument checking and
+JSON Schema in schema.py, flow control; the operations by concern under ops/),
+configuration, logging, recovery after a restart, the report worker, the tracer.
 
 May import: ``cti.centre``, ``cti.store``, ``drivers``, ``simulators`` (the simulated
 world the embedded default runs on) and this package. Never ``cti.clients`` or

@@ -88,7 +88,7 @@ class ReportRunner:
         self.done_count = 0
 
     def submit(self, args: dict, rid: Any, done: Callable[[Any], None]) -> None:
-        from cti.server.service import RequestError
+        from cti.server.schema import RequestError
 
         if self.running >= self.limit:
             raise RequestError("busy", f"{self.running} reports are running or waiting (at most "

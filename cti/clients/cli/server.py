@@ -14,7 +14,7 @@ from cti.server.logs import LEVELS as LOG_LEVELS
 
 def cmd_serve(args) -> int:
     from cti.server.config import ConfigError, load_config
-    from cti.server.service import run
+    from cti.server.loop import run
 
     try:
         config = load_config(args.config, home=args.home)
