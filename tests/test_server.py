@@ -485,12 +485,15 @@ class InProcessServer:
         return self.service.world
 
     def wait_in_sync(self, timeout: float = 5.0) -> None:
-        """Wait (wall clock) until the start-up alarms have cleared on every span."""
+        """Wait (wall clock) until the start-up alarms have cleared on every span and
+        every span is in service (a call offered during the start-up restart is cleared
+        by it)."""
         deadline = time.monotonic() + timeout
         with Client(self.config.server.home, timeout=3) as c:
             while True:
                 spans = c.request("snapshot")["spans"]
                 if all(s["in_sync"] and not s["alarms"] for s in spans):
+                    c.wait_ready(max(1.0, deadline - time.monotonic()))
                     return
                 assert time.monotonic() < deadline, f"start-up alarms did not clear: {spans}"
                 time.sleep(0.01)

@@ -259,3 +259,23 @@ def test_r2_sends_ascii_digits_only():
     ch = R2Channel("cn")
     with pytest.raises(R2Error):
         ch.seize(0.0, "１２３")
+
+
+def test_a_call_on_the_d_channel_timeslot_is_refused_at_the_door(centre):
+    """Found by the request fuzzer: pri.place on timeslot 16 (the D-channel, G.704 5.1.3.2)
+    reached Q.931, whose refusal was counted as a server error and told as one."""
+    e = centre.fail("pri.place", span=1, to="4008005555", timeslot=16)
+    assert (e["code"], e["field"]) == ("bad_arg", "args.timeslot")
+    assert "16" in e["message"] and "B-channel" in e["message"]
+    assert centre.svc.errors == 0
+    assert centre.svc.pri[1].calls() == {}
+
+
+def test_a_stack_refusing_a_request_is_the_requests_failure_not_the_servers(centre):
+    """A request the stack does not allow in the call's state (Q.931's local protocol
+    error, answering a call we placed ourselves) is refused as ``failed``; the server
+    counts no error of its own and publishes no server.error."""
+    call = centre.req("pri.place", span=1, to="4008005555")["call"]
+    e = centre.fail("pri.answer", span=1, call=call)
+    assert e["code"] == "failed"
+    assert centre.svc.errors == 0

@@ -42,7 +42,10 @@ from cti.server.schema import (RequestError, _shown, check_args, encode, jsonabl
 from cti.server.tickstats import ServerStats
 from cti.store.report import FXO_TRUNKS, IVR_SPAN
 from drivers.board import Audio, Board, DFrame, DFrameSent, SpanAlarm
+from drivers.sig.analog import AnalogError
 from drivers.sig.pri import ChannelsRestarted, DChannelDown, DChannelUp
+from drivers.sig.q931 import Q931Error
+from drivers.sig.r2 import R2Error
 
 __all__ = ["RequestError", "Service", "build_world", "encode", "OPS", "PROTOCOL_VERSION"]
 
@@ -401,9 +404,10 @@ class Service:
             return self._error(rid if rid is not None else e.rid, e)
         except ReplayGap as e:
             return self._error(rid, RequestError("replay_gap", str(e), "args.after"))
-        except (ValueError, LookupError) as e:
+        except (ValueError, LookupError, Q931Error, R2Error, AnalogError) as e:
             # a stack or the centre refused what the door let through ("CONNECT not
-            # allowed in ACTIVE"): the thing acted on is at fault
+            # allowed in ACTIVE", a stack's local protocol error): the thing acted on is
+            # at fault, not the server
             return self._error(rid, RequestError("failed", str(e), _subject(op)))
         except Exception as e:  # the server keeps running whatever one request does
             from cti.centre.coordinator import CallFailed

@@ -111,6 +111,11 @@ def pri_place(svc, a):
     pri = pri_span(svc, a["span"])
     if not a["to"].isdigit():
         raise RequestError("bad_arg", f"{a['to']!r}: a called number is digits", "args.to")
+    ts = a["timeslot"]
+    if ts is not None and ts not in pri.q931.channels:
+        # TS16 carries the D-channel (G.704 5.1.3.2): no call on it
+        raise RequestError("bad_arg", f"timeslot {ts} is not a B-channel of span "
+                           f"{a['span']}", "args.timeslot")
     call = pri.place_call(svc.board.line_seconds, a["to"], a["from"], timeslot=a["timeslot"],
                           exclusive=a["timeslot"] is not None)
     return {"span": a["span"], "call": call}
