@@ -28,10 +28,15 @@ minute): the simulated exchange's call log (its last 2,000 calls: full after abo
 line time); the ACD's timers of calls already gone (each queued call's ``max_wait`` timer
 stays in the heap until it falls due: 600 s, so about 1,500 calls, 1 MiB); the replay ring
 (``replay_ring = 2000`` events here). After that the server's Python objects and its main
-malloc heap stay flat. What still creeps up is the zmq I/O thread's malloc arena: it holds
-the PUB socket's queues to the 701 subscribers (message frames waiting for a desktop that
-reads late), and glibc keeps the pages of the largest backlog seen, so RSS follows the
-highest backlog so far (bounded by ``PUB_HWM`` per subscriber), not the number of calls.
+malloc heap stay flat. What still creeps up is the PUB socket's pipes to the 701
+subscribers, in the zmq I/O thread's malloc arena: libzmq queues a subscriber's messages
+in chunks of 256 slots whose pages are touched as the slots are first written, and keeps
+one spare chunk, so each pipe grows over its first ~300 messages and is flat after
+(bench/pubpipes.py: about 40 KiB a subscriber on the server's side, 28 MiB for 700). A
+desktop gets about 50 events an hour of line time at 150 calls a minute, so the pipes
+warm for hours; RSS follows the events the desktops have had, not the calls, and stops
+at that bound. (Not freed memory glibc keeps: malloc_trim gives nothing back, and with
+MALLOC_ARENA_MAX=1 it grows the same; without the desktops' sockets it does not grow.)
 """
 from __future__ import annotations
 
