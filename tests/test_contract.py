@@ -169,3 +169,48 @@ def test_the_checker_catches_a_bad_event_and_result():
     assert "agent.1.state" in bad[1]
     assert "not in the catalogue" in bad[2]
     assert "reply to ping" in bad[3]
+
+
+def test_fast_check_never_accepts_what_jsonschema_refuses():
+    """The suite's fast path (contract_check.fast_check) only ever says "valid" where
+    jsonschema does, on every event schema, for instances mostly right but for awkward
+    values (bools for integers, 1.0, null, long strings, out of range numbers)."""
+    import random
+
+    rnd = random.Random(15)
+    pool = [True, False, 0, 1, 15, 16, -1, 1.0, 1.5, 2 ** 70, "x", "", "a" * 300, None, [],
+            [1], ["a"], [True], [1.0], {}, {"call": 1}]
+
+    def good(s):
+        if "enum" in s:
+            return rnd.choice(s["enum"])
+        if "const" in s:
+            return s["const"]
+        t = s.get("type", "string")
+        t = rnd.choice(t) if isinstance(t, list) else t
+        if t == "object":
+            return make(s)
+        return {"string": "x", "integer": s.get("minimum", 1), "number": 1.5,
+                "boolean": True, "array": [], "null": None}[t]
+
+    def make(s):
+        out = {}
+        for name, sub in (s.get("properties") or {}).items():
+            if rnd.random() < (0.97 if name in s.get("required", ()) else 0.5):
+                out[name] = good(sub) if rnd.random() < 0.93 else rnd.choice(pool)
+        return out
+
+    accepted = refused = 0
+    for t, et in EVENTS.items():
+        schema = et.schema()
+        fast = contract_check.fast_check(schema)
+        assert fast is not None, t
+        v = Draft202012Validator(schema)
+        for _ in range(200):
+            ev = make(schema)
+            if fast(ev):
+                accepted += 1
+                assert v.is_valid(ev), (t, ev)
+            else:
+                refused += 1
+    assert accepted > 1000 and refused > 1000, (accepted, refused)
