@@ -7,7 +7,8 @@ import tempfile
 import pytest
 
 import contract_check
-from contract_check import pytest_runtest_call, pytest_runtest_teardown  # noqa: F401
+from contract_check import (pytest_runtest_call, pytest_runtest_teardown,  # noqa: F401
+                            pytest_terminal_summary)
 
 
 def pytest_configure(config):
