@@ -45,6 +45,7 @@ _deferred: dict[tuple[int, object], str] = {}      # (service, request id) -> op
 MAX_SHOWN = 10
 SAMPLE = 200                # one accepted instance in SAMPLE is validated by jsonschema too
 counts = {"events": 0, "replies": 0, "jsonschema": 0}
+seen_types: set[str] = set()
 
 
 # --- the fast path ---------------------------------------------------------------------------
@@ -205,6 +206,7 @@ def check_event(event, topic: str | None = None, seen_by: str = "") -> None:
     """Record a violation when ``event`` (and the ``topic`` it came on) breaks the
     catalogue (cti/server/events.py)."""
     t = event.get("type") if isinstance(event, dict) else None
+    seen_types.add(t)
     v = _event_validators.get(t)
     if v is None:
         et = EVENTS.get(t)
@@ -258,10 +260,16 @@ def check_reply(op, reply, seen_by: str, events: bool = True) -> None:
         check_result(op, _plain(reply.get("result")), seen_by, events)
 
 
+_parsed = threading.local()          # the request the server's thread parsed last
+
+
 def install() -> None:
     """Wrap the client library and the in-process server (once per session)."""
+    import sys
+
     import cti.clients.client as client
     import cti.server.bus as bus
+    import cti.server.service as service
     from cti.server.service import Service
 
     if getattr(bus.decode, "_contract", False):
@@ -275,7 +283,6 @@ def install() -> None:
         check_event(ev, topic, "decode")
         return topic, ev
     checked_decode._contract = True
-    bus.decode = client.decode = checked_decode
 
     parse_reply = client.parse_reply
 
@@ -285,21 +292,36 @@ def install() -> None:
         if op is not None:
             check_result(op, result, "parse_reply")
         return result
-    client.parse_reply = checked_parse_reply
 
-    parse, handle, tick = Service._parse, Service.handle, Service.tick
+    # every module that took the two by name (the client library, its event streams)
+    for mod in [bus, client] + [m for n, m in list(sys.modules.items())
+                                if n.startswith("cti.") and m is not None]:
+        if getattr(mod, "decode", None) is decode:
+            mod.decode = checked_decode
+        if getattr(mod, "parse_reply", None) is parse_reply:
+            mod.parse_reply = checked_parse_reply
 
-    @functools.wraps(parse)
-    def checked_parse(self, raw):
-        req = parse(self, raw)
-        self._contract_req = req.get("op"), req.get("id")
+    # the op of the request being handled: from the server's request parser, a method
+    # (Service._parse) or a function of the schema module (parse_request)
+    def remember(req):
+        if isinstance(req, dict):
+            _parsed.req = req.get("op"), req.get("id")
         return req
+    if hasattr(Service, "_parse"):
+        parse = Service._parse
+        Service._parse = functools.wraps(parse)(lambda self, raw: remember(parse(self, raw)))
+    else:
+        parse_request = service.parse_request
+        service.parse_request = functools.wraps(parse_request)(
+            lambda raw: remember(parse_request(raw)))
+
+    handle, tick = Service.handle, Service.tick
 
     @functools.wraps(handle)
     def checked_handle(self, raw, token=None):
-        self._contract_req = (None, None)
+        _parsed.req = (None, None)
         reply = handle(self, raw, token)
-        op, rid = self._contract_req
+        op, rid = _parsed.req
         if reply is None:
             if op is not None:
                 _deferred[(id(self), _hashable(rid))] = op
@@ -320,7 +342,7 @@ def install() -> None:
             check_reply(op, reply, "Service.tick, deferred")
         return out, done
 
-    Service._parse, Service.handle, Service.tick = checked_parse, checked_handle, checked_tick
+    Service.handle, Service.tick = checked_handle, checked_tick
 
 
 def _hashable(rid):
@@ -351,6 +373,11 @@ def pytest_runtest_teardown(item, nextitem):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if not counts["events"] and not counts["replies"]:
+        return
     terminalreporter.write_line(
         f"contract: {counts['replies']} results and {counts['events']} events checked "
         f"({counts['jsonschema']} by jsonschema itself)")
+    unseen = sorted(set(EVENTS) - seen_types)
+    if unseen and terminalreporter.config.option.verbose > 0:
+        terminalreporter.write_line(f"contract: event types no test saw: {', '.join(unseen)}")

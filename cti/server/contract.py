@@ -129,10 +129,19 @@ def _args_schema(spec: dict) -> dict:
     return out
 
 
-try:                                    # the ops branch's converter, once it is there
-    from cti.server.schema import arg_schema, args_schema   # type: ignore[attr-defined]
-except ImportError:
-    arg_schema, args_schema = _arg_schema, _args_schema
+def _converter():
+    """cti/server/schema.py's arg_schema / args_schema once they are there (beside this
+    file: not another checkout's, which an editable install could find), else ours."""
+    try:
+        from cti.server import schema
+        if Path(schema.__file__).parent == Path(__file__).parent:
+            return schema.arg_schema, schema.args_schema
+    except (ImportError, AttributeError):
+        pass
+    return _arg_schema, _args_schema
+
+
+arg_schema, args_schema = _converter()
 
 
 # --- requests, results, replies ------------------------------------------------------------

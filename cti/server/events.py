@@ -7,12 +7,10 @@ Where they are made:
 * the line (the board, its signalling stacks: drivers/board.py, drivers/sig/pri.py,
   r2span.py, analog.py), turned into bus events by ``Service.to_bus``: ``span.*``,
   ``channel.*``, ``board.events_lost``; their specifics are in ``data``;
-* the server itself: ``trace.lapd``, ``trace.end``, ``server.error``
-  (cti/server/service.py), ``server.recovered`` and the ``call.cleared`` of an
-  interrupted call (cti/server/recovery.py);
-* the call centre (cti/centre/coordinator.py ``_call_event``, campaigns.py): ``call.*``
-  (ECMA-269 CSTA names), ``agent.state``, ``voicemail.new``, ``campaign.*``,
-  ``server.error`` of one failed call.
+* the server itself (cti/server/): ``trace.lapd``, ``trace.end``, ``server.error``,
+  ``server.recovered`` and the ``call.cleared`` of an interrupted call (recovery.py);
+* the call centre (cti/centre/): ``call.*`` (ECMA-269 CSTA names), ``agent.state``,
+  ``voicemail.new``, ``campaign.*`` (campaigns.py), ``server.error`` of one failed call.
 
 Every event has ``seq``, ``ts`` and ``type`` (:mod:`cti.server.bus`); a field whose value
 is None is left out (``EventLog.append``), so a field that may be None is optional here,
@@ -208,7 +206,7 @@ _line("channel.hook_flash", "FXS: the agent flashed the hook during a call.",
 
 # --- the server ---------------------------------------------------------------------------
 
-_SV = "cti/server/service.py"
+_SV = "cti/server/"
 _add(EventType("trace.lapd", "trace.lapd", "A Q.921 frame of a traced span (no FCS, base64).",
                {"span": SPAN, "channel": CHANNEL,
                 "data": _obj({"dir": {"enum": ["rx", "tx"]}, "network_side": _B,
@@ -225,7 +223,7 @@ _add(EventType("server.error", "server.error",
                 "message": {"type": "string", "maxLength": 200},
                 "call_id": _S, "span": SPAN, "channel": CHANNEL,
                 "rows": _d("store.commit: kept for the next commit, or rolled back", _S)},
-               ("where", "error", "message"), _SV + ", cti/centre/coordinator.py"))
+               ("where", "error", "message"), "cti/server/, cti/centre/"))
 _add(EventType("server.recovered", "server.recovered",
                "The server started: what it closed and restored of its last run.",
                {"server": _S, "boot": _I, "interrupted": _I, "agents_restored": _I,
@@ -244,7 +242,7 @@ _CALL_FIELDS = {
     "data": _d("the attached data, which travels with the call", _O),
 }
 _CALL_REQUIRED = ("call_id", "ani", "dnis", "channel", "state")
-_CC = "cti/centre/coordinator.py"
+_CC = "cti/centre/"
 
 
 def _call(event: str, summary: str, extra: dict | None = None, required: tuple = ()) -> None:
