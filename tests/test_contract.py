@@ -214,3 +214,8 @@ def test_fast_check_never_accepts_what_jsonschema_refuses():
             else:
                 refused += 1
     assert accepted > 1000 and refused > 1000, (accepted, refused)
+
+
+def test_events_the_registry_names_are_in_the_catalogue():
+    named = {t for op in REGISTRY for t in op.events}
+    assert named <= set(EVENTS), sorted(named - set(EVENTS))
