@@ -15,7 +15,7 @@ APT_PACKAGES := build-essential python3 python3-dev python3-venv pkg-config \
 
 SOURCES := $(shell find csrc -name '*.c' -o -name '*.h' -o -name '*.cdef' -o -name '*.py') setup.py
 
-.PHONY: all deps venv build test demo bench ci-extra clean
+.PHONY: all deps venv build test contract demo bench ci-extra clean
 
 all: build
 
@@ -34,7 +34,7 @@ venv: $(VENV)/.stamp
 $(VENV)/.stamp: setup.py pyproject.toml | deps
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q cffi setuptools wheel build pytest hypothesis numpy pyzmq sqlite-utils pyserial pyalsaaudio
+	$(PY) -m pip install -q cffi setuptools wheel build pytest hypothesis numpy jsonschema pyzmq sqlite-utils pyserial pyalsaaudio
 	@touch $@
 
 # the editable install runs the cffi build (setup.py's cffi_modules) once; the C core is
@@ -44,8 +44,13 @@ $(VENV)/.stamp-build: $(VENV)/.stamp $(SOURCES)
 	$(PY) -m pip install -q --no-build-isolation -e .
 	@touch $@
 
+# tests/test_contract.py fails when docs/contract/ is stale: `make contract` rewrites it
 test: build
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# the published contract (JSON Schema, AsyncAPI) from the registry and the event catalogue
+contract: build
+	$(PY) -m cti.server.contract --write docs/contract
 
 # what CI runs besides the tests: every bench in its quick mode, so none rots, and the
 # sdist installed into a new virtualenv and served from there

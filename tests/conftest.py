@@ -6,6 +6,15 @@ import tempfile
 
 import pytest
 
+import contract_check
+from contract_check import (pytest_runtest_call, pytest_runtest_teardown,  # noqa: F401
+                            pytest_terminal_summary)
+
+
+def pytest_configure(config):
+    """Every reply and event the tests see is checked against the contract."""
+    contract_check.install()
+
 
 @pytest.fixture(scope="session")
 def default_prompts():
