@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 from cti.server.events import EVENTS
 from cti.server.registry import REGISTRY, Operation
+from cti.server.schema import arg_schema, args_schema
 
 __all__ = ["ERROR", "arg_schema", "args_schema", "request_schema", "result_schema",
            "reply_schema", "build", "asyncapi", "render", "check_schemas", "check_document",
@@ -46,102 +47,7 @@ REQUEST_ID = {"type": ["string", "integer"], "description": "chosen by the clien
               "in the reply"}
 
 
-# --- arguments ------------------------------------------------------------------------------
-# FIXME(#15, branch ops): a stand-in until cti/server/schema.py's arg_schema / args_schema
-# land; then delete _arg_schema/_args_schema below and keep only the import. Duck-typed on
-# the fields of cti.server.service.Arg (kind, required, default, choices, lo, hi, max_len,
-# text, items, fields), mirroring check_value.
-
-_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean",
-               list: "array", dict: "object"}
-_TEXT = {"ia5": ("^[0-9*#]*$", "Q.931 IA5 number digits 0-9 * # (4.5.8)"),
-         "dtmf": ("^[0-9*#A-Da-d]*$", "DTMF keys 0-9 * # A-D (Q.23)"),
-         "digits": ("^[0-9]*$", "ASCII digits 0-9"),
-         "number": (None, "a telephone number: ASCII digits, an optional leading +; taken "
-                          "in its normal form (drivers/numbers.py)")}
-MAX_STR, MAX_ITEMS = 256, 1000          # cti.server.service's limits when an Arg says none
-
-
-def _jsonable(v: Any) -> bool:
-    try:
-        json.dumps(v)
-    except (TypeError, ValueError):
-        return False
-    return True
-
-
-def _arg_schema(a) -> dict:
-    """The JSON Schema of one argument (without its null: see :func:`_args_schema`)."""
-    if a.kind is object:
-        return {}                                   # checked by the handler
-    kinds = a.kind if isinstance(a.kind, tuple) else (a.kind,)
-    types = [_JSON_TYPES[k] for k in kinds if k in _JSON_TYPES]
-    if "number" in types and "integer" in types:
-        types.remove("integer")                     # JSON numbers include integers
-    s: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
-    if "string" in types:
-        s["maxLength"] = a.max_len or MAX_STR
-        pattern, what = _TEXT.get(a.text, (None, None))
-        if pattern:
-            s["pattern"] = pattern
-        if what:
-            s["description"] = what
-    if "array" in types:
-        s["maxItems"] = a.max_len or MAX_ITEMS
-        if a.items is not None:
-            s["items"] = _arg_schema(a.items)
-    if "object" in types:
-        if a.fields is not None:
-            s.update(_args_schema(a.fields))
-        elif a.max_len is not None:
-            s["maxProperties"] = a.max_len
-    if a.choices is not None:
-        s["enum"] = list(a.choices)
-    if a.lo is not None:
-        s["minimum"] = a.lo
-    if a.hi is not None:
-        s["maximum"] = a.hi
-    if a.default is not None and _jsonable(a.default):
-        s["default"] = a.default
-    return s
-
-
-def _args_schema(spec: dict) -> dict:
-    """The JSON Schema of an op's ``args``: unknown arguments are errors; an optional one
-    may be null (taken as left out)."""
-    props = {}
-    for name, a in spec.items():
-        s = _arg_schema(a)
-        if not a.required and s:
-            t = s.get("type")
-            if isinstance(t, str):
-                s["type"] = [t, "null"]
-            elif isinstance(t, list):
-                s["type"] = t + ["null"]
-            if "enum" in s:
-                s["enum"] = s["enum"] + [None]
-        props[name] = s
-    out: dict[str, Any] = {"type": "object", "properties": props,
-                           "additionalProperties": False}
-    required = [n for n, a in spec.items() if a.required]
-    if required:
-        out["required"] = required
-    return out
-
-
-def _converter():
-    """cti/server/schema.py's arg_schema / args_schema once they are there (beside this
-    file: not another checkout's, which an editable install could find), else ours."""
-    try:
-        from cti.server import schema
-        if Path(schema.__file__).parent == Path(__file__).parent:
-            return schema.arg_schema, schema.args_schema
-    except (ImportError, AttributeError):
-        pass
-    return _arg_schema, _args_schema
-
-
-arg_schema, args_schema = _converter()
+# the arguments' JSON Schema comes from cti/server/schema.py (arg_schema, args_schema)
 
 
 # --- requests, results, replies ------------------------------------------------------------
