@@ -48,7 +48,6 @@ def _check_order(i: int, o: dict) -> dict:
     }
 
 
-
 class LookupsMixin:
     """Customers and orders: loading them, the screen pop, the IVR's lookup (a part of
     :class:`cti.store.sqlite.Store`: ``self.db``)."""
