@@ -27,7 +27,7 @@ from cti.server.config import DEFAULT_TOML, ConfigError, parse_config
 EXAMPLES = int(os.environ.get("CTI_FUZZ_CONFIG_EXAMPLES", "400"))
 STARTS = int(os.environ.get("CTI_FUZZ_CONFIG_STARTS", "40"))
 
-# the keys the loader knows (cti/server/config.py), so that generated documents reach its checks
+# the keys the loader knows (cti/server/config/), so that generated documents reach its checks
 SECTIONS = {
     "server": ["home", "requests", "events", "replay_ring", "curve"],
     "board": ["name", "backend", "device", "tick_ms"],

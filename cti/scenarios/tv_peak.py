@@ -82,7 +82,7 @@ def scaled(plan, factor: float):
 
 
 def centre_toml(plan: CentrePlan, peak: PeakPlan, prompts_dir: str, home: str) -> str:
-    """The centre's configuration file (cti/server/config.py's format): the board with the
+    """The centre's configuration file (cti/server/config/'s format): the board with the
     plan's E1 spans and one FXS port per agent, the welcome flow in front of the one
     order queue, and the peak policy."""
     spans = "".join(f'[[board.spans]]\nnumber = {n}\nsignalling = "pri"\ncrc4 = true\n'

@@ -131,7 +131,7 @@ class Service:
             make_default_prompts(cc.prompts_dir)
         elif os.path.realpath(cc.prompts_dir).startswith(os.path.realpath(home) + os.sep):
             # inside the home: what is missing (a newer prompt, one deleted) is made, as
-            # the configuration check at load counted on (cti/server/config.py _KnownPrompts)
+            # the configuration check at load counted on (cti/server/config/ _KnownPrompts)
             make_default_prompts(cc.prompts_dir)
         prompts = PromptLibrary(cc.prompts_dir)
         if cc.survey_queues and "survey" not in prompts:

@@ -14,7 +14,7 @@ from cti.server.schema import (AGENT, BOOL, DATA, ID, INT, NUM, OBJ, REASON, STR
 MAX_RECORDS = 100_000                          # rows of one campaign.load
 MAX_REFUSED_SHOWN = 100                        # refused rows a campaign.load reply lists
 
-#: A campaign row (cti/store/sqlite.py add_campaign_records): the number dialled, a name and
+#: A campaign row (cti/store/outbound.py add_campaign_records): the number dialled, a name and
 #: data shown to the agent.
 RECORD = {"number": Arg(str, required=True, text="number"), "name": Arg(str, max_len=128),
           "data": DATA}
