@@ -285,6 +285,15 @@ def main(argv=None) -> int:
         grow = (rss1 - warm[0][2]) / 1024
         print(f"server RSS: start {rss0 / 1024:.1f} MiB, warm {warm[0][2] / 1024:.1f} MiB "
               f"(line {warm[0][1]:.0f} s), end {rss1 / 1024:.1f} MiB ({grow:+.1f} MiB since warm)")
+        # the desktops' PUB pipes warm over their first ~300 events (bench/pubpipes.py):
+        # the second half of a long run is where RSS must be flat
+        half = [x for x in samples if x[1] >= samples[-1][1] / 2]
+        per_desk = desks.desk_events / max(1, len(agents))
+        print(f"desktop events: {per_desk:.0f} a desktop (their pipes are warm after ~300); "
+              f"RSS over the second half of the run (line {half[0][1]:.0f} s on): "
+              f"{half[0][2] / 1024:.1f} -> {half[-1][2] / 1024:.1f} MiB "
+              f"({(half[-1][2] - half[0][2]) / 1024:+.1f}, range "
+              f"{(max(x[2] for x in half) - min(x[2] for x in half)) / 1024:.1f} MiB)")
         worst = max(desks.desk_latency.pct(99) or 0, desks.all_latency.pct(99) or 0)
         print(f"goals: no tick later than {LATENESS_GOAL_MS:g} ms: "
               f"{'met' if lat['max'] <= LATENESS_GOAL_MS else 'NOT met'}; p99 event latency "
