@@ -44,7 +44,7 @@ $(VENV)/.stamp-build: $(VENV)/.stamp $(SOURCES)
 	$(PY) -m pip install -q --no-build-isolation -e .
 	@touch $@
 
-# tests/test_contract.py fails when docs/contract/ is stale: `make contract` rewrites it
+# tests/server/test_contract.py fails when docs/contract/ is stale: `make contract` rewrites it
 test: build
 	$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -23,7 +23,7 @@ the totals and the come-back median and maximum.
 
     python bench/restarts.py [--rounds 20] [--speed 20] [--seed 1] [--quick]
 
-``--quick`` (CI) runs 4 rounds. tests/test_restart.py runs :func:`run` itself.
+``--quick`` (CI) runs 4 rounds. tests/server/test_restart.py runs :func:`run` itself.
 """
 from __future__ import annotations
 

@@ -21,7 +21,7 @@ minimum, maximum, maxLength, items, additionalProperties); it may only say "vali
 Anything it does not accept, or a schema with another keyword, goes to jsonschema, which
 alone decides a failure; and one instance in :data:`SAMPLE` the predicate accepted is
 validated by jsonschema too, a disagreement being a violation of its own
-(tests/test_contract.py holds the two to the same answers).
+(tests/server/test_contract.py holds the two to the same answers).
 """
 from __future__ import annotations
 

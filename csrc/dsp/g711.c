@@ -22,7 +22,7 @@
  * character gets the same count of 16-bit values on both sides. mu-law is
  * mid-tread (it has a zero level): a negative sample is quantised on -x, so
  * the characteristic is symmetric about 0. Both are what spandsp does, bit
- * for bit on all 65536 values (tests/test_g711.py checks it, and checks
+ * for bit on all 65536 values (tests/drivers/test_g711.py checks it, and checks
  * every code against the decision values of tables 1 and 2).
  *
  * sox rounds a 16-bit sample to the nearest 13-bit (A-law) or 14-bit

@@ -35,7 +35,7 @@ call, its CDR, and the clearing of a failed call (clearing.py: ``clearing``); th
 agents' own requests (agents.py: ``roster``); the snapshot and call views (snapshot.py:
 ``views``). The parts that need only a few things (:class:`CallTable`, :class:`Events`,
 :class:`Trunks`, :class:`CallMedia`, :class:`Roster`, :class:`Views`) are given them in
-their constructor and are tested alone (tests/test_centre_parts.py); the parts that
+their constructor and are tested alone (tests/centre/test_centre_parts.py); the parts that
 carry a call from one stage to the next are given the coordinator and reach their
 neighbours through it (``centre.queueing.enqueue(...)``), as a call's life does.
 """

@@ -9,7 +9,7 @@ requester.calls.transfer(...)``). Each method is one operation of the server's r
 (cti/server/registry.py): its parameters are the operation's arguments by name (``from``,
 a Python keyword, is ``ani``), required ones positional, the others keyword-only with the
 server's defaults; it returns the result as a dict. docs/protocol.md describes every
-result. tests/test_facade.py checks that every operation has its method and that the
+result. tests/clients/test_facade.py checks that every operation has its method and that the
 parameters match the registry's arguments, so the facade cannot drift from the server.
 """
 from __future__ import annotations

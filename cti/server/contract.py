@@ -9,7 +9,7 @@ for the whole bus (https://www.asyncapi.com/docs/reference/specification/v3.0.0)
 The files (docs/contract/): ``requests.json`` (each op's request, ``{id, op, args}``),
 ``results.json`` (each op's result), ``events.json`` (each event type), ``asyncapi.json``
 (both sockets: the ROUTER's requests and replies, the PUB's events; ipc and tcp). The
-test suite checks them current (tests/test_contract.py) and validates every reply and
+test suite checks them current (tests/server/test_contract.py) and validates every reply and
 event it sees against the same schemas (tests/contract_check.py).
 """
 from __future__ import annotations

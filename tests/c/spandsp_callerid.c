@@ -1,6 +1,6 @@
 /*
  * spandsp as the independent peer of our caller ID (test helper, not part of
- * the product; tests/test_callerid.py builds it with -lspandsp).
+ * the product; tests/drivers/test_callerid.py builds it with -lspandsp).
  *
  *   spandsp_callerid gen class|clip HEX   message (type, length, payload; no
  *       checksum: spandsp adds it) as 16-bit 8000 Hz samples on stdout

@@ -2,7 +2,7 @@
  * Reference harness (not part of the product): MFC R2 tones from spandsp's
  * r2_mf_tx, written as raw 16-bit signed little-endian 8 kHz samples on
  * stdout, to check that our receiver decodes a generator we did not write.
- * Built by tests/test_mfc.py with -lspandsp; not a test_*.c harness.
+ * Built by tests/drivers/test_mfc.py with -lspandsp; not a test_*.c harness.
  * Usage: spandsp_r2mf fwd|bwd DIGITS   (DIGITS of "1234567890BCDEF", as
  * r2_mf_tx_put takes them: '0' is signal 10, B..F signals 11..15); each
  * signal 100 ms, then 100 ms of silence.

@@ -1,7 +1,7 @@
 /*
  * Sanitizer harness for the line codecs: G.711 (dsp/g711.c), HDLC
  * (line/hdlc.c) and the O.151 pattern (line/prbs.c). Built and run by
- * tests/test_c_sanitizers.py with AddressSanitizer and UBSan; exits non-zero
+ * tests/drivers/test_c_sanitizers.py with AddressSanitizer and UBSan; exits non-zero
  * on the first failed check.
  */
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * (every digit, random strings, levels, timings and chunk sizes, the bulk
  * form over several channels), random audio that must never crash the
  * detector nor yield anything but a DTMF digit, and the API's edges. Built
- * and run by tests/test_c_sanitizers.py with AddressSanitizer and UBSan;
+ * and run by tests/drivers/test_c_sanitizers.py with AddressSanitizer and UBSan;
  * exits non-zero on a failed check.
  */
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * at levels from 0 to -40 dBm0, with an independent generator of its own
  * (float math) for tone and baud offsets of +-1% and for noise, the bulk entry
  * points, misuse of the API, and random audio in random block sizes. Built and
- * run by tests/test_c_sanitizers.py under AddressSanitizer and UBSan.
+ * run by tests/drivers/test_c_sanitizers.py under AddressSanitizer and UBSan.
  */
 #include <math.h>
 #include <stdint.h>

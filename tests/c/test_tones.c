@@ -3,7 +3,7 @@
  * tones (dsp/cpt.c), voice activity (dsp/vad.c) and the conference mixer
  * (dsp/conf.c). Round trips generator to detector, random audio in random
  * chunk sizes to every detector, the bulk entry points. Built and run by
- * tests/test_c_sanitizers.py; exits non-zero on the first failed checks.
+ * tests/drivers/test_c_sanitizers.py; exits non-zero on the first failed checks.
  *
  * With --bench (build it with -O2, no sanitizers) it prints the cost of MFC
  * and call-progress detection in ns per channel-second of audio.
@@ -374,7 +374,7 @@ static void test_conf(void)
                     CHECK(out[m * N + i] == 0, "deaf member %d", m);
                     continue;
                 }
-                /* whispers are checked against a reference in tests/test_vad_conf.py;
+                /* whispers are checked against a reference in tests/drivers/test_vad_conf.py;
                  * here members with no whisperer anywhere are checked exactly */
                 for (o = 0; o < M; o++)
                 {

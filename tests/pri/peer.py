@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any, Iterable
 
-from peer_process import PeerProcess, c_compiler, harness, parse_event as _parse_event
+from tests.peer_process import PeerProcess, c_compiler, harness, parse_event as _parse_event
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "pri_peer.c")

@@ -26,7 +26,7 @@ import threading
 import time
 from typing import Any
 
-from peer_process import PeerProcess, c_compiler, harness, parse_event as _parse_event
+from tests.peer_process import PeerProcess, c_compiler, harness, parse_event as _parse_event
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "r2_peer.c")

@@ -1,0 +1,76 @@
+"""Requests of cti/server/ops/server.py: ping, snapshot, replay, server.speed, server.stats
+and shutdown."""
+from __future__ import annotations
+
+import pytest
+
+from tests.desk import established_call
+from tests.inprocess import WALL, TICK_S, err, ok, settle, tick_until, ticks
+
+
+def test_events_numbering_ts_channel_names_and_replay(svc):
+    start = settle(svc)
+    n0 = svc.board.tick_count
+    svc.world.after(3 * 20, svc.world.phones[5].lift)   # on the third tick from now
+    ok(svc, "sim.fault", span=1, ais=True)
+    pubs = start + ticks(svc, 4)
+    evs = [p.event for p in pubs]
+    assert [e["seq"] for e in evs] == list(range(1, len(evs) + 1))
+    hook = next(e for e in evs if e["type"] == "channel.hook")
+    assert hook["channel"] == "fxs/5" and hook["data"] == {"off_hook": True}
+    assert hook["ts"] == pytest.approx(WALL + (n0 + 3) * TICK_S)
+    ais = next(e for e in evs[len(start):] if e["type"] == "span.alarm")
+    assert ais["span"] == 1 and "AIS" in ais["data"]["alarms"]
+    assert WALL + (n0 + 1) * TICK_S - 1e-9 <= ais["ts"] <= WALL + (n0 + 2) * TICK_S + 1e-9
+    last = svc.log.last_seq
+    assert ok(svc, "replay", after=0)["events"] == evs
+    assert ok(svc, "replay", after=last)["events"] == []
+    assert ok(svc, "replay", after=0, topics=["channel."])["events"] == [
+        e for e in evs if e["type"].startswith("channel.")]
+    assert ok(svc, "replay", after=len(start), topics=["channel.hook"])["events"] == [hook]
+    # the FXS signalling made a call event of the same hook: the phone is off hook
+    assert [e["type"] for e in ok(svc, "replay", after=len(start),
+                                  topics=["channel.line_off_hook"])["events"]] == [
+        "channel.line_off_hook"]
+    e = err(svc, "replay", after=last + 5)
+    assert e["code"] == "replay_gap" and e["field"] == "args.after"
+
+
+def test_replay_ring_overflow(svc):
+    svc.log = type(svc.log)(4)
+    for i in range(10):
+        svc.log.append(float(i), "span.x")
+    e = err(svc, "replay", after=2)
+    assert e["code"] == "replay_gap" and "7..10" in e["message"]
+
+
+def test_snapshot_is_current_to_seq(svc):
+    settle(svc)
+    ok(svc, "sim.fault", span=2, los=True)
+    _, pubs = tick_until(svc, lambda: svc.board.spans[2].alarms(), 3, "LOS on span 2")
+    snap = ok(svc, "snapshot")
+    assert snap["seq"] == svc.log.last_seq == pubs[-1].event["seq"]
+    alarm = [p for p in pubs if p.event["type"] == "span.alarm"][-1]
+    assert [s["alarms"] for s in snap["spans"]] == [[], alarm.event["data"]["alarms"]]
+    assert "LOS" in snap["spans"][1]["alarms"] and snap["spans"][1]["in_sync"] is False
+    assert len(snap["ports"]) == 12 and len(snap["channels"]) == 62
+
+
+def test_shutdown_sets_stopping(svc):
+    assert ok(svc, "shutdown")["stopping"] is True and svc.stopping
+
+
+def test_snapshot_matches_the_servers_state(centre):
+    c = centre
+    x, call, ts = established_call(c)
+    c.world.calls.offer_call(1, "13900000000", "4008005555")     # a second call, queued
+    c.run(60)
+    snap = c.req("snapshot")
+    assert snap["seq"] == c.svc.log.last_seq
+    assert snap["calls"] == c.req("call.list")["calls"]
+    assert snap["agents"] == c.req("agent.list")["agents"]
+    states = {x["call_id"]: x["state"] for x in snap["calls"]}
+    assert states[call] == "established" and len(states) == 2
+    assert {q["queue"] if "queue" in q else q["name"] for q in snap["queues"]} == {"sales",
+                                                                                  "service"}
+    assert snap["counters"]["offered"] == 2
