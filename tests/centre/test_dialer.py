@@ -187,46 +187,6 @@ def test_progressive_campaign_meets_every_outcome(prompts_dir):
 
 # ---- preview ---------------------------------------------------------------------------------
 
-def test_preview_campaign_agent_sees_the_record_and_dials(prompts_dir):
-    s = Sim(prompts_dir, agents=("1001",))
-    try:
-        s.x.answer_after["300001"] = 1500
-        s.req("campaign.create", campaign="vip", mode="preview", agents=["1001"])
-        s.req("campaign.load", campaign="vip", records=[
-            {"number": "300001", "name": "Wang Fang", "data": {"points": 1200}},
-            {"number": "300002", "name": "Li Lei"}])
-        s.req("campaign.start", campaign="vip")
-        s.run(2)
-        assert not s.x.log                          # preview: nothing dialled by itself
-        r = s.req("campaign.next", campaign="vip", agent="1001")
-        assert r["record"]["name"] == "Wang Fang" and r["record"]["number"] == "300001"
-        evs = s.run(0.1)
-        pv = by_type(evs, "campaign.preview")
-        assert pv and pv[0]["agent"] == "1001" and pv[0]["record"]["data"] == {"points": 1200}
-        again = s.req("campaign.next", campaign="vip", agent="1001")   # the same record
-        assert again["record"]["id"] == r["record"]["id"]
-        dial = s.req("campaign.dial", agent="1001")
-        assert dial["dialled"] and dial["call_id"]
-        s.run(30, until=lambda evs: by_type(evs, "campaign.attempt"))
-        s.run(10)
-        att = s.svc.store.attempts("vip")
-        assert [(a["number"], a["outcome"], a["agent"], a["call_id"]) for a in att] == \
-            [("300001", "answered", "1001", dial["call_id"])]
-        cdr = s.svc.store.cdr(dial["call_id"])
-        assert cdr["data"]["campaign"] == "vip" and cdr["data"]["points"] == 1200
-        r = s.req("campaign.next", campaign="vip", agent="1001")
-        assert r["record"]["name"] == "Li Lei"
-        s.req("campaign.skip", agent="1001")
-        s.run(0.2)
-        show = s.req("campaign.show", campaign="vip")
-        assert [(r["state"], r["attempts"]) for r in show["records_list"]] == \
-            [("done", 1), ("skipped", 0)]
-        assert show["state"] == "finished"
-        assert [c.dnis for c in s.x.log] == ["300001"]
-    finally:
-        s.close()
-
-
 # ---- callbacks after the peak -------------------------------------------------------------
 
 CALLBACK_QUEUE = """

@@ -21,6 +21,25 @@ NAMES = [op.name for op in OPERATIONS]
 Draft = jsonschema.Draft202012Validator
 
 
+def test_every_request_is_tested_beside_its_concern():
+    """A newcomer given a request name finds its handler and schema in the ops module that
+    registered it (``op.concern``), and its tests in the test module at the same path under
+    tests/: cti/server/ops/calls.py -> tests/server/ops/test_calls.py, where the request's
+    name is asked for (as a quoted string: the tests speak the protocol's names)."""
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent / "ops"
+    untested = []
+    for op in OPERATIONS:
+        module = op.concern.rsplit(".", 1)[1]
+        tests = here / f"test_{module}.py"
+        text = tests.read_text() if tests.exists() else ""
+        if f'"{op.name}"' not in text:
+            untested.append(f"{op.name} (registered in {op.concern}): not in "
+                            f"tests/server/ops/test_{module}.py")
+    assert not untested, "\n".join(untested)
+
+
 def test_the_registry_is_full_and_the_table_derived_from_it():
     assert len(OPERATIONS) == 72
     assert list(OPS) == NAMES

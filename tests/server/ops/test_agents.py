@@ -2,7 +2,7 @@
 disturb, forwarding, show, list) and queues (show, list), on the simulated board."""
 from __future__ import annotations
 
-from tests.desk import established_call
+from tests.desk import Centre, established_call, types
 
 
 def test_dnd_forwarding_and_recording_on_request(centre):
@@ -29,3 +29,62 @@ def test_dnd_forwarding_and_recording_on_request(centre):
     c.run(60)
     cdr = c.svc.store.cdr(call)
     assert cdr["agent"] == "1004" and cdr["recording"]
+
+
+def test_agents_and_queues_as_a_supervisor_reads_them(tmp_path):
+    """agent.list/show and queue.list/show say what the ACD does with a real call: who rings,
+    who waits, and what a logout in the middle of the ringing changes."""
+    c = Centre(tmp_path / "home")
+    try:
+        roster = c.req("agent.list")["agents"]
+        assert [(a["agent"], a["state"], a["extension"]) for a in roster] == \
+            [(str(1000 + n), "logged_out", n) for n in range(1, 9)]
+        assert c.req("agent.login", agent="1003", extension=3)["state"] == "ready"
+        c.req("agent.login", agent="1001")
+        assert c.req("agent.not_ready", agent="1001", reason="meeting") == \
+            {"agent": "1001", "state": "not_ready", "reason": "meeting", "call": None,
+             "extension": 1}
+
+        c.world.calls.offer_call(1, "13800138000", "4008005555")     # the service queue
+        assert "call.delivered" in types(c.run(60))
+        q = c.req("queue.show", queue="service")
+        assert q["waiting"] == 1 and q["strategy"] == "ring-all"
+        (waiting,) = q["calls"]
+        assert (waiting["position"], waiting["ringing"], waiting["ani"]) == \
+            (1, ["1003"], "13800138000")
+        members = {a["agent"]: a for a in q["agents"]}
+        assert set(members) == {"1001", "1002", "1003", "1004"}
+        assert (members["1003"]["state"], members["1003"]["call"]) == ("ringing", waiting["call"])
+        assert (members["1001"]["state"], members["1001"]["reason"]) == ("not_ready", "meeting")
+        assert c.req("agent.show", agent="1003")["call"] == waiting["call"]
+        listed = {x["queue"]: x for x in c.req("queue.list")["queues"]}
+        assert set(listed) == {"sales", "service"} and listed["sales"]["waiting"] == 0
+        assert listed["service"]["calls"][0]["call"] == waiting["call"]
+
+        # 1003 logs out while its phone rings: the call stays in the queue, ringing nobody
+        assert c.req("agent.logout", agent="1003")["state"] == "logged_out"
+        evs = c.run(10)
+        assert [e["channel"] for e in evs if e["type"] == "channel.disconnected"] == ["fxs/3"]
+        q = c.req("queue.show", queue="service")
+        assert [(x["call"], x["ringing"]) for x in q["calls"]] == [(waiting["call"], [])]
+        e = c.fail("agent.ready", agent="1003")
+        assert (e["code"], e["field"]) == ("failed", "args.agent") and "logged out" in e["message"]
+
+        # 1001 comes back: the waiting call rings 1001's phone
+        assert c.req("agent.ready", agent="1001")["state"] == "ringing"
+        evs = c.run(20)
+        assert [e["agent"] for e in evs if e["type"] == "call.delivered"] == ["1001"]
+        assert c.world.phones[1].ringing
+        assert c.req("queue.show", queue="service")["calls"][0]["ringing"] == ["1001"]
+    finally:
+        c.close()
+
+
+def test_agent_and_queue_requests_name_what_is_wrong(centre):
+    assert centre.fail("agent.show", agent="9999") == \
+        {"code": "not_found", "message": "no agent '9999'", "field": "args.agent"}
+    assert centre.fail("queue.show", queue="nosuch")["field"] == "args.queue"
+    e = centre.fail("agent.login", agent="1003", extension=12)     # an FXO port
+    assert (e["code"], e["field"]) == ("bad_arg", "args.extension")
+    assert centre.fail("agent.logout", agent="x" * 65)["field"] == "args.agent"
+    assert centre.req("agent.show", agent="1003")["state"] == "logged_out"   # nothing changed

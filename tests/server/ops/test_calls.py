@@ -179,3 +179,32 @@ def test_the_transfer_ring_timeout_is_configurable(centre, tmp_path):
     evs = c.run(int(1.5 / 0.02))
     div = [e for e in evs if e["type"] == "call.diverted"]
     assert div and div[0]["to"] == "queue:service"
+
+
+def test_call_list_shows_the_call_and_call_record_stops_its_recording(centre):
+    """call.list is call.show for every call in progress plus the centre's counters; a
+    recording stopped with call.record holds the call up to the stop, not after."""
+    import wave
+
+    c = centre
+    x, call, ts = established_call(c)
+    listed = c.req("call.list")
+    assert listed["calls"] == [c.req("call.show", call=call)]
+    (info,) = listed["calls"]
+    assert (info["state"], info["agent"], info["trunk"], info["ani"], info["queue"]) == \
+        ("established", "1001", f"1/{ts}", "13800138000", "service")
+    assert listed["counters"]["offered"] == 1
+    assert c.req("call.record", call=call, on=False) == {"call_id": call, "recording": False}
+    stopped_at = c.svc.board.line_seconds
+    c.run(150)                                          # 3 s more of talk, not recorded
+    c.world.calls.hangup(1, x.call)
+    c.run(60)
+    assert c.req("call.list")["calls"] == []
+    cdr = c.svc.store.cdr(call)
+    with wave.open(cdr["recording"]) as w:
+        recorded = w.getnframes() / w.getframerate()
+    answered_at = cdr["answer"] - 1e6                  # the Centre's wall clock starts at 1e6
+    assert abs(recorded - (stopped_at - answered_at)) < 0.1, (recorded, stopped_at, answered_at)
+    assert cdr["billsec"] - recorded > 2.9
+    e = c.fail("call.record", call="nosuch")
+    assert (e["code"], e["field"]) == ("not_found", "args.call")

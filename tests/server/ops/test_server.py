@@ -74,3 +74,55 @@ def test_snapshot_matches_the_servers_state(centre):
     assert {q["queue"] if "queue" in q else q["name"] for q in snap["queues"]} == {"sales",
                                                                                   "service"}
     assert snap["counters"]["offered"] == 2
+
+
+def test_ping_names_the_spans_still_starting(svc):
+    """ping says a span is ``starting`` until its D-channel is up and its start-up RESTART
+    (Q.931 5.5, class 7: all interfaces) is acknowledged: a call offered before is cleared."""
+    p = ok(svc, "ping")
+    assert p["pong"] is True and p["starting"] == [1, 2] and p["tick_count"] == 0
+    n, _ = tick_until(svc, lambda: not ok(svc, "ping")["starting"], 200, "spans in service")
+    assert n > 1                                      # not at once: the restart is a round trip
+    p = ok(svc, "ping")
+    assert p["tick_count"] == n and p["line_time"] == pytest.approx(n * TICK_S)
+    assert p["seq"] == svc.log.last_seq and p["board"] == "sim0"
+
+
+def test_server_speed_changes_the_pace_of_line_time_against_the_wall(server):
+    """server.speed: line time goes ``speed`` times as fast as the wall from now on."""
+    import time
+
+    from cti.clients.client import Client
+
+    def pace(c, wall=1.0):
+        t0, w0 = c.request("ping")["line_time"], time.monotonic()
+        time.sleep(wall)
+        return (c.request("ping")["line_time"] - t0) / (time.monotonic() - w0)
+
+    with Client(server.config.server.home, timeout=5) as c:
+        assert 3.5 < pace(c) < 5.5                      # the fixture's x5
+        r = c.request("server.speed", speed=20)
+        assert r["speed"] == 20
+        assert 14 < pace(c) < 22
+        assert c.request("server.speed", speed=1)["speed"] == 1
+        assert 0.6 < pace(c) < 1.3
+        with pytest.raises(Exception) as e:
+            c.request("server.speed", speed=0)
+        assert "args.speed" in str(e.value)
+
+
+def test_server_stats_count_the_requests_and_the_ticks(server):
+    """server.stats: the shell counts every request it takes, and the ticks and their
+    lateness go on being measured."""
+    from cti.clients.client import Client, CtiError
+
+    with Client(server.config.server.home, timeout=5) as c:
+        before = c.request("server.stats")
+        for _ in range(5):
+            c.request("ping")
+        with pytest.raises(CtiError):
+            c.request("span.show", span=9)
+        after = c.request("server.stats")
+    assert after["requests"] - before["requests"] == 7      # the first stats, 5 pings, 1 refused (a reply is counted once sent)
+    assert after["speed"] == 5.0 and after["line_time"] > before["line_time"]
+    assert after["tick_max_ms"] >= 0 and after["replies_dropped"] == 0

@@ -92,3 +92,56 @@ def test_sim_ops_on_a_real_board_are_refused(tmp_path):
         alarms = [p.event for p in ticks(s, 3) if p.topic == "span.alarm"]
         assert [e["span"] for e in alarms] == [1, 2]
         assert all("LOS" in ok(s, "span.alarms", span=n)["alarms"] for n in (1, 2))
+
+
+def test_a_caller_and_an_agent_played_through_the_sim_requests(svc):
+    """sim.call, sim.dtmf, sim.phone, sim.hangup and sim.calls drive the simulated exchange
+    and the agent's phone from outside: the caller keys 2 for sales in the IVR, agent
+    1001's phone rings with the caller's number, the agent lifts, the caller hangs up."""
+    settle(svc)
+    tick_until(svc, lambda: not ok(svc, "ping")["starting"], 200, "spans in service")
+    ok(svc, "agent.login", agent="1001")
+    r = ok(svc, "sim.call", span=1, to="4008001234", **{"from": "13800138000"})
+    assert (r["congested"], r["state"]) == (False, "setup")
+    tick_until(svc, lambda: any(c["state"] == "ivr" for c in ok(svc, "call.list")["calls"]),
+               100, "the IVR answers")
+    (call,) = ok(svc, "call.list")["calls"]
+    ok(svc, "sim.dtmf", channel=call["trunk"], digits="2")
+    _, evs = tick_until(svc, lambda: ok(svc, "sim.phone", port=1, action="status")["ringing"],
+                        300, "agent 1001's phone rings")
+    assert [e.event["data"]["digit"] for e in evs if e.event["type"] == "channel.dtmf"] == ["2"]
+    # the caller's number comes after the first ring (FSK between rings, GR-30-CORE)
+    tick_until(svc, lambda: ok(svc, "sim.phone", port=1, action="status")["caller_id"], 400,
+               "caller ID on agent 1001's phone")
+    phone = ok(svc, "sim.phone", port=1, action="status")
+    assert phone["caller_id"]["number"] == "13800138000" and not phone["off_hook"]
+    assert ok(svc, "sim.phone", port=1, action="lift")["off_hook"] is True
+    _, evs = tick_until(svc, lambda: ok(svc, "call.show", call=call["call_id"])["state"]
+                        == "established", 50, "the call is established")
+    assert ok(svc, "call.show", call=call["call_id"])["queue"] == "sales"
+    far = ok(svc, "sim.calls")
+    (xc,) = far["calls"]
+    assert (xc["ani"], xc["dnis"]) == ("13800138000", "4008001234")
+    ok(svc, "sim.hangup", span=1, call=xc["call"], cause=16)
+    _, evs = tick_until(svc, lambda: not ok(svc, "call.list")["calls"], 100, "the call clears")
+    cleared = [e.event for e in evs if e.event["type"] == "call.cleared"]
+    assert cleared and cleared[0]["call_id"] == call["call_id"]
+    assert svc.store.cdr(call["call_id"])["outcome"] == "answered"
+    assert ok(svc, "sim.calls")["cleared"] == {"16": 1}
+    e = err(svc, "sim.phone", port=12, action="lift")          # an FXO port: no phone
+    assert (e["code"], e["field"]) == ("not_found", "args.port")
+    assert err(svc, "sim.dtmf", channel=call["trunk"], digits="2x")["field"] == "args.digits"
+
+
+def test_sim_traffic_offers_calls_at_its_rate_until_stopped(svc):
+    settle(svc)
+    tick_until(svc, lambda: not ok(svc, "ping")["starting"], 200, "spans in service")
+    r = ok(svc, "sim.traffic", profile="steady", rate=120, seconds=600, seed=3)
+    assert r["spans"] == [1, 2]
+    offered = [p for p in ticks(svc, 30 * 50) if p.event["type"] == "call.offered"]
+    assert 35 <= len(offered) <= 90                        # 60 expected in 30 s (Poisson)
+    assert {a["state"] for a in ok(svc, "agent.list")["agents"]} != {"logged_out"}
+    assert ok(svc, "sim.traffic", profile="stop") == {"stopped": True}
+    ticks(svc, 50)                                         # callers already dialling arrive
+    later = [p for p in ticks(svc, 10 * 50) if p.event["type"] == "call.offered"]
+    assert later == []
