@@ -318,9 +318,9 @@ def install() -> None:
     handle, tick = Service.handle, Service.tick
 
     @functools.wraps(handle)
-    def checked_handle(self, raw, token=None):
+    def checked_handle(self, raw, token=None, **kw):
         _parsed.req = (None, None)
-        reply = handle(self, raw, token)
+        reply = handle(self, raw, token, **kw)
         op, rid = _parsed.req
         if reply is None:
             if op is not None:

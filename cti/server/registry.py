@@ -24,8 +24,8 @@ class Operation:
     is called ``handler(service, args, rid=, token=)`` and may return None, its reply then
     coming out of a later tick. ``args``: name -> :class:`cti.server.schema.Arg`.
     ``result``: the JSON Schema (draft 2020-12) of the result. ``events``: the event types
-    (topics) the operation may cause. ``rights``: what a principal needs to ask for it
-    (None until accounts and rights come: issue #16). ``audited``: logged with who asked.
+    (topics) the operation may cause. ``rights``: the right a principal needs to ask for it
+    (cti/server/auth.py; ``desk`` alone: its own agent and calls). ``audited``: logged with who asked.
     """
 
     name: str
@@ -51,6 +51,10 @@ class Registry:
         self._ops: dict[str, Operation] = {}
 
     def add(self, op: Operation) -> Operation:
+        from cti.server.auth import RIGHTS
+        if op.rights is None or len(op.rights) != 1 or op.rights[0] not in RIGHTS:
+            raise ValueError(f"operation {op.name}: rights must name one right of "
+                             f"{', '.join(RIGHTS)}, got {op.rights!r}")
         if op.name in self._ops:
             raise ValueError(f"operation {op.name} registered twice "
                              f"({self._ops[op.name].concern} and {op.concern})")

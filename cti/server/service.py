@@ -31,6 +31,7 @@ import uuid
 from typing import Any, Callable
 
 import cti.server.ops  # noqa: F401  (every concern registers its operations)
+from cti.server.auth import OWNER, Principal, audited, authorize
 from cti.server.bus import EventLog, Published, ReplayGap
 from cti.server.config import Config
 from cti.server.ops.channels import Listens
@@ -377,9 +378,11 @@ class Service:
     def _error(rid, err: RequestError) -> dict:
         return {"id": rid, "ok": False, "error": err.to_dict()}
 
-    def handle(self, raw: bytes | str | dict, token: Any = None) -> dict | None:
-        """Answer one request. Returns the reply, or None when it completes in a later
-        tick (the reply then comes out of :meth:`tick` with ``token``)."""
+    def handle(self, raw: bytes | str | dict, token: Any = None,
+               principal: Principal = OWNER) -> dict | None:
+        """Answer one request of ``principal`` (the shell's, from the client's key; code in
+        this process acts as the owner). Returns the reply, or None when it completes in a
+        later tick (the reply then comes out of :meth:`tick` with ``token``)."""
         rid = op = None
         try:
             req = parse_request(raw)
@@ -389,16 +392,28 @@ class Service:
             if entry is None:
                 raise RequestError("unknown_op", f"unknown op {_shown(op)} (ops: "
                                    f"{', '.join(REGISTRY.names())})", "op")
-            args = check_args(op, entry.args, req.get("args"))
+            try:
+                # the right first: a request one may not ask is refused before its
+                # arguments are looked at, and the refusal goes to the audit log
+                authorize(entry, None, principal)
+                args = check_args(op, entry.args, req.get("args"))
+                right = authorize(entry, args, principal, self.centre)
+            except RequestError as refused:
+                if refused.code == "forbidden":
+                    self.audit(principal, op, req.get("args") if isinstance(
+                        req.get("args"), dict) else {}, refused.message)
+                raise
             if entry.deferred:          # may answer later (a listen, a capture, a report)
+                if audited(entry, right):
+                    self.audit(principal, op, args)
                 result = entry.handler(self, args, rid=rid, token=token)
                 return None if result is None else self._reply(rid, jsonable(result))
             result = entry.handler(self, args)
             if self.live is not None:
                 self.live.after_request(self.ts(), result)
             reply = self._reply(rid, jsonable(result))
-            if entry.audited:
-                audit(op, args, token)
+            if audited(entry, right):
+                self.audit(principal, op, args)
             return reply
         except RequestError as e:
             return self._error(rid if rid is not None else e.rid, e)
@@ -420,6 +435,16 @@ class Service:
                     and name not in ("TypeError", "AttributeError", "KeyError"):
                 return self._error(rid, RequestError("failed", str(e), _subject(op)))
             return self._error(rid, RequestError("internal", f"{name}: {e}"))
+
+    def audit(self, principal: Principal, op: str, args: dict,
+              refused: str | None = None) -> None:
+        """A supervisor's or administrator's action done, or any refusal: the log, and the
+        store's audit table where the store keeps one (``cti admin audit``)."""
+        log.info("%s", audit_line(principal, op, args, refused))
+        add = getattr(self.store, "audit_add", None)
+        if add is not None:
+            add(self.ts(), principal.name, principal.role, principal.source, op,
+                {k: v for k, v in args.items() if k not in ("password", "pin")}, refused)
 
     def server_stats(self) -> dict:
         st = self.stats
@@ -506,16 +531,12 @@ def log_line_event(ev) -> None:
                  ",".join(map(str, ev.timeslots)) or "the whole interface")
 
 
-def audit(op: str, args: dict, token: Any) -> None:
-    """A supervisor's or administrator's action, done: one log line saying who asked
-    (the client's ZeroMQ routing identity until principals come) and what."""
-    if not log.isEnabledFor(logging.INFO):
-        return
-    who = bytes(token[0]).hex() if isinstance(token, (list, tuple)) and token and \
-        isinstance(token[0], (bytes, bytearray, memoryview)) else str(token or "local")
+def audit_line(principal: Principal, op: str, args: dict, refused: str | None) -> str:
+    """One line of the audit log: who (and from where), what, and a refusal's reason."""
     what = ", ".join(f"{k}={v!r}" for k, v in sorted(args.items())
-                     if v is not None and k != "data")
-    log.info("%s by %s: %s", op, who, what[:300])
+                     if v is not None and k not in ("data", "password", "pin"))
+    line = f"{op} by {principal} from {principal.source}: {what[:300]}"
+    return f"{line}: REFUSED: {refused}" if refused else line
 
 
 def build_world(config: Config):

@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 
 import cti.server.ops
+from cti.server.auth import RIGHTS
 from cti.server.registry import REGISTRY, Operation
 from cti.server.schema import (CHANNEL, SPAN, Arg, RequestError, arg_schema, args_schema,
                                check_args)
@@ -60,7 +61,7 @@ def test_every_op_has_handler_args_summary_result_and_events(op: Operation):
     assert isinstance(op.result, dict) and op.result, f"{op.name}: no result schema"
     Draft.check_schema(op.result)
     assert isinstance(op.events, tuple) and all(isinstance(e, str) for e in op.events)
-    assert op.rights is None           # filled in by accounts and rights (issue #16)
+    assert len(op.rights) == 1 and op.rights[0] in RIGHTS     # cti/server/auth.py
 
 
 @pytest.mark.parametrize("op", OPERATIONS, ids=NAMES)

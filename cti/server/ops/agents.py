@@ -36,7 +36,7 @@ def agent_op(svc, a, fn, *extra):
         raise RequestError("failed", str(e), "args.agent") from None
 
 
-@operation("agent.login", args={"agent": AGENT, "extension": Arg(int, lo=1, hi=4096)},
+@operation("agent.login", rights=("desk",), args={"agent": AGENT, "extension": Arg(int, lo=1, hi=4096)},
            result=AGENT_STATUS,
            events=("agent.state", "call.delivered"), audited=True)
 def agent_login(svc, a):
@@ -49,7 +49,7 @@ def agent_login(svc, a):
     return agent_op(svc, a, c.agent_login, ext)
 
 
-@operation("agent.logout", args={"agent": AGENT},
+@operation("agent.logout", rights=("desk",), args={"agent": AGENT},
            result=AGENT_STATUS,
            events=("agent.state",), audited=True)
 def agent_logout(svc, a):
@@ -57,7 +57,7 @@ def agent_logout(svc, a):
     return agent_op(svc, a, centre(svc).agent_logout)
 
 
-@operation("agent.ready", args={"agent": AGENT},
+@operation("agent.ready", rights=("desk",), args={"agent": AGENT},
            result=AGENT_STATUS,
            events=("agent.state", "call.delivered"), audited=True)
 def agent_ready(svc, a):
@@ -65,7 +65,7 @@ def agent_ready(svc, a):
     return agent_op(svc, a, centre(svc).agent_ready)
 
 
-@operation("agent.not_ready", args={"agent": AGENT, "reason": Arg(str, default="", max_len=128)},
+@operation("agent.not_ready", rights=("desk",), args={"agent": AGENT, "reason": Arg(str, default="", max_len=128)},
            result=AGENT_STATUS,
            events=("agent.state",), audited=True)
 def agent_not_ready(svc, a):
@@ -73,7 +73,7 @@ def agent_not_ready(svc, a):
     return agent_op(svc, a, centre(svc).agent_not_ready, a["reason"])
 
 
-@operation("agent.dnd", args={"agent": AGENT, "on": Arg(bool, default=True)},
+@operation("agent.dnd", rights=("desk",), args={"agent": AGENT, "on": Arg(bool, default=True)},
            result=AGENT_STATUS,
            events=("agent.state", "call.delivered"), audited=True)
 def agent_dnd(svc, a):
@@ -84,7 +84,7 @@ def agent_dnd(svc, a):
     return agent_op(svc, a, c.agent_ready)
 
 
-@operation("agent.forward", args={"agent": AGENT, "to": Arg(str, default="", max_len=70)},
+@operation("agent.forward", rights=("desk",), args={"agent": AGENT, "to": Arg(str, default="", max_len=70)},
            result=obj({"agent": STR, "forward": nullable(STR)}),
            events=(), audited=True)
 def agent_forward(svc, a):
@@ -96,7 +96,7 @@ def agent_forward(svc, a):
                                              a["to"] or None), a, "args.to")
 
 
-@operation("agent.show", args={"agent": AGENT},
+@operation("agent.show", rights=("desk",), args={"agent": AGENT},
            result=AGENT_STATUS,
            events=())
 def agent_show(svc, a):
@@ -107,7 +107,7 @@ def agent_show(svc, a):
     return c.agent_status(a["agent"])
 
 
-@operation("agent.list", args={},
+@operation("agent.list", rights=("agents",), args={},
            result=obj({"agents": arr(AGENT_STATUS)}),
            events=())
 def agent_list(svc, a):
@@ -116,7 +116,7 @@ def agent_list(svc, a):
     return {"agents": [c.agent_status(x) for x in c.agents]}
 
 
-@operation("queue.show", args={"queue": ID},
+@operation("queue.show", rights=("read",), args={"queue": ID},
            result=QUEUE_STATUS,
            events=())
 def queue_show(svc, a):
@@ -127,7 +127,7 @@ def queue_show(svc, a):
     return c.acd.queue_status(a["queue"], svc.board.line_seconds)
 
 
-@operation("queue.list", args={},
+@operation("queue.list", rights=("read",), args={},
            result=obj({"queues": arr(QUEUE_STATUS)}),
            events=())
 def queue_list(svc, a):

@@ -59,7 +59,7 @@ def board_summary(svc) -> dict:
             "alarms": alarms, "simulated": svc.world is not None}
 
 
-@operation("board.list", args={},
+@operation("board.list", rights=("read",), args={},
            result=obj({"boards": arr(BOARD_SUMMARY)}),
            events=())
 def board_list(svc, a):
@@ -67,7 +67,7 @@ def board_list(svc, a):
     return {"boards": [board_summary(svc)]}
 
 
-@operation("board.show", args={},
+@operation("board.show", rights=("read",), args={},
            result=merged(BOARD_SUMMARY, {"tick_count": INT, "line_time": NUM,
                                          "span_status": arr(SPAN_STATUS),
                                          "port_status": arr(PORT_STATUS)},
@@ -85,7 +85,7 @@ def board_show(svc, a):
     return show
 
 
-@operation("span.show", args={"span": SPAN},
+@operation("span.show", rights=("read",), args={"span": SPAN},
            result=merged(SPAN_STATUS, {"channels": arr(TIMESLOT)}),
            events=())
 def span_show(svc, a):
@@ -96,7 +96,7 @@ def span_show(svc, a):
     return st
 
 
-@operation("span.alarms", args={"span": SPAN},
+@operation("span.alarms", rights=("read",), args={"span": SPAN},
            result=obj({"span": INT, "alarms": arr(STR), "in_sync": nullable(BOOL),
                        "loopback": nullable(STR)}),
            events=())
@@ -107,7 +107,7 @@ def span_alarms(svc, a):
             "in_sync": st.get("in_sync"), "loopback": st.get("loopback")}
 
 
-@operation("span.counters", args={"span": SPAN, "reset": Arg(bool, default=False)},
+@operation("span.counters", rights=("lines",), args={"span": SPAN, "reset": Arg(bool, default=False)},
            result=obj({"span": INT, "counters": obj(additionalProperties=INT),
                        "reset": BOOL}),
            events=())
@@ -121,7 +121,7 @@ def span_counters(svc, a):
     return {"span": st["span"], "counters": st.get("counters", {}), "reset": a["reset"]}
 
 
-@operation("span.loopback", args={"span": SPAN,
+@operation("span.loopback", rights=("lines",), args={"span": SPAN,
                                   "mode": Arg(str, required=True, choices=LOOPBACK_MODES)},
            result=obj({"span": INT, "loopback": {"enum": list(LOOPBACK_MODES)}}),
            events=("span.alarm",), audited=True)
@@ -132,7 +132,7 @@ def span_loopback(svc, a):
     return {"span": span.number, "loopback": a["mode"]}
 
 
-@operation("span.bert", args={"span": SPAN,
+@operation("span.bert", rights=("lines",), args={"span": SPAN,
                               "action": Arg(str, default="status",
                                             choices=("start", "stop", "status"))},
            result=obj({"span": INT, "pattern": STR, "running": BOOL, "sync": BOOL,

@@ -48,7 +48,7 @@ def data_size(a) -> None:
                                f"{MAX_DATA_BYTES} attached data may take", "args.data")
 
 
-@operation("call.list", args={},
+@operation("call.list", rights=("calls",), args={},
            result=obj({"calls": arr(CALL_INFO), "counters": obj(additionalProperties=INT)}),
            events=())
 def call_list(svc, a):
@@ -57,7 +57,7 @@ def call_list(svc, a):
     return {"calls": [c.call_info(x) for x in c.calls.values()], "counters": dict(c.counters)}
 
 
-@operation("call.show", args={"call": ID},
+@operation("call.show", rights=("desk",), args={"call": ID},
            result=CALL_INFO,
            events=())
 def call_show(svc, a):
@@ -66,7 +66,7 @@ def call_show(svc, a):
     return c.call_info(c.calls[a["call"]])
 
 
-@operation("call.hangup", args={"call": ID},
+@operation("call.hangup", rights=("desk",), args={"call": ID},
            result=obj({"call_id": STR, "state": STR}),
            events=("call.cleared", "call.survey", "call.consult_ended", "agent.state"),
            audited=True)
@@ -76,7 +76,7 @@ def call_hangup(svc, a):
     return centre_call(lambda: c.hangup(svc.board.line_seconds, a["call"]), a)
 
 
-@operation("call.transfer", args={"call": ID, "to": ID, "data": DATA},
+@operation("call.transfer", rights=("desk",), args={"call": ID, "to": ID, "data": DATA},
            result=CALL_TO,
            events=("call.transferred", "call.delivered", "call.queued"), audited=True)
 def call_transfer(svc, a):
@@ -91,7 +91,7 @@ def call_transfer(svc, a):
         raise RequestError("failed", str(e), "args.call") from None
 
 
-@operation("call.hold", args={"call": ID},
+@operation("call.hold", rights=("desk",), args={"call": ID},
            result=CALL_INFO,
            events=("call.held",))
 def call_hold(svc, a):
@@ -100,7 +100,7 @@ def call_hold(svc, a):
     return centre_call(lambda: c.hold(svc.board.line_seconds, a["call"]), a)
 
 
-@operation("call.retrieve", args={"call": ID},
+@operation("call.retrieve", rights=("desk",), args={"call": ID},
            result=CALL_INFO,
            events=("call.retrieved",))
 def call_retrieve(svc, a):
@@ -109,7 +109,7 @@ def call_retrieve(svc, a):
     return centre_call(lambda: c.retrieve(svc.board.line_seconds, a["call"]), a)
 
 
-@operation("call.supervise", args={"call": ID, "supervisor": AGENT,
+@operation("call.supervise", rights=("supervise",), args={"call": ID, "supervisor": AGENT,
                                    "mode": Arg(str, default="monitor",
                                                choices=("monitor", "whisper", "barge",
                                                         "conference"))},
@@ -123,7 +123,7 @@ def call_supervise(svc, a):
                                            a["supervisor"], a["mode"]), a)
 
 
-@operation("call.consult", args={"call": ID, "to": AGENT},
+@operation("call.consult", rights=("desk",), args={"call": ID, "to": AGENT},
            result=obj({"call_id": STR, "consult": STR, "to": STR}),
            events=("call.consulting", "call.delivered", "call.consulted",
                    "call.established", "call.consult_ended"), audited=True)
@@ -134,7 +134,7 @@ def call_consult(svc, a):
                        a)
 
 
-@operation("call.transfer_complete", args={"call": ID, "data": DATA},
+@operation("call.transfer_complete", rights=("desk",), args={"call": ID, "data": DATA},
            result=CALL_TO,
            events=("call.transferred",), audited=True)
 def call_transfer_complete(svc, a):
@@ -145,7 +145,7 @@ def call_transfer_complete(svc, a):
                                                    a["data"]), a)
 
 
-@operation("call.answer", args={"call": ID, "agent": Arg(str, max_len=64)},
+@operation("call.answer", rights=("desk",), args={"call": ID, "agent": Arg(str, max_len=64)},
            result=obj({"call_id": STR, "extension": INT}),
            events=("call.established", "call.consulted", "agent.state"))
 def call_answer(svc, a):
@@ -179,7 +179,7 @@ def call_answer(svc, a):
     return {"call_id": a["call"], "extension": port}
 
 
-@operation("call.pickup", args={"call": ID, "agent": AGENT},
+@operation("call.pickup", rights=("desk",), args={"call": ID, "agent": AGENT},
            result=obj({"call_id": STR, "agent": STR}),
            events=("call.picked_up", "call.delivered"), audited=True)
 def call_pickup(svc, a):
@@ -191,7 +191,7 @@ def call_pickup(svc, a):
                                         a["agent"]), a)
 
 
-@operation("call.record", args={"call": ID, "on": Arg(bool, default=True)},
+@operation("call.record", rights=("desk",), args={"call": ID, "on": Arg(bool, default=True)},
            result=obj({"call_id": STR, "recording": BOOL}),
            events=(), audited=True)
 def call_record(svc, a):
@@ -200,7 +200,7 @@ def call_record(svc, a):
     return c.record(svc.board.line_seconds, a["call"], a["on"])
 
 
-@operation("call.make", args={"agent": AGENT, "to": Arg(str, required=True, text="number"),
+@operation("call.make", rights=("desk",), args={"agent": AGENT, "to": Arg(str, required=True, text="number"),
                               "span": Arg(int, lo=1, hi=64)},
            result=obj({"call_id": STR, "agent": STR, "to": STR}),
            events=("call.originated", "call.dialling", "call.network_reached",

@@ -74,7 +74,7 @@ def campaign_state(svc, a, state):
         svc.board.line_seconds, name, state), "args.campaign")
 
 
-@operation("campaign.create", args={"campaign": ID,
+@operation("campaign.create", rights=("campaigns",), args={"campaign": ID,
                                     "mode": Arg(str, default="progressive",
                                                 choices=("preview", "progressive")),
                                     "agents": Arg(list, max_len=10_000,
@@ -101,7 +101,7 @@ def campaign_create(svc, a):
 
 # rows are checked one by one in the handler: a bad row is refused with its index, the
 # others load
-@operation("campaign.load", args={"campaign": ID,
+@operation("campaign.load", rights=("campaigns",), args={"campaign": ID,
                                   "records": Arg(list, required=True, max_len=MAX_RECORDS,
                                                  items=Arg(object))},
            result=obj({"campaign": STR, "loaded": INT, "records": arr(INT),
@@ -139,7 +139,7 @@ def campaign_load(svc, a):
     return out
 
 
-@operation("campaign.start", args={"campaign": ID},
+@operation("campaign.start", rights=("campaigns",), args={"campaign": ID},
            result=CAMPAIGN,
            events=("campaign.dial", "campaign.attempt", "campaign.record",
                    "campaign.finished", "call.originated"), audited=True)
@@ -148,7 +148,7 @@ def campaign_start(svc, a):
     return campaign_state(svc, a, "running")
 
 
-@operation("campaign.pause", args={"campaign": ID},
+@operation("campaign.pause", rights=("campaigns",), args={"campaign": ID},
            result=CAMPAIGN,
            events=(), audited=True)
 def campaign_pause(svc, a):
@@ -156,7 +156,7 @@ def campaign_pause(svc, a):
     return campaign_state(svc, a, "paused")
 
 
-@operation("campaign.stop", args={"campaign": ID},
+@operation("campaign.stop", rights=("campaigns",), args={"campaign": ID},
            result=CAMPAIGN,
            events=(), audited=True)
 def campaign_stop(svc, a):
@@ -164,7 +164,7 @@ def campaign_stop(svc, a):
     return campaign_state(svc, a, "stopped")
 
 
-@operation("campaign.show", args={"campaign": ID},
+@operation("campaign.show", rights=("campaigns",), args={"campaign": ID},
            result=merged(CAMPAIGN, {"records_list": arr(OBJ), "attempts_list": arr(OBJ)},
                          {"arrival_rate": nullable(NUM)}),
            events=())
@@ -173,7 +173,7 @@ def campaign_show(svc, a):
     return svc.campaigns.show(campaign_name(svc, a))
 
 
-@operation("campaign.list", args={},
+@operation("campaign.list", rights=("campaigns",), args={},
            result=obj({"campaigns": arr(CAMPAIGN),
                        "reserved": obj(additionalProperties=STR)}),
            events=())
@@ -182,7 +182,7 @@ def campaign_list(svc, a):
     return campaigns(svc).list()
 
 
-@operation("campaign.next", args={"campaign": ID, "agent": AGENT},
+@operation("campaign.next", rights=("desk",), args={"campaign": ID, "agent": AGENT},
            result=obj({"campaign": STR, "agent": STR, "record": OBJ}),
            events=("campaign.preview",))
 def campaign_next(svc, a):
@@ -192,7 +192,7 @@ def campaign_next(svc, a):
         svc.board.line_seconds, agent, name), "args.campaign")
 
 
-@operation("campaign.dial", args={"agent": AGENT},
+@operation("campaign.dial", rights=("desk",), args={"agent": AGENT},
            result=obj({"agent": STR, "dialled": BOOL},
                       {"reason": STR, "campaign": STR, "record": INT, "number": STR,
                        "call_id": nullable(STR)}),
@@ -205,7 +205,7 @@ def campaign_dial(svc, a):
         svc.board.line_seconds, agent), "args.agent")
 
 
-@operation("campaign.skip", args={"agent": AGENT},
+@operation("campaign.skip", rights=("desk",), args={"agent": AGENT},
            result=obj({"agent": STR, "skipped": BOOL}),
            events=("campaign.record",))
 def campaign_skip(svc, a):
@@ -216,7 +216,7 @@ def campaign_skip(svc, a):
         svc.board.line_seconds, agent), "args.agent")
 
 
-@operation("dnc.add", args={"number": Arg(str, required=True, text="number"), "reason": REASON},
+@operation("dnc.add", rights=("campaigns",), args={"number": Arg(str, required=True, text="number"), "reason": REASON},
            result=obj({"number": STR, "added": BOOL}),
            events=(), audited=True)
 def dnc_add(svc, a):
@@ -225,7 +225,7 @@ def dnc_add(svc, a):
     return cs.dnc_add(svc.board.line_seconds, a["number"], a["reason"])
 
 
-@operation("dnc.remove", args={"number": Arg(str, required=True, text="number")},
+@operation("dnc.remove", rights=("campaigns",), args={"number": Arg(str, required=True, text="number")},
            result=obj({"number": STR, "removed": BOOL}),
            events=(), audited=True)
 def dnc_remove(svc, a):
@@ -233,7 +233,7 @@ def dnc_remove(svc, a):
     return campaigns(svc).dnc_remove(a["number"])
 
 
-@operation("dnc.list", args={},
+@operation("dnc.list", rights=("campaigns",), args={},
            result=obj({"numbers": arr(obj({"number": STR},
                       {"added": NUM, "reason": nullable(STR)}))}),
            events=())

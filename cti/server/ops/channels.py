@@ -23,7 +23,7 @@ HEARD = {"law": STR, "rate": INT, "seconds": NUM, "direction": STR, "complete": 
          "ended": BOOL, "audio": STR}
 
 
-@operation("channel.show", args={"channel": CHANNEL},
+@operation("channel.show", rights=("read",), args={"channel": CHANNEL},
            result={"anyOf": [TIMESLOT, PORT_STATUS]},
            events=())
 def channel_show(svc, a):
@@ -39,7 +39,7 @@ def channel_show(svc, a):
     return out
 
 
-@operation("channel.tone", args={"channel": CHANNEL,
+@operation("channel.tone", rights=("lines",), args={"channel": CHANNEL,
                                  "freq": Arg(float, lo=0, hi=4000),
                                  "dtmf": Arg(str, max_len=64, text="dtmf"),
                                  "tone": Arg(str, choices=("dial", "ringback", "busy",
@@ -89,7 +89,7 @@ def channel_tone(svc, a, rid=None, token=None):
     return None
 
 
-@operation("channel.listen", args={"channel": CHANNEL,
+@operation("channel.listen", rights=("lines",), args={"channel": CHANNEL,
                                    "direction": Arg(str, default="rx", choices=("rx", "tx")),
                                    "seconds": Arg(float, default=1.0, lo=0.001,
                                                   hi=MAX_LISTEN_SECONDS)},

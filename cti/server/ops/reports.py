@@ -13,7 +13,7 @@ PERIOD = obj({"start": NUM, "end": NUM, "offered": INT, "answered": INT, "lost":
              {"arrived": INT, "trunk": OBJ, "ivr": OBJ, "advice": nullable(OBJ)})
 
 
-@operation("report.losses", args={"start": Arg(float, lo=0, hi=1e11),
+@operation("report.losses", rights=("reports",), args={"start": Arg(float, lo=0, hi=1e11),
                                   "end": Arg(float, lo=0, hi=1e11),
                                   "interval": Arg(float, default=3600.0, lo=1, hi=86_400 * 31),
                                   "sla": Arg(float, default=20.0, lo=0, hi=3600),

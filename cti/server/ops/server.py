@@ -31,7 +31,7 @@ EVENT = obj({"seq": INT, "ts": NUM, "type": STR},
             {"span": nullable(INT), "channel": nullable(STR), "data": ANY})
 
 
-@operation("ping", args={},
+@operation("ping", rights=("read",), args={},
            result=obj({"pong": BOOL, "protocol": INT, "instance": STR, "server": nullable(STR),
                        "boot": nullable(INT), "pid": INT, "board": STR, "seq": INT,
                        "line_time": NUM, "tick_count": INT, "ts": NUM,
@@ -47,7 +47,7 @@ def ping(svc, a):
             "ts": svc.ts(), "starting": svc.line_restart.starting()}
 
 
-@operation("snapshot", args={},
+@operation("snapshot", rights=("desk",), args={},
            result=obj({"seq": INT, "ts": NUM, "line_time": NUM, "instance": STR,
                        "board": BOARD_SUMMARY, "spans": arr(SPAN_STATUS),
                        "ports": arr(PORT_STATUS), "channels": arr(OBJ),
@@ -76,7 +76,7 @@ def snapshot(svc, a):
     return snap
 
 
-@operation("replay", args={"after": Arg(int, required=True, lo=0),
+@operation("replay", rights=("desk",), args={"after": Arg(int, required=True, lo=0),
                            "topics": Arg(list, max_len=64, items=Arg(str, max_len=128))},
            result=obj({"events": arr(EVENT), "last_seq": INT, "first_seq": INT}),
            events=())
@@ -97,7 +97,7 @@ def replay(svc, a):
     return {"events": events, "last_seq": upto, "first_seq": svc.log.first_seq}
 
 
-@operation("server.speed", args={"speed": Arg(float, required=True, lo=0.01, hi=1000)},
+@operation("server.speed", rights=("server",), args={"speed": Arg(float, required=True, lo=0.01, hi=1000)},
            result=obj({"speed": NUM, "line_time": NUM}),
            events=(), audited=True)
 def server_speed(svc, a):
@@ -107,7 +107,7 @@ def server_speed(svc, a):
     return {"speed": svc.speed, "line_time": round(svc.line_time, 3)}
 
 
-@operation("server.stats", args={},
+@operation("server.stats", rights=("read",), args={},
            result=SERVER_STATS,
            events=())
 def server_stats(svc, a):
@@ -116,7 +116,7 @@ def server_stats(svc, a):
     return svc.server_stats()
 
 
-@operation("shutdown", args={},
+@operation("shutdown", rights=("server",), args={},
            result=obj({"stopping": BOOL, "seq": INT}),
            events=(), audited=True)
 def shutdown(svc, a):

@@ -51,7 +51,7 @@ def network_side(svc, span: int) -> bool:
     return pri is not None and pri.side == "network"
 
 
-@operation("span.block", args={"span": SPAN, "timeslot": Arg(int, lo=1, hi=31)},
+@operation("span.block", rights=("lines",), args={"span": SPAN, "timeslot": Arg(int, lo=1, hi=31)},
            result=obj({"span": INT, "timeslot": nullable(INT), "blocked": BOOL}),
            events=("channel.blocked",), audited=True)
 def span_block(svc, a):
@@ -60,7 +60,7 @@ def span_block(svc, a):
     return {"span": a["span"], "timeslot": a["timeslot"], "blocked": True}
 
 
-@operation("span.unblock", args={"span": SPAN, "timeslot": Arg(int, lo=1, hi=31)},
+@operation("span.unblock", rights=("lines",), args={"span": SPAN, "timeslot": Arg(int, lo=1, hi=31)},
            result=obj({"span": INT, "timeslot": nullable(INT), "blocked": BOOL}),
            events=("channel.unblocked",), audited=True)
 def span_unblock(svc, a):
@@ -69,7 +69,7 @@ def span_unblock(svc, a):
     return {"span": a["span"], "timeslot": a["timeslot"], "blocked": False}
 
 
-@operation("span.r2trace", args={"span": SPAN, "call": Arg(int, lo=0)},
+@operation("span.r2trace", rights=("lines",), args={"span": SPAN, "call": Arg(int, lo=0)},
            result=obj({"span": INT, "calls": arr(obj({"call": INT,
                       "trace": arr(arr())}))}),
            events=())
@@ -85,7 +85,7 @@ def span_r2trace(svc, a):
                                          for c, v in calls.items()]}
 
 
-@operation("pri.list", args={},
+@operation("pri.list", rights=("read",), args={},
            result=obj({"calls": arr(obj({"span": INT, "call": INT,
                                          "timeslot": nullable(INT), "state": STR})),
                        "spans": arr(obj({"span": INT, "side": STR, "dchannel": STR,
@@ -100,7 +100,7 @@ def pri_list(svc, a):
             "spans": [pri.status() for _, pri in sorted(svc.pri.items())]}
 
 
-@operation("pri.place", args={"span": SPAN, "to": Arg(str, required=True, max_len=20, text="ia5"),
+@operation("pri.place", rights=("lines",), args={"span": SPAN, "to": Arg(str, required=True, max_len=20, text="ia5"),
                               "from": Arg(str, default="", max_len=20, text="ia5"),
                               "timeslot": Arg(int, lo=1, hi=31)},
            result=SPAN_CALL,
@@ -121,7 +121,7 @@ def pri_place(svc, a):
     return {"span": a["span"], "call": call}
 
 
-@operation("pri.answer", args={"span": SPAN, "call": CALL},
+@operation("pri.answer", rights=("lines",), args={"span": SPAN, "call": CALL},
            result=obj({"span": INT, "call": INT, "answered": BOOL}),
            events=("channel.answered",))
 def pri_answer(svc, a):
@@ -131,7 +131,7 @@ def pri_answer(svc, a):
     return {"span": a["span"], "call": a["call"], "answered": True}
 
 
-@operation("pri.reject", args={"span": SPAN, "call": CALL,
+@operation("pri.reject", rights=("lines",), args={"span": SPAN, "call": CALL,
                                "cause": Arg(int, default=21, lo=1, hi=127)},
            result=obj({"span": INT, "call": INT, "cause": INT}),
            events=("channel.cleared",))
@@ -142,7 +142,7 @@ def pri_reject(svc, a):
     return {"span": a["span"], "call": a["call"], "cause": a["cause"]}
 
 
-@operation("pri.hangup", args={"span": SPAN, "call": CALL, "cause": CAUSE},
+@operation("pri.hangup", rights=("lines",), args={"span": SPAN, "call": CALL, "cause": CAUSE},
            result=obj({"span": INT, "call": INT, "cause": INT}),
            events=("channel.cleared",))
 def pri_hangup(svc, a):
@@ -152,7 +152,7 @@ def pri_hangup(svc, a):
     return {"span": a["span"], "call": a["call"], "cause": a["cause"]}
 
 
-@operation("trace.start", args={"span": SPAN,
+@operation("trace.start", rights=("lines",), args={"span": SPAN,
                                 "seconds": Arg(float, default=60.0, lo=0.02, hi=86_400)},
            result=obj({"span": INT, "until": NUM, "network_side": BOOL, "seq": INT}),
            events=("trace.lapd", "trace.end"))
@@ -164,7 +164,7 @@ def trace_start(svc, a):
             "network_side": network_side(svc, a["span"]), "seq": svc.log.last_seq}
 
 
-@operation("trace.stop", args={"span": SPAN},
+@operation("trace.stop", rights=("lines",), args={"span": SPAN},
            result=obj({"span": INT, "stopped": BOOL, "seq": INT}),
            events=())
 def trace_stop(svc, a):

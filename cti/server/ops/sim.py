@@ -63,7 +63,7 @@ def _scenario_peak(svc, a) -> dict:
             "spans": list(spans)}
 
 
-@operation("sim.fault", args={"span": SPAN,
+@operation("sim.fault", rights=("sim",), args={"span": SPAN,
                               "los": Arg(bool), "ais": Arg(bool), "lof": Arg(bool),
                               "ber": Arg(float, lo=0, hi=0.5),
                               "code_errors": Arg(float, lo=0, hi=0.5),
@@ -102,7 +102,7 @@ def sim_fault(svc, a):
             "faults": faults, "active": now}
 
 
-@operation("sim.loopback", args={"span": SPAN,
+@operation("sim.loopback", rights=("sim",), args={"span": SPAN,
                                  "mode": Arg(str, required=True,
                                              choices=("line", "payload", "off"))},
            result=obj({"span": INT, "far_loopback": STR}),
@@ -114,7 +114,7 @@ def sim_loopback(svc, a):
     return {"span": a["span"], "far_loopback": a["mode"]}
 
 
-@operation("sim.stats", args={"span": SPAN},
+@operation("sim.stats", rights=("sim",), args={"span": SPAN},
            result=obj({"span": INT, "cable": obj({"faults": OBJ, "to_exchange": CABLE_PAIR,
                                                   "to_board": CABLE_PAIR}),
                        "far_end": SPAN_LINE}),
@@ -130,7 +130,7 @@ def sim_stats(svc, a):
 
 # the simulated exchange sends what a network may send (Q.931 IA5 digits), checked by
 # the stacks it reaches, not normalised
-@operation("sim.call", args={"span": SPAN, "from": Arg(str, default="", max_len=32, text="ia5"),
+@operation("sim.call", rights=("sim",), args={"span": SPAN, "from": Arg(str, default="", max_len=32, text="ia5"),
                              "to": Arg(str, required=True, max_len=32, text="ia5"),
                              "overlap": Arg(bool, default=False),
                              "hangup_after": Arg(float, lo=0, hi=86_400)},
@@ -150,7 +150,7 @@ def sim_call(svc, a):
             "state": c.state}
 
 
-@operation("sim.hangup", args={"span": SPAN, "call": CALL, "cause": CAUSE},
+@operation("sim.hangup", rights=("sim",), args={"span": SPAN, "call": CALL, "cause": CAUSE},
            result=obj({"span": INT, "exchange_call": INT, "cause": INT}),
            events=("channel.cleared", "call.cleared"))
 def sim_hangup(svc, a):
@@ -160,7 +160,7 @@ def sim_hangup(svc, a):
     return {"span": a["span"], "exchange_call": a["call"], "cause": a["cause"]}
 
 
-@operation("sim.calls", args={},
+@operation("sim.calls", rights=("sim",), args={},
            result=obj({"offered": INT, "congested": INT, "answered": INT,
                        "from_board": INT, "cleared": obj(additionalProperties=INT),
                        "calls": arr(OBJ)}),
@@ -172,7 +172,7 @@ def sim_calls(svc, a):
     return svc.world.calls.status()
 
 
-@operation("sim.traffic", args={"profile": Arg(str, default="steady",
+@operation("sim.traffic", rights=("sim",), args={"profile": Arg(str, default="steady",
                                                choices=("steady", "tv_peak", "peak", "stop")),
                                 "rate": Arg(float, default=20.0, lo=0, hi=100_000),
                                 "peak": Arg(float, default=300.0, lo=0, hi=100_000),
@@ -221,7 +221,7 @@ def sim_traffic(svc, a):
             "spans": list(spans)}
 
 
-@operation("sim.dtmf", args={"channel": CHANNEL,
+@operation("sim.dtmf", rights=("sim",), args={"channel": CHANNEL,
                              "digits": Arg(str, required=True, max_len=64, text="dtmf")},
            result=obj({"channel": STR, "digits": STR}),
            events=("channel.dtmf",))
@@ -246,7 +246,7 @@ def sim_dtmf(svc, a):
     return {"channel": a["channel"], "digits": digits}
 
 
-@operation("sim.phone", args={"port": Arg(int, required=True, lo=1, hi=4096),
+@operation("sim.phone", rights=("sim",), args={"port": Arg(int, required=True, lo=1, hi=4096),
                               "action": Arg(str, required=True,
                                             choices=("lift", "hangup", "flash", "dial", "status")),
                               "digits": Arg(str, max_len=64, text="dtmf")},
