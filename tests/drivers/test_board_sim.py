@@ -11,6 +11,7 @@ from drivers.board import (Audio, Battery, CasChanged, DFrame, Flash, Hook, Pola
                            SpanAlarm, SpanConfig, ToneDone)
 from drivers.hal import HalError, NoSuchChannel, NoSuchSpan
 from simulators.world import SimWorld
+from tests.audio import power     # Goertzel power of one frequency
 
 ERRORS = ("fas_errors", "crc4_errors", "ebit_errors", "bpv", "slips")
 
@@ -189,14 +190,6 @@ def test_cas_bits_cross_the_cable():
             w.board.spans[1].channels[16].cas_tx(1)                  # TS16 is the CAS channel
 
 
-def _goertzel_power(samples, freq, rate=8000):
-    k = 2 * math.cos(2 * math.pi * freq / rate)
-    s1 = s2 = 0.0
-    for x in samples:
-        s1, s2 = x + k * s1 - s2, s1
-    return s1 * s1 + s2 * s2 - k * s1 * s2
-
-
 def test_tone_on_a_timeslot_arrives_at_the_far_end(world):
     from drivers.codecs import alaw_decode
     synced(world)
@@ -214,7 +207,7 @@ def test_tone_on_a_timeslot_arrives_at_the_far_end(world):
     loud = [x for x in samples if abs(x) > 1000]
     assert 1400 <= len(loud) <= 1700          # ~200 ms of tone, the rest silence
     seg = samples[samples.index(loud[0]):][:800]
-    assert _goertzel_power(seg, 1004) > 100 * _goertzel_power(seg, 1400)
+    assert power(seg, 1004) > 100 * power(seg, 1400)
     rms = math.sqrt(sum(x * x for x in seg) / len(seg))
     # -10 dBm0: peak 22827 * 10^(-0.5), rms = peak / sqrt(2)
     assert rms == pytest.approx(22827 * 10 ** -0.5 / math.sqrt(2), rel=0.05)
