@@ -89,7 +89,9 @@ def board_show(svc, a):
            result=merged(SPAN_STATUS, {"channels": arr(TIMESLOT)}),
            events=())
 def span_show(svc, a):
-    """A span's status (framing, alarms, counters) and its channels."""
+    """A span's status (framing, alarms, counters) and its channels. ``signalling`` pri, cas or
+    clear; ``law`` alaw or ulaw; ``alarms`` of LOS, LOF, AIS, RAI, LOMF, CASMF, RMAI;
+    ``in_sync`` is false under LOS, LOF or AIS; ``counters`` as ``span.counters``."""
     span = svc.get_span(a["span"])
     st = span_status(svc, span)
     st["channels"] = [ch.show() for _, ch in sorted(span.channels.items())]
@@ -113,7 +115,10 @@ def span_alarms(svc, a):
            events=())
 def span_counters(svc, a):
     """A span's error counters (CRC-4, E-bit, BPV, slips, HDLC), zeroed after reading with
-    ``reset``."""
+    ``reset``. ``counters``: ``frames_rx``, ``bits_rx``, ``fas_errors``, ``crc4_errors``,
+    ``ebit_errors``, ``bpv``, ``slips``, ``lof_events``, ``los_events``, ``hdlc_rx_frames``,
+    ``hdlc_tx_frames``, ``hdlc_fcs_errors``, ``hdlc_aborts``, ``hdlc_bad_frames``,
+    ``hdlc_overruns``."""
     span = svc.get_span(a["span"])
     st = span_status(svc, span)
     if a["reset"]:
