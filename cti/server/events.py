@@ -261,7 +261,8 @@ def _call(event: str, summary: str, extra: dict | None = None, required: tuple =
 
 _AGENT = _d("an agent id", _S)
 _EWT = _d("the estimated wait, seconds", _N)
-_call("offered", "A call arrives on a trunk (data.customer: the screen pop).")
+_call("offered", "A call arrives on a trunk (data.customer when the ANI is a known "
+      "customer: the screen pop).")
 _call("queued", "The call joins an ACD queue.", required=("queue",))
 _call("delivered", "An agent's phone rings (a consultation: call_id CALL.consult, with "
       "consult_of and from_agent).",

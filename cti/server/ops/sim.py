@@ -176,7 +176,8 @@ def sim_hangup(svc, a):
                        "calls": arr(OBJ)}),
            events=())
 def sim_calls(svc, a):
-    """The simulated exchange's calls and counts."""
+    """The simulated exchange's calls and counts: offered, congested, answered, from the
+    board, ``cleared`` by Q.850 cause, and its calls now."""
     if svc.world is None or svc.world.calls is None:
         raise RequestError("not_supported", "no simulated exchange runs PRI here", "op")
     return svc.world.calls.status()
