@@ -321,11 +321,11 @@ def readme(ops: Iterable[Operation] | None = None) -> str:
         events = ", ".join(f"`{e}`" for e in op.events) or "–"
         lines.append(f"| `{op.name}` | {_cell(args)} | {_cell(_keys(result_schema(op)))} | "
                      f"{events} | {flags} | {_cell(_rst(op.summary))} |")
-    call_common = ", ".join(k if k in ("call_id", "ani", "dnis", "channel", "state")
-                            else f"{k}?" for k in _CALL_FIELDS)
+    always = ("call_id", "ani", "dnis", "channel", "state")
+    call_common = ", ".join(k if k in always else f"{k}?" for k in _CALL_FIELDS)
     lines += ["", "## Events", "",
               "Every event also has `seq`, `ts` and `type`; every `call.*` event also has "
-              f"{call_common} (not repeated below). Fields: `?` when not always there "
+              f"{call_common} (below only where one is always there). Fields: `?` when not always there "
               "(a field whose value would be null is left out); events.json has their "
               "types and descriptions. The topic is the type unless shown: `{field}` is "
               "the event's field.", "",
@@ -334,7 +334,9 @@ def readme(ops: Iterable[Operation] | None = None) -> str:
     for t, et in sorted(EVENTS.items()):
         fields = et.fields
         if t.startswith("call."):
-            fields = {k: v for k, v in fields.items() if k not in _CALL_FIELDS}
+            # the common call fields once, above; one an event always has, in its row
+            fields = {k: v for k, v in fields.items() if k not in _CALL_FIELDS
+                      or k in et.required and k not in always}
         topic = f"`{et.topic}`" if et.topic != t else ""
         lines.append(f"| `{t}` | {topic} | {_cell(_fields(fields, et.required))} | "
                      f"{_cell(et.source)} | {_cell(_rst(et.summary))} |")
