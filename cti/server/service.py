@@ -20,7 +20,7 @@ handlers, and :meth:`Service.handle` checks a request's arguments (cti/server/sc
 and dispatches it to its handler. The state only one concern uses is that concern's:
 the listens and taps (:class:`cti.server.ops.channels.Listens`, ``self.listens``) and
 the D-channel traces (:class:`cti.server.ops.signalling.Traces`, ``self.traces``).
-docs/protocol.md tells the ops in prose.
+(docs/contract/ holds the operations as generated from the registry.)
 """
 from __future__ import annotations
 

@@ -38,7 +38,12 @@ EVENT = obj({"seq": INT, "ts": NUM, "type": STR},
                        "starting": arr(INT)}),
            events=())
 def ping(svc, a):
-    """The server is alive: its instance, boot, board, seq, line time, spans starting."""
+    """The server is alive: its instance, boot, board, seq, line time, spans starting.
+    ``server`` and ``boot``: the server's name and its boot count on this home, as in its call
+    ids (null without a call centre). ``starting``: the spans not in service yet (D-channel
+    down, or the start-up restart of the trunks not yet acknowledged): a call offered on one of
+    them before then is cleared by that restart, so a client that places calls waits for ``[]``
+    (``Client.wait_ready``; ``cti ping`` says "in service")."""
     return {"pong": True, "protocol": PROTOCOL_VERSION, "instance": svc.instance,
             "server": svc.boot.name if svc.boot else None,
             "boot": svc.boot.boot if svc.boot else None,
@@ -81,7 +86,8 @@ def snapshot(svc, a):
            result=obj({"events": arr(EVENT), "last_seq": INT, "first_seq": INT}),
            events=())
 def replay(svc, a):
-    """The events after ``after`` (of some topics) from the replay ring."""
+    """The events after ``after`` (of some topics) from the replay ring. ``replay_gap`` when
+    they have left it (docs/protocol.md, Catching up)."""
     topics = a["topics"]
     if topics is not None and not all(isinstance(t, str) for t in topics):
         raise RequestError("bad_arg", "must be an array of topic prefix strings",
@@ -111,8 +117,12 @@ def server_speed(svc, a):
            result=SERVER_STATS,
            events=())
 def server_stats(svc, a):
-    """How the server keeps up: tick lateness (histogram, p50/p99/max), overruns,
-    requests answered and refused busy, replies dropped, listens, reports."""
+    """How the server keeps up: tick lateness (histogram, p50/p99/max), overruns, requests
+    answered and refused busy, replies dropped, listens, reports. ``lateness_ms``: how late
+    each tick started against its deadline; ``overruns``: ticks over ``overrun_ms`` (40);
+    ``events_held``: events waiting for the disk; ``store``: ``wal_syncs``,
+    ``wal_sync_max_ms``, ``checkpoints``, ``pending_writes``. Also ``server`` in ``snapshot``;
+    ``cti server stats``."""
     return svc.server_stats()
 
 
