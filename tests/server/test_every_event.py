@@ -104,15 +104,14 @@ def test_the_far_end_blocks_and_unblocks_an_r2_circuit(svc):
 
 # --- PRI: overlap receiving -------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="the centre answers an overlap call on its first digit")
 def test_overlap_receiving_brings_the_rest_of_the_number(svc):
     """The exchange offers a call digit by digit (Q.931 5.2.4: SETUP without sending
     complete, then INFORMATION): ``channel.offered`` has the first digit, each
     ``channel.digits`` the next, the last with sending complete; the centre routes the
     call on the whole number."""
     req(svc, "sim.call", span=1, **{"from": "5551234", "to": "4008005555", "overlap": True})
-    evs = tick_until(svc, lambda evs: of(evs, "channel.digits", sending_complete=True), 300,
-                     "channel.digits with sending complete")
+    evs = tick_until(svc, lambda evs: of(evs, "channel.answered", span=1), 300,
+                     "the call answered")
     offered = of(evs, "channel.offered", span=1)
     assert len(offered) == 1 and offered[0]["data"]["dnis"] == "4"
     assert offered[0]["data"]["sending_complete"] is False
@@ -121,8 +120,37 @@ def test_overlap_receiving_brings_the_rest_of_the_number(svc):
     assert [d["data"]["digits"] for d in digits] == list("008005555")
     assert [d["data"]["sending_complete"] for d in digits] == [False] * 8 + [True]
     assert {d["channel"] for d in digits} == {offered[0]["channel"]}
-    evs += tick_until(svc, lambda evs: of(evs, "call.offered"), 50, "call.offered")
-    assert [e["dnis"] for e in of(evs, "call.offered")] == ["4008005555"]
+    # the call is a call (offered, routed, answered) once its number is whole
+    assert [(e["dnis"], e["channel"]) for e in of(evs, "call.offered")] == \
+        [("4008005555", offered[0]["channel"])]
+    first_answer = of(evs, "channel.answered", span=1, call=call)
+    assert first_answer and first_answer[0]["seq"] > digits[-1]["seq"]
+
+
+def test_an_overlap_number_without_sending_complete_is_whole_after_a_pause(svc):
+    """A network that never says sending complete: the number is taken as whole when
+    no digit has come for OVERLAP_INTERDIGIT (5 s, under T302's 15 s), not on the first
+    digit; a caller who gives up before that is no call at all."""
+    exchange = svc.world.exchange_pri[1]
+    now = svc.world.exchange.line_seconds
+    call = exchange.place_call(now, "4", "5551234", overlap=True)
+    evs = tick_until(svc, lambda evs: of(evs, "channel.offered", span=1), 20, "the offer")
+    ours = of(evs, "channel.offered", span=1)[0]["data"]["call"]
+    ticks(svc, 10)                  # SETUP ACKNOWLEDGE: overlap receiving
+    exchange.send_digits(svc.world.exchange.line_seconds, call, "00")
+    t0 = svc.board.line_seconds
+    evs = tick_until(svc, lambda evs: of(evs, "call.offered"), 400, "call.offered")
+    assert of(evs, "channel.digits", call=ours, digits="00", sending_complete=False)
+    assert [e["dnis"] for e in of(evs, "call.offered")] == ["400"]
+    assert 4.8 <= svc.board.line_seconds - t0 <= 5.5
+
+    call = exchange.place_call(svc.world.exchange.line_seconds, "4", "5551234", overlap=True)
+    evs = tick_until(svc, lambda evs: of(evs, "channel.offered", span=1), 20, "the offer")
+    ticks(svc, 10)
+    exchange.hangup(svc.world.exchange.line_seconds, call, 16)
+    evs += tick_until(svc, lambda evs: of(evs, "channel.cleared", span=1), 50, "the clear")
+    evs += ticks(svc, 300)
+    assert not of(evs, "call.offered") and not svc.centre.inbound.overlap
 
 
 # --- FXS: a phone dials, an agent flashes the hook ----------------------------------------
