@@ -101,6 +101,13 @@ def test_the_far_end_blocks_and_unblocks_an_r2_circuit(svc):
     assert not of(evs, "channel.blocked")
     assert req(svc, "channel.show", channel="2/7")["r2"]["state"] == "IDLE"
 
+    # our own block (span.block) is the far end's channel.blocked, not ours: the
+    # exchange holds 2/9 remote-blocked, and our bus says nothing of it
+    req(svc, "span.block", span=2, timeslot=9)
+    evs = ticks(svc, 30)
+    assert svc.world.exchange_r2[2].status()["channels"][9]["state"] == "REMOTE_BLOCKED"
+    assert not of(evs, "channel.blocked") and not of(evs, "channel.unblocked")
+
 
 # --- PRI: overlap receiving -------------------------------------------------------------
 
@@ -200,8 +207,8 @@ def test_an_agent_flashes_the_hook_during_a_call(svc):
 def test_voice_activity_on_a_timeslot(svc):
     """With the voice activity detector on timeslot 1/5 (no request turns it on: the
     test does it on the board), a 1 s burst at -10 dBm0 sent by the exchange is voice,
-    then silence again: two ``channel.voice`` events, the level of the first near the
-    burst's, the second under the detector's -40 dBm0 threshold plus its hang."""
+    then silence again: two ``channel.voice`` events on 1/5, the level of the first near
+    the burst's, the second (the detector's hang run out) lower."""
     svc.board.spans[1].channels[5].detect("vad")
     svc.world.exchange.spans[1].channels[5].tone(400, level_dbm0=-10, ms=1000)
     evs = tick_until(svc, lambda evs: len(of(evs, "channel.voice")) >= 2, 150,
