@@ -208,7 +208,12 @@ class Centre:
                 self.clearing.fail_call(now, call or table.call_of(ev), type(ev).__name__,
                                         exc)
         if self.inbound.overlap:
-            self.inbound.overlap_timeouts(now)
+            last_new = table.last_new
+            try:
+                self.inbound.overlap_timeouts(now)
+            except Exception as exc:        # as an offer's failure: the call it made
+                self.clearing.fail_call(now, table.last_new if table.last_new is not last_new
+                                        else None, "overlap", exc)
         self.queueing.run_acd(now)
         self.ivr.wake(now)
         for cid in sorted(self.deadlines):

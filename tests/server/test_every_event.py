@@ -160,6 +160,25 @@ def test_an_overlap_number_without_sending_complete_is_whole_after_a_pause(svc):
     assert not of(evs, "call.offered") and not svc.centre.inbound.overlap
 
 
+def test_an_overlap_call_whose_routing_fails_after_the_pause_is_cleared(svc):
+    """Routing the call made when the pause ran out fails: that call, not the tick, is
+    failed (server.error with its call_id, the trunk cleared with cause 41)."""
+    def injector(where, call):
+        if where == "route":
+            raise RuntimeError("routing broke")
+
+    svc.centre.fault_injector = injector
+    exchange = svc.world.exchange_pri[1]
+    exchange.place_call(svc.world.exchange.line_seconds, "4", "5551234", overlap=True)
+    evs = tick_until(svc, lambda evs: of(evs, "channel.cleared", span=1), 400, "the clear")
+    offered = of(evs, "call.offered")
+    assert [e["dnis"] for e in offered] == ["4"]
+    errors = of(evs, "server.error", call_id=offered[0]["call_id"])
+    assert [(e["where"], e["error"]) for e in errors] == [("overlap", "RuntimeError")]
+    assert of(evs, "channel.cleared", span=1)[0]["data"]["cause"] == 41
+    assert not svc.centre.inbound.overlap
+
+
 # --- FXS: a phone dials, an agent flashes the hook ----------------------------------------
 
 def test_a_phone_off_hook_dials_a_number(svc):
