@@ -182,6 +182,8 @@ class Centre:
             try:
                 if isinstance(ev, pri_mod.CallOffered):
                     self.inbound.pri_offered(now, ev)
+                elif isinstance(ev, pri_mod.CallDigits):
+                    self.inbound.pri_digits(now, ev)
                 elif isinstance(ev, (pri_mod.CallProceeding, pri_mod.CallAlerting,
                                      pri_mod.CallAnswered)):
                     cid = table.by_pri.get((ev.span, ev.call))
@@ -189,6 +191,7 @@ class Centre:
                         self.outbound.progress(now, self.calls[cid], ev)
                 elif isinstance(ev, pri_mod.CallCleared):
                     cid = table.by_pri.pop((ev.span, ev.call), None)
+                    self.inbound.overlap_cleared(ev.span, ev.call)
                     if cid in self.calls:
                         self.inbound.trunk_cleared(now, self.calls[cid], ev.cause)
                 elif isinstance(ev, analog.AnalogCallEvent):
@@ -204,6 +207,13 @@ class Centre:
                     call = table.last_new            # the call this offer made
                 self.clearing.fail_call(now, call or table.call_of(ev), type(ev).__name__,
                                         exc)
+        if self.inbound.overlap:
+            last_new = table.last_new
+            try:
+                self.inbound.overlap_timeouts(now)
+            except Exception as exc:        # as an offer's failure: the call it made
+                self.clearing.fail_call(now, table.last_new if table.last_new is not last_new
+                                        else None, "overlap", exc)
         self.queueing.run_acd(now)
         self.ivr.wake(now)
         for cid in sorted(self.deadlines):
