@@ -53,7 +53,7 @@ def network_side(svc, span: int) -> bool:
 
 @operation("span.block", rights=("lines",), args={"span": SPAN, "timeslot": Arg(int, lo=1, hi=31)},
            result=obj({"span": INT, "timeslot": nullable(INT), "blocked": BOOL}),
-           events=("channel.blocked",), audited=True)
+           events=(), audited=True)
 def span_block(svc, a):
     """Block a circuit (or the whole span) of an R2 span: the far end may not seize it."""
     r2_span(svc, a["span"]).block(svc.board.line_seconds, a["timeslot"])
@@ -62,7 +62,7 @@ def span_block(svc, a):
 
 @operation("span.unblock", rights=("lines",), args={"span": SPAN, "timeslot": Arg(int, lo=1, hi=31)},
            result=obj({"span": INT, "timeslot": nullable(INT), "blocked": BOOL}),
-           events=("channel.unblocked",), audited=True)
+           events=(), audited=True)
 def span_unblock(svc, a):
     """Unblock a circuit (or the whole span) of an R2 span."""
     r2_span(svc, a["span"]).unblock(svc.board.line_seconds, a["timeslot"])
