@@ -376,6 +376,8 @@ def test_random_edits_never_lose_the_call_and_match_a_fresh_start(shared, edits)
         for q in centre.acd.draining:
             got["acd_queues"].pop(q)
             got["queue_cfg"].pop(q)
+            for aid, (cfg_, queues, skills) in got["acd_agents"].items():
+                got["acd_agents"][aid] = (cfg_, [n for n in queues if n != q], skills)
         assert got == want
     finally:
         world.close()
