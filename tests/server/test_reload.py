@@ -212,6 +212,24 @@ def test_a_bad_file_is_refused_whole_with_file_and_line(filed, edit, line_of, me
     assert c.fail("agent.login", agent="2001")                # nothing of it applied
 
 
+def test_only_the_server_right_reloads_and_it_is_audited(filed, caplog):
+    from cti.server.auth import Principal
+
+    c = filed
+    c.path.write_text(ADDED_HOLD)
+    before = state(c)
+    for who in (Principal("1001", "agent", agent="1001", source="test"),
+                Principal("wang", "supervisor", agent="1002", source="test")):
+        r = c.svc.handle({"id": 1, "op": "server.reload", "args": {}}, principal=who)
+        assert r["error"]["code"] == "forbidden" and "'server'" in r["error"]["message"]
+    assert state(c) == before
+    with caplog.at_level("INFO", logger="cti.server"):
+        assert c.req("server.reload")["agents"]["added"] == ["2001"]
+    assert any("server.reload by" in m and "REFUSED" not in m for m in caplog.messages)
+    assert any(m.startswith("reloaded ") and "agents added: 2001" in m
+               for m in caplog.messages)
+
+
 def test_what_needs_a_restart_is_named_and_the_rest_applied(filed):
     c = filed
     text = ADDED_HOLD.replace("tick_ms = 20", "tick_ms = 10").replace(
