@@ -121,8 +121,19 @@ class Reconfigure:
                     if n in c.queueing.queue_cfg}
         c.queueing.queue_cfg = dict({q.name: q for q in new.queues}, **draining)
         c.ivr_ports.count = new.ivr_ports
+        self._forget_forwards()
         c.queueing.run_acd(now)
         return summary
+
+    def _forget_forwards(self) -> None:
+        """Call forwarding from or to an agent or queue that is gone, dropped."""
+        c = self.c
+        fw = c.transfers.forward
+        for agent, to in list(fw.items()):
+            # (as set_forward took it: an agent, or a queue with or without "queue:")
+            gone_to = to not in c.agents and not c.acd.has_queue(to.removeprefix("queue:"))
+            if agent not in c.agents or gone_to:
+                del fw[agent]
 
     @property
     def pending(self) -> bool:
@@ -136,6 +147,8 @@ class Reconfigure:
         queues = c.acd.retire_queues()
         for q in queues:
             c.queueing.queue_cfg.pop(q, None)
+        if agents or queues:
+            self._forget_forwards()
         return {"agents": agents, "queues": queues}
 
 

@@ -433,3 +433,21 @@ def test_cli_reload_prints_the_summary(tmp_path):
                              timeout=60)
         assert out.returncode != 0 and f"{path}:" in out.stderr and "nothing changed" in \
             out.stderr
+
+
+def test_forwarding_to_an_agent_removed_is_dropped(filed):
+    c = filed
+    c.req("agent.forward", agent="1003", to="1004")
+    c.req("agent.forward", agent="1005", to="sales")
+    c.req("agent.forward", agent="1006", to="queue:service")
+    text = BASE.replace("first = 1001\ncount = 7", "first = 1001\ncount = 3")
+    text = text.replace('members = ["1001", "1002", "1003", "1004"]', 'members = ["1001"]')
+    c.path.write_text(text)
+    res = c.req("server.reload")
+    assert res["agents"]["removed"] == ["1004", "1005", "1006", "1007"]
+    assert c.svc.centre.forward == {}                         # 1003's went to 1004
+    c.path.write_text(BASE)
+    c.req("server.reload")
+    c.req("agent.forward", agent="1005", to="sales")
+    c.req("server.reload")
+    assert c.svc.centre.forward == {"1005": "sales"}          # kept: both still there
