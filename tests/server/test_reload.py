@@ -451,3 +451,30 @@ def test_forwarding_to_an_agent_removed_is_dropped(filed):
     c.req("agent.forward", agent="1005", to="sales")
     c.req("server.reload")
     assert c.svc.centre.forward == {"1005": "sales"}          # kept: both still there
+
+
+def test_a_call_in_the_ivr_keeps_the_flow_it_started_with(filed):
+    c = filed
+    c.world.calls.offer_call(1, "13500135000", "4008001234")      # default route: ivr:main
+    a, _ = until(c, "offered", 100, lambda e: e["type"] == "call.offered")
+    c.run(25)                                                     # in the welcome
+    assert c.svc.centre.calls[a["call_id"]].state == "ivr"
+    # the new file sends key 2 to the service queue instead of sales
+    c.path.write_text(BASE.replace('2 = "sales"', '2 = "svc"') + """
+[ivr.flows.main.nodes.svc]
+type = "queue"
+queue = "service"
+""")
+    assert c.req("server.reload")["flows"]["changed"] == ["main"]
+    c.world.calls.offer_call(1, "13600136000", "4008001234")
+    b, _ = until(c, "offered", 100, lambda e: e["type"] == "call.offered"
+                 and e["ani"] == "13600136000")
+    c.run(25)
+    for call in (a, b):
+        c.req("sim.dtmf", channel=call["channel"], digits="2")
+    queued = {}
+    for call in (a, b):
+        q, _ = until(c, "queued", 400, lambda e, cid=call["call_id"]:
+                     e["type"] == "call.queued" and e["call_id"] == cid)
+        queued[call["ani"]] = q["queue"]
+    assert queued == {"13500135000": "sales", "13600136000": "service"}
