@@ -98,21 +98,31 @@ class Reloader:
             raise RequestError("failed", f"configuration refused, nothing changed:\n{e}",
                                "config") from None
         cc = new.centre
-        if cc is not None and self.svc.centre is not None and \
-                os.path.realpath(cc.prompts_dir) == os.path.realpath(
-                    self.svc.centre.config.prompts_dir):
+        running = self.svc.centre
+        if cc is None or running is None:
+            return new
+        # the prompts the new flows play (and the music on hold, the survey's)
+        needed = {n for f in cc.flows.values() for n in f.prompts()}
+        needed |= {cc.moh} if cc.moh else set()
+        needed |= {"survey"} if cc.survey_queues else set()
+        if os.path.realpath(cc.prompts_dir) != os.path.realpath(running.config.prompts_dir):
+            # a new prompts directory takes a restart: until then the flows play from the
+            # running one, so what they name must be there
+            missing = sorted(n for n in needed if running.prompts is not None
+                             and n not in running.prompts)
+            if missing:
+                raise RequestError("failed", "configuration refused, nothing changed: "
+                                   "centre.prompts changes at a restart, and until then "
+                                   f"{running.config.prompts_dir} has no "
+                                   f"{', '.join(missing)} for the new flows", "config")
+        elif os.path.realpath(cc.prompts_dir).startswith(
+                os.path.realpath(cfg.server.home) + os.sep):
             # inside the home the check at load counted on the server making a default
             # prompt that is missing (as at start): a new flow may play one
             from cti.centre.prompts import DEFAULT_PROMPTS, make_default_prompts
-            needed = set()
-            for flow in cc.flows.values():
-                needed |= flow.prompts()
-            if cc.moh:
-                needed.add(cc.moh)
-            missing = sorted(n for n in needed if n in DEFAULT_PROMPTS
-                             and not os.path.exists(os.path.join(cc.prompts_dir, f"{n}.wav")))
-            if missing and os.path.realpath(cc.prompts_dir).startswith(
-                    os.path.realpath(cfg.server.home) + os.sep):
+            missing = sorted(n for n in needed if n in DEFAULT_PROMPTS and not
+                             os.path.exists(os.path.join(cc.prompts_dir, f"{n}.wav")))
+            if missing:
                 make_default_prompts(cc.prompts_dir, names=missing)
         return new
 

@@ -7,6 +7,7 @@ agent logs in and takes the next call, which reaches it through the new branch b
 bad file is refused whole with FILE:LINE and nothing changes."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -478,3 +479,25 @@ queue = "service"
                      e["type"] == "call.queued" and e["call_id"] == cid)
         queued[call["ani"]] = q["queue"]
     assert queued == {"13500135000": "sales", "13600136000": "service"}
+
+
+def test_prompts_a_new_flow_plays_are_made_or_must_be_in_the_running_directory(filed, tmp_path):
+    c = filed
+    prompts = c.svc.centre.config.prompts_dir
+    gone = f"{prompts}/goodbye.wav"                               # a default prompt, deleted
+    os.unlink(gone)
+    c.path.write_text(ADDED_HOLD)
+    assert c.req("server.reload")["agents"]["added"] == ["2001"]
+    assert os.path.getsize(gone) > 1000                           # made again, as at start
+    # another prompts directory takes a restart; its flows would play from this one
+    other = tmp_path / "shared-prompts"
+    shutil.copytree(prompts, other)                               # with one more prompt:
+    shutil.copy(f"{prompts}/please_hold.wav", other / "vip_welcome.wav")
+    before = state(c)
+    c.path.write_text(ADDED.replace("[centre]\n", f'[centre]\nprompts = "{other}"\n'))
+    e = c.fail("server.reload")
+    assert "vip_welcome" in e["message"] and "nothing changed" in e["message"]
+    assert state(c) == before
+    c.path.write_text(ADDED_HOLD.replace("[centre]\n", f'[centre]\nprompts = "{other}"\n'))
+    assert c.req("server.reload")["needs_restart"] == ["centre.prompts"]
+    assert c.svc.centre.config.prompts_dir == prompts
