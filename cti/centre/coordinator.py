@@ -34,11 +34,12 @@ record (controls.py: ``controls``); calls out by agents and the dialer, on PRI o
 call, its CDR, and the clearing of a failed call (clearing.py: ``clearing``); the
 agents' own requests (agents.py: ``roster``); the snapshot and call views (snapshot.py:
 ``views``); a new configuration applied while calls go on (reconfigure.py:
-``reconfigure``, :meth:`Centre.apply_config`). The parts that need only a few things (:class:`CallTable`, :class:`Events`,
-:class:`Trunks`, :class:`CallMedia`, :class:`Roster`, :class:`Views`) are given them in
-their constructor and are tested alone (tests/centre/test_centre_parts.py); the parts that
-carry a call from one stage to the next are given the coordinator and reach their
-neighbours through it (``centre.queueing.enqueue(...)``), as a call's life does.
+``reconfigure``, :meth:`Centre.apply_config`). The parts that need only a few things
+(:class:`CallTable`, :class:`Events`, :class:`Trunks`, :class:`CallMedia`, :class:`Roster`,
+:class:`Views`) are given them in their constructor and are tested alone
+(tests/centre/test_centre_parts.py); the parts that carry a call from one stage to the
+next are given the coordinator and reach their neighbours through it
+(``centre.queueing.enqueue(...)``), as a call's life does.
 """
 from __future__ import annotations
 
