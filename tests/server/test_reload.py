@@ -501,3 +501,20 @@ def test_prompts_a_new_flow_plays_are_made_or_must_be_in_the_running_directory(f
     c.path.write_text(ADDED_HOLD.replace("[centre]\n", f'[centre]\nprompts = "{other}"\n'))
     assert c.req("server.reload")["needs_restart"] == ["centre.prompts"]
     assert c.svc.centre.config.prompts_dir == prompts
+
+
+def test_a_call_bound_for_a_queue_removed_meanwhile_goes_to_the_first_queue(filed):
+    c = filed
+    c.world.calls.offer_call(1, "13500135000", "4008001234")      # into the IVR (old flow)
+    a, _ = until(c, "offered", 100, lambda e: e["type"] == "call.offered")
+    c.run(25)
+    # "sales" goes (it is empty: removed at once); the new flows send key 2 to "service"
+    text = BASE[:BASE.index('[[queues]]\nname = "sales"')] + \
+        BASE[BASE.index('[[queues]]\nname = "service"'):]
+    c.path.write_text(text.replace('queue = "sales"', 'queue = "service"'))
+    res = c.req("server.reload")
+    assert res["queues"]["removed"] == ["sales"] and res["queues"]["draining"] == []
+    c.req("sim.dtmf", channel=a["channel"], digits="2")          # the old flow: "sales"
+    q, _ = until(c, "queued", 400, lambda e: e["type"] == "call.queued")
+    assert q["call_id"] == a["call_id"] and q["queue"] == "service"
+    c.svc.centre.acd.check_invariants()
