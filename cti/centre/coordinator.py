@@ -33,11 +33,13 @@ record (controls.py: ``controls``); calls out by agents and the dialer, on PRI o
 (outbound.py: ``outbound``); the after-call survey (survey.py: ``survey``); the end of a
 call, its CDR, and the clearing of a failed call (clearing.py: ``clearing``); the
 agents' own requests (agents.py: ``roster``); the snapshot and call views (snapshot.py:
-``views``). The parts that need only a few things (:class:`CallTable`, :class:`Events`,
-:class:`Trunks`, :class:`CallMedia`, :class:`Roster`, :class:`Views`) are given them in
-their constructor and are tested alone (tests/centre/test_centre_parts.py); the parts that
-carry a call from one stage to the next are given the coordinator and reach their
-neighbours through it (``centre.queueing.enqueue(...)``), as a call's life does.
+``views``); a new configuration applied while calls go on (reconfigure.py:
+``reconfigure``, :meth:`Centre.apply_config`). The parts that need only a few things
+(:class:`CallTable`, :class:`Events`, :class:`Trunks`, :class:`CallMedia`, :class:`Roster`,
+:class:`Views`) are given them in their constructor and are tested alone
+(tests/centre/test_centre_parts.py); the parts that carry a call from one stage to the
+next are given the coordinator and reach their neighbours through it
+(``centre.queueing.enqueue(...)``), as a call's life does.
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ from cti.centre.inbound import Inbound
 from cti.centre.ivrcalls import IvrCalls
 from cti.centre.outbound import Outbound
 from cti.centre.queueing import Queueing
+from cti.centre.reconfigure import Reconfigure
 from cti.centre.snapshot import Views
 from cti.centre.supervision import Supervision
 from cti.centre.survey import Survey
@@ -151,7 +154,8 @@ class Centre:
         self.inbound = Inbound(self)
         self.ivr = IvrCalls(self)
         self.queueing = Queueing(self)
-        self.roster = Roster(self.agents, self.acd, self.analog, self.queueing.run_acd)
+        self.roster = Roster(self.agents, self.acd, self.analog, self.queueing.run_acd,
+                             self._agent_on_call)
         self.transfers = Transfers(self)
         self.supervision = Supervision(self)
         self.controls = CallControls(self)
@@ -159,6 +163,7 @@ class Centre:
         self.survey = Survey(self)
         self.views = Views(self.calls, self.agents, self.roster.status, self.acd, config,
                            self.ivr_ports, self.counters)
+        self.reconfigure = Reconfigure(self)
         for port in self.analog.values():
             if port.port.kind == "fxs":
                 port.port.detect("dtmf")
@@ -216,6 +221,12 @@ class Centre:
                                         else None, "overlap", exc)
         self.queueing.run_acd(now)
         self.ivr.wake(now)
+        if self.reconfigure.pending:
+            # agents removed by a reload whose call has ended, queues drained: they go now
+            try:
+                self.reconfigure.retire(now)
+            except Exception as exc:
+                self.clearing.fail_call(now, None, "reconfigure", exc)
         for cid in sorted(self.deadlines):
             call = self.calls.get(cid)
             if call is None or not (call.direct or call.voicemail is not None
@@ -308,6 +319,20 @@ class Centre:
                 self.inbound.trunk_cleared(now, c, 16)
 
     # ---- requests (agents, supervisors, integrators) ----------------------------------
+
+    def apply_config(self, now, config: CentreConfig) -> dict:
+        """A new configuration while the centre runs (``cti reload``): what can change live
+        is applied, calls in progress go on; the summary of the changes per kind and what
+        needs a restart (cti/centre/reconfigure.py). ValueError, and nothing changed, when
+        it cannot run on this board."""
+        return self.reconfigure.apply(now, config)
+
+    def _agent_on_call(self, agent: str) -> bool:
+        """A call still has ``agent``: connected to it, ringing it, or busy outside the
+        ACD (a transfer, a consultation, a call out, supervising)."""
+        if self.acd.agent_state(agent).busy_elsewhere:
+            return True
+        return any(c.agent == agent or agent in c.ringing for c in self.calls.values())
 
     def agent_login(self, now, agent: str, extension: int | None = None, *,
                     ready: bool = True, reason: str = "") -> dict:

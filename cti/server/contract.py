@@ -39,7 +39,7 @@ ERROR = {
     "type": "object",
     "properties": {
         "code": {"enum": ["bad_request", "unknown_op", "bad_arg", "not_found", "not_supported",
-                          "replay_gap", "failed", "busy", "internal"]},
+                          "replay_gap", "failed", "busy", "forbidden", "internal"]},
         "message": {"type": "string", "maxLength": 2000},
         "field": {"type": "string", "description": "the request field at fault: id, op, "
                   "args.span, args.records[3].number"},

@@ -8,7 +8,7 @@ Where they are made:
   r2span.py, analog.py), turned into bus events by ``Service.to_bus``: ``span.*``,
   ``channel.*``, ``board.events_lost``; their specifics are in ``data``;
 * the server itself (cti/server/): ``trace.lapd``, ``trace.end``, ``server.error``,
-  ``server.recovered`` and the ``call.cleared`` of an interrupted call (recovery.py);
+  ``server.recovered``, ``server.reloaded`` and the ``call.cleared`` of an interrupted call (recovery.py);
 * the call centre (cti/centre/): ``call.*`` (ECMA-269 CSTA names), ``agent.state``,
   ``voicemail.new``, ``campaign.*`` (campaigns.py), ``server.error`` of one failed call.
 
@@ -238,6 +238,23 @@ _add(EventType("server.recovered", "server.recovered",
                 "agents_logged_out": _I, "failed": _I},
                ("server", "boot", "interrupted", "agents_restored", "agents_logged_out",
                 "failed"), "cti/server/recovery.py"))
+_NAMES = _d("names (agent ids, queue and flow names, DNIS, settings)", _STRS)
+_CHANGES = _obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES})
+_add(EventType("server.reloaded", "server.reloaded",
+               "``cti reload`` applied the configuration file: what changed by kind (agents "
+               "leaving once their call ends, queues draining until their calls have left) "
+               "and what only a restart applies (not applied).",
+               {"source": _d("the file, or <default>", _S),
+                "needs_restart": _d("configuration keys changed in the file, not applied: "
+                                    "board.spans, server.home, ...", _STRS),
+                "changed": _d("something was applied", _B),
+                "agents": _obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES,
+                                "leaving": _NAMES}),
+                "queues": _obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES,
+                                "draining": _NAMES}),
+                "flows": _CHANGES, "routing": _CHANGES,
+                "settings": _obj({"changed": _NAMES})},
+               ("source", "needs_restart", "changed"), "cti/server/reload.py"))
 
 # --- the call centre ----------------------------------------------------------------------
 

@@ -38,6 +38,7 @@ from cti.server.ops.channels import Listens
 from cti.server.ops.server import PROTOCOL_VERSION
 from cti.server.ops.signalling import Traces
 from cti.server.registry import REGISTRY
+from cti.server.reload import Reloader
 from cti.server.schema import (RequestError, _shown, check_args, encode, jsonable,
                                parse_request, ranges)
 from cti.server.tickstats import ServerStats
@@ -103,6 +104,7 @@ class Service:
         # the concerns' own state: listens and taps, D-channel traces
         self.listens = Listens(self)
         self.traces = Traces(self)
+        self.reloader = Reloader(self)      # server.reload (cti reload)
         self.centre = None
         self.store = None
         self.campaigns = None
@@ -279,6 +281,9 @@ class Service:
         transaction open (a busy database); after a rollback (a full disk, an I/O error)
         they are lost, and the log line says which."""
         events = self.world.tick() if self.world is not None else self.board.tick()
+        # a reload its thread has read: applied before this tick's events (its
+        # server.reloaded goes out first, in seq order)
+        reloaded = self.reloader.tick()
         out, self._pending = self._pending, []
         if self.line_restart.pending:
             try:
@@ -314,7 +319,7 @@ class Service:
                     for ev in self._recovered]
             self._recovered = []
         self.traces.tick(out)
-        done = self.listens.tick()
+        done = reloaded + self.listens.tick()
         out += self._pending
         self._pending = []
         return out, done

@@ -1,5 +1,6 @@
 """The server itself: ``ping``, ``snapshot``, ``replay`` (catching up on events),
-``server.speed``, ``server.stats`` and ``shutdown``."""
+``server.speed``, ``server.stats``, ``server.reload`` (the configuration read again and
+applied without a restart: cti/server/reload.py) and ``shutdown``."""
 from __future__ import annotations
 
 import os
@@ -124,6 +125,31 @@ def server_stats(svc, a):
     ``wal_sync_max_ms``, ``checkpoints``, ``pending_writes``. Also ``server`` in ``snapshot``;
     ``cti server stats``."""
     return svc.server_stats()
+
+
+_NAMES = arr(STR)
+#: server.reload's result and the server.reloaded event's fields (cti/server/reload.py,
+#: cti/centre/reconfigure.py): what changed, by kind, and what needs a restart
+RELOAD_SUMMARY = obj(
+    {"source": STR, "needs_restart": _NAMES, "changed": BOOL},
+    {"agents": obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES, "leaving": _NAMES}),
+     "queues": obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES,
+                    "draining": _NAMES}),
+     "flows": obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES}),
+     "routing": obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES}),
+     "settings": obj({"changed": _NAMES})})
+
+
+@operation("server.reload", rights=("server",), args={},
+           result=RELOAD_SUMMARY,
+           events=("server.reloaded", "agent.state"), deferred=True, audited=True)
+def server_reload(svc, a, rid=None, token=None):
+    """Read the configuration file again (the one the server started with, or the
+    embedded default), check it as at start, and apply what changed without a restart:
+    agents, queues, IVR flows, routing, prompts; calls in progress go on as they are. A file
+    with an error is refused whole (FILE:LINE of each), nothing applied; what only a restart
+    can change (the board, the home, the sockets) is named in ``needs_restart``."""
+    return svc.reloader.start(token, rid)
 
 
 @operation("shutdown", rights=("server",), args={},
