@@ -41,6 +41,7 @@ neighbours through it (``centre.queueing.enqueue(...)``), as a call's life does.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,6 +56,8 @@ from cti.centre.controls import CallControls
 from cti.centre.inbound import Inbound
 from cti.centre.ivrcalls import IvrCalls
 from cti.centre.outbound import Outbound
+from cti.centre.phonelogin import PhoneLoginConfig
+from cti.centre.phones import Phones
 from cti.centre.queueing import Queueing
 from cti.centre.snapshot import Views
 from cti.centre.supervision import Supervision
@@ -89,6 +92,7 @@ class CentreConfig:
     survey_timeout: float = 10.0       # seconds the caller has to key a rating
     transfer_ring_timeout: float = DIRECT_RING_TIMEOUT  # s a transfer or pickup rings an agent
     callbacks: Any = None              # cti.centre.campaigns.CallbackConfig: callbacks after the peak
+    phone_login: PhoneLoginConfig = field(default_factory=PhoneLoginConfig)  # feature codes
 
 
 class Centre:
@@ -111,7 +115,7 @@ class Centre:
     def __init__(self, board, config: CentreConfig, *, pri: dict | None = None,
                  r2: dict | None = None,
                  analog_ports: dict | None = None, store=None, prompts=None, seed: int = 0,
-                 epoch: float = 0.0, call_ids: str = "c"):
+                 epoch: float = 0.0, call_ids: str = "c", check_pin=None, audit=None):
         self.board = board
         # line time is the only clock; the store gets epoch + line time (the wall clock
         # at line time zero, given once by the shell) so its rows are dated
@@ -125,6 +129,12 @@ class Centre:
         self.analog = dict(analog_ports or {})
         self.store = store
         self.prompts = prompts
+        # an agent's PIN, checked by the accounts (the centre knows no store of them):
+        # (agent, pin, now) -> "ok" | "bad" | "locked" | "unknown", or a Future of it;
+        # None: no phone login succeeds
+        self.check_pin = check_pin
+        # (agent, port, op, refused) of every login, logout, ready, not ready at a phone
+        self.audit = audit
         self.acd = acd_mod.Acd(list(config.queues), list(config.agents), seed=seed)
         self.ivr_ports = ivr_mod.IvrPorts(config.ivr_ports)
         self.agents = {a.id: a for a in config.agents}
@@ -159,9 +169,11 @@ class Centre:
         self.survey = Survey(self)
         self.views = Views(self.calls, self.agents, self.roster.status, self.acd, config,
                            self.ivr_ports, self.counters)
+        self.phones = Phones(self)
         for port in self.analog.values():
             if port.port.kind == "fxs":
                 port.port.detect("dtmf")
+        self.phones.setup_ports()
 
     def inject(self, where: str, call: Call | None) -> None:
         """A named point of a call's handling, where a test's injector may raise."""
@@ -174,6 +186,7 @@ class Centre:
         """The board's events of one tick in, CTI events out."""
         self.now = now
         table = self.table
+        self.phones.new_tick()
         for ev in events:
             # the call the event is about, found before handling it (handling may unindex
             # it), so that a failure clears that call and the next event goes on
@@ -206,6 +219,8 @@ class Centre:
                                         exc)
         self.queueing.run_acd(now)
         self.ivr.wake(now)
+        if self.phones.sessions:
+            self.phones.tick(now)
         for cid in sorted(self.deadlines):
             call = self.calls.get(cid)
             if call is None or not (call.direct or call.voicemail is not None
@@ -236,7 +251,11 @@ class Centre:
     # ---- the line's events, to the part that owns them --------------------------------
 
     def _digit(self, now, ev) -> None:
-        """A DTMF digit on a trunk channel: the survey's rating, or the IVR's."""
+        """A DTMF digit on a trunk channel: the survey's rating, or the IVR's; on an
+        agent's phone: its login dialogue's."""
+        if ev.span == 0 and self.phones.sessions and \
+                self.phones.digit(now, ev.timeslot, ev.digit):
+            return
         for call in self.table.on_channel(ev):
             self.inject("digit", call)
             if call.state == "survey":
@@ -250,6 +269,9 @@ class Centre:
     def _tone_done(self, now, ev) -> None:
         """A played buffer ended on a trunk channel: music on hold loops, the IVR goes on."""
         if ev.what != "play":
+            return
+        if ev.span == 0 and self.phones.sessions and \
+                self.phones.prompt_done(now, ev.timeslot, bool(ev.played)):
             return
         for call in self.table.on_channel(ev):
             self.inject("tone_done", call)
@@ -267,6 +289,9 @@ class Centre:
         supervisor's or consulted agent's phone, a click-to-dial's agent phone, an agent's
         phone rung or connected by a call, or an FXO line ringing in or cleared."""
         table = self.table
+        if self.phones.owns(port, ev):          # an agent's phone dialling a feature code
+            self.phones.event(now, port, ev)
+            return
         leg = (port, getattr(ev, "call", None))
         if leg in table.by_fxo and self.calls.get(table.by_fxo[leg]) is not None and \
                 self.calls[table.by_fxo[leg]].direction == "out":
@@ -306,6 +331,14 @@ class Centre:
     def check_extension(self, agent: str, extension: int | None = None) -> int | None:
         """The extension ``agent`` logs in at (default: its configured one), checked."""
         return self.roster.check_extension(agent, extension)
+
+    def audit_phone(self, agent: str, port: int, op: str, refused: str | None) -> None:
+        """A login, logout, ready or not ready at a phone, for the audit (never a PIN)."""
+        if self.audit is not None:
+            try:
+                self.audit(agent, port, op, refused)
+            except Exception:
+                logging.getLogger("cti.centre").exception("audit of %s at fxs/%s", op, port)
 
     def agent_logout(self, now, agent: str) -> dict:
         return self.roster.logout(now, agent)

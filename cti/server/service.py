@@ -42,7 +42,7 @@ from cti.server.schema import (RequestError, _shown, check_args, encode, jsonabl
                                parse_request, ranges)
 from cti.server.tickstats import ServerStats
 from cti.store.report import FXO_TRUNKS, IVR_SPAN
-from drivers.board import Audio, Board, DFrame, DFrameSent, SpanAlarm
+from drivers.board import Audio, Board, DFrame, DFrameSent, DigitDetected, SpanAlarm
 from drivers.sig.analog import AnalogError
 from drivers.sig.pri import ChannelsRestarted, DChannelDown, DChannelUp
 from drivers.sig.q931 import Q931Error
@@ -89,6 +89,8 @@ class Service:
         # the shell's report worker: (args, token, rid) -> None, or None to run inline
         self.reports: Callable[[dict, Any, Any], None] | None = None
         self._tick0 = self.board.tick_count
+        # the shell's PIN checker off the tick: (agent, pin, ts) -> Future, or None inline
+        self.pin_worker: Callable[[str, str, float], Any] | None = None
         # PRI spans: the world runs ours; a real board gets the user side attached here
         if world is not None:
             self.pri = dict(world.pri)
@@ -146,7 +148,8 @@ class Service:
         self.centre = Centre(self.board, cc, pri=self.pri, r2=self.r2, analog_ports=ports,
                              store=self.store,
                              prompts=prompts, epoch=self.wall_start - self.board.line_seconds,
-                             call_ids=self.boot.call_ids)
+                             call_ids=self.boot.call_ids, check_pin=self.check_pin,
+                             audit=self.phone_audit)
         # what the last run left open: its calls' CDRs, its agents (before the first tick)
         evs, self.recovery = recovery.recover(self.store, self.centre, self.board.line_seconds,
                                               self.boot)
@@ -155,6 +158,27 @@ class Service:
         from cti.centre.campaigns import Campaigns
         self.campaigns = Campaigns(self.centre, self.store, self.centre.epoch, cc.callbacks)
         self.trunks = TrunkSampler(self)
+
+    # an agent at its phone (cti/centre/phones.py) -------------------------------------
+    def check_pin(self, agent: str, pin: str, now: float):
+        """The accounts' answer to an agent's PIN keyed at its phone: "ok", "bad",
+        "locked" (too many failures) or "unknown" (no such account, or no PIN), from the
+        store's ``verify_secret``; or a Future of it when the shell gave a worker
+        (``pin_worker``: the memory-hard hash runs off the tick, on a store connection of
+        the worker's own). No accounts in the store: no login at the phone."""
+        if self.pin_worker is not None:
+            return self.pin_worker(agent, pin, self.ts())
+        verify = getattr(self.store, "verify_secret", None)
+        if verify is None:
+            return "unknown"
+        return verify(agent, pin, self.ts(), "pin")
+
+    def phone_audit(self, agent: str, port: int, op: str, refused: str | None) -> None:
+        """A login (each try), logout, ready or not ready at an agent's phone, to the audit
+        as the agent keyed it, from ``fxs/<port>``; no PIN in it."""
+        who = Principal(name=agent or "?", role="agent", agent=agent or None,
+                        source=f"fxs/{port}")
+        self.audit(who, op, {"agent": agent, "extension": port, "via": "phone"}, refused)
 
     # time -----------------------------------------------------------------------------
     @property
@@ -364,6 +388,9 @@ class Service:
         if isinstance(ev, Audio):
             self.listens.audio(ev)
             return
+        if isinstance(ev, DigitDetected) and ev.span == 0 and self.centre is not None and \
+                self.centre.phones.private(ev.timeslot):
+            return          # an agent keying its number and PIN at its phone: not published
         log_line_event(ev)
         pub = self.to_bus(ev)
         if pub is not None:

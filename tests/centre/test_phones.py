@@ -1,0 +1,193 @@
+"""An agent at its phone (cti/centre/phones.py), end to end on the simulated board: the
+phone on an FXS port goes off hook, dials the login code, its agent number and its PIN by
+real DTMF on the line, hears the prompts, and the agent is logged in at THAT extension;
+wrong PINs lock; one agent per extension; the logout code; no PIN in any event or log."""
+from __future__ import annotations
+
+import logging
+
+from drivers.board import Audio
+from tests.desk import Centre, types
+
+PIN = "5791"
+
+
+class Pins:
+    """The accounts' answer to a PIN (Store.verify_secret's contract: ok, bad, locked,
+    unknown), with a lockout after ``limit`` failures in a row."""
+
+    def __init__(self, pins: dict, limit: int = 3):
+        self.pins = dict(pins)
+        self.limit = limit
+        self.failures: dict[str, int] = {}
+        self.asked: list = []
+
+    def __call__(self, name, secret, now, kind="password"):
+        self.asked.append((name, kind))
+        if name not in self.pins:
+            return "unknown"
+        if self.failures.get(name, 0) >= self.limit:
+            return "locked"
+        if secret == self.pins[name]:
+            self.failures[name] = 0
+            return "ok"
+        self.failures[name] = self.failures.get(name, 0) + 1
+        return "bad"
+
+
+class Phone:
+    """The phone on an FXS port, and what it hears (its port's audio on the phones' board)."""
+
+    def __init__(self, c: Centre, port: int):
+        self.c = c
+        self.phone = c.world.phones[port]
+        self.heard: list = []
+        board = c.world.phones_board
+        tick, n = board.tick, self.phone._p.number
+
+        def wrapped():
+            evs = tick()
+            self.heard.extend(e.data for e in evs if isinstance(e, Audio) and e.timeslot == n)
+            return evs
+        board.tick = wrapped
+        self.phone.tap(True)
+
+    def hears(self, prompt: str) -> bool:
+        """The prompt's audio came down the line: 50 ms of its first words, byte for byte
+        (the agent may key over the rest: the prompt stops at the first digit)."""
+        want = self.c.svc.centre.prompts.load(prompt)
+        start = next(i for i, b in enumerate(want) if b not in (0xD5, 0x55, 0x54, 0xD4))
+        return want[start + 400:start + 800] in b"".join(self.heard)
+
+    def login(self, agent: str, pin: str, code: str = "*11") -> list:
+        """Off hook, the code, the agent number and the PIN, each when its prompt plays;
+        the events the server published meanwhile."""
+        evs = []
+        self.phone.lift()
+        evs += self.c.run(25)                   # dial tone
+        self.phone.dial(code)
+        evs += self.c.run(40)                   # the code; "enter your agent number" plays
+        self.phone.dial(agent + "#")
+        evs += self.c.run(60)                   # "enter your PIN" plays
+        self.phone.dial(pin + "#")
+        evs += self.c.run(150)                  # checked, the answer played
+        return evs
+
+
+def with_pins(c: Centre, pins: Pins) -> None:
+    c.svc.store.verify_secret = pins
+
+
+def settle_line(c: Centre, ph: Phone) -> list:
+    """The last prompt ends, the line is released, the person hangs up."""
+    evs = c.run(250)
+    assert not ph.phone.off_hook, "the phone was released and hung up"
+    return evs
+
+
+def test_an_agent_logs_in_at_its_phone_and_its_queue_rings_that_phone(tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    c = Centre(tmp_path / "home")
+    try:
+        pins = Pins({"1003": PIN})
+        with_pins(c, pins)
+        ph = Phone(c, 3)
+        assert c.req("agent.show", agent="1003")["state"] == "logged_out"
+        evs = ph.login("1003", PIN)
+        assert ph.hears("enter_agent") and ph.hears("enter_pin")
+        evs += settle_line(c, ph)
+        assert ph.hears("logged_in") and not ph.hears("login_failed")
+        assert pins.asked == [("1003", "pin")]
+        st = c.req("agent.show", agent="1003")
+        assert (st["state"], st["extension"]) == ("ready", 3)
+        assert any(e["type"] == "agent.state" and e.get("agent") == "1003" for e in evs)
+        # no PIN went out: not as digits of channel.dtmf, not anywhere in an event or log
+        keyed = [(e.get("data") or {}).get("digit") for e in evs if e["type"] == "channel.dtmf"
+                 and e.get("channel") == "fxs/3"]
+        assert keyed == ["*", "1"], keyed      # the code's first digits; then nothing
+        assert PIN not in repr(evs)
+        assert not any(PIN in r.getMessage() for r in caplog.records)
+        audit = [r.getMessage() for r in caplog.records if "agent.login by" in r.getMessage()]
+        assert len(audit) == 1 and "from fxs/3" in audit[0] and "REFUSED" not in audit[0]
+        # a call to its queue rings THAT phone
+        x = c.world.calls.offer_call(1, "13800138000", "4008005555")
+        evs = c.run(80)
+        assert "call.delivered" in types(evs)
+        assert c.world.phones[3].ringing or c.world.phones[3].rings
+        assert c.req("agent.show", agent="1003")["state"] == "ringing"
+        c.world.phones[3].lift()
+        evs = c.run(30)
+        est = [e for e in evs if e["type"] == "call.established"]
+        assert est and est[0]["agent"] == "1003"
+        c.world.calls.hangup(1, x.call)
+        c.run(60)
+    finally:
+        c.close()
+
+
+def test_wrong_pins_lock_and_the_right_one_then_is_refused(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    c = Centre(tmp_path / "home")
+    try:
+        pins = Pins({"1003": PIN}, limit=3)
+        with_pins(c, pins)
+        ph = Phone(c, 3)
+        ph.phone.lift()
+        c.run(25)
+        ph.phone.dial("*11")
+        c.run(40)
+        for i in range(3):
+            ph.phone.dial("1003#")
+            c.run(60)
+            ph.phone.dial("0000#")
+            c.run(200)                       # "login failed", "enter your agent number"
+        assert ph.hears("login_failed")
+        settle_line(c, ph)                   # three tries: the line is released
+        assert pins.failures["1003"] == 3
+        assert c.req("agent.show", agent="1003")["state"] == "logged_out"
+        refused = [r.getMessage() for r in caplog.records if "agent.login by" in r.getMessage()]
+        assert len(refused) == 3 and all("REFUSED: wrong PIN" in m for m in refused)
+        # the right PIN now: locked
+        ph.heard.clear()
+        ph.login("1003", PIN)
+        settle_line(c, ph)
+        assert ph.hears("locked") and not ph.hears("logged_in")
+        assert c.req("agent.show", agent="1003")["state"] == "logged_out"
+        assert "REFUSED: locked" in [r.getMessage() for r in caplog.records
+                                     if "agent.login by" in r.getMessage()][-1]
+    finally:
+        c.close()
+
+
+def test_one_agent_per_extension_by_phone_and_by_request(tmp_path):
+    c = Centre(tmp_path / "home")
+    try:
+        with_pins(c, Pins({"1003": PIN, "1004": "8642"}))
+        ph = Phone(c, 3)
+        ph.login("1003", PIN)
+        settle_line(c, ph)
+        assert c.req("agent.show", agent="1003")["extension"] == 3
+        # a second agent at port 3: by phone, refused, and the phone says why
+        ph.heard.clear()
+        ph.login("1004", "8642")
+        settle_line(c, ph)
+        assert ph.hears("extension_taken")
+        assert c.req("agent.show", agent="1004")["state"] == "logged_out"
+        # by request: refused, naming who
+        e = c.fail("agent.login", agent="1004", extension=3)
+        assert e["code"] == "failed" and "1003" in e["message"], e
+        # 1003 logs in elsewhere (its request): it leaves port 3, which 1004 may then take
+        assert c.req("agent.login", agent="1003", extension=5)["extension"] == 5
+        assert c.req("agent.login", agent="1004", extension=3)["extension"] == 3
+        # the logout code at port 3 logs out the agent there (1004), no PIN asked
+        ph.heard.clear()
+        ph.phone.lift()
+        c.run(25)
+        ph.phone.dial("*12")
+        c.run(60)
+        settle_line(c, ph)
+        assert ph.hears("logged_out")
+        assert c.req("agent.show", agent="1004")["state"] == "logged_out"
+        assert c.req("agent.show", agent="1003")["state"] == "ready"
+    finally:
+        c.close()
