@@ -89,8 +89,8 @@ class Service:
         # the shell's report worker: (args, token, rid) -> None, or None to run inline
         self.reports: Callable[[dict, Any, Any], None] | None = None
         self._tick0 = self.board.tick_count
-        # the shell's PIN checker off the tick: (agent, pin, ts) -> Future, or None inline
-        self.pin_worker: Callable[[str, str, float], Any] | None = None
+        # the thread that hashes the PINs keyed at the phones (made at the first)
+        self._pin_hashing = None
         # PRI spans: the world runs ours; a real board gets the user side attached here
         if world is not None:
             self.pri = dict(world.pri)
@@ -162,16 +162,27 @@ class Service:
     # an agent at its phone (cti/centre/phones.py) -------------------------------------
     def check_pin(self, agent: str, pin: str, now: float):
         """The accounts' answer to an agent's PIN keyed at its phone: "ok", "bad",
-        "locked" (too many failures) or "unknown" (no such account, or no PIN), from the
-        store's ``verify_secret``; or a Future of it when the shell gave a worker
-        (``pin_worker``: the memory-hard hash runs off the tick, on a store connection of
-        the worker's own). No accounts in the store: no login at the phone."""
-        if self.pin_worker is not None:
-            return self.pin_worker(agent, pin, self.ts())
-        verify = getattr(self.store, "verify_secret", None)
-        if verify is None:
+        "locked" (too many failures) or "unknown" (no such account, or disabled). What
+        needs no hash is answered at once (the store's ``secret_begin``); the scrypt hash
+        (50-100 ms) runs on a thread of its own and the answer is a :class:`PinCheck`
+        the centre looks at on later ticks, which counts the outcome on the tick
+        (``secret_end``: the lockout). At most one check per FXS port is under way (one
+        dialogue per phone), so the queue is bounded by the ports. No accounts in the
+        store: no login at the phone."""
+        begin = getattr(self.store, "secret_begin", None)
+        if begin is None:
             return "unknown"
-        return verify(agent, pin, self.ts(), "pin")
+        ts = self.ts()
+        state, stored = begin(agent, ts, "pin")
+        if state != "check":
+            return state
+        from cti.store.accounts import secret_matches
+        if self._pin_hashing is None:
+            from concurrent.futures import ThreadPoolExecutor
+            self._pin_hashing = ThreadPoolExecutor(max_workers=1,
+                                                   thread_name_prefix="cti-pin-hash")
+        return PinCheck(self.store, agent, ts, self._pin_hashing.submit(secret_matches,
+                                                                        pin, stored))
 
     def phone_audit(self, agent: str, port: int, op: str, refused: str | None) -> None:
         """A login (each try), logout, ready or not ready at an agent's phone, to the audit
@@ -480,6 +491,21 @@ class Service:
                                     "first_seq": self.log.first_seq,
                                     "truncated_events": self.log.truncated}
         return dict(st.as_dict(), speed=self.speed, line_time=round(self.line_time, 3))
+
+class PinCheck:
+    """A PIN being hashed off the tick (:meth:`Service.check_pin`): ``done()`` when the
+    hash is made; ``result()``, on the tick, counts it in the store (ok resets the
+    failures, bad counts one and may lock) and says ok or bad."""
+
+    def __init__(self, store, name: str, ts: float, matched):
+        self._store, self._name, self._ts, self._matched = store, name, ts, matched
+
+    def done(self) -> bool:
+        return self._matched.done()
+
+    def result(self) -> str:
+        return self._store.secret_end(self._name, self._ts, bool(self._matched.result()))
+
 
 class TrunkSampler:
     """The occupancy samples of the loss report (cti/store/report.py), taken by the server

@@ -6,33 +6,39 @@ from __future__ import annotations
 
 import logging
 
+from cti.store.accounts import hash_secret
 from drivers.board import Audio
 from tests.desk import Centre, types
 
 PIN = "5791"
 
 
-class Pins:
-    """The accounts' answer to a PIN (Store.verify_secret's contract: ok, bad, locked,
-    unknown), with a lockout after ``limit`` failures in a row."""
+def accounts(c: Centre, pins: dict, max_failures: int = 3) -> None:
+    """Agents' accounts with PINs in the server's store (cti/store/accounts.py), which
+    locks an account after ``max_failures`` wrong secrets."""
+    store = c.svc.store
+    store.max_failures = max_failures
+    for agent, pin in pins.items():
+        store.account_add(agent, "agent", 1e6, pin_hash=hash_secret(pin))
 
-    def __init__(self, pins: dict, limit: int = 3):
-        self.pins = dict(pins)
-        self.limit = limit
-        self.failures: dict[str, int] = {}
-        self.asked: list = []
 
-    def __call__(self, name, secret, now, kind="password"):
-        self.asked.append((name, kind))
-        if name not in self.pins:
-            return "unknown"
-        if self.failures.get(name, 0) >= self.limit:
-            return "locked"
-        if secret == self.pins[name]:
-            self.failures[name] = 0
-            return "ok"
-        self.failures[name] = self.failures.get(name, 0) + 1
-        return "bad"
+def wait_checked(c: Centre, port: int, limit: int = 500) -> list:
+    """Tick until the PIN keyed at ``port`` is in (its digits take 160 ms each) and
+    checked (hashed off the tick, then counted)."""
+    evs = []
+
+    def state():
+        s = c.svc.centre.phones.sessions.get(port)
+        return None if s is None else s.login.state
+
+    for want in (lambda st: st != "pin", lambda st: st != "checking"):
+        for _ in range(limit):
+            if want(state()):
+                break
+            evs += c.run(1)
+        else:
+            raise AssertionError(f"the PIN check at fxs/{port}: still {state()}")
+    return evs
 
 
 class Phone:
@@ -70,12 +76,10 @@ class Phone:
         self.phone.dial(agent + "#")
         evs += self.c.run(60)                   # "enter your PIN" plays
         self.phone.dial(pin + "#")
-        evs += self.c.run(150)                  # checked, the answer played
+        evs += self.c.run(30)
+        evs += wait_checked(self.c, self.phone.port)
+        evs += self.c.run(100)                  # the answer played
         return evs
-
-
-def with_pins(c: Centre, pins: Pins) -> None:
-    c.svc.store.verify_secret = pins
 
 
 def settle_line(c: Centre, ph: Phone) -> list:
@@ -89,15 +93,14 @@ def test_an_agent_logs_in_at_its_phone_and_its_queue_rings_that_phone(tmp_path, 
     caplog.set_level(logging.DEBUG)
     c = Centre(tmp_path / "home")
     try:
-        pins = Pins({"1003": PIN})
-        with_pins(c, pins)
+        accounts(c, {"1003": PIN})
         ph = Phone(c, 3)
         assert c.req("agent.show", agent="1003")["state"] == "logged_out"
         evs = ph.login("1003", PIN)
         assert ph.hears("enter_agent") and ph.hears("enter_pin")
         evs += settle_line(c, ph)
         assert ph.hears("logged_in") and not ph.hears("login_failed")
-        assert pins.asked == [("1003", "pin")]
+        assert c.svc.store.account_get("1003")["failed"] == 0
         st = c.req("agent.show", agent="1003")
         assert (st["state"], st["extension"]) == ("ready", 3)
         assert any(e["type"] == "agent.state" and e.get("agent") == "1003" for e in evs)
@@ -109,6 +112,10 @@ def test_an_agent_logs_in_at_its_phone_and_its_queue_rings_that_phone(tmp_path, 
         assert not any(PIN in r.getMessage() for r in caplog.records)
         audit = [r.getMessage() for r in caplog.records if "agent.login by" in r.getMessage()]
         assert len(audit) == 1 and "from fxs/3" in audit[0] and "REFUSED" not in audit[0]
+        (row,) = c.svc.store.audit_list(op="agent.login")
+        assert (row["name"], row["role"], row["source"], row["refused"]) == \
+            ("1003", "agent", "fxs/3", None)
+        assert PIN not in repr(row)
         # a call to its queue rings THAT phone
         x = c.world.calls.offer_call(1, "13800138000", "4008005555")
         evs = c.run(80)
@@ -129,8 +136,7 @@ def test_wrong_pins_lock_and_the_right_one_then_is_refused(tmp_path, caplog):
     caplog.set_level(logging.INFO)
     c = Centre(tmp_path / "home")
     try:
-        pins = Pins({"1003": PIN}, limit=3)
-        with_pins(c, pins)
+        accounts(c, {"1003": PIN}, max_failures=3)
         ph = Phone(c, 3)
         ph.phone.lift()
         c.run(25)
@@ -140,10 +146,12 @@ def test_wrong_pins_lock_and_the_right_one_then_is_refused(tmp_path, caplog):
             ph.phone.dial("1003#")
             c.run(60)
             ph.phone.dial("0000#")
+            c.run(30)
+            wait_checked(c, 3)
             c.run(200)                       # "login failed", "enter your agent number"
         assert ph.hears("login_failed")
         settle_line(c, ph)                   # three tries: the line is released
-        assert pins.failures["1003"] == 3
+        assert c.svc.store.account_get("1003")["locked_until"] is not None
         assert c.req("agent.show", agent="1003")["state"] == "logged_out"
         refused = [r.getMessage() for r in caplog.records if "agent.login by" in r.getMessage()]
         assert len(refused) == 3 and all("REFUSED: wrong PIN" in m for m in refused)
@@ -162,7 +170,7 @@ def test_wrong_pins_lock_and_the_right_one_then_is_refused(tmp_path, caplog):
 def test_one_agent_per_extension_by_phone_and_by_request(tmp_path):
     c = Centre(tmp_path / "home")
     try:
-        with_pins(c, Pins({"1003": PIN, "1004": "8642"}))
+        accounts(c, {"1003": PIN, "1004": "8642"})
         ph = Phone(c, 3)
         ph.login("1003", PIN)
         settle_line(c, ph)
