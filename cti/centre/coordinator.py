@@ -32,8 +32,9 @@ whisper, barge, conference (supervision.py: ``supervision``); hang up, hold, ret
 record (controls.py: ``controls``); calls out by agents and the dialer, on PRI or FXO
 (outbound.py: ``outbound``); the after-call survey (survey.py: ``survey``); the end of a
 call, its CDR, and the clearing of a failed call (clearing.py: ``clearing``); the
-agents' own requests (agents.py: ``roster``); the snapshot and call views (snapshot.py:
-``views``). The parts that need only a few things (:class:`CallTable`, :class:`Events`,
+agents' own requests (agents.py: ``roster``); what an agent dials at its own phone, the
+login by DTMF among it (phones.py: ``phones``, running phonelogin.py's dialogue); the
+snapshot and call views (snapshot.py: ``views``). The parts that need only a few things (:class:`CallTable`, :class:`Events`,
 :class:`Trunks`, :class:`CallMedia`, :class:`Roster`, :class:`Views`) are given them in
 their constructor and are tested alone (tests/centre/test_centre_parts.py); the parts that
 carry a call from one stage to the next are given the coordinator and reach their

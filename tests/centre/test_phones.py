@@ -199,3 +199,57 @@ def test_one_agent_per_extension_by_phone_and_by_request(tmp_path):
         assert c.req("agent.show", agent="1003")["state"] == "ready"
     finally:
         c.close()
+
+
+def test_a_slow_pin_check_leaves_the_tick_going_and_a_failing_one_refuses(tmp_path, caplog):
+    """check_pin may answer later (a Future, the hash off the tick): the line and the other
+    calls go on meanwhile; a check that raises refuses the login, and says nothing of the
+    PIN. A number that is no feature code is released at once."""
+    from concurrent.futures import Future
+
+    caplog.set_level(logging.INFO)
+    c = Centre(tmp_path / "home")
+    try:
+        centre = c.svc.centre
+        fut: Future = Future()
+        asked = []
+        centre.check_pin = lambda agent, pin, now: (asked.append(agent), fut)[1]
+        ph = Phone(c, 4)
+        ph.phone.lift()
+        c.run(25)
+        ph.phone.dial("*11")
+        c.run(40)
+        ph.phone.dial("1004#")
+        c.run(60)
+        ph.phone.dial("2468#")
+        c.run(60)
+        assert asked == ["1004"] and centre.phones.sessions[4].login.state == "checking"
+        c.run(100)                                # 2 s: still waiting, the ticks go on
+        assert centre.phones.sessions[4].login.state == "checking"
+        fut.set_result("ok")
+        c.run(5)
+        assert c.req("agent.show", agent="1004")["extension"] == 4
+        settle_line(c, ph)
+        assert ph.hears("logged_in")
+
+        def broken(agent, pin, now):
+            raise RuntimeError(f"database gone while checking {pin}")
+        centre.check_pin = broken
+        ph5 = Phone(c, 5)
+        ph5.login("1005", "97531")
+        assert centre.phones.counters["pin_check_errors"] == 1
+        assert not any("97531" in r.getMessage() for r in caplog.records)
+        assert c.req("agent.show", agent="1005")["state"] == "logged_out"
+        ph5.phone.hang_up()
+        c.run(60)
+
+        ph6 = c.world.phones[6]
+        ph6.lift()
+        c.run(25)
+        ph6.dial("555#")
+        c.run(150)
+        # released: the loop current drops and the person hangs up; no dialogue began
+        assert not ph6.off_hook and 6 not in centre.phones.sessions
+        assert centre.analog[6].machine.state.value == "idle"
+    finally:
+        c.close()
