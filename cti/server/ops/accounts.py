@@ -418,15 +418,15 @@ def admin_group_member(svc, a):
 
 @operation("admin.audit", rights=("accounts",),
            args={"since": Arg(float, lo=0, hi=1e11), "until": Arg(float, lo=0, hi=1e11),
-                 "name": Arg(str, max_len=64), "op": Arg(str, max_len=64),
+                 "name": Arg(str, max_len=64), "operation": Arg(str, max_len=64),
                  "refused": Arg(bool), "limit": Arg(int, default=1000, lo=1, hi=100_000)},
            result=obj({"rows": arr(AUDIT_ROW)}), events=())
 def admin_audit(svc, a):
     """The audit log, oldest first: refusals and supervisors' and administrators' actions
-    (who, from where, what, when, a refusal's reason), filtered by time, name, op (or an
-    op prefix ending in ``.``: ``admin.``) and refusals only (``refused`` true) or actions
-    only (false); the last ``limit`` rows."""
-    return {"rows": _store(svc).audit_list(a["since"], a["until"], a["name"], a["op"],
+    (who, from where, what, when, a refusal's reason), filtered by time, name,
+    ``operation`` (or a prefix ending in ``.``: ``admin.``) and refusals only (``refused``
+    true) or actions only (false); the last ``limit`` rows."""
+    return {"rows": _store(svc).audit_list(a["since"], a["until"], a["name"], a["operation"],
                                            a["refused"], a["limit"])}
 
 

@@ -33,10 +33,8 @@ def ask(c, principal, op, **args):
 
 
 def audit(c, **args):
-    """admin.audit's rows (its argument ``op`` is the name Centre.req takes)."""
-    r = c.svc.handle({"id": 1, "op": "admin.audit", "args": args})
-    assert r["ok"], r
-    return r["result"]["rows"]
+    """admin.audit's rows."""
+    return c.req("admin.audit", **args)["rows"]
 
 
 def test_seeded_from_the_file(c):
@@ -105,7 +103,7 @@ def test_wrong_passwords_lock_and_every_failure_is_audited(c):
     # no password at all: refused too
     r = ask(c, AGENT_1001, "agent.login", agent="1001")
     assert "must give its password" in r["error"]["message"]
-    rows = audit(c, name="1001", op="agent.login", refused=True)
+    rows = audit(c, name="1001", operation="agent.login", refused=True)
     assert len(rows) == store_accounts.AccountsMixin.max_failures + 2
     assert all("password" not in r["args"] for r in rows)
     # an administrator's passwd unlocks; a supervisor logs an agent in without one
@@ -129,7 +127,7 @@ def test_auth_login(c):
     for name in ("wang", "nobody"):          # no telling which names exist
         r = ask(c, AGENT_1001, "auth.login", name=name, password="guess-guess")
         assert r["error"]["code"] == "failed" and "wrong" in r["error"]["message"], r
-    rows = audit(c, op="auth.login")
+    rows = audit(c, operation="auth.login")
     assert [(x["args"], x["refused"] is None) for x in rows] == [
         ({"name": "wang"}, True), ({"name": "wang"}, False), ({"name": "nobody"}, False)]
     # a supervisor with an agent number is on the roster, in its queue
@@ -173,9 +171,9 @@ def test_the_audit_log_request(c):
         ("admin.group.add", "owner", False), ("shutdown", "1001", True)]
     assert audit(c, refused=True, limit=1)[0]["op"] == "shutdown"
     assert c.req("admin.audit", since=c.svc.ts() + 1)["rows"] == []
-    assert [r["op"] for r in audit(c, op="admin.group.")] == ["admin.group.add"]
+    assert [r["op"] for r in audit(c, operation="admin.group.")] == ["admin.group.add"]
     # reading the audit log is an administrator's action too: in it
-    assert [r["op"] for r in audit(c, op="admin.audit")][:1] == ["admin.audit"]
+    assert [r["op"] for r in audit(c, operation="admin.audit")][:1] == ["admin.audit"]
 
 
 @pytest.mark.parametrize("who", [AGENT_1001, SUPERVISOR])
