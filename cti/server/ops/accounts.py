@@ -94,12 +94,32 @@ class Hashing:
         fut.add_done_callback(lambda f: self._ready.append((f, op, finish, rid, token)))
         return None
 
+    def later(self, work: Callable[[], Any], finish: Callable[[Any], None]) -> None:
+        """``finish(work())`` with no request to answer (the phone login by DTMF: the
+        centre is told the outcome): ``work`` on the thread, ``finish`` on the tick after
+        (at once in the server's own process). A failure of ``finish`` is the server's
+        error (logged, counted, ``server.error``)."""
+        if self.executor is None:
+            finish(work())
+            return
+        if self.pending >= MAX_HASHES:
+            raise RequestError("busy", f"{self.pending} passwords are being checked")
+        self.pending += 1
+        fut = self.executor.submit(work)
+        fut.add_done_callback(lambda f: self._ready.append((f, None, finish, None, None)))
+
     def tick(self) -> list[tuple[Any, dict]]:
         """The requests whose hash is done: their replies, with their tokens."""
         done = []
         while self._ready:
             fut, op, finish, rid, token = self._ready.popleft()
             self.pending -= 1
+            if op is None:                  # later(): no reply
+                try:
+                    finish(fut.result())
+                except Exception as exc:
+                    self.svc._server_error("hashing", exc)
+                continue
             done.append((token, self.svc.answer(rid, op, lambda: finish(fut.result()))))
         return done
 

@@ -248,3 +248,35 @@ def test_the_store_is_the_roster_after_the_first_start(tmp_path):
         assert "2001" in {a["agent"] for a in c.req("queue.show", queue="sales")["agents"]}
     finally:
         c.close()
+
+
+def test_a_hash_for_no_request_finishes_on_a_later_tick(tmp_path):
+    """Hashing.later (the phone login's way): the PIN checked on the thread, the outcome
+    counted on the tick, and a failing finish is a server error, not a crash."""
+    c = Centre(tmp_path / "home")
+    store = c.svc.store
+    try:
+        c.req("admin.agent.passwd", name="1001", pin="2580")      # inline: no thread yet
+        got = []
+
+        def check(pin):
+            state, stored = store.secret_begin("1001", c.svc.ts(), "pin")
+            return lambda: store_accounts.secret_matches(pin, stored), state
+
+        work, state = check("2580")
+        c.svc.hashing.later(work, lambda ok: got.append(store.secret_end("1001", 1.0, ok)))
+        assert state == "check" and got == ["ok"]
+        c.svc.hashing.start()
+        work, _ = check("0000")
+        c.svc.hashing.later(work, lambda ok: got.append(store.secret_end("1001", 2.0, ok)))
+        c.svc.hashing.later(lambda: 1, lambda _: 1 / 0)
+        errors = c.svc.errors
+        for _ in range(500):
+            c.svc.tick()
+            if not c.svc.hashing.pending:
+                break
+        assert got == ["ok", "bad"] and store.account_get("1001")["failed"] == 1
+        assert c.svc.errors == errors + 1
+    finally:
+        c.svc.hashing.close()
+        c.close()
