@@ -353,6 +353,48 @@ class Centre:
     def agent_status(self, agent: str) -> dict:
         return self.roster.status(agent)
 
+    def add_agent(self, now, agent, queues: dict[str, int] | None = None) -> dict:
+        """An agent added live (an administrator's ``admin.agent.add``): ``agent`` an
+        acd.AgentConfig, logged out, member of ``queues`` (name -> penalty) at once, so it
+        can log in and take calls without a restart."""
+        if agent.extension is not None:
+            self._fxs(agent.extension)
+        self.acd.add_agent(agent, queues)
+        self.agents[agent.id] = agent
+        self.config.agents.append(agent)
+        self.queueing.run_acd(now)
+        return self.roster.status(agent.id)
+
+    def update_agent(self, now, agent) -> None:
+        """An agent's configuration changed live (name, extension, skills): a logged-in
+        agent keeps the extension it logged in at until it logs out."""
+        self._agent(agent.id)
+        if agent.extension is not None:
+            self._fxs(agent.extension)
+        self.acd.update_agent(agent)
+        self.agents[agent.id] = agent
+        self.config.agents[:] = [agent if a.id == agent.id else a for a in self.config.agents]
+
+    def set_queue_member(self, now, agent: str, queue: str, penalty: int | None) -> None:
+        """An agent put in a queue (``penalty``) or taken out (None) live."""
+        self._agent(agent)
+        self.acd.set_member(agent, queue, penalty)
+        self.config.queues[:] = [self.acd._queues[q.name].cfg for q in self.config.queues]
+        self.queueing.run_acd(now)
+
+    def remove_agent(self, now, agent: str) -> None:
+        """An agent taken off the roster live: refused (AcdError) while it is logged in or
+        on a call."""
+        self._agent(agent)
+        self.acd.remove_agent(agent)
+        del self.agents[agent]
+        self.config.agents[:] = [a for a in self.config.agents if a.id != agent]
+        self.config.queues[:] = [self.acd._queues[q.name].cfg for q in self.config.queues]
+
+    def _fxs(self, ext: int) -> None:
+        if ext not in self.analog or self.analog[ext].port.kind != "fxs":
+            raise LookupError(f"extension {ext} is not an FXS port of this board")
+
     @request_guard()
     def hangup(self, now, call_id: str) -> dict:
         return self.controls.hangup(now, call_id)

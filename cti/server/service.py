@@ -34,6 +34,7 @@ import cti.server.ops  # noqa: F401  (every concern registers its operations)
 from cti.server.auth import OWNER, Principal, audited, authorize
 from cti.server.bus import EventLog, Published, ReplayGap
 from cti.server.config import Config
+from cti.server.ops.accounts import Hashing
 from cti.server.ops.channels import Listens
 from cti.server.ops.server import PROTOCOL_VERSION
 from cti.server.ops.signalling import Traces
@@ -105,6 +106,10 @@ class Service:
         # the concerns' own state: listens and taps, D-channel traces
         self.listens = Listens(self)
         self.traces = Traces(self)
+        # passwords and PINs hashed off the tick (the shell starts its thread)
+        self.hashing = Hashing(self)
+        # the principal of the request being handled (handlers that depend on who asks)
+        self.principal: Principal = OWNER
         self.centre = None
         self.store = None
         self.campaigns = None
@@ -145,6 +150,10 @@ class Service:
         sim = config.sim if self.world is not None else None
         self.boot = recovery.start(self.store, self.wall_start,
                                    seed=None if sim is None else sim.seed)
+        # the accounts: seeded from the file on a fresh store, then the store's agents and
+        # queue members are the roster (cti/server/ops/accounts.py)
+        from cti.server.ops.accounts import roster_from_store
+        roster_from_store(self.store, cc, self.wall_start)
         self.centre = Centre(self.board, cc, pri=self.pri, r2=self.r2, analog_ports=ports,
                              store=self.store,
                              prompts=prompts, epoch=self.wall_start - self.board.line_seconds,
@@ -350,6 +359,8 @@ class Service:
             self._recovered = []
         self.traces.tick(out)
         done = self.listens.tick()
+        if self.hashing.pending:
+            done += self.hashing.tick()
         out += self._pending
         self._pending = []
         return out, done
@@ -422,6 +433,7 @@ class Service:
         this process acts as the owner). Returns the reply, or None when it completes in a
         later tick (the reply then comes out of :meth:`tick` with ``token``)."""
         rid = op = None
+        self.principal = principal
         try:
             req = parse_request(raw)
             rid = req["id"]
@@ -442,7 +454,8 @@ class Service:
                         req.get("args"), dict) else {}, refused.message)
                 raise
             if entry.deferred:          # may answer later (a listen, a capture, a report)
-                if audited(entry, right):
+                if audited(entry, right) and not getattr(entry.handler, "audits_itself",
+                                                         False):
                     self.audit(principal, op, args)
                 result = entry.handler(self, args, rid=rid, token=token)
                 return None if result is None else self._reply(rid, jsonable(result))
@@ -453,6 +466,21 @@ class Service:
             if audited(entry, right):
                 self.audit(principal, op, args)
             return reply
+        except Exception as e:
+            return self._failure(rid, op, e)
+
+    def answer(self, rid, op: str, fn: Callable[[], Any]) -> dict:
+        """The reply of a request finished later (a deferred handler's completion): the
+        result of ``fn()``, or its failure as :meth:`handle` tells one."""
+        try:
+            return self._reply(rid, jsonable(fn()))
+        except Exception as e:
+            return self._failure(rid, op, e)
+
+    def _failure(self, rid, op, exc: Exception) -> dict:
+        """A request's exception as its error reply (the server goes on)."""
+        try:
+            raise exc
         except RequestError as e:
             return self._error(rid if rid is not None else e.rid, e)
         except ReplayGap as e:

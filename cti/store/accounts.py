@@ -332,7 +332,8 @@ class AccountsMixin:
         secret of that kind set (``bad``, not counted: there is nothing to guess)."""
         kind = _str("verify.kind", kind, none=False, choices=SECRET_KINDS)
         now = _num("verify.now", now, none=False)
-        if not isinstance(name, str) or not name or len(name) > 64:
+        name = self.login_name(name)
+        if name is None:
             return "unknown", None
         row = self.db.execute(f"SELECT {kind}, disabled, locked_until FROM accounts"
                               " WHERE name = ?", (name,)).fetchone()
@@ -344,11 +345,26 @@ class AccountsMixin:
             return "bad", None
         return "check", row[0]
 
+    def login_name(self, name: str) -> str | None:
+        """The account that logs in as ``name``: the account of that name, else the one
+        bound to that agent number (what a phone's keypad sends: a supervisor's account
+        ``wang`` with agent 1009 logs in at the phone as 1009). No name is another's
+        agent number (:meth:`account_add` refuses it), so this is never ambiguous."""
+        if not isinstance(name, str) or not name or len(name) > 64:
+            return None
+        row = self.db.execute("SELECT name FROM accounts WHERE name = ? UNION ALL SELECT"
+                              " name FROM accounts WHERE agent = ? LIMIT 1",
+                              (name, name)).fetchone()
+        return None if row is None else row[0]
+
     def secret_end(self, name: str, now: float, matched: bool) -> str:
         """The last step, on the loop: count the outcome of the hash. ``ok`` (the count and
         a lock reset) or ``bad`` (counted; the ``max_failures``-th within
         ``failure_window`` locks the account for ``lockout_seconds``)."""
         now = _num("verify.now", now, none=False)
+        name = self.login_name(name)
+        if name is None:
+            return "unknown"
         if matched:
             self.db.execute("UPDATE accounts SET failed = 0, failed_since = NULL,"
                             " locked_until = NULL WHERE name = ?", (name,))
@@ -371,7 +387,8 @@ class AccountsMixin:
 
     def verify_secret(self, name: str, secret: str, now: float,
                       kind: str = "password") -> str:
-        """Check ``name``'s password or PIN (``kind``): exactly one of ``ok``, ``bad``
+        """Check the password or PIN (``kind``) of ``name`` (an account's name, or the
+        agent number it is bound to: :meth:`login_name`): exactly one of ``ok``, ``bad``
         (wrong, counted; or none set), ``locked`` (until ``locked_until``, see
         :meth:`account_get`), ``unknown`` (no such account, or disabled). The hash runs on
         the caller's thread (50-100 ms): the server calls :meth:`secret_begin`,

@@ -77,7 +77,13 @@ def test_account_fields_and_no_hash_shown(store):
         store.account_add("x", "root", 11.0)
     with pytest.raises(ValueError, match="an agent's number is its name"):
         store.account_add("1003", "agent", 11.0, agent="1004")
-    s = store.account_add("sue", "supervisor", 12.0, agent="1009")
+    s = store.account_add("sue", "supervisor", 12.0, agent="1009",
+                          pin_hash=acc.hash_secret("9999", **FAST))
+    # the phone login knows the agent number: it finds sue's account
+    assert store.login_name("1009") == "sue" and store.login_name("sue") == "sue"
+    assert store.verify_secret("1009", "9999", 12.0, "pin") == "ok"
+    assert store.verify_secret("1009", "9998", 12.0, "pin") == "bad"
+    assert store.account_get("sue")["failed"] == 1
     assert s["agent"] == "1009" and store.account_by_agent("1009")["name"] == "sue"
     with pytest.raises(ValueError, match="agent 1009 is account sue's already"):
         store.account_add("tom", "supervisor", 12.0, agent="1009")
