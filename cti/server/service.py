@@ -90,8 +90,6 @@ class Service:
         # the shell's report worker: (args, token, rid) -> None, or None to run inline
         self.reports: Callable[[dict, Any, Any], None] | None = None
         self._tick0 = self.board.tick_count
-        # the thread that hashes the PINs keyed at the phones (made at the first)
-        self._pin_hashing = None
         # PRI spans: the world runs ours; a real board gets the user side attached here
         if world is not None:
             self.pri = dict(world.pri)
@@ -170,28 +168,30 @@ class Service:
 
     # an agent at its phone (cti/centre/phones.py) -------------------------------------
     def check_pin(self, agent: str, pin: str, now: float):
-        """The accounts' answer to an agent's PIN keyed at its phone: "ok", "bad",
-        "locked" (too many failures) or "unknown" (no such account, or disabled). What
-        needs no hash is answered at once (the store's ``secret_begin``); the scrypt hash
-        (50-100 ms) runs on a thread of its own and the answer is a :class:`PinCheck`
-        the centre looks at on later ticks, which counts the outcome on the tick
-        (``secret_end``: the lockout). At most one check per FXS port is under way (one
-        dialogue per phone), so the queue is bounded by the ports. No accounts in the
-        store: no login at the phone."""
-        begin = getattr(self.store, "secret_begin", None)
-        if begin is None:
+        """The accounts' answer to the PIN an agent keyed at its phone (cti/centre/
+        phones.py): "ok", "bad", "locked" (too many failures: the store's lockout) or
+        "unknown" (no such account, disabled). The account is the one that logs in as
+        the digits keyed (the store's ``login_name``: an agent number). What needs no
+        hash is answered at once (``secret_begin``); the scrypt hash runs on the hashing
+        thread (:class:`cti.server.ops.accounts.Hashing`, ``later``) and the answer is a
+        :class:`PinCheck` the centre looks at on later ticks, counted in the store on the
+        tick (``secret_end``). At most one check per FXS port is under way (one dialogue
+        per phone). A store without accounts: no login at the phone."""
+        store = self.store
+        if store is None or not hasattr(store, "secret_begin"):
             return "unknown"
-        ts = self.ts()
-        state, stored = begin(agent, ts, "pin")
+        name = store.login_name(agent)
+        if name is None:
+            return "unknown"
+        state, stored = store.secret_begin(name, self.ts(), "pin")
         if state != "check":
             return state
         from cti.store.accounts import secret_matches
-        if self._pin_hashing is None:
-            from concurrent.futures import ThreadPoolExecutor
-            self._pin_hashing = ThreadPoolExecutor(max_workers=1,
-                                                   thread_name_prefix="cti-pin-hash")
-        return PinCheck(self.store, agent, ts, self._pin_hashing.submit(secret_matches,
-                                                                        pin, stored))
+        check = PinCheck()
+        self.hashing.later(lambda: secret_matches(pin, stored),
+                           lambda matched: check.set(store.secret_end(name, self.ts(),
+                                                                      bool(matched))))
+        return check.answer if check.done() else check
 
     def phone_audit(self, agent: str, port: int, op: str, refused: str | None) -> None:
         """A login (each try), logout, ready or not ready at an agent's phone, to the audit
@@ -521,18 +521,20 @@ class Service:
         return dict(st.as_dict(), speed=self.speed, line_time=round(self.line_time, 3))
 
 class PinCheck:
-    """A PIN being hashed off the tick (:meth:`Service.check_pin`): ``done()`` when the
-    hash is made; ``result()``, on the tick, counts it in the store (ok resets the
-    failures, bad counts one and may lock) and says ok or bad."""
+    """A PIN being hashed off the tick (:meth:`Service.check_pin`), as the centre reads a
+    Future: ``done()`` once the hash is made and counted, ``result()`` the answer."""
 
-    def __init__(self, store, name: str, ts: float, matched):
-        self._store, self._name, self._ts, self._matched = store, name, ts, matched
+    def __init__(self):
+        self.answer: str | None = None
+
+    def set(self, answer: str) -> None:
+        self.answer = answer
 
     def done(self) -> bool:
-        return self._matched.done()
+        return self.answer is not None
 
     def result(self) -> str:
-        return self._store.secret_end(self._name, self._ts, bool(self._matched.result()))
+        return self.answer or "unknown"
 
 
 class TrunkSampler:
