@@ -262,3 +262,34 @@ def test_a_slow_pin_check_leaves_the_tick_going_and_a_failing_one_refuses(tmp_pa
         assert centre.analog[6].machine.state.value == "idle"
     finally:
         c.close()
+
+
+def test_ready_and_not_ready_codes_act_on_the_agent_at_that_phone(tmp_path):
+    c = Centre(tmp_path / "home")
+    try:
+        c.req("agent.login", agent="1003", extension=3)
+        ph = Phone(c, 3)
+
+        def code(p: Phone, digits: str):
+            p.heard.clear()
+            p.phone.lift()
+            c.run(25)
+            p.phone.dial(digits)
+            c.run(60)
+            settle_line(c, p)
+
+        code(ph, "*14")
+        assert ph.hears("agent_not_ready")
+        assert c.req("agent.show", agent="1003")["state"] == "not_ready"
+        code(ph, "*13")
+        assert ph.hears("agent_ready")
+        assert c.req("agent.show", agent="1003")["state"] == "ready"
+        ph7 = Phone(c, 7)
+        code(ph7, "*12")                        # nobody at port 7
+        assert ph7.hears("no_agent")
+        rows = c.svc.store.audit_list(op="agent.")
+        assert [(r["op"], r["source"], r["refused"]) for r in rows[-3:]] == [
+            ("agent.not_ready", "fxs/3", None), ("agent.ready", "fxs/3", None),
+            ("agent.logout", "fxs/7", "no agent is logged in at fxs/7")]
+    finally:
+        c.close()
