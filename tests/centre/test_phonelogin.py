@@ -161,7 +161,6 @@ def test_any_digits_and_timing_end_and_never_show_the_pin(agent, pin, steps):
                 assert a.pin and pin not in repr(a)
 
     def timers():
-        nonlocal now
         due = s.get_timer()
         while due is not None and due <= now:
             s.handle_timer(now)
