@@ -38,12 +38,15 @@ does the three in one call, on the caller's thread, for callers that are off the
 
 Lockout: ``max_failures`` (5) wrong secrets within ``failure_window`` seconds (900) lock
 the account for ``lockout_seconds`` (900); a right secret resets the count. Password and
-PIN share the count: a PIN guesser cannot switch to the password to go on.
+PIN share the count: a PIN guesser cannot switch to the password to go on. The server
+sets them from the configuration's ``[server] login_failures`` and ``lockout_seconds``
+(the window and the lock the same length).
 
 The audit log (``audit``): who (name, role, from where), what (the operation and its
 arguments, secrets never written), when, and a refusal's reason (NULL: done). Bounded:
 rows older than ``audit_days`` (90) are purged, and at most ``audit_max_rows`` (1,000,000)
-are kept (the oldest go first): a flood of refusals cannot fill the disk. The purge runs
+are kept (the oldest go first): a flood of refusals cannot fill the disk
+(``[server] audit_days`` sets the days). The purge runs
 on the insert, at most once per ``AUDIT_PURGE_EVERY`` rows.
 """
 from __future__ import annotations

@@ -280,3 +280,22 @@ def test_a_hash_for_no_request_finishes_on_a_later_tick(tmp_path):
     finally:
         c.svc.hashing.close()
         c.close()
+
+
+def test_the_lockout_and_the_audit_bound_are_configured(tmp_path):
+    from cti.server.config import DEFAULT_TOML, ConfigError, parse_config
+    from cti.server.service import Service, build_world
+    text = DEFAULT_TOML.replace("[server]", "[server]\naudit_days = 7\nlogin_failures = 2\n"
+                                "lockout_seconds = 60", 1)
+    cfg = parse_config(text, home=tmp_path / "home")
+    world, _ = build_world(cfg)
+    svc = Service(cfg, world=world, wall_start=1e6)
+    try:
+        s = svc.store
+        assert (s.audit_days, s.max_failures, s.lockout_seconds, s.failure_window) == \
+            (7.0, 2, 60.0, 60.0)
+    finally:
+        world.close()
+        svc.store.close()
+    with pytest.raises(ConfigError, match="login_failures"):
+        parse_config(DEFAULT_TOML.replace("[server]", "[server]\nlogin_failures = 0", 1))
