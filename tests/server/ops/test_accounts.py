@@ -301,3 +301,53 @@ def test_the_lockout_and_the_audit_bound_are_configured(tmp_path):
         svc.store.close()
     with pytest.raises(ConfigError, match="login_failures"):
         parse_config(DEFAULT_TOML.replace("[server]", "[server]\nlogin_failures = 0", 1))
+
+
+def test_a_flood_of_wrong_passwords_costs_bounded_hashes_and_the_tick_goes_on(server,
+                                                                              monkeypatch):
+    """serve() with its hashing thread and the real scrypt: 400 wrong passwords for the
+    eight agents sent at once. Each account locks after its fifth, so at most 40 hashes are
+    made (one hash at a time per account, each outcome counted before the next); what is
+    over the bounds is ``busy``; every request is answered, and the server's tick
+    lateness is reported (server.stats)."""
+    import zmq
+
+    from cti.clients.client import Client
+    hashes = []
+    real = store_accounts.secret_matches
+    monkeypatch.setattr(store_accounts, "secret_matches",
+                        lambda s, h: hashes.append(1) or real(s, h))
+    home = server.config.server.home
+    with Client(home, timeout=30) as c:
+        for n in range(1, 9):
+            c.request("admin.agent.passwd", name=f"100{n}", password="right-one")
+        before = c.request("server.stats")["lateness_ms"]
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.connect(server.config.server.requests)
+    codes: dict = {}
+
+    def wave(first: int, n: int) -> None:
+        for i in range(first, first + n):
+            s.send_json({"id": i, "op": "auth.login",
+                         "args": {"name": f"100{i % 8 + 1}", "password": f"guess-{i}"}})
+        for _ in range(n):
+            assert s.poll(60_000), f"answered {sum(codes.values())}"
+            r = s.recv_json()
+            codes[r["error"]["code"]] = codes.get(r["error"]["code"], 0) + 1
+    try:
+        wave(0, 400)                    # all at once: the bounds answer busy
+        for w in range(20):             # then in waves the hashing thread keeps up with
+            wave(400 + w * 16, 16)
+    finally:
+        s.close(0)
+        ctx.term()
+    assert set(codes) <= {"failed", "busy"} and sum(codes.values()) == 720, codes
+    assert len(hashes) <= 8 * 5         # then locked: no hash for the rest
+    with Client(home, timeout=30) as c:
+        stats = c.request("server.stats")
+        accounts = c.request("admin.agent.list")["accounts"]
+    locked = sum(1 for a in accounts[:8] if a["locked_until"])
+    assert locked == 8
+    print(f"flood: {codes}, {len(hashes)} hashes, {locked} locked; lateness before {before}, "
+          f"after {stats['lateness_ms']}")
