@@ -53,7 +53,7 @@ def test_hash_keeps_its_parameters_and_salt():
 
 
 def test_one_hash_costs_more_than_a_tick():
-    """One hash with the store's parameters, measured: tens of milliseconds (50-100 ms
+    """One hash with the store's parameters, measured: tens of milliseconds (40-100 ms
     on this project's loaded 2-core machine), above the 20 ms tick: hence the hashing
     thread (cti/server/ops/accounts.py)."""
     t = time.perf_counter()

@@ -8,7 +8,7 @@ agent number is made on the running centre in the same request (Centre.add_agent
 remove_agent, set_queue_member, update_agent): an agent added here can log in and take
 calls at once, without a restart. At start the store is the roster (:func:`roster_from_store`).
 
-Passwords and PINs are hashed off the tick (:class:`Hashing`): one scrypt costs 50-100 ms
+Passwords and PINs are hashed off the tick (:class:`Hashing`): one scrypt costs 40-100 ms
 here (cti/store/accounts.py), five ticks, so the request that needs one (``agent.login``
 with a password, ``auth.login``, ``admin.agent.passwd``) is deferred: its hash runs on a
 thread of its own, one at a time, at most :data:`MAX_HASHES` waiting and one per account

@@ -195,7 +195,7 @@ def test_only_administrators_manage_accounts(c, who):
 
 
 def replies_after_hash(c, seconds: float = 30.0) -> list:
-    """Tick until the deferred replies come (the hash on its thread: 50-100 ms, more on a
+    """Tick until the deferred replies come (the hash on its thread: 40-100 ms, more on a
     loaded machine), the ticks going on meanwhile."""
     deadline = time.monotonic() + seconds
     c.ticks_waited = 0
