@@ -133,6 +133,10 @@ class Service:
         os.makedirs(home, exist_ok=True)
         # (a simulation faster than real time may pass NORMAL: see cti.store.sqlite's docstring)
         self.store = Store(os.path.join(home, "cti.db"), synchronous=self.store_synchronous)
+        srv = config.server
+        self.store.audit_days = srv.audit_days
+        self.store.max_failures = srv.login_failures
+        self.store.failure_window = self.store.lockout_seconds = srv.lockout_seconds
         if not os.path.isdir(cc.prompts_dir) or not os.listdir(cc.prompts_dir):
             make_default_prompts(cc.prompts_dir)
         elif os.path.realpath(cc.prompts_dir).startswith(os.path.realpath(home) + os.sep):

@@ -22,10 +22,10 @@ so the parameters can be raised later: an old hash still verifies with the param
 it was made with. Compared with :func:`hmac.compare_digest`.
 
 Parameters: N = 2**14, r = 8, p = 1 (16 MiB of memory per hash), RFC 7914's and the
-scrypt paper's interactive-login setting. Measured on this project's 2-core machine under
-load: 50 to 100 ms per hash (``bench``-free: ``python -c "import hashlib, os, time; ..."``
-in the tests' docstring of tests/store/test_accounts.py), so far above the 20 ms tick:
-a hash never runs on the tick. The store has the pieces for that
+scrypt paper's interactive-login setting. Measured on this project's 2-core machine: 41 ms
+per hash (median of 20; 40-53 ms) with the machine lightly loaded, 50-100 ms under the
+test suite's load (tests/store/test_accounts.py test_one_hash_costs_more_than_a_tick), so
+two to five ticks of 20 ms: a hash never runs on the tick. The store has the pieces for that
 (:meth:`AccountsMixin.secret_begin` reads what is needed on the loop,
 :func:`secret_matches` hashes anywhere, with no store, and
 :meth:`AccountsMixin.secret_end` counts the outcome on the loop); the server runs the middle
@@ -38,12 +38,15 @@ does the three in one call, on the caller's thread, for callers that are off the
 
 Lockout: ``max_failures`` (5) wrong secrets within ``failure_window`` seconds (900) lock
 the account for ``lockout_seconds`` (900); a right secret resets the count. Password and
-PIN share the count: a PIN guesser cannot switch to the password to go on.
+PIN share the count: a PIN guesser cannot switch to the password to go on. The server
+sets them from the configuration's ``[server] login_failures`` and ``lockout_seconds``
+(the window and the lock the same length).
 
 The audit log (``audit``): who (name, role, from where), what (the operation and its
 arguments, secrets never written), when, and a refusal's reason (NULL: done). Bounded:
 rows older than ``audit_days`` (90) are purged, and at most ``audit_max_rows`` (1,000,000)
-are kept (the oldest go first): a flood of refusals cannot fill the disk. The purge runs
+are kept (the oldest go first): a flood of refusals cannot fill the disk
+(``[server] audit_days`` sets the days). The purge runs
 on the insert, at most once per ``AUDIT_PURGE_EVERY`` rows.
 """
 from __future__ import annotations
@@ -68,7 +71,7 @@ GROUP_KINDS = ("queue", "skill")
 SECRET_KINDS = ("password", "pin")
 VERIFY_RESULTS = ("ok", "bad", "locked", "unknown")
 
-# RFC 7914 section 2 / the scrypt paper's interactive login: 16 MiB, about 50-100 ms here
+# RFC 7914 section 2 / the scrypt paper's interactive login: 16 MiB, about 40-100 ms here
 SCRYPT_N = 2 ** 14
 SCRYPT_R = 8
 SCRYPT_P = 1
@@ -391,7 +394,7 @@ class AccountsMixin:
         agent number it is bound to: :meth:`login_name`): exactly one of ``ok``, ``bad``
         (wrong, counted; or none set), ``locked`` (until ``locked_until``, see
         :meth:`account_get`), ``unknown`` (no such account, or disabled). The hash runs on
-        the caller's thread (50-100 ms): the server calls :meth:`secret_begin`,
+        the caller's thread (40-100 ms): the server calls :meth:`secret_begin`,
         :func:`secret_matches` on its hashing thread, then :meth:`secret_end`."""
         state, stored = self.secret_begin(name, now, kind)
         if state != "check":

@@ -8,10 +8,11 @@ agent number is made on the running centre in the same request (Centre.add_agent
 remove_agent, set_queue_member, update_agent): an agent added here can log in and take
 calls at once, without a restart. At start the store is the roster (:func:`roster_from_store`).
 
-Passwords and PINs are hashed off the tick (:class:`Hashing`): one scrypt costs 50-100 ms
+Passwords and PINs are hashed off the tick (:class:`Hashing`): one scrypt costs 40-100 ms
 here (cti/store/accounts.py), five ticks, so the request that needs one (``agent.login``
 with a password, ``auth.login``, ``admin.agent.passwd``) is deferred: its hash runs on a
-thread of its own, one at a time, at most :data:`MAX_HASHES` waiting (``busy`` beyond);
+thread of its own, one at a time, at most :data:`MAX_HASHES` waiting and one per account
+(``busy`` beyond);
 CPython's scrypt releases the GIL, so the tick runs meanwhile; the reply comes out of the
 tick after the hash is done, where the outcome is counted in the store. A locked account
 and an unknown name cost no hash. In the server's own process (tests) with no thread
@@ -69,6 +70,7 @@ class Hashing:
         self.executor: ThreadPoolExecutor | None = None
         self._ready: deque = deque()
         self.pending = 0
+        self._checking: set = set()     # accounts with a hash under way
 
     def start(self) -> None:
         """(The shell) hash on a thread of their own from now on."""
@@ -80,18 +82,27 @@ class Hashing:
             self.executor = None
 
     def run(self, op: str, work: Callable[[], Any], finish: Callable[[Any], dict],
-            rid, token) -> dict | None:
+            rid, token, account: str | None = None) -> dict | None:
         """``finish(work())``: at once in the server's own process, else ``work`` on the
-        thread and ``finish`` (on the loop, in :meth:`tick`) once it is done."""
+        thread and ``finish`` (on the loop, in :meth:`tick`) once it is done. One hash at
+        a time per ``account`` (a second is ``busy``): the lock after ``max_failures`` then
+        bounds what a flood of wrong passwords costs to that many hashes per account and
+        window, as each outcome is counted before the next hash starts."""
         if self.executor is None:
             return finish(work())
         if self.pending >= MAX_HASHES:
             raise RequestError("busy", f"{self.pending} passwords are being checked: send "
                                "again later", "op")
+        if account is not None:
+            if account in self._checking:
+                raise RequestError("busy", f"a password of {account} is being checked: "
+                                   "send again later", "op")
+            self._checking.add(account)
         self.pending += 1
         fut = self.executor.submit(work)
         # (the thread appends; the loop pops: a deque's ends are safe across threads)
-        fut.add_done_callback(lambda f: self._ready.append((f, op, finish, rid, token)))
+        fut.add_done_callback(lambda f: self._ready.append((f, op, finish, rid, token,
+                                                            account)))
         return None
 
     def later(self, work: Callable[[], Any], finish: Callable[[Any], None]) -> None:
@@ -106,14 +117,16 @@ class Hashing:
             raise RequestError("busy", f"{self.pending} passwords are being checked")
         self.pending += 1
         fut = self.executor.submit(work)
-        fut.add_done_callback(lambda f: self._ready.append((f, None, finish, None, None)))
+        fut.add_done_callback(lambda f: self._ready.append((f, None, finish, None, None,
+                                                            None)))
 
     def tick(self) -> list[tuple[Any, dict]]:
         """The requests whose hash is done: their replies, with their tokens."""
         done = []
         while self._ready:
-            fut, op, finish, rid, token = self._ready.popleft()
+            fut, op, finish, rid, token, account = self._ready.popleft()
             self.pending -= 1
+            self._checking.discard(account)
             if op is None:                  # later(): no reply
                 try:
                     finish(fut.result())
@@ -483,7 +496,7 @@ def check_secret(svc, name: str, secret: str | None, kind: str, op: str, args: d
                 return result
             return fail_now(got, refuse, name, kind, vague, store)
         return svc.hashing.run(op, lambda: store_accounts.secret_matches(secret, stored),
-                               finish, rid, token)
+                               finish, rid, token, account=store.login_name(name))
     return fail_now(state, refuse, name, kind, vague, store)
 
 

@@ -6,6 +6,8 @@ live logs in with its password and takes a call; wrong passwords lock; non-admin
 are refused, and all of it is in the audit log."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from cti.server.auth import Principal
@@ -192,6 +194,19 @@ def test_only_administrators_manage_accounts(c, who):
     assert c.svc.store.account_get("1001")["password_set"] is False
 
 
+def replies_after_hash(c, seconds: float = 30.0) -> list:
+    """Tick until the deferred replies come (the hash on its thread: 40-100 ms, more on a
+    loaded machine), the ticks going on meanwhile."""
+    deadline = time.monotonic() + seconds
+    c.ticks_waited = 0
+    while time.monotonic() < deadline:
+        _, replies = c.svc.tick()
+        c.ticks_waited += 1
+        if replies:
+            return replies
+    pytest.fail("no reply within 30 s")
+
+
 def test_passwords_hash_off_the_tick(tmp_path):
     """With the hashing thread started (as cti serve does), a login with a password is
     answered by a later tick, with the real scrypt parameters, while the ticks go on."""
@@ -200,33 +215,21 @@ def test_passwords_hash_off_the_tick(tmp_path):
         c.svc.hashing.start()
         assert c.svc.handle({"id": 7, "op": "admin.agent.passwd",
                              "args": {"name": "1001", "password": "right-one"}}, token="t") is None
-        done = []
-        for _ in range(500):
-            pubs, replies = c.svc.tick()
-            done += replies
-            if done:
-                break
-        ((token, reply),) = done
+        ((token, reply),) = replies_after_hash(c)
         assert token == "t" and reply["ok"] and reply["result"]["password_set"]
+        assert c.ticks_waited >= 2          # the board ticked while the hash was made
         r = c.svc.handle({"id": 8, "op": "agent.login",
                           "args": {"agent": "1001", "password": "right-one"}},
                          token="u", principal=AGENT_1001)
         assert r is None
-        for _ in range(500):
-            _, replies = c.svc.tick()
-            if replies:
-                break
-        ((token, reply),) = replies
+        ((token, reply),) = replies_after_hash(c)
         assert token == "u" and reply["id"] == 8 and reply["result"]["state"] == "ready"
         # a locked account costs no hash: answered at once
         c.svc.store.max_failures = 1
         c.svc.handle({"id": 9, "op": "agent.logout", "args": {"agent": "1001"}})
         assert c.svc.handle({"id": 9, "op": "agent.login", "args": {
             "agent": "1001", "password": "wrong-one"}}, token="v", principal=AGENT_1001) is None
-        for _ in range(500):
-            _, replies = c.svc.tick()
-            if replies:
-                break
+        assert replies_after_hash(c)[0][1]["error"]["code"] == "forbidden"
         r = c.svc.handle({"id": 10, "op": "agent.login", "args": {
             "agent": "1001", "password": "right-one"}}, token="w", principal=AGENT_1001)
         assert r["error"]["code"] == "forbidden" and "locked until" in r["error"]["message"]
@@ -271,12 +274,80 @@ def test_a_hash_for_no_request_finishes_on_a_later_tick(tmp_path):
         c.svc.hashing.later(work, lambda ok: got.append(store.secret_end("1001", 2.0, ok)))
         c.svc.hashing.later(lambda: 1, lambda _: 1 / 0)
         errors = c.svc.errors
-        for _ in range(500):
+        deadline = time.monotonic() + 30
+        while c.svc.hashing.pending and time.monotonic() < deadline:
             c.svc.tick()
-            if not c.svc.hashing.pending:
-                break
         assert got == ["ok", "bad"] and store.account_get("1001")["failed"] == 1
         assert c.svc.errors == errors + 1
     finally:
         c.svc.hashing.close()
         c.close()
+
+
+def test_the_lockout_and_the_audit_bound_are_configured(tmp_path):
+    from cti.server.config import DEFAULT_TOML, ConfigError, parse_config
+    from cti.server.service import Service, build_world
+    text = DEFAULT_TOML.replace("[server]", "[server]\naudit_days = 7\nlogin_failures = 2\n"
+                                "lockout_seconds = 60", 1)
+    cfg = parse_config(text, home=tmp_path / "home")
+    world, _ = build_world(cfg)
+    svc = Service(cfg, world=world, wall_start=1e6)
+    try:
+        s = svc.store
+        assert (s.audit_days, s.max_failures, s.lockout_seconds, s.failure_window) == \
+            (7.0, 2, 60.0, 60.0)
+    finally:
+        world.close()
+        svc.store.close()
+    with pytest.raises(ConfigError, match="login_failures"):
+        parse_config(DEFAULT_TOML.replace("[server]", "[server]\nlogin_failures = 0", 1))
+
+
+def test_a_flood_of_wrong_passwords_costs_bounded_hashes_and_the_tick_goes_on(server,
+                                                                              monkeypatch):
+    """serve() with its hashing thread and the real scrypt: 400 wrong passwords for the
+    eight agents sent at once. Each account locks after its fifth, so at most 40 hashes are
+    made (one hash at a time per account, each outcome counted before the next); what is
+    over the bounds is ``busy``; every request is answered, and the server's tick
+    lateness is reported (server.stats)."""
+    import zmq
+
+    from cti.clients.client import Client
+    hashes = []
+    real = store_accounts.secret_matches
+    monkeypatch.setattr(store_accounts, "secret_matches",
+                        lambda s, h: hashes.append(1) or real(s, h))
+    home = server.config.server.home
+    with Client(home, timeout=30) as c:
+        for n in range(1, 9):
+            c.request("admin.agent.passwd", name=f"100{n}", password="right-one")
+        before = c.request("server.stats")["lateness_ms"]
+    ctx = zmq.Context()
+    s = ctx.socket(zmq.DEALER)
+    s.connect(server.config.server.requests)
+    codes: dict = {}
+
+    def wave(first: int, n: int) -> None:
+        for i in range(first, first + n):
+            s.send_json({"id": i, "op": "auth.login",
+                         "args": {"name": f"100{i % 8 + 1}", "password": f"guess-{i}"}})
+        for _ in range(n):
+            assert s.poll(60_000), f"answered {sum(codes.values())}"
+            r = s.recv_json()
+            codes[r["error"]["code"]] = codes.get(r["error"]["code"], 0) + 1
+    try:
+        wave(0, 400)                    # all at once: the bounds answer busy
+        for w in range(20):             # then in waves the hashing thread keeps up with
+            wave(400 + w * 16, 16)
+    finally:
+        s.close(0)
+        ctx.term()
+    assert set(codes) <= {"failed", "busy"} and sum(codes.values()) == 720, codes
+    assert len(hashes) <= 8 * 5         # then locked: no hash for the rest
+    with Client(home, timeout=30) as c:
+        stats = c.request("server.stats")
+        accounts = c.request("admin.agent.list")["accounts"]
+    locked = sum(1 for a in accounts[:8] if a["locked_until"])
+    assert locked == 8
+    print(f"flood: {codes}, {len(hashes)} hashes, {locked} locked; lateness before {before}, "
+          f"after {stats['lateness_ms']}")
