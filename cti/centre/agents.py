@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from typing import Callable
 
-__all__ = ["Roster"]
+from cti.centre.acd import AcdError
+
+__all__ = ["Roster", "ExtensionTaken"]
+
+
+class ExtensionTaken(AcdError):
+    """Another agent is logged in at the extension (one agent per extension: the phone
+    that rings is that agent's)."""
 
 
 class Roster:
@@ -91,11 +98,33 @@ class Roster:
             raise LookupError(f"extension {ext} is not an FXS port of this board")
         return ext
 
+    def at_extension(self, extension: int, but: str | None = None) -> str | None:
+        """The agent logged in at ``extension`` (other than ``but``), or None."""
+        for aid in self.agents:
+            if aid == but:
+                continue
+            st = self.acd.agent_state(aid)
+            if st.state != "logged_out" and st.extension == extension:
+                return aid
+        return None
+
     def login(self, now, agent: str, extension: int | None = None, *,
               ready: bool = True, reason: str = "") -> dict:
+        """Log in at ``extension`` (default: the agent's own). One agent per extension:
+        refused (:class:`ExtensionTaken`, naming who) where another agent is logged in;
+        logging in at another extension leaves the old one (logged out there, in at the
+        new one, so that the agent log and the queue log say where)."""
         ext = self.check_extension(agent, extension)
         if agent in self.leaving:
             raise LookupError(f"agent {agent!r} was removed: it leaves when its call ends")
+        if ext is not None:
+            other = self.at_extension(ext, but=agent)
+            if other is not None:
+                raise ExtensionTaken(f"extension {ext} is taken: agent {other} is logged in "
+                                     "there (one agent per extension)")
+        st = self.acd.agent_state(agent)
+        if st.state != "logged_out" and ext is not None and st.extension != ext:
+            self.acd.logout(now, agent)
         self.acd.login(now, agent, ext, ready=ready, reason=reason)
         self.run_acd(now)
         return self.status(agent)

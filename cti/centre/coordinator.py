@@ -32,17 +32,19 @@ whisper, barge, conference (supervision.py: ``supervision``); hang up, hold, ret
 record (controls.py: ``controls``); calls out by agents and the dialer, on PRI or FXO
 (outbound.py: ``outbound``); the after-call survey (survey.py: ``survey``); the end of a
 call, its CDR, and the clearing of a failed call (clearing.py: ``clearing``); the
-agents' own requests (agents.py: ``roster``); the snapshot and call views (snapshot.py:
-``views``); a new configuration applied while calls go on (reconfigure.py:
-``reconfigure``, :meth:`Centre.apply_config`). The parts that need only a few things
-(:class:`CallTable`, :class:`Events`, :class:`Trunks`, :class:`CallMedia`, :class:`Roster`,
-:class:`Views`) are given them in their constructor and are tested alone
+agents' own requests (agents.py: ``roster``); what an agent dials at its own phone, the
+login by DTMF among it (phones.py: ``phones``, running phonelogin.py's dialogue); the
+snapshot and call views (snapshot.py: ``views``); a new configuration applied while calls
+go on (reconfigure.py: ``reconfigure``, :meth:`Centre.apply_config`). The parts that need
+only a few things (:class:`CallTable`, :class:`Events`, :class:`Trunks`, :class:`CallMedia`,
+:class:`Roster`, :class:`Views`) are given them in their constructor and are tested alone
 (tests/centre/test_centre_parts.py); the parts that carry a call from one stage to the
 next are given the coordinator and reach their neighbours through it
 (``centre.queueing.enqueue(...)``), as a call's life does.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +59,8 @@ from cti.centre.controls import CallControls
 from cti.centre.inbound import Inbound
 from cti.centre.ivrcalls import IvrCalls
 from cti.centre.outbound import Outbound
+from cti.centre.phonelogin import PhoneLoginConfig
+from cti.centre.phones import Phones
 from cti.centre.queueing import Queueing
 from cti.centre.reconfigure import Reconfigure
 from cti.centre.snapshot import Views
@@ -92,6 +96,7 @@ class CentreConfig:
     survey_timeout: float = 10.0       # seconds the caller has to key a rating
     transfer_ring_timeout: float = DIRECT_RING_TIMEOUT  # s a transfer or pickup rings an agent
     callbacks: Any = None              # cti.centre.campaigns.CallbackConfig: callbacks after the peak
+    phone_login: PhoneLoginConfig = field(default_factory=PhoneLoginConfig)  # feature codes
 
 
 class Centre:
@@ -114,7 +119,7 @@ class Centre:
     def __init__(self, board, config: CentreConfig, *, pri: dict | None = None,
                  r2: dict | None = None,
                  analog_ports: dict | None = None, store=None, prompts=None, seed: int = 0,
-                 epoch: float = 0.0, call_ids: str = "c"):
+                 epoch: float = 0.0, call_ids: str = "c", check_pin=None, audit=None):
         self.board = board
         # line time is the only clock; the store gets epoch + line time (the wall clock
         # at line time zero, given once by the shell) so its rows are dated
@@ -128,6 +133,12 @@ class Centre:
         self.analog = dict(analog_ports or {})
         self.store = store
         self.prompts = prompts
+        # an agent's PIN, checked by the accounts (the centre knows no store of them):
+        # (agent, pin, now) -> "ok" | "bad" | "locked" | "unknown", or a Future of it;
+        # None: no phone login succeeds
+        self.check_pin = check_pin
+        # (agent, port, op, refused) of every login, logout, ready, not ready at a phone
+        self.audit = audit
         self.acd = acd_mod.Acd(list(config.queues), list(config.agents), seed=seed)
         self.ivr_ports = ivr_mod.IvrPorts(config.ivr_ports)
         self.agents = {a.id: a for a in config.agents}
@@ -164,9 +175,11 @@ class Centre:
         self.views = Views(self.calls, self.agents, self.roster.status, self.acd, config,
                            self.ivr_ports, self.counters)
         self.reconfigure = Reconfigure(self)
+        self.phones = Phones(self)
         for port in self.analog.values():
             if port.port.kind == "fxs":
                 port.port.detect("dtmf")
+        self.phones.setup_ports()
 
     def inject(self, where: str, call: Call | None) -> None:
         """A named point of a call's handling, where a test's injector may raise."""
@@ -179,6 +192,7 @@ class Centre:
         """The board's events of one tick in, CTI events out."""
         self.now = now
         table = self.table
+        self.phones.new_tick()
         for ev in events:
             # the call the event is about, found before handling it (handling may unindex
             # it), so that a failure clears that call and the next event goes on
@@ -227,6 +241,8 @@ class Centre:
                 self.reconfigure.retire(now)
             except Exception as exc:
                 self.clearing.fail_call(now, None, "reconfigure", exc)
+        if self.phones.sessions:
+            self.phones.tick(now)
         for cid in sorted(self.deadlines):
             call = self.calls.get(cid)
             if call is None or not (call.direct or call.voicemail is not None
@@ -257,7 +273,11 @@ class Centre:
     # ---- the line's events, to the part that owns them --------------------------------
 
     def _digit(self, now, ev) -> None:
-        """A DTMF digit on a trunk channel: the survey's rating, or the IVR's."""
+        """A DTMF digit on a trunk channel: the survey's rating, or the IVR's; on an
+        agent's phone: its login dialogue's."""
+        if ev.span == 0 and self.phones.sessions and \
+                self.phones.digit(now, ev.timeslot, ev.digit):
+            return
         for call in self.table.on_channel(ev):
             self.inject("digit", call)
             if call.state == "survey":
@@ -271,6 +291,9 @@ class Centre:
     def _tone_done(self, now, ev) -> None:
         """A played buffer ended on a trunk channel: music on hold loops, the IVR goes on."""
         if ev.what != "play":
+            return
+        if ev.span == 0 and self.phones.sessions and \
+                self.phones.prompt_done(now, ev.timeslot, bool(ev.played)):
             return
         for call in self.table.on_channel(ev):
             self.inject("tone_done", call)
@@ -288,6 +311,9 @@ class Centre:
         supervisor's or consulted agent's phone, a click-to-dial's agent phone, an agent's
         phone rung or connected by a call, or an FXO line ringing in or cleared."""
         table = self.table
+        if self.phones.owns(port, ev):          # an agent's phone dialling a feature code
+            self.phones.event(now, port, ev)
+            return
         leg = (port, getattr(ev, "call", None))
         if leg in table.by_fxo and self.calls.get(table.by_fxo[leg]) is not None and \
                 self.calls[table.by_fxo[leg]].direction == "out":
@@ -342,6 +368,14 @@ class Centre:
         """The extension ``agent`` logs in at (default: its configured one), checked."""
         return self.roster.check_extension(agent, extension)
 
+    def audit_phone(self, agent: str, port: int, op: str, refused: str | None) -> None:
+        """A login, logout, ready or not ready at a phone, for the audit (never a PIN)."""
+        if self.audit is not None:
+            try:
+                self.audit(agent, port, op, refused)
+            except Exception:
+                logging.getLogger("cti.centre").exception("audit of %s at fxs/%s", op, port)
+
     def agent_logout(self, now, agent: str) -> dict:
         return self.roster.logout(now, agent)
 
@@ -353,6 +387,48 @@ class Centre:
 
     def agent_status(self, agent: str) -> dict:
         return self.roster.status(agent)
+
+    def add_agent(self, now, agent, queues: dict[str, int] | None = None) -> dict:
+        """An agent added live (an administrator's ``admin.agent.add``): ``agent`` an
+        acd.AgentConfig, logged out, member of ``queues`` (name -> penalty) at once, so it
+        can log in and take calls without a restart."""
+        if agent.extension is not None:
+            self._fxs(agent.extension)
+        self.acd.add_agent(agent, queues)
+        self.agents[agent.id] = agent
+        self.config.agents.append(agent)
+        self.queueing.run_acd(now)
+        return self.roster.status(agent.id)
+
+    def update_agent(self, now, agent) -> None:
+        """An agent's configuration changed live (name, extension, skills): a logged-in
+        agent keeps the extension it logged in at until it logs out."""
+        self._agent(agent.id)
+        if agent.extension is not None:
+            self._fxs(agent.extension)
+        self.acd.update_agent(agent)
+        self.agents[agent.id] = agent
+        self.config.agents[:] = [agent if a.id == agent.id else a for a in self.config.agents]
+
+    def set_queue_member(self, now, agent: str, queue: str, penalty: int | None) -> None:
+        """An agent put in a queue (``penalty``) or taken out (None) live."""
+        self._agent(agent)
+        self.acd.set_member(agent, queue, penalty)
+        self.config.queues[:] = [self.acd._queues[q.name].cfg for q in self.config.queues]
+        self.queueing.run_acd(now)
+
+    def remove_agent(self, now, agent: str) -> None:
+        """An agent taken off the roster live: refused (AcdError) while it is logged in or
+        on a call."""
+        self._agent(agent)
+        self.acd.remove_idle_agent(agent)
+        del self.agents[agent]
+        self.config.agents[:] = [a for a in self.config.agents if a.id != agent]
+        self.config.queues[:] = [self.acd._queues[q.name].cfg for q in self.config.queues]
+
+    def _fxs(self, ext: int) -> None:
+        if ext not in self.analog or self.analog[ext].port.kind != "fxs":
+            raise LookupError(f"extension {ext} is not an FXS port of this board")
 
     @request_guard()
     def hangup(self, now, call_id: str) -> dict:

@@ -116,6 +116,17 @@ DEFAULT_PROMPTS: dict[str, str] = {
     "callback_offer": "To be called back, press 1. To wait for an agent, stay on the line.",
     "survey": "Before you go, please rate this call: press 1 for poor, up to 5 for "
               "excellent.",
+    # an agent at its phone (cti/centre/phones.py: the feature codes, the login dialogue)
+    "enter_agent": "Please enter your agent number, followed by the hash key.",
+    "enter_pin": "Please enter your PIN, followed by the hash key.",
+    "logged_in": "You are logged in.",
+    "login_failed": "Login failed.",
+    "locked": "Your account is locked. Please call your supervisor.",
+    "extension_taken": "Another agent is logged in at this phone.",
+    "logged_out": "You are logged out.",
+    "agent_ready": "You are ready for calls.",
+    "agent_not_ready": "You are not ready for calls.",
+    "no_agent": "No agent is logged in at this phone.",
 }
 
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")

@@ -197,6 +197,9 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
         service.raw_replies = True
         service.reloader.threaded = True      # the file read off the loop (cti/server/reload.py)
         encode_reply = encode
+        # passwords and PINs are hashed on a thread of their own, never on the tick
+        # (cti/server/ops/accounts.py Hashing)
+        service.hashing.start()
 
         def serve_requests(until: float) -> None:
             """Read and serve requests until ``until`` (loop time) or none is left."""
@@ -390,6 +393,8 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             gc.callbacks.remove(gc_timer)
         gc.unfreeze()
         gc.enable()
+        if service is not None:
+            service.hashing.close()
         if runner is not None:
             await runner.close()
         if syncer is not None:

@@ -34,6 +34,7 @@ import cti.server.ops  # noqa: F401  (every concern registers its operations)
 from cti.server.auth import OWNER, Principal, audited, authorize
 from cti.server.bus import EventLog, Published, ReplayGap
 from cti.server.config import Config
+from cti.server.ops.accounts import Hashing
 from cti.server.ops.channels import Listens
 from cti.server.ops.server import PROTOCOL_VERSION
 from cti.server.ops.signalling import Traces
@@ -43,7 +44,7 @@ from cti.server.schema import (RequestError, _shown, check_args, encode, jsonabl
                                parse_request, ranges)
 from cti.server.tickstats import ServerStats
 from cti.store.report import FXO_TRUNKS, IVR_SPAN
-from drivers.board import Audio, Board, DFrame, DFrameSent, SpanAlarm
+from drivers.board import Audio, Board, DFrame, DFrameSent, DigitDetected, SpanAlarm
 from drivers.sig.analog import AnalogError
 from drivers.sig.pri import ChannelsRestarted, DChannelDown, DChannelUp
 from drivers.sig.q931 import Q931Error
@@ -105,6 +106,10 @@ class Service:
         self.listens = Listens(self)
         self.traces = Traces(self)
         self.reloader = Reloader(self)      # server.reload (cti reload)
+        # passwords and PINs hashed off the tick (the shell starts its thread)
+        self.hashing = Hashing(self)
+        # the principal of the request being handled (handlers that depend on who asks)
+        self.principal: Principal = OWNER
         self.centre = None
         self.store = None
         self.campaigns = None
@@ -130,6 +135,10 @@ class Service:
         os.makedirs(home, exist_ok=True)
         # (a simulation faster than real time may pass NORMAL: see cti.store.sqlite's docstring)
         self.store = Store(os.path.join(home, "cti.db"), synchronous=self.store_synchronous)
+        srv = config.server
+        self.store.audit_days = srv.audit_days
+        self.store.max_failures = srv.login_failures
+        self.store.failure_window = self.store.lockout_seconds = srv.lockout_seconds
         if not os.path.isdir(cc.prompts_dir) or not os.listdir(cc.prompts_dir):
             make_default_prompts(cc.prompts_dir)
         elif os.path.realpath(cc.prompts_dir).startswith(os.path.realpath(home) + os.sep):
@@ -145,10 +154,17 @@ class Service:
         sim = config.sim if self.world is not None else None
         self.boot = recovery.start(self.store, self.wall_start,
                                    seed=None if sim is None else sim.seed)
+        # the accounts: seeded from the file on a fresh store, then the store's agents and
+        # queue members are the roster (cti/server/ops/accounts.py)
+        from cti.server.ops.accounts import roster_from_store
+        from cti.server.reload import file_roster
+        self.file_roster = file_roster(cc)      # what a reload compares the new file with
+        roster_from_store(self.store, cc, self.wall_start)
         self.centre = Centre(self.board, cc, pri=self.pri, r2=self.r2, analog_ports=ports,
                              store=self.store,
                              prompts=prompts, epoch=self.wall_start - self.board.line_seconds,
-                             call_ids=self.boot.call_ids)
+                             call_ids=self.boot.call_ids, check_pin=self.check_pin,
+                             audit=self.phone_audit)
         # what the last run left open: its calls' CDRs, its agents (before the first tick)
         evs, self.recovery = recovery.recover(self.store, self.centre, self.board.line_seconds,
                                               self.boot)
@@ -157,6 +173,40 @@ class Service:
         from cti.centre.campaigns import Campaigns
         self.campaigns = Campaigns(self.centre, self.store, self.centre.epoch, cc.callbacks)
         self.trunks = TrunkSampler(self)
+
+    # an agent at its phone (cti/centre/phones.py) -------------------------------------
+    def check_pin(self, agent: str, pin: str, now: float):
+        """The accounts' answer to the PIN an agent keyed at its phone (cti/centre/
+        phones.py): "ok", "bad", "locked" (too many failures: the store's lockout) or
+        "unknown" (no such account, disabled). The account is the one that logs in as
+        the digits keyed (the store's ``login_name``: an agent number). What needs no
+        hash is answered at once (``secret_begin``); the scrypt hash runs on the hashing
+        thread (:class:`cti.server.ops.accounts.Hashing`, ``later``) and the answer is a
+        :class:`PinCheck` the centre looks at on later ticks, counted in the store on the
+        tick (``secret_end``). At most one check per FXS port is under way (one dialogue
+        per phone). A store without accounts: no login at the phone."""
+        store = self.store
+        if store is None or not hasattr(store, "secret_begin"):
+            return "unknown"
+        name = store.login_name(agent)
+        if name is None:
+            return "unknown"
+        state, stored = store.secret_begin(name, self.ts(), "pin")
+        if state != "check":
+            return state
+        from cti.store.accounts import secret_matches
+        check = PinCheck()
+        self.hashing.later(lambda: secret_matches(pin, stored),
+                           lambda matched: check.set(store.secret_end(name, self.ts(),
+                                                                      bool(matched))))
+        return check.answer if check.done() else check
+
+    def phone_audit(self, agent: str, port: int, op: str, refused: str | None) -> None:
+        """A login (each try), logout, ready or not ready at an agent's phone, to the audit
+        as the agent keyed it, from ``fxs/<port>``; no PIN in it."""
+        who = Principal(name=agent or "?", role="agent", agent=agent or None,
+                        source=f"fxs/{port}")
+        self.audit(who, op, {"agent": agent, "extension": port, "via": "phone"}, refused)
 
     # time -----------------------------------------------------------------------------
     @property
@@ -320,6 +370,8 @@ class Service:
             self._recovered = []
         self.traces.tick(out)
         done = reloaded + self.listens.tick()
+        if self.hashing.pending:
+            done += self.hashing.tick()
         out += self._pending
         self._pending = []
         return out, done
@@ -369,6 +421,9 @@ class Service:
         if isinstance(ev, Audio):
             self.listens.audio(ev)
             return
+        if isinstance(ev, DigitDetected) and ev.span == 0 and self.centre is not None and \
+                self.centre.phones.private(ev.timeslot):
+            return          # an agent keying its number and PIN at its phone: not published
         log_line_event(ev)
         pub = self.to_bus(ev)
         if pub is not None:
@@ -389,6 +444,7 @@ class Service:
         this process acts as the owner). Returns the reply, or None when it completes in a
         later tick (the reply then comes out of :meth:`tick` with ``token``)."""
         rid = op = None
+        self.principal = principal
         try:
             req = parse_request(raw)
             rid = req["id"]
@@ -409,7 +465,8 @@ class Service:
                         req.get("args"), dict) else {}, refused.message)
                 raise
             if entry.deferred:          # may answer later (a listen, a capture, a report)
-                if audited(entry, right):
+                if audited(entry, right) and not getattr(entry.handler, "audits_itself",
+                                                         False):
                     self.audit(principal, op, args)
                 result = entry.handler(self, args, rid=rid, token=token)
                 return None if result is None else self._reply(rid, jsonable(result))
@@ -420,6 +477,21 @@ class Service:
             if audited(entry, right):
                 self.audit(principal, op, args)
             return reply
+        except Exception as e:
+            return self._failure(rid, op, e)
+
+    def answer(self, rid, op: str, fn: Callable[[], Any]) -> dict:
+        """The reply of a request finished later (a deferred handler's completion): the
+        result of ``fn()``, or its failure as :meth:`handle` tells one."""
+        try:
+            return self._reply(rid, jsonable(fn()))
+        except Exception as e:
+            return self._failure(rid, op, e)
+
+    def _failure(self, rid, op, exc: Exception) -> dict:
+        """A request's exception as its error reply (the server goes on)."""
+        try:
+            raise exc
         except RequestError as e:
             return self._error(rid if rid is not None else e.rid, e)
         except ReplayGap as e:
@@ -458,6 +530,23 @@ class Service:
                                     "first_seq": self.log.first_seq,
                                     "truncated_events": self.log.truncated}
         return dict(st.as_dict(), speed=self.speed, line_time=round(self.line_time, 3))
+
+class PinCheck:
+    """A PIN being hashed off the tick (:meth:`Service.check_pin`), as the centre reads a
+    Future: ``done()`` once the hash is made and counted, ``result()`` the answer."""
+
+    def __init__(self):
+        self.answer: str | None = None
+
+    def set(self, answer: str) -> None:
+        self.answer = answer
+
+    def done(self) -> bool:
+        return self.answer is not None
+
+    def result(self) -> str:
+        return self.answer or "unknown"
+
 
 class TrunkSampler:
     """The occupancy samples of the loss report (cti/store/report.py), taken by the server

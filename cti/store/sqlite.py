@@ -5,7 +5,8 @@ do-not-call list, in one SQLite file through sqlite-utils.
 Its methods live by the tables they serve, in mixins that :class:`Store` puts together:
 cti/store/calls.py (CDRs, the queue and agent logs, recordings, voicemail, trunk samples),
 outbound.py (callbacks, the dialer's campaigns, do-not-call), lookups.py (customers,
-orders, the IVR's lookups) and restarts.py (the server row, the calls in flight), with the
+orders, the IVR's lookups), restarts.py (the server row, the calls in flight) and
+accounts.py (accounts, groups, passwords and PINs, lockout, the audit log), with the
 input checks they share in checks.py. Mixins, not one object per table, because every
 table is written on the one connection, and a tick's writes to all of them go into one
 transaction (:meth:`Store.batch`): one commit, one sync per tick. This module keeps the
@@ -74,6 +75,8 @@ import sqlite_utils
 
 # The tables' parts of the store; their names stay importable from here, where importers
 # have always found them.
+from cti.store.accounts import AccountsMixin
+from cti.store.accounts import migration as _v5_accounts
 from cti.store.calls import (  # noqa: F401
     DIRECTIONS, OUTCOMES, QUEUE_EVENTS, _CDR_FIELDS, _CDR_INSERT, _TRUNK_SAMPLE_INSERT,
     CallsMixin, check_cdr)
@@ -311,7 +314,8 @@ def _v4_restarts(db: sqlite_utils.Database) -> None:
 
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial, _v2_losses,
-                                                             _v3_dialer, _v4_restarts]
+                                                             _v3_dialer, _v4_restarts,
+                                                             _v5_accounts]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -341,7 +345,7 @@ def migrate(db: sqlite_utils.Database, target: int | None = None,
     return version
 
 
-class Store(CallsMixin, OutboundMixin, LookupsMixin, RestartsMixin):
+class Store(CallsMixin, OutboundMixin, LookupsMixin, RestartsMixin, AccountsMixin):
     """The centre's SQLite database.
 
     ``Store(path)`` opens (creating it if needed) the file at ``path``; when ``path`` is

@@ -210,3 +210,22 @@ def test_long_home_is_refused():
     with pytest.raises(ConfigError) as e:
         parse_config(MINIMAL, home="/tmp/" + "d" * 120)
     assert "server.requests" in str(e.value) and "shorter --home" in str(e.value)
+
+
+def test_phone_login_codes_and_their_errors():
+    """[centre.phone_login]: the feature codes an agent dials at its phone (cti/centre/
+    phones.py); a bad or repeated code names its key and line."""
+    c = parse_config(DEFAULT_TOML)
+    assert (c.centre.phone_login.login_code, c.centre.phone_login.logout_code) == ("*11", "*12")
+    c = parse_config(DEFAULT_TOML + '\n[centre.phone_login]\nlogin_code = "*71"\n'
+                     'ready_code = ""\ntries = 5\ndigit_timeout = 4\n')
+    pl = c.centre.phone_login
+    assert (pl.login_code, pl.ready_code, pl.tries, pl.digit_timeout) == ("*71", "", 5, 4.0)
+    assert pl.code("*71") == "login" and pl.code("") is None
+    lines = DEFAULT_TOML.count("\n")
+    p, ln, msg = one_error(DEFAULT_TOML + '\n[centre.phone_login]\nlogin_code = "*1#"\n')
+    assert (p, ln) == ("centre.phone_login.login_code", lines + 3) and "0-9 and *" in msg
+    p, ln, msg = one_error(DEFAULT_TOML + '\n[centre.phone_login]\nlogout_code = "*11"\n')
+    assert p == "centre.phone_login.logout_code" and "login_code already" in msg
+    p, _, msg = one_error(DEFAULT_TOML + '\n[centre.phone_login]\ntries = 0\n')
+    assert p == "centre.phone_login.tries"

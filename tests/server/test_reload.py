@@ -241,12 +241,14 @@ def test_what_needs_a_restart_is_named_and_the_rest_applied(filed):
     assert res["needs_restart"] == ["board.tick_ms", "board.ports", "server.home"]
     assert res["agents"]["added"] == ["2001"]                 # the rest applied
     assert c.svc.board.tick_ms == 20 and len(c.svc.board.ports) == 12
-    # an agent at a port the running board does not have: refused, nothing applied
+    # a new agent at a port the running board does not have: refused, nothing applied
+    # (2001 is an account now: the store, not the file, says where it sits)
     before = state(c)
-    c.path.write_text(text.replace("extension = 8", "extension = 9").replace(
+    c.path.write_text(text.replace('[[agents]]\nid = "2001"', '[[agents]]\nid = "2002"\n'
+                                   'extension = 9\n\n[[agents]]\nid = "2001"').replace(
         "[[board.ports]]\nkind = \"fxs\"\ncount = 8", "[[board.ports]]\nkind = \"fxs\"\ncount = 9"))
     e = c.fail("server.reload")
-    assert "2001" in e["message"] and "extension 9" in e["message"]
+    assert "2002" in e["message"] and "extension 9" in e["message"]
     assert state(c) == before
 
 
@@ -518,3 +520,46 @@ def test_a_call_bound_for_a_queue_removed_meanwhile_goes_to_the_first_queue(file
     q, _ = until(c, "queued", 400, lambda e: e["type"] == "call.queued")
     assert q["call_id"] == a["call_id"] and q["queue"] == "service"
     c.svc.centre.acd.check_invariants()
+
+
+def test_the_file_and_the_administrator_both_change_the_accounts(filed):
+    """The accounts are the roster: a reload writes to them what changed in the file since
+    the last one, and leaves what an administrator changed that the file did not touch."""
+    c = filed
+    c.req("admin.agent.add", name="3001", display_name="Admin's hire", groups={"service": 2})
+    c.req("admin.group.member", group="sales", account="1002", level=0)   # out of sales
+    c.path.write_text(ADDED_HOLD)                             # the file adds 2001
+    res = c.req("server.reload")
+    assert res["agents"]["added"] == ["2001"] and res["agents"]["removed"] == []
+    centre = c.svc.centre
+    assert {"3001", "2001", "1002"} <= set(centre.agents)
+    members = {q.name: [m.agent for m in q.members] for q in centre.config.queues}
+    assert "3001" in members["service"] and "1002" not in members["sales"]
+    assert members["vip"] == ["2001"]
+    acc = c.svc.store.account_get("2001")
+    assert (acc["role"], acc["extension"]) == ("agent", 8)
+    # the file takes 2001 out again: its account goes, the administrator's stays
+    c.path.write_text(BASE)
+    res = c.req("server.reload")
+    assert res["agents"]["removed"] == ["2001"]
+    assert c.svc.store.account_get("2001") is None and "3001" in centre.agents
+
+
+def test_a_queue_and_a_skill_may_share_a_name(tmp_path):
+    from cti.store.sqlite import Store
+
+    s = Store(tmp_path / "cti.db")
+    try:
+        s.account_add("1001", "agent", 1.0, agent="1001")
+        s.group_add("sales", "queue", 1.0)
+        s.group_add("sales", "skill", 1.0)
+        with pytest.raises(ValueError, match="both a queue and a skill"):
+            s.group_get("sales")
+        s.group_member("sales", "1001", 3, 2.0, kind="skill")
+        s.group_member("sales", "1001", 1, 2.0, kind="queue")
+        assert s.account_groups("1001") == [{"group": "sales", "kind": "queue", "level": 1},
+                                            {"group": "sales", "kind": "skill", "level": 3}]
+        assert s.group_remove("sales", "skill")
+        assert s.group_get("sales")["kind"] == "queue"
+    finally:
+        s.close()

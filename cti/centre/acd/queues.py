@@ -397,7 +397,7 @@ class _CallSide:
         try:
             return self._queues[queue]
         except KeyError:
-            raise AcdError(f"unknown queue {queue!r}") from None
+            raise AcdError(f"no queue {queue!r}") from None
 
     def _call(self, call: str) -> _Call:
         try:

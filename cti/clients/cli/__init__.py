@@ -10,7 +10,8 @@ framing/CRC-4/E-bit errors, BPV, slips, per-channel signalling and hook state), 
 The commands live by concern: :mod:`.server` (serve, ping, snapshot, shutdown, server
 stats, watch), :mod:`.diagnostics` (board, span, channel, pri, trace), :mod:`.sim` (the
 simulated world), :mod:`.centre` (agents, queues, calls, campaigns, the do-not-call list),
-:mod:`.reports` (report, plan), :mod:`.request` (any operation of the
+:mod:`.reports` (report, plan), :mod:`.admin` (accounts, groups, the audit log),
+:mod:`.request` (any operation of the
 registry); :mod:`.formatting` has the tables they print and
 :mod:`.common` what they share. This module assembles the parser and runs a command.
 """
@@ -20,7 +21,7 @@ import argparse
 import os
 import sys
 
-from cti.clients.cli import centre, diagnostics, reports, request, server, sim
+from cti.clients.cli import admin, centre, diagnostics, reports, request, server, sim
 from cti.clients.cli.centre import campaign_rows, retry_rules  # noqa: F401 (the old module's)
 from cti.clients.cli.common import PROG, CliError, _positive_float
 from cti.clients.cli.diagnostics import ALAW_TABLE, ULAW_TABLE, g711_decode  # noqa: F401
@@ -50,6 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnostics.add_signalling_parsers(sub, common)
     centre.add_parsers(sub, common)
     reports.add_parsers(sub, common)
+    admin.add_parsers(sub, common)
 
     from cti.clients import agent_tui
     agent_tui.add_parser(sub, [common])

@@ -13,6 +13,9 @@ Layout of the file::
     replay_ring = 10000               # events kept for `replay`
     log_level = "info"                # HOME/log/cti.log: debug|info|warning|error|critical
                                       # (`cti serve --log-level` overrides it)
+    audit_days = 90                   # the audit log keeps this many days (and 1e6 rows)
+    login_failures = 5                # wrong passwords or PINs within lockout_seconds
+    lockout_seconds = 900             #   lock an account for lockout_seconds
 
     [board]
     name = "sim0"

@@ -65,6 +65,9 @@ class ServerConfig:
     events: str = ""
     replay_ring: int = 10000
     log_level: str = "info"
+    audit_days: float = 90.0          # the audit log's rows kept (cti/store/accounts.py)
+    login_failures: int = 5           # wrong passwords/PINs that lock an account ...
+    lockout_seconds: float = 900.0    # ... within this many seconds, for this long
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
 
     # [server]
     srv = c.table(data.get("server", {}), ("server",),
-                  ("home", "requests", "events", "replay_ring", "curve", "log_level"))
+                  ("home", "requests", "events", "replay_ring", "curve", "log_level",
+                   "audit_days", "login_failures", "lockout_seconds"))
     if "curve" in srv:
         c.error(("server", "curve"), "CurveZMQ keys are not supported yet; bind ipc:// or "
                 "loopback tcp instead")
@@ -138,6 +142,12 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
         c.error(("server", "events"), "must differ from server.requests")
     ring = c.get(srv, ("server",), "replay_ring", int, 10000, lo=16, hi=10_000_000)
     log_level = c.get(srv, ("server",), "log_level", str, "info", choices=LOG_LEVELS)
+    accounts = dict(
+        audit_days=float(c.get(srv, ("server",), "audit_days", (int, float), 90, lo=1,
+                               hi=36_500)),
+        login_failures=c.get(srv, ("server",), "login_failures", int, 5, lo=1, hi=1000),
+        lockout_seconds=float(c.get(srv, ("server",), "lockout_seconds", (int, float), 900,
+                                    lo=1, hi=86_400 * 365)))
 
     # [board]
     if "board" not in data:
@@ -246,7 +256,7 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
                           ports=tuple(ports), device=device),
         sim=sim,
         server=ServerConfig(home=home_path, requests=requests, events=events, replay_ring=ring,
-                            log_level=log_level),
+                            log_level=log_level, **accounts),
         source=source,
         text=text,
         centre=centre,

@@ -31,7 +31,7 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
     ce = c.table(data.get("centre", {}), ("centre",),
                  ("ivr_ports", "record", "record_queues", "moh", "voicemail_seconds", "prompts",
                   "outbound_ani", "survey", "survey_timeout", "transfer_ring_timeout",
-                  "callbacks"))
+                  "callbacks", "phone_login"))
     agents = []
     for path, a in c.tables(data, (), "agents"):
         a = c.table(a, path, ("id", "name", "extension", "skills", "first", "count",
@@ -201,7 +201,40 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         survey_timeout=c.get(ce, ("centre",), "survey_timeout", (int, float), 10.0, lo=1, hi=120),
         transfer_ring_timeout=c.get(ce, ("centre",), "transfer_ring_timeout", (int, float), 20.0,
                                     lo=1, hi=600),
-        callbacks=_callbacks(c, ce, set(agent_cfgs)))
+        callbacks=_callbacks(c, ce, set(agent_cfgs)),
+        phone_login=_phone_login(c, ce))
+
+
+def _phone_login(c: _Checker, ce: dict):
+    """[centre.phone_login]: the feature codes an agent dials at its phone (log in, log
+    out, ready, not ready; "" turns one off) and the login dialogue's timings."""
+    from cti.centre.phonelogin import PhoneLoginConfig
+
+    p = ("centre", "phone_login")
+    pl = c.table(ce.get("phone_login", {}), p, ("login_code", "logout_code", "ready_code",
+                                                "not_ready_code", "digit_timeout",
+                                                "session_timeout", "tries", "max_digits"))
+    d = PhoneLoginConfig()
+    codes = {}
+    for key in ("login_code", "logout_code", "ready_code", "not_ready_code"):
+        v = c.get(pl, p, key, str, getattr(d, key))
+        if v and (len(v) > 8 or any(ch not in "0123456789*" for ch in v)):
+            c.error(p + (key,), f"{v!r}: a feature code is 1 to 8 of the digits 0-9 and *")
+            v = getattr(d, key)
+        codes[key] = v
+    seen: dict[str, str] = {}
+    for key, v in codes.items():
+        if v and seen.setdefault(v, key) != key:
+            c.error(p + (key,), f"{v!r} is {seen[v]} already: the codes must differ")
+            codes[key] = ""
+    return PhoneLoginConfig(
+        **codes,
+        digit_timeout=float(c.get(pl, p, "digit_timeout", (int, float), d.digit_timeout,
+                                  lo=1, hi=60)),
+        session_timeout=float(c.get(pl, p, "session_timeout", (int, float),
+                                    d.session_timeout, lo=10, hi=600)),
+        tries=c.get(pl, p, "tries", int, d.tries, lo=1, hi=10),
+        max_digits=c.get(pl, p, "max_digits", int, d.max_digits, lo=1, hi=32))
 
 
 def _ia5_digits(s: str) -> bool:

@@ -16,12 +16,14 @@ module                    operations
 ``calls``                 call.*
 ``campaigns``             campaign.*, dnc.*
 ``reports``               report.losses
+``accounts``              admin.agent.*, admin.group.*, admin.audit, auth.login
 ========================  ================================================================
 
 Importing this package fills :data:`cti.server.registry.REGISTRY`, in this order.
 """
-from cti.server.ops import (agents, board, calls, campaigns, channels, reports,  # noqa: F401
-                            server, signalling, sim)
+from cti.server.ops import (accounts, agents, board, calls, campaigns,  # noqa: F401
+                            channels, reports, server, signalling, sim)
 
 #: the modules that hold operations
-MODULES = (server, board, channels, signalling, sim, agents, calls, campaigns, reports)
+MODULES = (server, board, channels, signalling, sim, agents, calls, campaigns, reports,
+           accounts)

@@ -3,6 +3,7 @@
 ``agent.list``, ``queue.show``, ``queue.list``."""
 from __future__ import annotations
 
+from cti.server.ops.accounts import audits_itself, check_secret
 from cti.server.ops.common import AGENT_STATUS, centre, centre_call
 from cti.server.registry import operation
 from cti.server.schema import (AGENT, BOOL, ID, INT, NUM, OBJ, STR, Arg, RequestError, arr,
@@ -36,17 +37,38 @@ def agent_op(svc, a, fn, *extra):
         raise RequestError("failed", str(e), "args.agent") from None
 
 
-@operation("agent.login", rights=("desk",), args={"agent": AGENT, "extension": Arg(int, lo=1, hi=4096)},
+@operation("agent.login", rights=("desk",),
+           args={"agent": AGENT, "extension": Arg(int, lo=1, hi=4096),
+                 "password": Arg(str, max_len=256)},
            result=AGENT_STATUS,
-           events=("agent.state", "call.delivered"), audited=True)
-def agent_login(svc, a):
-    """Log an agent in, at its own extension or at the FXS port given."""
+           events=("agent.state", "call.delivered"), audited=True, deferred=True)
+@audits_itself
+def agent_login(svc, a, rid=None, token=None):
+    """Log an agent in, at its own extension or at the FXS port given. An agent logging
+    itself in gives the password of its account (a supervisor or an administrator
+    logging an agent in does not): a wrong one is ``forbidden`` and counted towards the
+    account's lockout, a locked account says until when; each refusal is in the audit
+    log. The password is checked off the tick (cti/server/ops/accounts.py)."""
     c = centre(svc)
     ext = a["extension"]
     if ext is not None and (ext not in c.analog or c.analog[ext].port.kind != "fxs"):
         raise RequestError("bad_arg", f"extension {ext} is not an FXS port of board "
                            f"{svc.board.name}", "args.extension")
-    return agent_op(svc, a, c.agent_login, ext)
+    if a["agent"] not in c.agents:
+        raise RequestError("not_found", f"no agent {a['agent']!r} (agents: "
+                           f"{some(c.agents)})", "args.agent")
+    principal = svc.principal
+    args = {k: v for k, v in a.items() if k != "password"}
+
+    def login(_account=None):
+        return agent_op(svc, a, c.agent_login, ext)
+    if principal.role != "agent":
+        result = login()
+        svc.audit(principal, "agent.login", args)
+        return result
+    account = svc.store.account_by_agent(a["agent"]) if svc.store is not None else None
+    return check_secret(svc, account["name"] if account else a["agent"], a["password"],
+                        "password", "agent.login", args, rid, token, login)
 
 
 @operation("agent.logout", rights=("desk",), args={"agent": AGENT},

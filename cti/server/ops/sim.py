@@ -32,6 +32,18 @@ def exchange_calls(svc, number: int):
     return svc.world.calls
 
 
+def _login_all(svc, now: float) -> None:
+    """Every agent logged out logs in at its own extension, but where another agent sits
+    (one agent per extension: cti/centre/agents.py ExtensionTaken)."""
+    from cti.centre.acd import AcdError
+    for agent in svc.centre.agents:
+        if svc.centre.acd.agent_state(agent).state == "logged_out":
+            try:
+                svc.centre.agent_login(now, agent)
+            except AcdError:
+                pass
+
+
 def _scenario_peak(svc, a) -> dict:
     """``sim.traffic`` ``peak``: the TV peak's callers and agents (simulators/traffic.py
     PeakPlan)."""
@@ -41,9 +53,7 @@ def _scenario_peak(svc, a) -> dict:
     pk = PeakPlan(seed=a["seed"], base=a["rate"], peak=a["peak"])
     now = svc.board.line_seconds
     if a["agents_login"]:
-        for agent in svc.centre.agents:
-            if svc.centre.acd.agent_state(agent).state == "logged_out":
-                svc.centre.agent_login(now, agent)
+        _login_all(svc, now)
     # the phones only ring and lift: their own tone and caller-ID receivers rest
     for phone in svc.world.phones.values():
         phone.listen(False)
@@ -220,9 +230,7 @@ def sim_traffic(svc, a):
                                duration=min(600.0, a["seconds"]))
     now = svc.board.line_seconds
     if a["agents_login"]:
-        for agent in svc.centre.agents:
-            if svc.centre.acd.agent_state(agent).state == "logged_out":
-                svc.centre.agent_login(now, agent)
+        _login_all(svc, now)
     spans = tuple(n for n in sorted(svc.world.exchange_pri))
     svc.traffic = Traffic(svc.world, seed=a["seed"], profile=profile, spans=spans,
                           start=now, duration=a["seconds"],

@@ -88,3 +88,28 @@ def test_agent_and_queue_requests_name_what_is_wrong(centre):
     assert (e["code"], e["field"]) == ("bad_arg", "args.extension")
     assert centre.fail("agent.logout", agent="x" * 65)["field"] == "args.agent"
     assert centre.req("agent.show", agent="1003")["state"] == "logged_out"   # nothing changed
+
+
+def test_agent_login_one_agent_per_extension(tmp_path):
+    """``agent.login`` where another agent is logged in is refused, naming who; an agent
+    logging in elsewhere leaves its old extension (the issue's 1008 at 1001's phone)."""
+    c = Centre(tmp_path / "home")
+    try:
+        c.req("agent.login", agent="1001")
+        e = c.fail("agent.login", agent="1008", extension=1)
+        assert (e["code"], e["field"]) == ("failed", "args.agent")
+        assert "extension 1" in e["message"] and "agent 1001" in e["message"]
+        assert c.req("agent.show", agent="1008")["state"] == "logged_out"
+        # 1001 moves to port 8 (1008's own, free): port 1 is free again, 1008 may sit there
+        assert c.req("agent.login", agent="1001", extension=8)["extension"] == 8
+        assert c.req("agent.login", agent="1008", extension=1)["extension"] == 1
+        e = c.fail("agent.login", agent="1008", extension=8)
+        assert "agent 1001" in e["message"]
+        assert c.req("agent.login", agent="1008", extension=1)["state"] == "ready"   # again
+        # a call to the service queue rings 1001 on port 8, not port 1
+        c.world.calls.offer_call(1, "13800138000", "4008005555")
+        c.run(60)
+        assert c.world.phones[8].ringing or c.world.phones[8].rings
+        assert not c.world.phones[1].rings
+    finally:
+        c.close()
