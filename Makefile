@@ -31,10 +31,10 @@ deps:
 	fi
 
 venv: $(VENV)/.stamp
-$(VENV)/.stamp: setup.py pyproject.toml | deps
+$(VENV)/.stamp: setup.py pyproject.toml Makefile | deps
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q cffi setuptools wheel build pytest hypothesis numpy jsonschema pyzmq sqlite-utils pyserial pyalsaaudio
+	$(PY) -m pip install -q cffi setuptools wheel build pytest hypothesis numpy jsonschema pyzmq sqlite-utils pyserial pyalsaaudio mypy
 	@touch $@
 
 # the editable install runs the cffi build (setup.py's cffi_modules) once; the C core is

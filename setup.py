@@ -16,6 +16,6 @@ setup(
         "pyserial>=3.5",
         "pyalsaaudio>=0.10",
     ],
-    extras_require={"test": ["pytest>=7", "hypothesis>=6", "numpy>=1.24", "jsonschema>=4.18"]},
+    extras_require={"test": ["pytest>=7", "hypothesis>=6", "numpy>=1.24", "jsonschema>=4.18", "mypy>=1.0"]},
     entry_points={"console_scripts": ["cti=cti.clients.cli:main"]},
 )

@@ -81,11 +81,11 @@ def err(svc, op, **args):
 
 
 class InProcessServer:
-    """``serve()`` in a thread, building its world as ``cti serve`` does; ``stop()`` asks it
-    to shut down."""
+    """``serve()`` in a thread, building its world as ``cti serve`` does (from the file
+    ``config_path``, else the embedded default); ``stop()`` asks it to shut down."""
 
-    def __init__(self, home: Path, speed: float = 1.0, seconds=None):
-        self.config = load_config(home=home)
+    def __init__(self, home: Path, speed: float = 1.0, seconds=None, config_path=None):
+        self.config = load_config(config_path, home=home)
         self.ready = threading.Event()
         self.service = None
         self.error = None

@@ -33,11 +33,13 @@ record (controls.py: ``controls``); calls out by agents and the dialer, on PRI o
 (outbound.py: ``outbound``); the after-call survey (survey.py: ``survey``); the end of a
 call, its CDR, and the clearing of a failed call (clearing.py: ``clearing``); the
 agents' own requests (agents.py: ``roster``); the snapshot and call views (snapshot.py:
-``views``). The parts that need only a few things (:class:`CallTable`, :class:`Events`,
-:class:`Trunks`, :class:`CallMedia`, :class:`Roster`, :class:`Views`) are given them in
-their constructor and are tested alone (tests/centre/test_centre_parts.py); the parts that
-carry a call from one stage to the next are given the coordinator and reach their
-neighbours through it (``centre.queueing.enqueue(...)``), as a call's life does.
+``views``); a new configuration applied while calls go on (reconfigure.py:
+``reconfigure``, :meth:`Centre.apply_config`). The parts that need only a few things
+(:class:`CallTable`, :class:`Events`, :class:`Trunks`, :class:`CallMedia`, :class:`Roster`,
+:class:`Views`) are given them in their constructor and are tested alone
+(tests/centre/test_centre_parts.py); the parts that carry a call from one stage to the
+next are given the coordinator and reach their neighbours through it
+(``centre.queueing.enqueue(...)``), as a call's life does.
 """
 from __future__ import annotations
 
@@ -56,6 +58,7 @@ from cti.centre.inbound import Inbound
 from cti.centre.ivrcalls import IvrCalls
 from cti.centre.outbound import Outbound
 from cti.centre.queueing import Queueing
+from cti.centre.reconfigure import Reconfigure
 from cti.centre.snapshot import Views
 from cti.centre.supervision import Supervision
 from cti.centre.survey import Survey
@@ -151,7 +154,8 @@ class Centre:
         self.inbound = Inbound(self)
         self.ivr = IvrCalls(self)
         self.queueing = Queueing(self)
-        self.roster = Roster(self.agents, self.acd, self.analog, self.queueing.run_acd)
+        self.roster = Roster(self.agents, self.acd, self.analog, self.queueing.run_acd,
+                             self._agent_on_call)
         self.transfers = Transfers(self)
         self.supervision = Supervision(self)
         self.controls = CallControls(self)
@@ -159,6 +163,7 @@ class Centre:
         self.survey = Survey(self)
         self.views = Views(self.calls, self.agents, self.roster.status, self.acd, config,
                            self.ivr_ports, self.counters)
+        self.reconfigure = Reconfigure(self)
         for port in self.analog.values():
             if port.port.kind == "fxs":
                 port.port.detect("dtmf")
@@ -182,6 +187,8 @@ class Centre:
             try:
                 if isinstance(ev, pri_mod.CallOffered):
                     self.inbound.pri_offered(now, ev)
+                elif isinstance(ev, pri_mod.CallDigits):
+                    self.inbound.pri_digits(now, ev)
                 elif isinstance(ev, (pri_mod.CallProceeding, pri_mod.CallAlerting,
                                      pri_mod.CallAnswered)):
                     cid = table.by_pri.get((ev.span, ev.call))
@@ -189,6 +196,7 @@ class Centre:
                         self.outbound.progress(now, self.calls[cid], ev)
                 elif isinstance(ev, pri_mod.CallCleared):
                     cid = table.by_pri.pop((ev.span, ev.call), None)
+                    self.inbound.overlap_cleared(ev.span, ev.call)
                     if cid in self.calls:
                         self.inbound.trunk_cleared(now, self.calls[cid], ev.cause)
                 elif isinstance(ev, analog.AnalogCallEvent):
@@ -204,8 +212,21 @@ class Centre:
                     call = table.last_new            # the call this offer made
                 self.clearing.fail_call(now, call or table.call_of(ev), type(ev).__name__,
                                         exc)
+        if self.inbound.overlap:
+            last_new = table.last_new
+            try:
+                self.inbound.overlap_timeouts(now)
+            except Exception as exc:        # as an offer's failure: the call it made
+                self.clearing.fail_call(now, table.last_new if table.last_new is not last_new
+                                        else None, "overlap", exc)
         self.queueing.run_acd(now)
         self.ivr.wake(now)
+        if self.reconfigure.pending:
+            # agents removed by a reload whose call has ended, queues drained: they go now
+            try:
+                self.reconfigure.retire(now)
+            except Exception as exc:
+                self.clearing.fail_call(now, None, "reconfigure", exc)
         for cid in sorted(self.deadlines):
             call = self.calls.get(cid)
             if call is None or not (call.direct or call.voicemail is not None
@@ -299,6 +320,20 @@ class Centre:
 
     # ---- requests (agents, supervisors, integrators) ----------------------------------
 
+    def apply_config(self, now, config: CentreConfig) -> dict:
+        """A new configuration while the centre runs (``cti reload``): what can change live
+        is applied, calls in progress go on; the summary of the changes per kind and what
+        needs a restart (cti/centre/reconfigure.py). ValueError, and nothing changed, when
+        it cannot run on this board."""
+        return self.reconfigure.apply(now, config)
+
+    def _agent_on_call(self, agent: str) -> bool:
+        """A call still has ``agent``: connected to it, ringing it, or busy outside the
+        ACD (a transfer, a consultation, a call out, supervising)."""
+        if self.acd.agent_state(agent).busy_elsewhere:
+            return True
+        return any(c.agent == agent or agent in c.ringing for c in self.calls.values())
+
     def agent_login(self, now, agent: str, extension: int | None = None, *,
                     ready: bool = True, reason: str = "") -> dict:
         return self.roster.login(now, agent, extension, ready=ready, reason=reason)
@@ -323,13 +358,14 @@ class Centre:
         """An agent added live (an administrator's ``admin.agent.add``): ``agent`` an
         acd.AgentConfig, logged out, member of ``queues`` (name -> penalty) at once, so it
         can log in and take calls without a restart."""
-        if agent.extension is not None:
-            self._fxs(agent.extension)
-        self.acd.add_agent(agent, queues)
-        self.agents[agent.id] = agent
-        self.config.agents.append(agent)
+        for q in queues or {}:
+            if not self.acd.has_queue(q):
+                raise LookupError(f"no queue {q!r}")
+        status = self.roster.add_agent(now, agent)
+        for q, penalty in (queues or {}).items():
+            self.acd.add_member(now, q, agent.id, penalty)
         self.queueing.run_acd(now)
-        return self.roster.status(agent.id)
+        return status
 
     def update_agent(self, now, agent) -> None:
         """An agent's configuration changed live (name, extension, skills): a logged-in
@@ -339,23 +375,26 @@ class Centre:
             self._fxs(agent.extension)
         self.acd.update_agent(agent)
         self.agents[agent.id] = agent
-        self.config.agents[:] = [agent if a.id == agent.id else a for a in self.config.agents]
 
     def set_queue_member(self, now, agent: str, queue: str, penalty: int | None) -> None:
         """An agent put in a queue (``penalty``) or taken out (None) live."""
         self._agent(agent)
-        self.acd.set_member(agent, queue, penalty)
-        self.config.queues[:] = [self.acd._queues[q.name].cfg for q in self.config.queues]
+        if penalty is None:
+            self.acd.remove_member(now, queue, agent)
+        else:
+            self.acd.add_member(now, queue, agent, penalty)
         self.queueing.run_acd(now)
 
     def remove_agent(self, now, agent: str) -> None:
-        """An agent taken off the roster live: refused (AcdError) while it is logged in or
-        on a call."""
-        self._agent(agent)
-        self.acd.remove_agent(agent)
-        del self.agents[agent]
-        self.config.agents[:] = [a for a in self.config.agents if a.id != agent]
-        self.config.queues[:] = [self.acd._queues[q.name].cfg for q in self.config.queues]
+        """An agent taken off the roster live (``admin.agent.remove``): refused (ValueError)
+        while it is logged in or a call has it, unlike a reload's removal, which lets the
+        call end first (an administrator logs the agent out first, and sees why not)."""
+        st = self.roster.status(agent)
+        if self._agent_on_call(agent) or st["call"] is not None:
+            raise ValueError(f"agent {agent!r} is on call {st['call'] or ''}: not removed")
+        if st["state"] != "logged_out":
+            raise ValueError(f"agent {agent!r} is logged in ({st['state']}): log it out first")
+        self.roster.remove_agent(now, agent)
 
     def _fxs(self, ext: int) -> None:
         if ext not in self.analog or self.analog[ext].port.kind != "fxs":

@@ -7,13 +7,23 @@ screen pop), and is routed by its DNIS (``[routing]``): to an IVR flow on one of
 limited IVR ports (the second loss point: none free, the caller hears busy), to a
 queue, or by the caller's area. When the caller hangs up, :meth:`Inbound.trunk_cleared`
 ends the call by where it was: in the IVR, in a queue, ringing an agent, talking.
+
+A PRI call offered in overlap (Q.931 5.2.4: a SETUP without sending complete, the rest
+of the number in INFORMATION) waits for its whole number before it is a call: until the
+network sends sending complete, or no digit has come for :data:`OVERLAP_INTERDIGIT`
+(the stack leaves that decision to us, and clears with cause 28 when T302 expires).
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 from cti.centre import ivr as ivr_mod
 from cti.centre.calls import Call
 
-__all__ = ["Inbound"]
+__all__ = ["Inbound", "OVERLAP_INTERDIGIT"]
+
+#: s without a digit after which an overlap number is taken as complete (under T302, 15 s)
+OVERLAP_INTERDIGIT = 5.0
 
 
 class Inbound:
@@ -22,6 +32,9 @@ class Inbound:
 
     def __init__(self, centre):
         self.c = centre
+        # overlap receiving: (span, line call) -> [the offer, the number so far, when
+        # its last digit came]
+        self.overlap: dict[tuple[int, int], list] = {}
 
     def new_call(self, now, **kw) -> Call:
         table = self.c.table
@@ -36,6 +49,40 @@ class Inbound:
         c = self.c
         if c.trunks.get(ev.span) is None:
             return
+        if not ev.sending_complete:
+            self.overlap[(ev.span, ev.call)] = [ev, ev.dnis, now]
+            return
+        self._pri_call(now, ev)
+
+    def pri_digits(self, now, ev) -> None:
+        """More of an overlap call's number (Q.931 INFORMATION); with sending complete
+        the call is offered and routed."""
+        pending = self.overlap.get((ev.span, ev.call))
+        if pending is None:
+            return
+        pending[1] += ev.digits
+        pending[2] = now
+        if ev.timeslot is not None and pending[0].timeslot is None:
+            pending[0] = replace(pending[0], timeslot=ev.timeslot)
+        if ev.sending_complete:
+            self._overlap_complete(now, (ev.span, ev.call))
+
+    def overlap_timeouts(self, now) -> None:
+        """Overlap numbers with no digit for OVERLAP_INTERDIGIT are complete as they are."""
+        for key in [k for k, (_, _, last) in self.overlap.items()
+                    if now - last >= OVERLAP_INTERDIGIT]:
+            self._overlap_complete(now, key)
+
+    def overlap_cleared(self, span: int, call: int) -> None:
+        """The caller gave up (or the network cleared) before the number was complete."""
+        self.overlap.pop((span, call), None)
+
+    def _overlap_complete(self, now, key) -> None:
+        first, dnis, _ = self.overlap.pop(key)
+        self._pri_call(now, replace(first, dnis=dnis, sending_complete=True))
+
+    def _pri_call(self, now, ev) -> None:
+        c = self.c
         call = self.new_call(now, direction="in", trunk=f"{ev.span}/{ev.timeslot}",
                              ani=ev.ani, dnis=ev.dnis, span=ev.span, pri_call=ev.call,
                              timeslot=ev.timeslot)

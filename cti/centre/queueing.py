@@ -32,6 +32,9 @@ class Queueing:
     def enqueue(self, now, call: Call, queue: str) -> None:
         c = self.c
         c.inject("enqueue", call)
+        if not c.acd.has_queue(queue):
+            # removed by a reload after this call's IVR flow or its queue's overflow was set
+            queue = c.config.queues[0].name
         if self.dissuade(now, call, queue):
             return
         call.queue = queue

@@ -29,7 +29,8 @@ class Views:
         """The centre at a glance."""
         return {"calls": [self.call_info(c) for c in self.calls.values()],
                 "agents": [self.agent_status(a) for a in self.agents],
-                "queues": [self.acd.queue_status(q.name) for q in self.config.queues],
+                "queues": [self.acd.queue_status(q.name) for q in self.config.queues]
+                + [dict(self.acd.queue_status(q), draining=True) for q in self.acd.draining],
                 "ivr_ports": {"total": self.config.ivr_ports, "in_use": self.ivr_ports.in_use},
                 "counters": dict(self.counters)}
 

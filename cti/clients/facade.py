@@ -8,13 +8,37 @@ One small class per concern, reached as an attribute of :class:`cti.clients.clie
 requester.calls.transfer(...)``). Each method is one operation of the server's registry
 (cti/server/registry.py): its parameters are the operation's arguments by name (``from``,
 a Python keyword, is ``ani``), required ones positional, the others keyword-only with the
-server's defaults; it returns the result as a dict. docs/protocol.md describes every
-result. tests/clients/test_facade.py checks that every operation has its method and that the
-parameters match the registry's arguments, so the facade cannot drift from the server.
+server's defaults; it returns the result, a plain dict at run time, typed for a type
+checker as the operation's TypedDict of cti/clients/results.py (``-> CallTo``; an
+:class:`~cti.clients.client.AsyncRequester`'s methods give ``Awaitable[CallTo]``: see
+:func:`_typed`). tests/clients/test_facade.py checks that every operation has its method and that
+the parameters match the registry's arguments, and tests/clients/test_facade_types.py that
+every result's TypedDict has the keys of the operation's result schema, so the facade
+cannot drift from the server.
 """
 from __future__ import annotations
 
-from typing import Any, Generic, Sequence, TypeVar
+from typing import (TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generic, ParamSpec,
+                    Sequence, TypeVar, overload)
+
+from cti.clients.results import (AgentForwardResult, AgentListResult, AgentStatus,
+                                 BoardListResult, BoardShowResult, CallAnswerResult,
+                                 CallConsultResult, CallHangupResult, CallInfo, CallListResult,
+                                 CallMakeResult, CallPickupResult, CallRecordResult,
+                                 CallSuperviseResult, CallTo, Campaign, CampaignDialResult,
+                                 CampaignListResult, CampaignLoadResult, CampaignNextResult,
+                                 CampaignShowResult, CampaignSkipResult, ChannelListenResult,
+                                 ChannelToneResult, DncAddResult, DncListResult,
+                                 DncRemoveResult, PingResult, PortStatus, PriAnswerResult,
+                                 PriListResult, QueueListResult, QueueStatus, ReplayResult,
+                                 ReportLossesResult, ServerSpeedResult, ServerStats,
+                                 ShutdownResult, SimCallResult, SimCallsResult, SimDtmfResult,
+                                 SimFaultResult, SimHangupResult, SimLoopbackResult,
+                                 SimPhoneResult, SimStatsResult, SimTrafficResult,
+                                 SnapshotResult, SpanAlarmsResult, SpanBertResult,
+                                 SpanBlockResult, SpanCall, SpanCallCause, SpanCountersResult,
+                                 SpanLoopbackResult, SpanR2traceResult, SpanShowResult,
+                                 Timeslot, TraceStartResult, TraceStopResult)
 
 __all__ = ["Operations", "CONCERNS", "facade_name", "Board", "Spans", "Channels", "Sim", "Pri",
            "Trace", "Agents", "Queues", "Calls", "Campaigns", "Dnc", "Reports", "Server"]
@@ -40,6 +64,34 @@ def facade_name(op: str) -> tuple[str, str]:
     return CONCERNS[prefix], rest
 
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class _Method(Generic[P, T]):
+    """What a type checker sees of a facade method (:func:`_typed`): on a concern over a
+    requester whose ``call`` returns the result (``Client``: ``R`` is ``dict``) a method
+    returning ``T``; over one whose ``call`` returns an awaitable (``AsyncRequester``) a
+    method returning ``Awaitable[T]``. Python's types cannot map ``R`` over each
+    method's own result (no higher kinds), hence this descriptor."""
+
+    @overload
+    def __get__(self, obj: None, owner: Any) -> _Method[P, T]: ...
+    @overload
+    def __get__(self, obj: _Concern[dict], owner: Any) -> Callable[P, T]: ...
+    @overload
+    def __get__(self, obj: _Concern[Awaitable[dict]], owner: Any) -> Callable[P, Awaitable[T]]: ...
+    def __get__(self, obj: Any, owner: Any) -> Any: ...
+
+
+if TYPE_CHECKING:
+    def _typed(method: Callable[Concatenate[Any, P], T]) -> _Method[P, T]: ...
+else:
+    def _typed(method):
+        """The method itself at run time: a type checker sees a :class:`_Method`."""
+        return method
+
+
 class _Concern(Generic[R]):
     """A concern's operations over a requester: anything with ``call(op, args)``
     (a :class:`~cti.clients.client.Client` returns the result, an
@@ -48,7 +100,7 @@ class _Concern(Generic[R]):
     def __init__(self, requester: Any):
         self._requester = requester
 
-    def _op(self, op: str, args: dict[str, Any]) -> R:
+    def _op(self, op: str, args: dict[str, Any]) -> Any:
         # None is "not given": the server applies its default, as Client.request does
         return self._requester.call(op, {k: v for k, v in args.items() if v is not None})
 
@@ -56,11 +108,13 @@ class _Concern(Generic[R]):
 class Board(_Concern[R]):
     """The board: ``board.list``, ``board.show``."""
 
-    def list(self) -> R:
+    @_typed
+    def list(self) -> BoardListResult:
         """The boards: ``{boards: [{name, backend, tick_ms, spans, ports, alarms, ...}]}``."""
         return self._op("board.list", {})
 
-    def show(self) -> R:
+    @_typed
+    def show(self) -> BoardShowResult:
         """The board summary with ``span_status`` and ``port_status``."""
         return self._op("board.show", {})
 
@@ -68,35 +122,43 @@ class Board(_Concern[R]):
 class Spans(_Concern[R]):
     """E1 spans: status, alarms, error counters, loopbacks, BERT, R2 blocking and trace."""
 
-    def show(self, span: int) -> R:
+    @_typed
+    def show(self, span: int) -> SpanShowResult:
         """A span's status, counters and ``channels``."""
         return self._op("span.show", {"span": span})
 
-    def alarms(self, span: int) -> R:
+    @_typed
+    def alarms(self, span: int) -> SpanAlarmsResult:
         """``{span, alarms, in_sync, loopback}``."""
         return self._op("span.alarms", {"span": span})
 
-    def counters(self, span: int, *, reset: bool = False) -> R:
+    @_typed
+    def counters(self, span: int, *, reset: bool = False) -> SpanCountersResult:
         """``{span, counters, reset}``; with ``reset`` zeroed after being read."""
         return self._op("span.counters", {"span": span, "reset": reset})
 
-    def loopback(self, span: int, mode: str) -> R:
+    @_typed
+    def loopback(self, span: int, mode: str) -> SpanLoopbackResult:
         """Set a loopback on our end: ``off``, ``local``, ``line``, ``payload``."""
         return self._op("span.loopback", {"span": span, "mode": mode})
 
-    def block(self, span: int, *, timeslot: int | None = None) -> R:
+    @_typed
+    def block(self, span: int, *, timeslot: int | None = None) -> SpanBlockResult:
         """Block a circuit (``timeslot``, or the whole span) of an R2 span."""
         return self._op("span.block", {"span": span, "timeslot": timeslot})
 
-    def unblock(self, span: int, *, timeslot: int | None = None) -> R:
+    @_typed
+    def unblock(self, span: int, *, timeslot: int | None = None) -> SpanBlockResult:
         """Unblock a circuit (``timeslot``, or the whole span) of an R2 span."""
         return self._op("span.unblock", {"span": span, "timeslot": timeslot})
 
-    def r2trace(self, span: int, *, call: int | None = None) -> R:
+    @_typed
+    def r2trace(self, span: int, *, call: int | None = None) -> SpanR2traceResult:
         """The R2 signalling trace of the recent calls of a span (or of one ``call``)."""
         return self._op("span.r2trace", {"span": span, "call": call})
 
-    def bert(self, span: int, *, action: str = "status") -> R:
+    @_typed
+    def bert(self, span: int, *, action: str = "status") -> SpanBertResult:
         """Bit error rate test, 2^15-1 (O.151): ``start``, ``stop`` or ``status``."""
         return self._op("span.bert", {"span": span, "action": action})
 
@@ -104,20 +166,24 @@ class Spans(_Concern[R]):
 class Channels(_Concern[R]):
     """Channels (``"1/5"``, ``"fxs/3"``): state, tones, listening."""
 
-    def show(self, channel: str) -> R:
+    @_typed
+    def show(self, channel: str) -> Timeslot | PortStatus:
         """A timeslot's signalling, or a port's hook and ring state."""
         return self._op("channel.show", {"channel": channel})
 
+    @_typed
     def tone(self, channel: str, *, freq: float | None = None, dtmf: str | None = None,
             tone: str | None = None, capture: bool = False, freq2: float = 0, level: float = -10,
-            ms: int = 1000) -> R:
+            ms: int = 1000) -> ChannelToneResult:
         """Send a tone (``freq``, ``freq2``, ``level``, ``ms``), DTMF (``dtmf``) or a
         call-progress ``tone``; ``capture``: the reply brings what went out."""
         return self._op("channel.tone", {"channel": channel, "freq": freq, "dtmf": dtmf,
                                          "tone": tone, "capture": capture, "freq2": freq2,
                                          "level": level, "ms": ms})
 
-    def listen(self, channel: str, *, direction: str = "rx", seconds: float = 1.0) -> R:
+    @_typed
+    def listen(self, channel: str, *, direction: str = "rx",
+               seconds: float = 1.0) -> ChannelListenResult:
         """``seconds`` of a channel's audio (``direction`` ``rx`` or ``tx``), base64
         G.711 in ``audio``; the reply comes when they are heard."""
         return self._op("channel.listen", {"channel": channel, "direction": direction,
@@ -128,52 +194,61 @@ class Sim(_Concern[R]):
     """The simulated world (``not_supported`` on a real board): faults on the virtual
     cables, the exchange's calls and traffic, far-end DTMF, the agents' phones."""
 
+    @_typed
     def fault(self, span: int, *, los: bool | None = None, ais: bool | None = None,
             lof: bool | None = None, ber: float | None = None, code_errors: float | None = None,
             slip_ppm: float | None = None, clear: bool = False,
-            direction: str | None = None) -> R:
+            direction: str | None = None) -> SimFaultResult:
         """Inject a fault on a span's virtual cable (``los``, ``ais``, ``lof``, ``ber``,
         ``code_errors``, ``slip_ppm``) or ``clear`` them."""
         return self._op("sim.fault", {"span": span, "los": los, "ais": ais, "lof": lof, "ber": ber,
                                       "code_errors": code_errors, "slip_ppm": slip_ppm,
                                       "clear": clear, "direction": direction})
 
-    def loopback(self, span: int, mode: str) -> R:
+    @_typed
+    def loopback(self, span: int, mode: str) -> SimLoopbackResult:
         """A far-end loopback at the exchange: ``line``, ``payload``, ``off``."""
         return self._op("sim.loopback", {"span": span, "mode": mode})
 
-    def stats(self, span: int) -> R:
+    @_typed
+    def stats(self, span: int) -> SimStatsResult:
         """The virtual cable's counts and faults, and the far end's span status."""
         return self._op("sim.stats", {"span": span})
 
+    @_typed
     def call(self, span: int, to: str, *, ani: str = "", overlap: bool = False,
-            hangup_after: float | None = None) -> R:
+            hangup_after: float | None = None) -> SimCallResult:
         """The exchange offers a call on a PRI span from ``ani`` (Q.931 calling number)
         to ``to``: ``{span, exchange_call, congested, state}``."""
         return self._op("sim.call", {"from": ani, "span": span, "to": to, "overlap": overlap,
                                      "hangup_after": hangup_after})
 
-    def hangup(self, span: int, call: int, *, cause: int = 16) -> R:
+    @_typed
+    def hangup(self, span: int, call: int, *, cause: int = 16) -> SimHangupResult:
         """The exchange's caller hangs up ``call`` with ``cause``."""
         return self._op("sim.hangup", {"span": span, "call": call, "cause": cause})
 
-    def calls(self) -> R:
+    @_typed
+    def calls(self) -> SimCallsResult:
         """The exchange's counts: offered, congested, answered, cleared by cause."""
         return self._op("sim.calls", {})
 
+    @_typed
     def traffic(self, *, profile: str = "steady", rate: float = 20.0, peak: float = 300.0,
-            seconds: float = 120.0, seed: int = 1, agents_login: bool = True) -> R:
+            seconds: float = 120.0, seed: int = 1, agents_login: bool = True) -> SimTrafficResult:
         """Callers on the exchange and agents at their phones, on line time
         (``profile`` ``steady``, ``tv_peak``, ``peak`` or ``stop``)."""
         return self._op("sim.traffic", {"profile": profile, "rate": rate, "peak": peak,
                                         "seconds": seconds, "seed": seed,
                                         "agents_login": agents_login})
 
-    def dtmf(self, channel: str, digits: str) -> R:
+    @_typed
+    def dtmf(self, channel: str, digits: str) -> SimDtmfResult:
         """The far end keys DTMF ``digits`` on a channel (a caller in the IVR)."""
         return self._op("sim.dtmf", {"channel": channel, "digits": digits})
 
-    def phone(self, port: int, action: str, *, digits: str | None = None) -> R:
+    @_typed
+    def phone(self, port: int, action: str, *, digits: str | None = None) -> SimPhoneResult:
         """An agent's phone on an FXS ``port``: ``lift``, ``hangup``, ``flash``, ``dial``
         (``digits``) or ``status``: ``{port, action, ringing, off_hook, caller_id}``."""
         return self._op("sim.phone", {"port": port, "action": action, "digits": digits})
@@ -182,23 +257,28 @@ class Sim(_Concern[R]):
 class Pri(_Concern[R]):
     """ISDN calls on our PRI spans at the signalling level (Q.931)."""
 
-    def list(self) -> R:
+    @_typed
+    def list(self) -> PriListResult:
         """Our PRI calls and D-channels."""
         return self._op("pri.list", {})
 
-    def place(self, span: int, to: str, *, ani: str = "", timeslot: int | None = None) -> R:
+    @_typed
+    def place(self, span: int, to: str, *, ani: str = "", timeslot: int | None = None) -> SpanCall:
         """Call out on a span to ``to`` from ``ani`` (``timeslot``: exclusive)."""
         return self._op("pri.place", {"from": ani, "span": span, "to": to, "timeslot": timeslot})
 
-    def answer(self, span: int, call: int) -> R:
+    @_typed
+    def answer(self, span: int, call: int) -> PriAnswerResult:
         """Answer an offered call (Q.931 CONNECT)."""
         return self._op("pri.answer", {"span": span, "call": call})
 
-    def reject(self, span: int, call: int, *, cause: int = 21) -> R:
+    @_typed
+    def reject(self, span: int, call: int, *, cause: int = 21) -> SpanCallCause:
         """Reject an offered call with a Q.850 ``cause``."""
         return self._op("pri.reject", {"span": span, "call": call, "cause": cause})
 
-    def hangup(self, span: int, call: int, *, cause: int = 16) -> R:
+    @_typed
+    def hangup(self, span: int, call: int, *, cause: int = 16) -> SpanCallCause:
         """Clear a call (DISCONNECT) with a Q.850 ``cause``."""
         return self._op("pri.hangup", {"span": span, "call": call, "cause": cause})
 
@@ -206,11 +286,13 @@ class Pri(_Concern[R]):
 class Trace(_Concern[R]):
     """Q.921 frames of a span published as ``trace.lapd`` events (``cti trace``)."""
 
-    def start(self, span: int, *, seconds: float = 60.0) -> R:
+    @_typed
+    def start(self, span: int, *, seconds: float = 60.0) -> TraceStartResult:
         """Publish a span's Q.921 frames for ``seconds`` of line time."""
         return self._op("trace.start", {"span": span, "seconds": seconds})
 
-    def stop(self, span: int) -> R:
+    @_typed
+    def stop(self, span: int) -> TraceStopResult:
         """Stop a span's trace."""
         return self._op("trace.stop", {"span": span})
 
@@ -218,35 +300,43 @@ class Trace(_Concern[R]):
 class Agents(_Concern[R]):
     """Agents: log in and out, ready and not ready, do not disturb, forwarding."""
 
-    def login(self, agent: str, *, extension: int | None = None) -> R:
+    @_typed
+    def login(self, agent: str, *, extension: int | None = None) -> AgentStatus:
         """Log an agent in (at ``extension``, an FXS port; default its own): its status."""
         return self._op("agent.login", {"agent": agent, "extension": extension})
 
-    def logout(self, agent: str) -> R:
+    @_typed
+    def logout(self, agent: str) -> AgentStatus:
         """Log an agent out: its status."""
         return self._op("agent.logout", {"agent": agent})
 
-    def ready(self, agent: str) -> R:
+    @_typed
+    def ready(self, agent: str) -> AgentStatus:
         """The agent takes ACD calls: its status."""
         return self._op("agent.ready", {"agent": agent})
 
-    def not_ready(self, agent: str, *, reason: str = "") -> R:
+    @_typed
+    def not_ready(self, agent: str, *, reason: str = "") -> AgentStatus:
         """The agent takes no ACD calls, for ``reason``: its status."""
         return self._op("agent.not_ready", {"agent": agent, "reason": reason})
 
-    def show(self, agent: str) -> R:
+    @_typed
+    def show(self, agent: str) -> AgentStatus:
         """An agent's status: ``{agent, state, reason, call, extension, ...}``."""
         return self._op("agent.show", {"agent": agent})
 
-    def list(self) -> R:
+    @_typed
+    def list(self) -> AgentListResult:
         """Every agent's status: ``{agents: [...]}``."""
         return self._op("agent.list", {})
 
-    def dnd(self, agent: str, *, on: bool = True) -> R:
+    @_typed
+    def dnd(self, agent: str, *, on: bool = True) -> AgentStatus:
         """Do not disturb (``on``): no ACD calls, transfers refused."""
         return self._op("agent.dnd", {"agent": agent, "on": on})
 
-    def forward(self, agent: str, *, to: str = "") -> R:
+    @_typed
+    def forward(self, agent: str, *, to: str = "") -> AgentForwardResult:
         """Transfers to the agent go to ``to`` (an agent or ``queue:NAME``; empty: stop)."""
         return self._op("agent.forward", {"agent": agent, "to": to})
 
@@ -254,11 +344,13 @@ class Agents(_Concern[R]):
 class Queues(_Concern[R]):
     """ACD queues: waiting calls, agents, longest wait, EWT."""
 
-    def show(self, queue: str) -> R:
+    @_typed
+    def show(self, queue: str) -> QueueStatus:
         """One queue: waiting calls with positions and waits, agents, longest wait, EWT."""
         return self._op("queue.show", {"queue": queue})
 
-    def list(self) -> R:
+    @_typed
+    def list(self) -> QueueListResult:
         """Every queue: ``{queues: [...]}``."""
         return self._op("queue.list", {})
 
@@ -267,58 +359,72 @@ class Calls(_Concern[R]):
     """Calls in the centre: answer, transfer (blind and consultative), hold, supervise,
         pick up, record, hang up, click-to-dial."""
 
-    def list(self) -> R:
+    @_typed
+    def list(self) -> CallListResult:
         """The calls now and the centre's counters: ``{calls: [...], counters}``."""
         return self._op("call.list", {})
 
-    def show(self, call: str) -> R:
+    @_typed
+    def show(self, call: str) -> CallInfo:
         """One call: ``{call_id, state, trunk, ani, dnis, queue, agent, data, start}``."""
         return self._op("call.show", {"call": call})
 
-    def hangup(self, call: str) -> R:
+    @_typed
+    def hangup(self, call: str) -> CallHangupResult:
         """Clear a call (``CALL.consult``: the consultation only): ``{call_id, state}``."""
         return self._op("call.hangup", {"call": call})
 
-    def transfer(self, call: str, to: str, *, data: dict[str, Any] | None = None) -> R:
+    @_typed
+    def transfer(self, call: str, to: str, *, data: dict[str, Any] | None = None) -> CallTo:
         """Blind transfer to ``to`` (an agent, or ``queue:NAME``), ``data`` merged into
         the call's attached data: ``{call_id, to, data}``."""
         return self._op("call.transfer", {"call": call, "to": to, "data": data})
 
-    def hold(self, call: str) -> R:
+    @_typed
+    def hold(self, call: str) -> CallInfo:
         """Hold a call (the caller hears music on hold)."""
         return self._op("call.hold", {"call": call})
 
-    def retrieve(self, call: str) -> R:
+    @_typed
+    def retrieve(self, call: str) -> CallInfo:
         """Take a held call back."""
         return self._op("call.retrieve", {"call": call})
 
-    def supervise(self, call: str, supervisor: str, *, mode: str = "monitor") -> R:
+    @_typed
+    def supervise(self, call: str, supervisor: str, *,
+                  mode: str = "monitor") -> CallSuperviseResult:
         """A ``supervisor`` joins a call: ``monitor``, ``whisper``, ``barge`` or
         ``conference``; asked again, the mode changes."""
         return self._op("call.supervise", {"call": call, "supervisor": supervisor, "mode": mode})
 
-    def consult(self, call: str, to: str) -> R:
+    @_typed
+    def consult(self, call: str, to: str) -> CallConsultResult:
         """Hold the caller and ring agent ``to``: ``{call_id, consult, to}``."""
         return self._op("call.consult", {"call": call, "to": to})
 
-    def transfer_complete(self, call: str, *, data: dict[str, Any] | None = None) -> R:
+    @_typed
+    def transfer_complete(self, call: str, *, data: dict[str, Any] | None = None) -> CallTo:
         """The consulted agent takes the caller (consultative transfer)."""
         return self._op("call.transfer_complete", {"call": call, "data": data})
 
-    def answer(self, call: str, *, agent: str | None = None) -> R:
+    @_typed
+    def answer(self, call: str, *, agent: str | None = None) -> CallAnswerResult:
         """Answer a call ringing an agent's phone (``agent``: which, when it rings
         several): ``{call_id, extension}``."""
         return self._op("call.answer", {"call": call, "agent": agent})
 
-    def pickup(self, call: str, agent: str) -> R:
+    @_typed
+    def pickup(self, call: str, agent: str) -> CallPickupResult:
         """``agent`` takes a call ringing another agent's phone."""
         return self._op("call.pickup", {"call": call, "agent": agent})
 
-    def record(self, call: str, *, on: bool = True) -> R:
+    @_typed
+    def record(self, call: str, *, on: bool = True) -> CallRecordResult:
         """Record this call (``on``) whatever the queue's policy."""
         return self._op("call.record", {"call": call, "on": on})
 
-    def make(self, agent: str, to: str, *, span: int | None = None) -> R:
+    @_typed
+    def make(self, agent: str, to: str, *, span: int | None = None) -> CallMakeResult:
         """Click-to-dial: the agent's phone rings, then ``to`` is called out."""
         return self._op("call.make", {"agent": agent, "to": to, "span": span})
 
@@ -326,49 +432,59 @@ class Calls(_Concern[R]):
 class Campaigns(_Concern[R]):
     """Outbound campaigns (progressive, preview) and their records."""
 
+    @_typed
     def create(self, campaign: str, *, mode: str = "progressive",
                agents: Sequence[str] | None = None, rules: dict[str, Any] | None = None,
                no_answer_timeout: float | None = None,
-               agent_answer_timeout: float | None = None) -> R:
+               agent_answer_timeout: float | None = None) -> Campaign:
         """A new campaign (stopped): its status."""
         return self._op("campaign.create", {"campaign": campaign, "mode": mode, "agents": agents,
                                             "rules": rules, "no_answer_timeout": no_answer_timeout,
                                             "agent_answer_timeout": agent_answer_timeout})
 
-    def load(self, campaign: str, records: Sequence[dict[str, Any]]) -> R:
+    @_typed
+    def load(self, campaign: str, records: Sequence[dict[str, Any]]) -> CampaignLoadResult:
         """Add ``records`` (``{number, name?, data?}``): ``{campaign, loaded, records,
         refused, refused_count}``."""
         return self._op("campaign.load", {"campaign": campaign, "records": records})
 
-    def start(self, campaign: str) -> R:
+    @_typed
+    def start(self, campaign: str) -> Campaign:
         """Start dialling: the status."""
         return self._op("campaign.start", {"campaign": campaign})
 
-    def pause(self, campaign: str) -> R:
+    @_typed
+    def pause(self, campaign: str) -> Campaign:
         """Dial nothing new: the status."""
         return self._op("campaign.pause", {"campaign": campaign})
 
-    def stop(self, campaign: str) -> R:
+    @_typed
+    def stop(self, campaign: str) -> Campaign:
         """Stop dialling: the status."""
         return self._op("campaign.stop", {"campaign": campaign})
 
-    def show(self, campaign: str) -> R:
+    @_typed
+    def show(self, campaign: str) -> CampaignShowResult:
         """The status with ``records_list`` and ``attempts_list``."""
         return self._op("campaign.show", {"campaign": campaign})
 
-    def list(self) -> R:
+    @_typed
+    def list(self) -> CampaignListResult:
         """Every campaign: ``{campaigns: [...], reserved}``."""
         return self._op("campaign.list", {})
 
-    def next(self, campaign: str, agent: str) -> R:
+    @_typed
+    def next(self, campaign: str, agent: str) -> CampaignNextResult:
         """Preview: the next record held for ``agent``: ``{campaign, agent, record}``."""
         return self._op("campaign.next", {"campaign": campaign, "agent": agent})
 
-    def dial(self, agent: str) -> R:
+    @_typed
+    def dial(self, agent: str) -> CampaignDialResult:
         """Preview: dial the record shown to ``agent``."""
         return self._op("campaign.dial", {"agent": agent})
 
-    def skip(self, agent: str) -> R:
+    @_typed
+    def skip(self, agent: str) -> CampaignSkipResult:
         """Preview: skip the record shown to ``agent``."""
         return self._op("campaign.skip", {"agent": agent})
 
@@ -376,15 +492,18 @@ class Campaigns(_Concern[R]):
 class Dnc(_Concern[R]):
     """The do-not-call list, checked each time a number is dialled."""
 
-    def add(self, number: str, *, reason: str | None = None) -> R:
+    @_typed
+    def add(self, number: str, *, reason: str | None = None) -> DncAddResult:
         """Never call ``number``: ``{number, added}``."""
         return self._op("dnc.add", {"number": number, "reason": reason})
 
-    def remove(self, number: str) -> R:
+    @_typed
+    def remove(self, number: str) -> DncRemoveResult:
         """Take ``number`` off the list: ``{number, removed}``."""
         return self._op("dnc.remove", {"number": number})
 
-    def list(self) -> R:
+    @_typed
+    def list(self) -> DncListResult:
         """``{numbers: [{number, added, reason}]}``."""
         return self._op("dnc.list", {})
 
@@ -392,10 +511,11 @@ class Dnc(_Concern[R]):
 class Reports(_Concern[R]):
     """Reports from the store, answered off the tick."""
 
+    @_typed
     def losses(self, *, start: float | None = None, end: float | None = None,
             interval: float = 3600.0, sla: float = 20.0, blocking: float = 0.01,
             service_level: float = 0.8, shrinkage: float = 0.0,
-            max_abandon: float | None = None) -> R:
+            max_abandon: float | None = None) -> ReportLossesResult:
         """The loss report over ``start``..``end`` (epoch seconds): ``intervals``,
         ``totals``, ``peak``, ``patience``, ``advice`` (cti/store/report.py)."""
         return self._op("report.losses", {"start": start, "end": end, "interval": interval,
@@ -407,29 +527,35 @@ class Reports(_Concern[R]):
 class Server(_Concern[R]):
     """The server itself: liveness, snapshot, replay of events, pace, stats, shutdown."""
 
-    def ping(self) -> R:
+    @_typed
+    def ping(self) -> PingResult:
         """Liveness: ``{pong, instance, server, boot, pid, board, seq, line_time, ...}``;
         ``starting`` lists the spans not in service yet."""
         return self._op("ping", {})
 
-    def snapshot(self) -> R:
+    @_typed
+    def snapshot(self) -> SnapshotResult:
         """The state of spans, ports and channels, current to ``seq``."""
         return self._op("snapshot", {})
 
-    def replay(self, after: int, *, topics: Sequence[str] | None = None) -> R:
+    @_typed
+    def replay(self, after: int, *, topics: Sequence[str] | None = None) -> ReplayResult:
         """The events with ``seq > after`` (of the ``topics`` prefixes):
         ``{events, first_seq, last_seq}``; ``replay_gap`` when they left the ring."""
         return self._op("replay", {"after": after, "topics": topics})
 
-    def speed(self, speed: float) -> R:
+    @_typed
+    def speed(self, speed: float) -> ServerSpeedResult:
         """Run the board clock ``speed`` times real time from now on."""
         return self._op("server.speed", {"speed": speed})
 
-    def stats(self) -> R:
+    @_typed
+    def stats(self) -> ServerStats:
         """How the server keeps up: tick lateness, overruns, requests, replies dropped."""
         return self._op("server.stats", {})
 
-    def shutdown(self) -> R:
+    @_typed
+    def shutdown(self) -> ShutdownResult:
         """Stop the server: ``{stopping, seq}``."""
         return self._op("shutdown", {})
 

@@ -8,9 +8,12 @@ for the whole bus (https://www.asyncapi.com/docs/reference/specification/v3.0.0)
 
 The files (docs/contract/): ``requests.json`` (each op's request, ``{id, op, args}``),
 ``results.json`` (each op's result), ``events.json`` (each event type), ``asyncapi.json``
-(both sockets: the ROUTER's requests and replies, the PUB's events; ipc and tcp). The
-test suite checks them current (tests/server/test_contract.py) and validates every reply and
-event it sees against the same schemas (tests/contract_check.py).
+(both sockets: the ROUTER's requests and replies, the PUB's events; ipc and tcp), and
+``README.md``: the same operations and events as two tables a reader can scan (arguments,
+result keys, events caused, what each does; each event's topic and fields), which
+docs/protocol.md points at instead of describing them in prose. The test suite checks them
+current (tests/server/test_contract.py) and validates every reply and event it sees against the
+same schemas (tests/contract_check.py).
 """
 from __future__ import annotations
 
@@ -20,23 +23,23 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable
 
-from cti.server.events import EVENTS
+from cti.server.events import _CALL_FIELDS, EVENTS
 from cti.server.registry import REGISTRY, Operation
-from cti.server.schema import arg_schema, args_schema
+from cti.server.schema import Arg, arg_schema, args_schema
 
 __all__ = ["ERROR", "arg_schema", "args_schema", "request_schema", "result_schema",
            "reply_schema", "build", "asyncapi", "render", "check_schemas", "check_document",
-           "write", "stale", "main"]
+           "readme", "write", "stale", "main"]
 
 SCHEMA = "https://json-schema.org/draft/2020-12/schema"
-FILES = ("requests.json", "results.json", "events.json", "asyncapi.json")
+FILES = ("requests.json", "results.json", "events.json", "asyncapi.json", "README.md")
 
 #: ``error`` of a reply with ``ok: false`` (cti.server.service.RequestError.to_dict)
 ERROR = {
     "type": "object",
     "properties": {
         "code": {"enum": ["bad_request", "unknown_op", "bad_arg", "not_found", "not_supported",
-                          "replay_gap", "failed", "busy", "internal"]},
+                          "replay_gap", "failed", "busy", "forbidden", "internal"]},
         "message": {"type": "string", "maxLength": 2000},
         "field": {"type": "string", "description": "the request field at fault: id, op, "
                   "args.span, args.records[3].number"},
@@ -118,6 +121,7 @@ def build() -> dict[str, dict]:
             "Events", "Every event of the board server's PUB socket (the second frame; "
             "the first is its topic) (docs/protocol.md, Events).", events, "events"),
         "asyncapi.json": asyncapi(ops),
+        "README.md": readme(ops),
     }
 
 
@@ -232,6 +236,113 @@ def asyncapi(ops: Iterable[Operation] | None = None) -> dict:
     }
 
 
+# --- README.md: the tables ---------------------------------------------------------------
+
+README_HEAD = """\
+# The bus contract (generated: do not edit)
+
+Made by `make contract` (`python -m cti.server.contract --write docs/contract`) from the
+registry of operations (cti/server/registry.py: each op's arguments and result schema,
+registered beside its handler in cti/server/ops/) and the event catalogue
+(cti/server/events.py). `tests/server/test_contract.py` fails when these files are stale. What
+the schemas cannot say (framing, sockets, errors, ordering, replay) is docs/protocol.md.
+
+| file | what |
+|------|------|
+| `requests.json` | JSON Schema (draft 2020-12) of every request, `{id, op, args}`, under `$defs/<op>`; the file itself validates any request |
+| `results.json` | the `result` of every op's `{id, ok: true, result}`, under `$defs/<op>` |
+| `events.json` | every event type the PUB socket sends (its JSON frame), under `$defs/<type>`; the file itself validates any event |
+| `asyncapi.json` | AsyncAPI 3.0: the ROUTER channel (one operation per op, its request and reply messages, correlated by `id`) and the PUB channel (one message per event type, its topic in `x-topic`); servers `ipc` and `tcp` |
+| `README.md` | this page: the same operations and events as tables |
+
+The test suite validates every reply and every event it sees against these schemas
+(tests/contract_check.py, jsonschema as the oracle).
+"""
+
+
+def _cell(text: str) -> str:
+    """Text for a Markdown table cell: one line, no bare ``|``."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _rst(text: str) -> str:
+    """Docstring markup (``x``) as Markdown (`x`)."""
+    return text.replace("``", "`")
+
+
+def _arg(name: str, a: Arg) -> str:
+    """``span``, ``reset? = false``, ``mode: off|local``, ``speed (0.01..1000)``."""
+    s = f"`{name}`" if a.required else f"`{name}`?"
+    if a.choices is not None:
+        s += ": " + "|".join(f"`{c}`" for c in a.choices)
+    elif a.lo is not None and a.hi is not None and not (a.kind is int and a.lo == 0):
+        s += f" ({a.lo:g}..{a.hi:g})"
+    if a.default not in (None, ""):
+        s += f" = {json.dumps(a.default)}"
+    return s
+
+
+def _keys(schema: dict) -> str:
+    """An object schema's properties, the optional ones marked ``?``."""
+    if "anyOf" in schema:
+        return " or ".join(_keys(s) for s in schema["anyOf"])
+    props = schema.get("properties")
+    if not props:
+        return "object" if schema.get("type") == "object" else (schema.get("type") or "any")
+    required = set(schema.get("required", ()))
+    return "{" + ", ".join(k if k in required else f"{k}?" for k in props) + "}"
+
+
+def _fields(fields: dict, required: tuple) -> str:
+    """An event's fields, ``data`` with its own keys."""
+    out = []
+    for k, s in fields.items():
+        name = k if k in required else f"{k}?"
+        out.append(f"{name}: {_keys(s)}" if k == "data" and s.get("properties") else name)
+    return ", ".join(out) or "–"
+
+
+def readme(ops: Iterable[Operation] | None = None) -> str:
+    """docs/contract/README.md: the files, then every operation and every event type in
+    a table, from the same registry and catalogue as the schemas."""
+    ops = list(ops) if ops is not None else _ops()
+    lines = [README_HEAD, "## Operations", "",
+             "Arguments: required, or `?` optional (`= default`); the ranges, lengths and "
+             "number formats are in requests.json. Result: its keys, `?` when not always "
+             "there (results.json has their types). Flags: `deferred` (the reply comes from "
+             "a later tick; other requests are answered meanwhile), `audited` (logged with "
+             "who asked).", "",
+             "| op | arguments | result | events it may cause | flags | what |",
+             "|----|-----------|--------|--------------------|-------|------|"]
+    for op in ops:
+        args = ", ".join(_arg(n, a) for n, a in op.args.items()) or "–"
+        flags = " ".join(f for f, on in (("deferred", op.deferred), ("audited", op.audited))
+                         if on)
+        events = ", ".join(f"`{e}`" for e in op.events) or "–"
+        lines.append(f"| `{op.name}` | {_cell(args)} | {_cell(_keys(result_schema(op)))} | "
+                     f"{events} | {flags} | {_cell(_rst(op.summary))} |")
+    always = ("call_id", "ani", "dnis", "channel", "state")
+    call_common = ", ".join(k if k in always else f"{k}?" for k in _CALL_FIELDS)
+    lines += ["", "## Events", "",
+              "Every event also has `seq`, `ts` and `type`; every `call.*` event also has "
+              f"{call_common} (below only where one is always there). Fields: `?` when not always there "
+              "(a field whose value would be null is left out); events.json has their "
+              "types and descriptions. The topic is the type unless shown: `{field}` is "
+              "the event's field.", "",
+              "| type | topic | fields | from | what |",
+              "|------|-------|--------|------|------|"]
+    for t, et in sorted(EVENTS.items()):
+        fields = et.fields
+        if t.startswith("call."):
+            # the common call fields once, above; one an event always has, in its row
+            fields = {k: v for k, v in fields.items() if k not in _CALL_FIELDS
+                      or k in et.required and k not in always}
+        topic = f"`{et.topic}`" if et.topic != t else ""
+        lines.append(f"| `{t}` | {topic} | {_cell(_fields(fields, et.required))} | "
+                     f"{_cell(et.source)} | {_cell(_rst(et.summary))} |")
+    return "\n".join(lines) + "\n"
+
+
 # --- checks --------------------------------------------------------------------------------
 
 #: The AsyncAPI 3.0 document's required shape (a subset of the spec's own schema): what
@@ -315,7 +426,9 @@ def check_schemas(files: dict[str, dict]) -> int:
 
 # --- the command ---------------------------------------------------------------------------
 
-def render(doc: dict) -> str:
+def render(doc: dict | str) -> str:
+    if isinstance(doc, str):                # README.md
+        return doc
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 

@@ -8,7 +8,7 @@ Where they are made:
   r2span.py, analog.py), turned into bus events by ``Service.to_bus``: ``span.*``,
   ``channel.*``, ``board.events_lost``; their specifics are in ``data``;
 * the server itself (cti/server/): ``trace.lapd``, ``trace.end``, ``server.error``,
-  ``server.recovered`` and the ``call.cleared`` of an interrupted call (recovery.py);
+  ``server.recovered``, ``server.reloaded`` and the ``call.cleared`` of an interrupted call (recovery.py);
 * the call centre (cti/centre/): ``call.*`` (ECMA-269 CSTA names), ``agent.state``,
   ``voicemail.new``, ``campaign.*`` (campaigns.py), ``server.error`` of one failed call.
 
@@ -187,7 +187,9 @@ _line("channel.unblocked", "The far end unblocked the circuit (R2).",
 
 # the analog ports' call events (drivers/sig/analog.py AnalogCallEvent: channel.<event>)
 _AN = "drivers/sig/analog.py"
-_line("channel.line_off_hook", "FXS: the phone went off hook on an idle line (a new call).",
+_line("channel.line_off_hook", "FXS: the phone went off hook on an idle line (a new call); "
+      "this and the other analog call events come from the state machines of "
+      "drivers/sig/analog.py, when they are attached to the port.",
       {"call": LINE_CALL}, ("call",), source=_AN)
 _line("channel.digits_collected", "FXS: the dialled number, and why collection ended.",
       {"call": LINE_CALL, "digits": _S,
@@ -207,7 +209,9 @@ _line("channel.hook_flash", "FXS: the agent flashed the hook during a call.",
 # --- the server ---------------------------------------------------------------------------
 
 _SV = "cti/server/"
-_add(EventType("trace.lapd", "trace.lapd", "A Q.921 frame of a traced span (no FCS, base64).",
+_add(EventType("trace.lapd", "trace.lapd",
+               "A Q.921 frame of a traced span (no FCS, base64), only while a trace runs on "
+               "the span (trace.start; `cti trace` writes them to a pcap).",
                {"span": SPAN, "channel": CHANNEL,
                 "data": _obj({"dir": {"enum": ["rx", "tx"]}, "network_side": _B,
                               "frame": _d("base64", _S)}, ("dir", "network_side", "frame"))},
@@ -218,18 +222,39 @@ _add(EventType("server.error", "server.error",
                "A failure the server lived through: one call (``call_id``, then cleared "
                "with cause 41), a line event, a request, the store's commit; never a "
                "traceback (that is in HOME/log/cti.log).",
-               {"where": _d("the event or request being handled", _S),
+               {"where": _d("the event or request being handled: CallOffered, "
+                            "acd.Connected, request.transfer, line.SpanAlarm, "
+                            "store.commit...", _S),
                 "error": _d("the exception's type", _S),
                 "message": {"type": "string", "maxLength": 200},
                 "call_id": _S, "span": SPAN, "channel": CHANNEL,
                 "rows": _d("store.commit: kept for the next commit, or rolled back", _S)},
                ("where", "error", "message"), "cti/server/, cti/centre/"))
 _add(EventType("server.recovered", "server.recovered",
-               "The server started: what it closed and restored of its last run.",
+               "The server started: what it closed and restored of its last run "
+               "(docs/protocol.md, Restart; failed: rows it could not read, left out and "
+               "logged).",
                {"server": _S, "boot": _I, "interrupted": _I, "agents_restored": _I,
                 "agents_logged_out": _I, "failed": _I},
                ("server", "boot", "interrupted", "agents_restored", "agents_logged_out",
                 "failed"), "cti/server/recovery.py"))
+_NAMES = _d("names (agent ids, queue and flow names, DNIS, settings)", _STRS)
+_CHANGES = _obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES})
+_add(EventType("server.reloaded", "server.reloaded",
+               "``cti reload`` applied the configuration file: what changed by kind (agents "
+               "leaving once their call ends, queues draining until their calls have left) "
+               "and what only a restart applies (not applied).",
+               {"source": _d("the file, or <default>", _S),
+                "needs_restart": _d("configuration keys changed in the file, not applied: "
+                                    "board.spans, server.home, ...", _STRS),
+                "changed": _d("something was applied", _B),
+                "agents": _obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES,
+                                "leaving": _NAMES}),
+                "queues": _obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES,
+                                "draining": _NAMES}),
+                "flows": _CHANGES, "routing": _CHANGES,
+                "settings": _obj({"changed": _NAMES})},
+               ("source", "needs_restart", "changed"), "cti/server/reload.py"))
 
 # --- the call centre ----------------------------------------------------------------------
 
@@ -253,7 +278,8 @@ def _call(event: str, summary: str, extra: dict | None = None, required: tuple =
 
 _AGENT = _d("an agent id", _S)
 _EWT = _d("the estimated wait, seconds", _N)
-_call("offered", "A call arrives on a trunk (data.customer: the screen pop).")
+_call("offered", "A call arrives on a trunk (data.customer when the ANI is a known "
+      "customer: the screen pop).")
 _call("queued", "The call joins an ACD queue.", required=("queue",))
 _call("delivered", "An agent's phone rings (a consultation: call_id CALL.consult, with "
       "consult_of and from_agent).",
@@ -269,9 +295,12 @@ _call("transferred", "Blind or consultative transfer.",
 _call("diverted", "To voicemail, a callback, another queue.",
       {"to": _d("voicemail:BOX, callback, queue:NAME", _S), "number": _S, "reason": _S},
       ("to",))
-_call("dissuaded", "Peak dissuasion: the queue's estimated wait is over its dissuade_ewt.",
+_call("dissuaded", "Peak dissuasion: the queue's estimated wait is over its dissuade_ewt; "
+      "the caller hears the dissuasion flow instead of joining (mode offer or impose), then "
+      "call.diverted to callback or, offered and declined, call.queued.",
       {"ewt": _EWT, "mode": {"enum": ["offer", "impose"]}}, ("queue", "ewt", "mode"))
-_call("failed", "Not served at all (no IVR port) or handling it failed (error, cause 41).",
+_call("failed", "Not served at all (no IVR port: the second loss point, reason "
+      "no_ivr_port) or handling it failed (reason error, cause 41: see server.error).",
       {"cause": _I, "reason": _d("no_ivr_port, error", _S)}, ("cause", "reason"))
 _call("cleared", "The call is over; its CDR is already in SQLite.",
       {"cause": _I, "outcome": {"enum": list(OUTCOMES)}, "recording": _S}, ("outcome",))
@@ -292,7 +321,10 @@ _call("picked_up", "A colleague took the ringing call.", {"by": _AGENT}, ("by",)
 _call("originated", "Click-to-dial: the agent's phone rings.", {"extension": _I})
 _call("dialling", "Click-to-dial: the number is dialled.")
 _call("network_reached", "Click-to-dial: the far end rings.")
-_call("survey", "The after-call survey: the caller may key 1..5.")
+_call("survey", "The after-call survey: the agent hung up on an answered call of a surveyed "
+      "queue ([centre] survey); the caller hears the survey prompt and may key 1..5 within "
+      "survey_timeout seconds; the call then clears and the CDR's survey holds the key (NULL: "
+      "none, or the caller hung up).")
 
 _add(EventType("agent.state", "agent.{agent}.state", "Every agent state change.",
                {"agent": _AGENT,
@@ -307,10 +339,13 @@ _CP = "cti/centre/campaigns.py"
 _CAMPAIGN = {"campaign": _S, "record": _d("the record's id", _I), "number": _S,
              "agent": _AGENT}
 _add(EventType("campaign.dial", "campaign.{campaign}",
-               "The dialer places a call for an agent.", _CAMPAIGN,
+               "The dialer places a call for an agent (progressive: the agent was free; "
+               "preview: the agent chose to).", _CAMPAIGN,
                ("campaign", "record", "number", "agent"), _CP))
 _add(EventType("campaign.attempt", "campaign.{campaign}",
-               "An attempt's call-progress result, already in SQLite.",
+               "An attempt's call-progress result, already in SQLite: answered, busy "
+               "(Q.850 17), no_answer (18, 19 or our own timer), congestion (34 and the "
+               "like), vacant (1), failed.",
                dict(_CAMPAIGN, outcome={"enum": ["answered", "busy", "no_answer",
                                                  "congestion", "vacant", "failed"]},
                     cause=_d("Q.850", _I), call_id=_S),

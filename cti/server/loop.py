@@ -195,6 +195,7 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
             service.reports = report
 
         service.raw_replies = True
+        service.reloader.threaded = True      # the file read off the loop (cti/server/reload.py)
         encode_reply = encode
         # passwords and PINs are hashed on a thread of their own, never on the tick
         # (cti/server/ops/accounts.py Hashing)

@@ -20,7 +20,7 @@ handlers, and :meth:`Service.handle` checks a request's arguments (cti/server/sc
 and dispatches it to its handler. The state only one concern uses is that concern's:
 the listens and taps (:class:`cti.server.ops.channels.Listens`, ``self.listens``) and
 the D-channel traces (:class:`cti.server.ops.signalling.Traces`, ``self.traces``).
-docs/protocol.md tells the ops in prose.
+(docs/contract/ holds the operations as generated from the registry.)
 """
 from __future__ import annotations
 
@@ -39,6 +39,7 @@ from cti.server.ops.channels import Listens
 from cti.server.ops.server import PROTOCOL_VERSION
 from cti.server.ops.signalling import Traces
 from cti.server.registry import REGISTRY
+from cti.server.reload import Reloader
 from cti.server.schema import (RequestError, _shown, check_args, encode, jsonable,
                                parse_request, ranges)
 from cti.server.tickstats import ServerStats
@@ -104,6 +105,7 @@ class Service:
         # the concerns' own state: listens and taps, D-channel traces
         self.listens = Listens(self)
         self.traces = Traces(self)
+        self.reloader = Reloader(self)      # server.reload (cti reload)
         # passwords and PINs hashed off the tick (the shell starts its thread)
         self.hashing = Hashing(self)
         # the principal of the request being handled (handlers that depend on who asks)
@@ -117,6 +119,7 @@ class Service:
         self._recovered: list = []  # its CTI events, out with the first tick
         self.traffic = None
         self.speed = 1.0
+        self.file_roster = None     # the file's agents and queue members (ops/accounts.py)
         if config.centre is not None:
             self._build_centre(config)
 
@@ -154,7 +157,8 @@ class Service:
                                    seed=None if sim is None else sim.seed)
         # the accounts: seeded from the file on a fresh store, then the store's agents and
         # queue members are the roster (cti/server/ops/accounts.py)
-        from cti.server.ops.accounts import roster_from_store
+        from cti.server.ops.accounts import file_roster, roster_from_store
+        self.file_roster = file_roster(cc)      # what the file said (a reload's diff)
         roster_from_store(self.store, cc, self.wall_start)
         self.centre = Centre(self.board, cc, pri=self.pri, r2=self.r2, analog_ports=ports,
                              store=self.store,
@@ -292,6 +296,9 @@ class Service:
         transaction open (a busy database); after a rollback (a full disk, an I/O error)
         they are lost, and the log line says which."""
         events = self.world.tick() if self.world is not None else self.board.tick()
+        # a reload its thread has read: applied before this tick's events (its
+        # server.reloaded goes out first, in seq order)
+        reloaded = self.reloader.tick()
         out, self._pending = self._pending, []
         if self.line_restart.pending:
             try:
@@ -327,7 +334,7 @@ class Service:
                     for ev in self._recovered]
             self._recovered = []
         self.traces.tick(out)
-        done = self.listens.tick()
+        done = reloaded + self.listens.tick()
         if self.hashing.pending:
             done += self.hashing.tick()
         out += self._pending

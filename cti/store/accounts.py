@@ -9,7 +9,8 @@ calls may have one; unique), the extension it is bound to (an FXS port; NULL: fr
 seating, the agent gives one at login; unique: one agent per extension), whether it is
 disabled, when it was created and changed, and its secrets.
 
-Groups. A group has a name and a kind: ``queue`` (an ACD queue's members) or ``skill``
+Groups. A group has a name and a kind (a queue and a skill may share a name: "sales"):
+``queue`` (an ACD queue's members) or ``skill``
 (an agent's skill, as cti/centre/acd AgentConfig.skills). A membership binds an account to
 a group with a level 1..10. Its meaning is the kind's: for a skill, the skill's level (10
 is the most able, as the ACD reads required_skills); for a queue, the order agents are
@@ -403,6 +404,23 @@ class AccountsMixin:
 
     # -- groups ---------------------------------------------------------------
 
+    def group_kind(self, name: str, kind: str | None = None) -> str:
+        """The kind of group ``name`` (a queue and a skill may share a name, as a "sales"
+        queue and a "sales" skill do: then ``kind`` must say which). LookupError if there
+        is none."""
+        name = _str("group.name", name, none=False)
+        if kind is not None:
+            kind = _str("group.kind", kind, choices=GROUP_KINDS)
+        kinds = [r[0] for r in self.db.execute(
+            "SELECT kind FROM groups WHERE name = ?" + (" AND kind = ?" if kind else "")
+            + " ORDER BY kind", (name, kind) if kind else (name,))]
+        if not kinds:
+            raise LookupError(f"no {kind + ' ' if kind else ''}group {name!r}")
+        if len(kinds) > 1:
+            raise ValueError(f"group.kind: a queue and a skill are both named {name!r}: "
+                             "say which (kind)")
+        return kinds[0]
+
     def group_add(self, name: str, kind: str, now: float) -> dict:
         name = _name("group.name", name)
         kind = _str("group.kind", kind, none=False, choices=GROUP_KINDS)
@@ -410,56 +428,60 @@ class AccountsMixin:
             self.db.execute("INSERT INTO groups (name, kind, created) VALUES (?,?,?)",
                             (name, kind, _num("group.created", now, none=False)))
         except sqlite3.IntegrityError:
-            raise ValueError(f"group.name: a group {name!r} exists already") from None
-        return self.group_get(name)
+            raise ValueError(f"group.name: a {kind} group {name!r} exists already") from None
+        return self.group_get(name, kind)
 
-    def group_remove(self, name: str) -> bool:
-        name = _str("group.name", name, none=False)
+    def group_remove(self, name: str, kind: str | None = None) -> bool:
+        try:
+            kind = self.group_kind(name, kind)
+        except LookupError:
+            return False
         with self.db.atomic():
-            self.db.execute("DELETE FROM memberships WHERE grp = ?", (name,))
-            return self.db.execute("DELETE FROM groups WHERE name = ?", (name,)).rowcount > 0
+            self.db.execute("DELETE FROM memberships WHERE grp = ? AND kind = ?", (name, kind))
+            return self.db.execute("DELETE FROM groups WHERE name = ? AND kind = ?",
+                                   (name, kind)).rowcount > 0
 
-    def group_get(self, name: str) -> dict | None:
-        """A group: ``name``, ``kind``, ``members`` ([{account, level}], by level, name)."""
-        row = next(self.db.query("SELECT name, kind FROM groups WHERE name = ?",
-                                 (_str("group.name", name, none=False),)), None)
-        if row is None:
+    def group_get(self, name: str, kind: str | None = None) -> dict | None:
+        """A group: ``name``, ``kind``, ``members`` ([{account, level}], by level, name);
+        None if none (ValueError if ``kind`` is needed to tell two apart)."""
+        try:
+            kind = self.group_kind(name, kind)
+        except LookupError:
             return None
-        row["members"] = list(self.db.query(
-            "SELECT account, level FROM memberships WHERE grp = ? ORDER BY level, account",
-            (name,)))
-        return row
+        return {"name": name, "kind": kind, "members": list(self.db.query(
+            "SELECT account, level FROM memberships WHERE grp = ? AND kind = ?"
+            " ORDER BY level, account", (name, kind)))}
 
     def group_list(self, kind: str | None = None) -> list[dict]:
         if kind is not None:
             _str("group.kind", kind, choices=GROUP_KINDS)
-        names = [r[0] for r in self.db.execute(
-            "SELECT name FROM groups" + (" WHERE kind = ?" if kind else "") + " ORDER BY name",
-            (kind,) if kind else ())]
-        return [self.group_get(n) for n in names]
+        rows = self.db.execute(
+            "SELECT name, kind FROM groups" + (" WHERE kind = ?" if kind else "")
+            + " ORDER BY name, kind", (kind,) if kind else ()).fetchall()
+        return [self.group_get(n, k) for n, k in rows]
 
-    def group_member(self, group: str, account: str, level: int | None, now: float) -> None:
+    def group_member(self, group: str, account: str, level: int | None, now: float,
+                     kind: str | None = None) -> None:
         """Put ``account`` in ``group`` at ``level`` 1..10 (again: a new level), or take it
-        out (``level`` None)."""
-        if self.group_get(group) is None:
-            raise LookupError(f"no group {group!r}")
+        out (``level`` None); ``kind`` where a queue and a skill share the name."""
+        kind = self.group_kind(group, kind)
         self._account_row(account)
         if level is None:
-            self.db.execute("DELETE FROM memberships WHERE account = ? AND grp = ?",
-                            (account, group))
+            self.db.execute("DELETE FROM memberships WHERE account = ? AND grp = ?"
+                            " AND kind = ?", (account, group, kind))
         else:
-            self.db.execute("INSERT OR REPLACE INTO memberships (account, grp, level)"
-                            " VALUES (?,?,?)",
-                            (account, group, _int("membership.level", level, none=False,
-                                                  min=1, max=10)))
+            self.db.execute("INSERT OR REPLACE INTO memberships (account, grp, kind, level)"
+                            " VALUES (?,?,?,?)",
+                            (account, group, kind, _int("membership.level", level, none=False,
+                                                        min=1, max=10)))
         self.db.execute("UPDATE accounts SET changed = ? WHERE name = ?",
                         (_num("account.changed", now, none=False), account))
 
     def account_groups(self, name: str) -> list[dict]:
         """``[{group, kind, level}]`` of an account, by group name."""
         return list(self.db.query(
-            "SELECT m.grp AS "'"group"'", g.kind, m.level FROM memberships m JOIN groups g"
-            " ON g.name = m.grp WHERE m.account = ? ORDER BY m.grp", (name,)))
+            "SELECT grp AS "'"group"'", kind, level FROM memberships WHERE account = ?"
+            " ORDER BY grp, kind", (name,)))
 
     # -- seeding from the configuration --------------------------------------
 
@@ -489,18 +511,19 @@ class AccountsMixin:
                         self.db.execute("INSERT OR IGNORE INTO groups (name, kind, created)"
                                         " VALUES (?, 'skill', ?)", (skill, now))
                         self.db.execute("INSERT OR REPLACE INTO memberships (account, grp,"
-                                        " level) VALUES (?,?,?)", (a.id, skill, level))
+                                        " kind, level) VALUES (?, ?, 'skill', ?)",
+                                        (a.id, skill, level))
                 self.db.execute("INSERT INTO accounts_seed (id, seeded) VALUES (1, ?)", (now,))
             for q in queues:
-                if self.db.execute("SELECT 1 FROM groups WHERE name = ?",
+                if self.db.execute("SELECT 1 FROM groups WHERE name = ? AND kind = 'queue'",
                                    (q.name,)).fetchone():
                     continue
                 self.db.execute("INSERT INTO groups (name, kind, created) VALUES (?,"
                                 " 'queue', ?)", (q.name, now))
                 for m in q.members:
                     self.db.execute(
-                        "INSERT OR IGNORE INTO memberships (account, grp, level) SELECT"
-                        " name, ?, ? FROM accounts WHERE name = ?",
+                        "INSERT OR IGNORE INTO memberships (account, grp, kind, level) SELECT"
+                        " name, ?, 'queue', ? FROM accounts WHERE name = ?",
                         (q.name, min(10, m.penalty + 1), m.agent))
         return fresh
 
@@ -597,18 +620,22 @@ def migration(db) -> None:
             created REAL NOT NULL,
             changed REAL NOT NULL
         )""",
+        # a queue and a skill may share a name ("sales"): a group is its name and kind
         """CREATE TABLE groups (
-            name TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
             kind TEXT NOT NULL,
-            created REAL NOT NULL
+            created REAL NOT NULL,
+            PRIMARY KEY (name, kind)
         )""",
         """CREATE TABLE memberships (
             account TEXT NOT NULL REFERENCES accounts(name),
-            grp TEXT NOT NULL REFERENCES groups(name),
+            grp TEXT NOT NULL,
+            kind TEXT NOT NULL,
             level INTEGER NOT NULL CHECK (level BETWEEN 1 AND 10),
-            PRIMARY KEY (account, grp)
+            PRIMARY KEY (account, grp, kind),
+            FOREIGN KEY (grp, kind) REFERENCES groups(name, kind)
         )""",
-        "CREATE INDEX memberships_grp ON memberships(grp)",
+        "CREATE INDEX memberships_grp ON memberships(grp, kind)",
         """CREATE TABLE accounts_seed (
             id INTEGER PRIMARY KEY CHECK (id = 1),
             seeded REAL NOT NULL

@@ -307,9 +307,9 @@ def test_a_request_refusal_is_not_a_failure(centre):
     text = log_text(c.home)
     assert " ERROR " not in text
     # the agents' requests done are in the log, who asked and what
-    assert "INFO cti.server: agent.not_ready by local: agent='1002', reason='busy'" in text
+    assert "INFO cti.server: agent.not_ready by admin owner from local: agent='1002', reason='busy'" in text
     c.req("call.hangup", call=cid)
-    assert f"INFO cti.server: call.hangup by local: call='{cid}'" in log_text(c.home)
+    assert f"INFO cti.server: call.hangup by admin owner from local: call='{cid}'" in log_text(c.home)
 
 
 def test_injected_exceptions_under_traffic(tmp_path):

@@ -29,6 +29,9 @@ What lives here, one concern a module:
 ``events.py``      what the ACD says: :class:`AcdError`, the events, :class:`AgentStatus`
                    and the Asterisk queue_log rows (:class:`QueueLog`)
 ``routing.py``     :class:`AreaRouter`, the queue by the caller's area
+``changes.py``     agents and queues added, changed and removed while the ACD runs
+                   (``cti reload``): removed queues drain, removed agents leave after
+                   their call
 
 Every agent told to ring by :class:`RingAgents` stops by exactly one of: :class:`Connected`
 (it answered), :class:`StopRinging` (someone else answered, ring-no-answer, the caller

@@ -192,69 +192,6 @@ class _AgentSide:
             a.calls_taken = 0
             a.talk_time = 0.0
 
-    # ---- the roster changed live (an administrator's request) -----------------------
-
-    def add_agent(self, cfg: AgentConfig, queues: dict[str, int] | None = None) -> None:
-        """A new agent, logged out, member of ``queues`` (name -> penalty) at once."""
-        if cfg.id in self._agents:
-            raise AcdError(f"agent {cfg.id!r} exists already")
-        for qname in queues or {}:
-            if qname not in self._queues:
-                raise AcdError(f"no queue {qname!r}")
-        self._agents[cfg.id] = _Agent(cfg)
-        for qname, penalty in (queues or {}).items():
-            self.set_member(cfg.id, qname, penalty)
-
-    def set_member(self, agent: str, queue: str, penalty: int | None) -> None:
-        """Put ``agent`` in ``queue`` with ``penalty`` (again: a new penalty), or take it
-        out (None); its queue's counts follow. A call ringing it goes on ringing."""
-        from dataclasses import replace
-
-        from cti.centre.acd.queues import Member
-        a = self._agent(agent)
-        q = self._queues.get(queue)
-        if q is None:
-            raise AcdError(f"no queue {queue!r}")
-        members = [m for m in q.cfg.members if m.agent != agent]
-        if penalty is not None:
-            members.append(Member(agent, penalty))
-        # out of the counts under the old membership, back in under the new
-        free, staffed = a.counted_free, a.counted_staffed
-        if queue in a.queues:
-            q.free_n -= int(free)
-            q.staffed_n -= int(staffed)
-            a.queues.remove(queue)
-        q.cfg = replace(q.cfg, members=tuple(members))
-        q.members = {m.agent: m for m in q.cfg.members}
-        q.member_index = {m.agent: i for i, m in enumerate(q.cfg.members)}
-        if penalty is not None:
-            a.queues.append(queue)
-            q.free_n += int(free)
-            q.staffed_n += int(staffed)
-            self._dirty = True          # a waiting call may ring it now
-
-    def update_agent(self, cfg: AgentConfig) -> None:
-        """An agent's configuration changed (name, extension, skills); logged in, it keeps
-        the extension it logged in at."""
-        a = self._agent(cfg.id)
-        a.cfg = cfg
-        a.skills = dict(cfg.skills)
-        if a.state == "logged_out":
-            a.extension = cfg.extension
-        self._dirty = True
-
-    def remove_agent(self, agent: str) -> None:
-        """Take a logged-out agent with no call off the roster (refused otherwise)."""
-        a = self._agent(agent)
-        if a.call is not None:
-            raise AcdError(f"agent {agent!r} is on call {a.call.id}: not removed")
-        if a.state != "logged_out":
-            raise AcdError(f"agent {agent!r} is logged in ({a.state}): log it out first")
-        for qname in list(a.queues):
-            self.set_member(agent, qname, None)
-        self._free.discard(agent)
-        del self._agents[agent]
-
     # ---- internals -----------------------------------------------------------------
 
     def _agent(self, agent: str) -> _Agent:

@@ -1,10 +1,11 @@
 """The :class:`Acd`: one state machine made of its parts (agents.py, queues.py,
 strategies.py, timers.py), with its outputs, its snapshot and its invariants.
 
-The parts are mixins of one class rather than objects of their own because they share
-one state (agents, calls, the free set, the timer heap) and the tick budget: an agent
-becoming ready starts a distribution that rings agents and arms timers in the same step,
-as app_queue's one ``struct call_queue`` does.
+The parts (and changes.py: agents and queues changed while it runs) are mixins of one
+class rather than objects of their own because they share one state (agents, calls, the
+free set, the timer heap) and the tick budget: an agent becoming ready starts a
+distribution that rings agents and arms timers in the same step, as app_queue's one
+``struct call_queue`` does.
 """
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from collections import deque
 from typing import Any
 
 from cti.centre.acd.agents import _STAFFED, AgentConfig, _Agent, _AgentSide
+from cti.centre.acd.changes import _Changes
 from cti.centre.acd.events import AcdError, AcdEvent, QueueLog, _status_dict
 from cti.centre.acd.queues import QueueConfig, _Call, _CallSide, _Queue
 from cti.centre.acd.strategies import _Distribution
 from cti.centre.acd.timers import _Timers
 
 
-class Acd(_AgentSide, _CallSide, _Distribution, _Timers):
+class Acd(_AgentSide, _CallSide, _Distribution, _Timers, _Changes):
     """The ACD state machine. See the package docstring (cti/centre/acd/__init__.py)."""
 
     def __init__(self, queues: list[QueueConfig], agents: list[AgentConfig], *, seed: int = 0,
@@ -52,6 +54,7 @@ class Acd(_AgentSide, _CallSide, _Distribution, _Timers):
         self._now = 0.0
         self._dirty = False
         self._free: set[str] = set()          # agents available for an ACD call now
+        self._draining: set[str] = set()      # queues removed, kept until their calls left
 
     # ---- outputs -------------------------------------------------------------------
 
@@ -102,6 +105,8 @@ class Acd(_AgentSide, _CallSide, _Distribution, _Timers):
                 assert a.call is None, f"agent {aid} {a.state} with a call"
             if a.state == "wrapup":
                 assert a.wrapup_until is not None
+            # an agent's queues are those it is a member of (changes.py rebuilds them)
+            assert a.queues == [n for n, q in self._queues.items() if aid in q.members], aid
         for q in self._queues.values():
             k = q.counters
             inside = sum(1 for c in self._calls.values() if c.queue == q.cfg.name)

@@ -22,7 +22,7 @@ DESCRIPTION = """\
 Send one operation of the server's registry with NAME=VALUE arguments and print its
 result as JSON. VALUE is JSON where it parses, else a string: span=1 reset=true
 data='{"order": "A123"}' channel=1/5; an argument the operation takes as a string is
-taken as written (agent=1001). docs/protocol.md describes every result."""
+taken as written (agent=1001). docs/contract/README.md lists every result."""
 
 
 def _facade_method(op: str):

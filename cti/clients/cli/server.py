@@ -1,5 +1,5 @@
 """The server itself: ``cti serve`` runs it; ``ping``, ``snapshot``, ``shutdown``,
-``server stats`` and ``watch`` (events tailed, gaps mended with ``replay``) ask it."""
+``reload`` (the configuration applied without a restart), ``server stats`` and ``watch`` (events tailed, gaps mended with ``replay``) ask it."""
 from __future__ import annotations
 
 import dataclasses
@@ -75,6 +75,30 @@ def cmd_shutdown(args) -> int:
         res = c.request("shutdown")
     _out(args, res, f"server stopping at seq {res.get('seq')}")
     return 0
+
+
+def cmd_reload(args) -> int:
+    with _client(args) as c:
+        res = c.request("server.reload")
+    _out(args, res, fmt_reload(res))
+    return 0
+
+
+def fmt_reload(res: dict) -> str:
+    """What ``cti reload`` changed, one line a kind, and what needs a restart."""
+    lines = [f"reloaded {res.get('source')}" + ("" if res.get("changed") else ": no change")]
+    for kind in ("agents", "queues", "flows", "routing", "settings"):
+        part = res.get(kind) or {}
+        done = [f"{what} {', '.join(names)}" for what, names in part.items() if names]
+        if done:
+            lines.append(f"  {kind}: {'; '.join(done)}")
+    if (res.get("agents") or {}).get("leaving"):
+        lines.append("  (leaving: logged out, they go when their call ends)")
+    if (res.get("queues") or {}).get("draining"):
+        lines.append("  (draining: no new calls, they go when their last call has left)")
+    if res.get("needs_restart"):
+        lines.append(f"  needs a restart (not applied): {', '.join(res['needs_restart'])}")
+    return "\n".join(lines)
 
 
 def fmt_server_stats(st: dict) -> str:
@@ -173,7 +197,7 @@ def cmd_watch(args) -> int:
 
 
 def add_parsers(sub, common) -> None:
-    """``cti serve``, ``ping``, ``snapshot``, ``shutdown``."""
+    """``cti serve``, ``ping``, ``snapshot``, ``shutdown``, ``reload``."""
     s = sub.add_parser("serve", parents=[common], help="run the board server")
     s.add_argument("--config", metavar="FILE", help="TOML configuration (default: the "
                    "embedded simulated board)")
@@ -191,7 +215,9 @@ def add_parsers(sub, common) -> None:
 
     for name, fn, hlp in (("ping", cmd_ping, "check that the server answers"),
                           ("snapshot", cmd_snapshot, "the state of spans, ports and channels"),
-                          ("shutdown", cmd_shutdown, "stop the server")):
+                          ("shutdown", cmd_shutdown, "stop the server"),
+                          ("reload", cmd_reload, "read the configuration file again and "
+                           "apply what changed, calls in progress left as they are")):
         x = sub.add_parser(name, parents=[common], help=hlp)
         x.set_defaults(func=fn)
 

@@ -9,14 +9,14 @@ from cti.server.schema import BOOL, INT, NUM, OBJ, SPAN, STR, Arg, arr, merged, 
 
 LOOPBACK_MODES = ("off", "local", "line", "payload")
 
-#: a span's line status (drivers/board.py Span.status; docs/protocol.md "Span status")
+#: a span's line status (drivers/board.py Span.status; docs/contract/README.md)
 SPAN_LINE = obj({"span": INT, "signalling": STR, "law": STR, "alarms": arr(STR),
                  "in_sync": BOOL, "counters": OBJ},
                 {"board": STR, "framing": STR, "coding": STR, "loopback": nullable(STR),
                  "tx_ais": BOOL})
 #: and as the server shows it (:func:`span_status`)
 SPAN_STATUS = merged(SPAN_LINE, {"crc4": BOOL})
-#: an analog port's status (drivers/board.py Port.status; docs/protocol.md "Port status")
+#: an analog port's status (drivers/board.py Port.status; docs/contract/README.md)
 PORT_STATUS = obj({"port": INT, "channel": STR, "kind": STR},
                   {"hook": STR, "ringing": BOOL, "polarity": STR, "battery": BOOL,
                    "connected": BOOL})
@@ -89,7 +89,9 @@ def board_show(svc, a):
            result=merged(SPAN_STATUS, {"channels": arr(TIMESLOT)}),
            events=())
 def span_show(svc, a):
-    """A span's status (framing, alarms, counters) and its channels."""
+    """A span's status (framing, alarms, counters) and its channels. ``signalling`` pri, cas or
+    clear; ``law`` alaw or ulaw; ``alarms`` of LOS, LOF, AIS, RAI, LOMF, CASMF, RMAI;
+    ``in_sync`` is false under LOS, LOF or AIS; ``counters`` as ``span.counters``."""
     span = svc.get_span(a["span"])
     st = span_status(svc, span)
     st["channels"] = [ch.show() for _, ch in sorted(span.channels.items())]
@@ -113,7 +115,10 @@ def span_alarms(svc, a):
            events=())
 def span_counters(svc, a):
     """A span's error counters (CRC-4, E-bit, BPV, slips, HDLC), zeroed after reading with
-    ``reset``."""
+    ``reset``. ``counters``: ``frames_rx``, ``bits_rx``, ``fas_errors``, ``crc4_errors``,
+    ``ebit_errors``, ``bpv``, ``slips``, ``lof_events``, ``los_events``, ``hdlc_rx_frames``,
+    ``hdlc_tx_frames``, ``hdlc_fcs_errors``, ``hdlc_aborts``, ``hdlc_bad_frames``,
+    ``hdlc_overruns``."""
     span = svc.get_span(a["span"])
     st = span_status(svc, span)
     if a["reset"]:

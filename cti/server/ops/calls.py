@@ -52,7 +52,13 @@ def data_size(a) -> None:
            result=obj({"calls": arr(CALL_INFO), "counters": obj(additionalProperties=INT)}),
            events=())
 def call_list(svc, a):
-    """The calls in progress and the centre's counters."""
+    """The calls in progress and the centre's counters. ``counters``: ``offered``, and one
+    count per CDR outcome (answered, no_ivr_port, abandoned_ivr, abandoned_queue,
+    abandoned_ring, voicemail, callback, timeout, failed; calls out also busy, no_answer,
+    congestion, vacant, by the Q.850 cause as for ``campaign.attempt``) plus
+    ``ring_no_answer``, ``transfers``, ``dissuaded`` (calls sent to the peak-dissuasion flow)
+    and ``errors`` (calls that failed: ``server.error``); offered is the outcomes plus the
+    calls in progress."""
     c = centre(svc)
     return {"calls": [c.call_info(x) for x in c.calls.values()], "counters": dict(c.counters)}
 
@@ -71,7 +77,7 @@ def call_show(svc, a):
            events=("call.cleared", "call.survey", "call.consult_ended", "agent.state"),
            audited=True)
 def call_hangup(svc, a):
-    """Hang up a call (or only its consultation, ``CALL.consult``)."""
+    """Hang up a call (or only its consultation, ``CALL.consult``: the caller stays held)."""
     c = cti_call(svc, consulted(svc, a["call"]))
     return centre_call(lambda: c.hangup(svc.board.line_seconds, a["call"]), a)
 
@@ -80,7 +86,8 @@ def call_hangup(svc, a):
            result=CALL_TO,
            events=("call.transferred", "call.delivered", "call.queued"), audited=True)
 def call_transfer(svc, a):
-    """Blind transfer to an agent or ``queue:NAME``, with attached data merged in."""
+    """Blind transfer to an agent or ``queue:NAME``, with attached data merged in.
+    ``call.transferred``, then ``call.delivered`` to the new agent with the data."""
     data_size(a)
     c = cti_call(svc, a["call"])
     try:
@@ -117,7 +124,9 @@ def call_retrieve(svc, a):
                       {"ringing": nullable(INT)}),
            events=("call.supervised", "call.conferenced", "call.supervisor_left"), audited=True)
 def call_supervise(svc, a):
-    """A supervisor monitors, whispers to, barges in on or joins a call."""
+    """A supervisor monitors, whispers to, barges in on or joins a call. The supervisor's phone
+    rings; on answer it joins in that mode (``call.supervised`` or ``call.conferenced``); asked
+    again, the mode changes."""
     c = cti_call(svc, a["call"])
     return centre_call(lambda: c.supervise(svc.board.line_seconds, a["call"],
                                            a["supervisor"], a["mode"]), a)
@@ -128,7 +137,10 @@ def call_supervise(svc, a):
            events=("call.consulting", "call.delivered", "call.consulted",
                    "call.established", "call.consult_ended"), audited=True)
 def call_consult(svc, a):
-    """Consult another agent: the caller is held, the other agent's phone rings."""
+    """Consult another agent: the caller is held, the other agent's phone rings.
+    ``call.delivered`` with ``call_id`` ``CALL.consult``, the consulted agent's ``agent`` and
+    ``extension``, ``consult_of`` and ``from_agent``; when answered, ``call.consulted`` and
+    ``call.established`` of ``CALL.consult``."""
     c = cti_call(svc, a["call"])
     return centre_call(lambda: c.consult(svc.board.line_seconds, a["call"], a["to"]),
                        a)
@@ -183,7 +195,8 @@ def call_answer(svc, a):
            result=obj({"call_id": STR, "agent": STR}),
            events=("call.picked_up", "call.delivered"), audited=True)
 def call_pickup(svc, a):
-    """An agent takes a call ringing another agent."""
+    """An agent takes a call ringing another agent. The ringing stops; the call rings that
+    agent's phone."""
     c = cti_call(svc, a["call"])
     if a["agent"] not in c.agents:
         raise RequestError("not_found", f"no agent {a['agent']!r}", "args.agent")
@@ -206,7 +219,8 @@ def call_record(svc, a):
            events=("call.originated", "call.dialling", "call.network_reached",
                    "call.established", "call.cleared"), audited=True)
 def call_make(svc, a):
-    """Click-to-dial: the agent's phone rings, then the number is called out."""
+    """Click-to-dial: the agent's phone rings, then the number is called out on a PRI trunk
+    (on ``span`` when given). The reply's ``to`` is the number in its normal form."""
     c = centre(svc)
     if a["agent"] not in c.agents:
         raise RequestError("not_found", f"no agent {a['agent']!r}", "args.agent")

@@ -85,7 +85,12 @@ def campaign_state(svc, a, state):
            result=CAMPAIGN,
            events=(), audited=True)
 def campaign_create(svc, a):
-    """Create an outbound campaign (progressive or preview), stopped."""
+    """Create an outbound campaign (progressive or preview), stopped. ``agents``: default every
+    agent. ``rules``: ``{RESULT: {max_attempts, delay}}`` per result busy, no_answer,
+    congestion, vacant, failed (default busy 3 attempts 300 s apart, no_answer 3/1800 s,
+    congestion 3/60 s, vacant 1, failed 2/600 s). ``no_answer_timeout``: seconds of ringing
+    before giving up (default 30); ``agent_answer_timeout``: seconds the reserved agent's phone
+    rings (default 20)."""
     cs = campaigns(svc)
     settings = {k: a[k] for k in ("mode", "agents", "rules", "no_answer_timeout",
                                   "agent_answer_timeout") if a[k] is not None}
@@ -110,7 +115,10 @@ def campaign_create(svc, a):
                        "refused_count": INT}),
            events=(), audited=True)
 def campaign_load(svc, a):
-    """Load a campaign's records; bad rows are refused one by one with their index."""
+    """Load a campaign's records; bad rows are refused one by one with their index. Each record
+    ``{number, name?, data?}``; a bad row is refused with its index and field
+    (``args.records[3].number``; the first 100 listed) and the others load; when no row is good
+    the request is refused as a whole."""
     name = campaign_name(svc, a)
     # each row is checked at the door: a bad one is refused with its index (and the
     # field at fault), the others load
@@ -144,7 +152,8 @@ def campaign_load(svc, a):
            events=("campaign.dial", "campaign.attempt", "campaign.record",
                    "campaign.finished", "call.originated"), audited=True)
 def campaign_start(svc, a):
-    """Start a campaign dialling."""
+    """Start a campaign dialling. ``running`` dials; ``paused`` and ``stopped`` dial nothing
+    new (calls out go on); ``finished`` when every record is final."""
     return campaign_state(svc, a, "running")
 
 
@@ -169,7 +178,10 @@ def campaign_stop(svc, a):
                          {"arrival_rate": nullable(NUM)}),
            events=())
 def campaign_show(svc, a):
-    """A campaign's status, its records and attempts."""
+    """A campaign's status, its records and attempts. ``records_list``: each record's ``state``
+    (pending, dialling, done, failed, dnc, skipped), ``attempts``, ``last_outcome``;
+    ``attempts_list``: ``record_id``, ``number``, ``time``, ``agent``, ``outcome``, ``cause``,
+    ``call_id``; for ``callbacks``, the callback requests."""
     return svc.campaigns.show(campaign_name(svc, a))
 
 
@@ -178,7 +190,8 @@ def campaign_show(svc, a):
                        "reserved": obj(additionalProperties=STR)}),
            events=())
 def campaign_list(svc, a):
-    """Every campaign's status, and the agents the dialer holds."""
+    """Every campaign's status, and the agents the dialer holds (``reserved``: agent ->
+    campaign)."""
     return campaigns(svc).list()
 
 
@@ -186,7 +199,8 @@ def campaign_list(svc, a):
            result=obj({"campaign": STR, "agent": STR, "record": OBJ}),
            events=("campaign.preview",))
 def campaign_next(svc, a):
-    """Preview: hold the campaign's next record for the agent and show it."""
+    """Preview: hold the campaign's next record for the agent and show it
+    (``campaign.preview``); asked again, the same record."""
     name, agent = campaign_name(svc, a), dialer_agent(svc, a)
     return dialer_call(lambda: svc.campaigns.preview_next(
         svc.board.line_seconds, agent, name), "args.campaign")
@@ -198,7 +212,8 @@ def campaign_next(svc, a):
                        "call_id": nullable(STR)}),
            events=("campaign.dial", "campaign.attempt", "campaign.record", "call.originated"))
 def campaign_dial(svc, a):
-    """Preview: dial the record the agent holds."""
+    """Preview: dial the record the agent holds. The agent's phone rings, then the number;
+    ``dialled`` false when the number went on the do-not-call list meanwhile."""
     agent = dialer_agent(svc, a)
     campaigns(svc)
     return dialer_call(lambda: svc.campaigns.preview_dial(
@@ -209,7 +224,7 @@ def campaign_dial(svc, a):
            result=obj({"agent": STR, "skipped": BOOL}),
            events=("campaign.record",))
 def campaign_skip(svc, a):
-    """Preview: skip the record the agent holds."""
+    """Preview: skip the record the agent holds (it ends ``skipped``)."""
     agent = dialer_agent(svc, a)
     campaigns(svc)
     return dialer_call(lambda: svc.campaigns.preview_skip(
@@ -220,7 +235,8 @@ def campaign_skip(svc, a):
            result=obj({"number": STR, "added": BOOL}),
            events=(), audited=True)
 def dnc_add(svc, a):
-    """Put a number on the do-not-call list."""
+    """Put a number on the do-not-call list. Kept in its normal form; checked each time a
+    number is dialled, so it holds for lists loaded before."""
     cs = campaigns(svc)
     return cs.dnc_add(svc.board.line_seconds, a["number"], a["reason"])
 

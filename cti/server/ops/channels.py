@@ -27,7 +27,10 @@ HEARD = {"law": STR, "rate": INT, "seconds": NUM, "direction": STR, "complete": 
            result={"anyOf": [TIMESLOT, PORT_STATUS]},
            events=())
 def channel_show(svc, a):
-    """A timeslot's or port's state (with the R2 state on an R2 span)."""
+    """A timeslot's or port's state (with the R2 state on an R2 span). A timeslot: ``kind``
+    bearer, dchan (TS16 of a PRI span) or cas, its ``signalling``, ``cas_rx``; a port
+    (``fxs/N``, ``fxo/N``): ``kind`` fxs or fxo, ``hook`` on or off, ``ringing``, ``polarity``
+    normal or reversed, ``battery``, ``connected``."""
     kind, obj, ch = svc.resolve_channel(a["channel"])
     if kind == "port":
         return port_status(svc, obj)
@@ -53,8 +56,13 @@ def channel_show(svc, a):
                        "level": NUM, "ms": INT, **HEARD}),
            events=("channel.tone_done",), deferred=True)
 def channel_tone(svc, a, rid=None, token=None):
-    """A tone (``freq``), DTMF digits (``dtmf``) or a call-progress tone (``tone``);
-    with ``capture`` the reply waits until it is over and carries what went out."""
+    """A tone (``freq``), DTMF digits (``dtmf``) or a call-progress tone (``tone``); with
+    ``capture`` the reply waits until it is over and carries what went out. ``freq`` in Hz with
+    ``freq2``, ``level`` (dBm0) and ``ms``; DTMF 80 ms on and off (Q.23); ``tone`` of the
+    board's tone set (dial, ringback, busy, congestion) for ``ms``. The reply says what was
+    set; ``channel.tone_done`` follows. With ``capture`` the reply adds ``law``, ``rate``,
+    ``seconds``, ``direction`` tx and ``audio``: what went out on the line (``cti channel tone
+    --wav``)."""
     given = [k for k in ("freq", "dtmf", "tone") if a[k] is not None]
     if len(given) != 1:
         raise RequestError("bad_arg", "give one of freq, dtmf or tone" + (
@@ -96,7 +104,14 @@ def channel_tone(svc, a, rid=None, token=None):
            result=obj({"channel": STR, **HEARD}),
            events=(), deferred=True)
 def channel_listen(svc, a, rid=None, token=None):
-    """What a channel hears (or sends) for some line time, as G.711 audio."""
+    """What a channel hears (or sends) for some line time, as G.711 audio. ``audio``: base64 of
+    G.711 bytes in ``law`` (the span's; analog ports are A-law), 8000 bytes a second,
+    ``direction`` rx (what the channel hears) or tx (what it sends). The reply comes after
+    ``seconds`` of line time (give the request a longer timeout); audio is never published as
+    events. Several listens of one channel share one tap; at most 16 listens and captures at
+    once (``busy`` beyond). ``complete`` false when less than asked came: ``ended`` true when
+    the channel's tap went (the call on it ended), else the reply comes 0.5 s after the asked
+    time with what was heard."""
     svc.listens.listen(a["channel"], a["direction"], a["seconds"], token, rid)
     return None
 

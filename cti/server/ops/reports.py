@@ -28,7 +28,16 @@ PERIOD = obj({"start": NUM, "end": NUM, "offered": INT, "answered": INT, "lost":
                        "targets": OBJ}),
            events=(), deferred=True)
 def report_losses(svc, a, rid=None, token=None):
-    """The loss report: where calls were lost, per interval, with Erlang advice."""
+    """The loss report: where calls were lost, per interval, with Erlang advice. ``start``,
+    ``end``: epoch seconds; ``blocking`` and ``service_level``: the targets; ``max_abandon``:
+    where callers abandon, the agents advised lose at most this fraction (Erlang A).
+    ``intervals`` and ``totals`` (cti/store/report.py), each with offered, answered, ``lost``
+    at trunk, IVR, queue and agent, callbacks requested and served, service level, ASA, AHT,
+    abandon rate, ``trunk`` (the E1 group and its spans: occupancy, carried erlangs, all-busy
+    seconds, peak per span; the FXO lines as span fxo, outside the group), ``ivr`` (port
+    occupancy, all-busy seconds, seizures, offered erlangs), ``advice`` (E1 spans, IVR ports,
+    agents for the targets); ``peak``: the busiest interval; ``patience``: the callers' mean
+    patience from the queue log; ``advice``: the most any interval needed."""
     from cti.store.report import loss_report
     if svc.store is None:
         raise RequestError("not_supported", "no store: no call centre configured", "op")

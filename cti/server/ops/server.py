@@ -1,5 +1,6 @@
 """The server itself: ``ping``, ``snapshot``, ``replay`` (catching up on events),
-``server.speed``, ``server.stats`` and ``shutdown``."""
+``server.speed``, ``server.stats``, ``server.reload`` (the configuration read again and
+applied without a restart: cti/server/reload.py) and ``shutdown``."""
 from __future__ import annotations
 
 import os
@@ -38,7 +39,12 @@ EVENT = obj({"seq": INT, "ts": NUM, "type": STR},
                        "starting": arr(INT)}),
            events=())
 def ping(svc, a):
-    """The server is alive: its instance, boot, board, seq, line time, spans starting."""
+    """The server is alive: its instance, boot, board, seq, line time, spans starting.
+    ``server`` and ``boot``: the server's name and its boot count on this home, as in its call
+    ids (null without a call centre). ``starting``: the spans not in service yet (D-channel
+    down, or the start-up restart of the trunks not yet acknowledged): a call offered on one of
+    them before then is cleared by that restart, so a client that places calls waits for ``[]``
+    (``Client.wait_ready``; ``cti ping`` says "in service")."""
     return {"pong": True, "protocol": PROTOCOL_VERSION, "instance": svc.instance,
             "server": svc.boot.name if svc.boot else None,
             "boot": svc.boot.boot if svc.boot else None,
@@ -81,7 +87,8 @@ def snapshot(svc, a):
            result=obj({"events": arr(EVENT), "last_seq": INT, "first_seq": INT}),
            events=())
 def replay(svc, a):
-    """The events after ``after`` (of some topics) from the replay ring."""
+    """The events after ``after`` (of some topics) from the replay ring. ``replay_gap`` when
+    they have left it (docs/protocol.md, Catching up)."""
     topics = a["topics"]
     if topics is not None and not all(isinstance(t, str) for t in topics):
         raise RequestError("bad_arg", "must be an array of topic prefix strings",
@@ -111,9 +118,38 @@ def server_speed(svc, a):
            result=SERVER_STATS,
            events=())
 def server_stats(svc, a):
-    """How the server keeps up: tick lateness (histogram, p50/p99/max), overruns,
-    requests answered and refused busy, replies dropped, listens, reports."""
+    """How the server keeps up: tick lateness (histogram, p50/p99/max), overruns, requests
+    answered and refused busy, replies dropped, listens, reports. ``lateness_ms``: how late
+    each tick started against its deadline; ``overruns``: ticks over ``overrun_ms`` (40);
+    ``events_held``: events waiting for the disk; ``store``: ``wal_syncs``,
+    ``wal_sync_max_ms``, ``checkpoints``, ``pending_writes``. Also ``server`` in ``snapshot``;
+    ``cti server stats``."""
     return svc.server_stats()
+
+
+_NAMES = arr(STR)
+#: server.reload's result and the server.reloaded event's fields (cti/server/reload.py,
+#: cti/centre/reconfigure.py): what changed, by kind, and what needs a restart
+RELOAD_SUMMARY = obj(
+    {"source": STR, "needs_restart": _NAMES, "changed": BOOL},
+    {"agents": obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES, "leaving": _NAMES}),
+     "queues": obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES,
+                    "draining": _NAMES}),
+     "flows": obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES}),
+     "routing": obj({"added": _NAMES, "removed": _NAMES, "changed": _NAMES}),
+     "settings": obj({"changed": _NAMES})})
+
+
+@operation("server.reload", rights=("server",), args={},
+           result=RELOAD_SUMMARY,
+           events=("server.reloaded", "agent.state"), deferred=True, audited=True)
+def server_reload(svc, a, rid=None, token=None):
+    """Read the configuration file again (the one the server started with, or the
+    embedded default), check it as at start, and apply what changed without a restart:
+    agents, queues, IVR flows, routing, prompts; calls in progress go on as they are. A file
+    with an error is refused whole (FILE:LINE of each), nothing applied; what only a restart
+    can change (the board, the home, the sockets) is named in ``needs_restart``."""
+    return svc.reloader.start(token, rid)
 
 
 @operation("shutdown", rights=("server",), args={},

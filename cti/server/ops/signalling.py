@@ -53,7 +53,7 @@ def network_side(svc, span: int) -> bool:
 
 @operation("span.block", rights=("lines",), args={"span": SPAN, "timeslot": Arg(int, lo=1, hi=31)},
            result=obj({"span": INT, "timeslot": nullable(INT), "blocked": BOOL}),
-           events=("channel.blocked",), audited=True)
+           events=(), audited=True)
 def span_block(svc, a):
     """Block a circuit (or the whole span) of an R2 span: the far end may not seize it."""
     r2_span(svc, a["span"]).block(svc.board.line_seconds, a["timeslot"])
@@ -62,7 +62,7 @@ def span_block(svc, a):
 
 @operation("span.unblock", rights=("lines",), args={"span": SPAN, "timeslot": Arg(int, lo=1, hi=31)},
            result=obj({"span": INT, "timeslot": nullable(INT), "blocked": BOOL}),
-           events=("channel.unblocked",), audited=True)
+           events=(), audited=True)
 def span_unblock(svc, a):
     """Unblock a circuit (or the whole span) of an R2 span."""
     r2_span(svc, a["span"]).unblock(svc.board.line_seconds, a["timeslot"])
@@ -107,7 +107,8 @@ def pri_list(svc, a):
            events=("channel.proceeding", "channel.alerting", "channel.answered",
                    "channel.cleared"))
 def pri_place(svc, a):
-    """Place an ISDN call on a PRI span (Q.931 SETUP)."""
+    """Place an ISDN call on a PRI span (Q.931 SETUP). ``timeslot``: that B-channel
+    exclusively; ``channel.proceeding``, ``.alerting``, ``.answered``, ``.cleared`` follow."""
     pri = pri_span(svc, a["span"])
     if not a["to"].isdigit():
         raise RequestError("bad_arg", f"{a['to']!r}: a called number is digits", "args.to")
@@ -157,7 +158,9 @@ def pri_hangup(svc, a):
            result=obj({"span": INT, "until": NUM, "network_side": BOOL, "seq": INT}),
            events=("trace.lapd", "trace.end"))
 def trace_start(svc, a):
-    """Trace a PRI span's D-channel: its Q.921 frames as ``trace.lapd`` events."""
+    """Trace a PRI span's D-channel: its Q.921 frames as ``trace.lapd`` events. Every frame of
+    the span is published until ``until`` (``seconds`` of line time), then ``trace.end``; ``cti
+    trace`` writes them to a pcap."""
     pri_span(svc, a["span"])
     svc.traces.start(a["span"], svc.line_time + a["seconds"])
     return {"span": a["span"], "until": round(svc.line_time + a["seconds"], 3),

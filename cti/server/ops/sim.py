@@ -75,7 +75,14 @@ def _scenario_peak(svc, a) -> dict:
            events=("span.alarm", "span.dchannel_down", "span.dchannel_up"), audited=True)
 def sim_fault(svc, a):
     """Put faults on a span's virtual cable (LOS, AIS, LOF, bit and code errors, slips) or
-    clear them."""
+    clear them. ``ber``: bit errors inserted in-line and re-coded as HDB3 (what a far-end BERT
+    measures); ``code_errors``: line symbol errors (bipolar violations). ``direction``:
+    ``to_board`` (the pair from the exchange to our board), ``to_exchange`` or ``both``
+    (``to-board`` spellings accepted); left out, ``to_board`` for ``los``, ``ais`` and ``lof``
+    (our board raises the alarm and sends RAI, so the far end shows RAI) and ``both`` for
+    ``ber``, ``code_errors``, ``slip_ppm`` and ``clear`` (our CRC-4 errors come from errors on
+    the receive pair, our E-bit errors from the far end's CRC-4 errors on the transmit pair).
+    Faults stay until changed or cleared; false or 0 turns one off."""
     cable = sim_cable(svc, a["span"])
     faults = {k: a[k] for k in ("los", "ais", "lof", "ber", "code_errors", "slip_ppm")
               if a[k] is not None}
@@ -138,7 +145,10 @@ def sim_stats(svc, a):
                        "state": STR}),
            events=("channel.offered", "channel.digits", "call.offered"))
 def sim_call(svc, a):
-    """The simulated exchange offers a call on a span."""
+    """The simulated exchange offers a call on a span. ``from`` and ``to`` are Q.931 numbers;
+    ``overlap``: the called number follows digit by digit; ``hangup_after``: the caller hangs
+    up that many seconds after the answer. ``congested`` true when every B-channel was busy
+    (the caller got cause 34; the board never hears of it)."""
     calls = exchange_calls(svc, a["span"])
     for k in ("from", "to"):
         if a[k] and not a[k].isdigit():
@@ -166,7 +176,8 @@ def sim_hangup(svc, a):
                        "calls": arr(OBJ)}),
            events=())
 def sim_calls(svc, a):
-    """The simulated exchange's calls and counts."""
+    """The simulated exchange's calls and counts: offered, congested, answered, from the
+    board, ``cleared`` by Q.850 cause, and its calls now."""
     if svc.world is None or svc.world.calls is None:
         raise RequestError("not_supported", "no simulated exchange runs PRI here", "op")
     return svc.world.calls.status()
@@ -183,13 +194,14 @@ def sim_calls(svc, a):
                            "seconds": NUM, "spans": arr(INT)}),
            events=("call.offered", "agent.state"))
 def sim_traffic(svc, a):
-    """Callers on the simulated exchange and agents at their phones, on line time:
-    ``steady`` (``rate`` calls a minute) or ``tv_peak`` (``rate`` then ``peak`` calls a
-    minute in the ten minutes after an advert, PRODUCT.md's case), for ``seconds``;
-    ``peak``: the callers and agents of the scenario's TV peak (cti/scenarios/tv_peak.py's
-    PeakPlan: its ramp, patience, talk and wrap-up times, callbacks; every caller
-    goes through the welcome to the queue), ``rate`` before and after, ``peak`` at the
-    top, as bench/soak.py runs it on ``cti serve``."""
+    """Callers on the simulated exchange and agents at their phones, on line time: ``steady``
+    (``rate`` calls a minute) or ``tv_peak`` (``rate`` then ``peak`` calls a minute in the ten
+    minutes after an advert, PRODUCT.md's case), for ``seconds``; ``peak``: the callers and
+    agents of the scenario's TV peak (cti/scenarios/tv_peak.py's PeakPlan: its ramp, patience,
+    talk and wrap-up times, callbacks; every caller goes through the welcome to the queue),
+    ``rate`` before and after, ``peak`` at the top, as bench/soak.py runs it on ``cti serve``.
+    ``stop`` stops it. The callers choose in the IVR and have their patience; the agents have
+    answer delays, ring-outs and talk times; with ``agents_login`` they are logged in first."""
     from simulators.traffic import AgentBehaviour, Steady, Traffic, TvAdvertPeak
 
     if svc.world is None or svc.centre is None:

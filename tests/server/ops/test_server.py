@@ -1,11 +1,11 @@
-"""Requests of cti/server/ops/server.py: ping, snapshot, replay, server.speed, server.stats
-and shutdown."""
+"""Requests of cti/server/ops/server.py: ping, snapshot, replay, server.speed, server.stats,
+server.reload and shutdown."""
 from __future__ import annotations
 
 import pytest
 
 from tests.desk import established_call
-from tests.inprocess import WALL, TICK_S, err, ok, settle, tick_until, ticks
+from tests.inprocess import WALL, TICK_S, err, ok, req, settle, tick_until, ticks
 
 
 def test_events_numbering_ts_channel_names_and_replay(svc):
@@ -126,3 +126,33 @@ def test_server_stats_count_the_requests_and_the_ticks(server):
     assert after["requests"] - before["requests"] == 7      # the first stats, 5 pings, 1 refused (a reply is counted once sent)
     assert after["speed"] == 5.0 and after["line_time"] > before["line_time"]
     assert after["tick_max_ms"] >= 0 and after["replies_dropped"] == 0
+
+
+def test_server_reload_of_the_unchanged_default_changes_nothing(svc):
+    settle(svc)
+    res = ok(svc, "server.reload")
+    assert res["source"] == "<default>" and res["changed"] is False
+    assert res["needs_restart"] == [] and res["agents"]["added"] == []
+    ev = [p.event for p in ticks(svc, 1) if p.event["type"] == "server.reloaded"]
+    assert len(ev) == 1 and ev[0]["changed"] is False
+
+
+def test_server_reload_reads_off_the_tick_and_replies_from_a_later_one(svc):
+    """As the server runs it (cti/server/loop.py sets ``threaded``): the file is read on a
+    thread, the reply and the event come out of the tick that applies it; a second reload
+    while one is under way is told busy."""
+    settle(svc)
+    svc.reloader.threaded = True
+    assert req(svc, "server.reload", rid="r1") is None
+    assert err(svc, "server.reload")["code"] == "busy"
+    done, events = [], []
+    for _ in range(200):
+        pubs, replies = svc.tick()
+        done += replies
+        events += [p.event for p in pubs]
+        if done:
+            break
+    assert len(done) == 1 and done[0][1]["id"] == "r1" and done[0][1]["ok"]
+    assert done[0][1]["result"]["changed"] is False
+    assert [e["type"] for e in events].count("server.reloaded") == 1
+    assert [e["seq"] for e in events] == sorted(e["seq"] for e in events)
