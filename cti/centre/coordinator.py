@@ -392,13 +392,14 @@ class Centre:
         """An agent added live (an administrator's ``admin.agent.add``): ``agent`` an
         acd.AgentConfig, logged out, member of ``queues`` (name -> penalty) at once, so it
         can log in and take calls without a restart."""
-        if agent.extension is not None:
-            self._fxs(agent.extension)
-        self.acd.add_agent(agent, queues)
-        self.agents[agent.id] = agent
-        self.config.agents.append(agent)
+        for q in queues or {}:
+            if not self.acd.has_queue(q):
+                raise LookupError(f"no queue {q!r}")
+        status = self.roster.add_agent(now, agent)
+        for q, penalty in (queues or {}).items():
+            self.acd.add_member(now, q, agent.id, penalty)
         self.queueing.run_acd(now)
-        return self.roster.status(agent.id)
+        return status
 
     def update_agent(self, now, agent) -> None:
         """An agent's configuration changed live (name, extension, skills): a logged-in
@@ -408,23 +409,26 @@ class Centre:
             self._fxs(agent.extension)
         self.acd.update_agent(agent)
         self.agents[agent.id] = agent
-        self.config.agents[:] = [agent if a.id == agent.id else a for a in self.config.agents]
 
     def set_queue_member(self, now, agent: str, queue: str, penalty: int | None) -> None:
         """An agent put in a queue (``penalty``) or taken out (None) live."""
         self._agent(agent)
-        self.acd.set_member(agent, queue, penalty)
-        self.config.queues[:] = [self.acd._queues[q.name].cfg for q in self.config.queues]
+        if penalty is None:
+            self.acd.remove_member(now, queue, agent)
+        else:
+            self.acd.add_member(now, queue, agent, penalty)
         self.queueing.run_acd(now)
 
     def remove_agent(self, now, agent: str) -> None:
-        """An agent taken off the roster live: refused (AcdError) while it is logged in or
-        on a call."""
-        self._agent(agent)
-        self.acd.remove_idle_agent(agent)
-        del self.agents[agent]
-        self.config.agents[:] = [a for a in self.config.agents if a.id != agent]
-        self.config.queues[:] = [self.acd._queues[q.name].cfg for q in self.config.queues]
+        """An agent taken off the roster live (``admin.agent.remove``): refused (ValueError)
+        while it is logged in or a call has it, unlike a reload's removal, which lets the
+        call end first (an administrator logs the agent out first, and sees why not)."""
+        st = self.roster.status(agent)
+        if self._agent_on_call(agent) or st["call"] is not None:
+            raise ValueError(f"agent {agent!r} is on call {st['call'] or ''}: not removed")
+        if st["state"] != "logged_out":
+            raise ValueError(f"agent {agent!r} is logged in ({st['state']}): log it out first")
+        self.roster.remove_agent(now, agent)
 
     def _fxs(self, ext: int) -> None:
         if ext not in self.analog or self.analog[ext].port.kind != "fxs":

@@ -21,7 +21,10 @@ from __future__ import annotations
 from typing import (TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generic, ParamSpec,
                     Sequence, TypeVar, overload)
 
-from cti.clients.results import (AgentForwardResult, AgentListResult, AgentStatus,
+from cti.clients.results import (Account, AdminAgentListResult, AdminAgentRemoveResult,
+                                 AdminAuditResult, AdminGroupListResult,
+                                 AdminGroupRemoveResult, AgentForwardResult, AuthLoginResult,
+                                 Group, ReloadSummary, AgentListResult, AgentStatus,
                                  BoardListResult, BoardShowResult, CallAnswerResult,
                                  CallConsultResult, CallHangupResult, CallInfo, CallListResult,
                                  CallMakeResult, CallPickupResult, CallRecordResult,
@@ -41,7 +44,8 @@ from cti.clients.results import (AgentForwardResult, AgentListResult, AgentStatu
                                  Timeslot, TraceStartResult, TraceStopResult)
 
 __all__ = ["Operations", "CONCERNS", "facade_name", "Board", "Spans", "Channels", "Sim", "Pri",
-           "Trace", "Agents", "Queues", "Calls", "Campaigns", "Dnc", "Reports", "Server"]
+           "Trace", "Agents", "Queues", "Calls", "Campaigns", "Dnc", "Reports", "Server",
+           "Admin", "Auth", "op_name"]
 
 R = TypeVar("R")
 
@@ -50,18 +54,28 @@ R = TypeVar("R")
 CONCERNS = {"board": "board", "span": "spans", "channel": "channels", "sim": "sim",
             "pri": "pri", "trace": "trace", "agent": "agents", "queue": "queues",
             "call": "calls", "campaign": "campaigns", "dnc": "dnc", "report": "reports",
-            "server": "server"}
+            "server": "server", "admin": "admin", "auth": "auth"}
 
 #: Operation arguments that are Python keywords -> the parameter's name.
 PARAMETER = {"from": "ani"}
 
 
 def facade_name(op: str) -> tuple[str, str]:
-    """``call.transfer`` -> ``("calls", "transfer")``: the concern attribute and the method."""
+    """``call.transfer`` -> ``("calls", "transfer")``: the concern attribute and the method
+    (``admin.agent.add`` -> ``("admin", "agent_add")``)."""
     prefix, dot, rest = op.partition(".")
     if not dot:
         return "server", op
-    return CONCERNS[prefix], rest
+    return CONCERNS[prefix], rest.replace(".", "_") if prefix == "admin" else rest
+
+
+def op_name(attr: str, name: str) -> str:
+    """The operation of the method ``name`` of the concern ``attr`` (facade_name reversed)."""
+    prefix = [p for p, a in CONCERNS.items() if a == attr][0]
+    if prefix == "admin":
+        kind, _, rest = name.partition("_")
+        return f"admin.{kind}.{rest}" if rest else f"admin.{kind}"
+    return f"{prefix}.{name}"
 
 
 P = ParamSpec("P")
@@ -301,9 +315,12 @@ class Agents(_Concern[R]):
     """Agents: log in and out, ready and not ready, do not disturb, forwarding."""
 
     @_typed
-    def login(self, agent: str, *, extension: int | None = None) -> AgentStatus:
-        """Log an agent in (at ``extension``, an FXS port; default its own): its status."""
-        return self._op("agent.login", {"agent": agent, "extension": extension})
+    def login(self, agent: str, *, extension: int | None = None,
+              password: str | None = None) -> AgentStatus:
+        """Log an agent in (at ``extension``, an FXS port; default its own): its status.
+        An agent logging itself in gives its account's ``password``."""
+        return self._op("agent.login", {"agent": agent, "extension": extension,
+                                        "password": password})
 
     @_typed
     def logout(self, agent: str) -> AgentStatus:
@@ -555,10 +572,95 @@ class Server(_Concern[R]):
         return self._op("server.stats", {})
 
     @_typed
+    def reload(self) -> ReloadSummary:
+        """Read the configuration file again and apply what changed (``cti reload``): the
+        summary of the changes and what needs a restart."""
+        return self._op("server.reload", {})
+
+    @_typed
     def shutdown(self) -> ShutdownResult:
         """Stop the server: ``{stopping, seq}``."""
         return self._op("shutdown", {})
 
+
+
+class Admin(_Concern[R]):
+    """Accounts, groups and the audit log (an administrator's: the right ``accounts``)."""
+
+    @_typed
+    def agent_add(self, name: str, *, role: str = "agent", display_name: str = "",
+                  agent: str | None = None, extension: int | None = None,
+                  groups: dict[str, Any] | None = None) -> Account:
+        """Add an account (an agent's name is its agent number): the account."""
+        return self._op("admin.agent.add", {"name": name, "role": role,
+                                            "display_name": display_name, "agent": agent,
+                                            "extension": extension, "groups": groups})
+
+    @_typed
+    def agent_modify(self, name: str, *, role: str | None = None,
+                     display_name: str | None = None, agent: str | None = None,
+                     extension: int | None = None, disabled: bool | None = None) -> Account:
+        """Change an account's given fields (``extension`` 0: free seating): the account."""
+        return self._op("admin.agent.modify", {"name": name, "role": role,
+                                               "display_name": display_name, "agent": agent,
+                                               "extension": extension, "disabled": disabled})
+
+    @_typed
+    def agent_remove(self, name: str) -> AdminAgentRemoveResult:
+        """Remove an account (an agent logged out): ``{name, removed}``."""
+        return self._op("admin.agent.remove", {"name": name})
+
+    @_typed
+    def agent_passwd(self, name: str, *, password: str | None = None, pin: str | None = None,
+                     clear: Sequence[str] | None = None) -> Account:
+        """Set (or ``clear``) an account's password and/or PIN: the account."""
+        return self._op("admin.agent.passwd", {"name": name, "password": password,
+                                               "pin": pin, "clear": clear})
+
+    @_typed
+    def agent_list(self, *, role: str | None = None) -> AdminAgentListResult:
+        """Every account (of ``role``), never a hash: ``{accounts: [...]}``."""
+        return self._op("admin.agent.list", {"role": role})
+
+    @_typed
+    def group_add(self, name: str, kind: str) -> Group:
+        """Add a ``queue`` or ``skill`` group: the group."""
+        return self._op("admin.group.add", {"name": name, "kind": kind})
+
+    @_typed
+    def group_remove(self, name: str, *, kind: str | None = None) -> AdminGroupRemoveResult:
+        """Remove a group: ``{name, removed}``."""
+        return self._op("admin.group.remove", {"name": name, "kind": kind})
+
+    @_typed
+    def group_list(self, *, kind: str | None = None) -> AdminGroupListResult:
+        """Every group and its members: ``{groups: [...]}``."""
+        return self._op("admin.group.list", {"kind": kind})
+
+    @_typed
+    def group_member(self, group: str, account: str, *, level: int | None = None,
+                     kind: str | None = None) -> Group:
+        """An account in a group at ``level`` 1..10, or out (0 or None): the group."""
+        return self._op("admin.group.member", {"group": group, "account": account,
+                                               "level": level, "kind": kind})
+
+    @_typed
+    def audit(self, *, since: float | None = None, until: float | None = None,
+              name: str | None = None, operation: str | None = None,
+              refused: bool | None = None, limit: int = 1000) -> AdminAuditResult:
+        """The audit log, filtered: ``{rows: [...]}``."""
+        return self._op("admin.audit", {"since": since, "until": until, "name": name,
+                                        "operation": operation, "refused": refused,
+                                        "limit": limit})
+
+
+class Auth(_Concern[R]):
+    """Checking who a person is."""
+
+    @_typed
+    def login(self, name: str, password: str) -> AuthLoginResult:
+        """Check a name and password: the account's role, agent, extension and groups."""
+        return self._op("auth.login", {"name": name, "password": password})
 
 
 class Operations(Generic[R]):
@@ -616,3 +718,11 @@ class Operations(Generic[R]):
     @property
     def server(self) -> Server[R]:
         return Server(self)
+
+    @property
+    def admin(self) -> Admin[R]:
+        return Admin(self)
+
+    @property
+    def auth(self) -> Auth[R]:
+        return Auth(self)

@@ -32,7 +32,12 @@ __all__ = ["AgentStatus", "AgentForwardResult", "AgentListResult", "QueueStatusC
            "SpanCallCause", "TraceStartResult", "TraceStopResult", "SimFaultResult",
            "SimLoopbackResult", "CablePair", "SimStatsResultCable", "SpanLine",
            "SimStatsResult", "SimCallResult", "SimHangupResult", "SimCallsResult",
-           "SimTrafficResult", "SimDtmfResult", "SimPhoneResultCallerId", "SimPhoneResult"]
+           "SimTrafficResult", "SimDtmfResult", "SimPhoneResultCallerId", "SimPhoneResult",
+           "AccountGroupsItem", "Account", "AdminAgentRemoveResult", "AdminAgentListResult",
+           "GroupMembersItem", "Group", "AdminGroupRemoveResult", "AdminGroupListResult",
+           "AuditRow", "AdminAuditResult", "AuthLoginResult", "ReloadSummaryAgents",
+           "ReloadSummaryQueues", "ReloadSummaryFlows", "ReloadSummaryRouting",
+           "ReloadSummarySettings", "ReloadSummary"]
 
 
 class AgentStatus(TypedDict):
@@ -667,3 +672,120 @@ class SimPhoneResult(TypedDict):
     ringing: bool
     off_hook: bool
     caller_id: SimPhoneResultCallerId | None
+
+
+class AccountGroupsItem(TypedDict):
+    group: str
+    kind: str
+    level: int
+
+
+class Account(TypedDict):
+    name: str
+    role: str
+    display_name: str
+    agent: str | None
+    extension: int | None
+    disabled: bool
+    password_set: bool
+    pin_set: bool
+    failed: int
+    locked_until: float | None
+    created: float
+    changed: float
+    groups: list[AccountGroupsItem]
+    live: NotRequired[AgentStatus | None]
+
+
+class AdminAgentRemoveResult(TypedDict):
+    name: str
+    removed: bool
+
+
+class AdminAgentListResult(TypedDict):
+    accounts: list[Account]
+
+
+class GroupMembersItem(TypedDict):
+    account: str
+    level: int
+
+
+class Group(TypedDict):
+    name: str
+    kind: str
+    members: list[GroupMembersItem]
+
+
+class AdminGroupRemoveResult(TypedDict):
+    name: str
+    removed: bool
+
+
+class AdminGroupListResult(TypedDict):
+    groups: list[Group]
+
+
+class AuditRow(TypedDict):
+    id: int
+    ts: float
+    name: str
+    role: str
+    source: str
+    op: str
+    args: dict[str, Any]
+    refused: str | None
+
+
+class AdminAuditResult(TypedDict):
+    rows: list[AuditRow]
+
+
+class AuthLoginResult(TypedDict):
+    name: str
+    role: str
+    display_name: str
+    agent: str | None
+    extension: int | None
+    groups: list[AccountGroupsItem]
+
+
+class ReloadSummaryAgents(TypedDict):
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    leaving: list[str]
+
+
+class ReloadSummaryQueues(TypedDict):
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+    draining: list[str]
+
+
+class ReloadSummaryFlows(TypedDict):
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+
+class ReloadSummaryRouting(TypedDict):
+    added: list[str]
+    removed: list[str]
+    changed: list[str]
+
+
+class ReloadSummarySettings(TypedDict):
+    changed: list[str]
+
+
+class ReloadSummary(TypedDict):
+    source: str
+    needs_restart: list[str]
+    changed: bool
+    agents: NotRequired[ReloadSummaryAgents]
+    queues: NotRequired[ReloadSummaryQueues]
+    flows: NotRequired[ReloadSummaryFlows]
+    routing: NotRequired[ReloadSummaryRouting]
+    settings: NotRequired[ReloadSummarySettings]

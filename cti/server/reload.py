@@ -134,20 +134,13 @@ class Reloader:
         restart = restart_needed(svc.config, new)
         centre: dict = {}
         if svc.centre is not None and new.centre is not None:
-            if getattr(svc, "file_roster", None) is not None:
-                # the accounts are the roster (cti/server/ops/accounts.py): what changed in
-                # the file since the last one is written to them, and the centre takes the
-                # roster they then make; a refusal rolls the accounts back with it
-                from cti.server.ops.accounts import roster_from_store
-                now = svc.ts()
-                newer = file_roster(new.centre)
-                with svc.store.db.atomic():
-                    write_file_changes(svc.store, svc.file_roster, newer, now)
-                    roster_from_store(svc.store, new.centre, now)
-                    centre = svc.centre.apply_config(svc.board.line_seconds, new.centre)
-                svc.file_roster = newer
-            else:
+            # the accounts are the roster: the file's changes of agents and queue members
+            # go to the store first, and the centre takes the store's (ops/accounts.py)
+            from cti.server.ops.accounts import reload_roster
+            with svc.store.db.atomic():
+                seen = reload_roster(svc, new.centre)
                 centre = svc.centre.apply_config(svc.board.line_seconds, new.centre)
+            svc.file_roster = seen
             restart += [k for k in centre.pop("needs_restart") if k not in restart]
         elif (svc.centre is None) != (new.centre is None):
             restart.append("centre")
@@ -200,51 +193,3 @@ def _line(result: dict) -> str:
     if result["needs_restart"]:
         parts.append(f"needs a restart: {', '.join(result['needs_restart'])}")
     return "; ".join(parts) or "no change"
-
-
-def file_roster(cc) -> tuple[dict, dict]:
-    """The file's agents (id -> AgentConfig) and queue members (queue -> agent ->
-    penalty): what the next reload compares its file with."""
-    return ({a.id: a for a in cc.agents},
-            {q.name: {m.agent: m.penalty for m in q.members} for q in cc.queues})
-
-
-def write_file_changes(store, old: tuple[dict, dict], new: tuple[dict, dict],
-                       now: float) -> None:
-    """What changed between the last file and this one, written to the accounts: an agent
-    added to the file becomes an agent account (no secret yet, as at the first start), an
-    agent taken out of it loses its account, a changed name, extension or skill level
-    follows, and queue members added, moved or taken out follow (level = penalty + 1).
-    What an administrator changed that the file did not touch stays as it is (the file
-    is one of two ways to change the accounts, ``cti admin`` the other)."""
-    old_agents, old_members = old
-    new_agents, new_members = new
-    for aid in old_agents:
-        if aid not in new_agents and store.account_get(aid) is not None:
-            store.account_remove(aid)
-    for aid, a in new_agents.items():
-        was = old_agents.get(aid)
-        if was == a and store.account_get(aid) is not None:
-            continue
-        if store.account_get(aid) is None:
-            store.account_add(aid, "agent", now, display_name=a.name or "", agent=aid,
-                              extension=a.extension)
-            was = None
-        else:
-            store.account_modify(aid, now, {"display_name": a.name or "",
-                                            "extension": a.extension})
-        before = {} if was is None else was.skills
-        for skill in sorted(set(before) | set(a.skills)):
-            if before.get(skill) != a.skills.get(skill):
-                if store.group_get(skill, "skill") is None:
-                    store.group_add(skill, "skill", now)
-                store.group_member(skill, aid, a.skills.get(skill), now, kind="skill")
-    for q in sorted(set(old_members) | set(new_members)):
-        o, n = old_members.get(q, {}), new_members.get(q, {})
-        if q in new_members and store.group_get(q, "queue") is None:
-            store.group_add(q, "queue", now)
-        for agent in sorted(set(o) | set(n)):
-            if o.get(agent) != n.get(agent) and store.account_get(agent) is not None \
-                    and store.group_get(q, "queue") is not None:
-                store.group_member(q, agent, None if agent not in n
-                                   else min(10, n[agent] + 1), now, kind="queue")

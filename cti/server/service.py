@@ -119,6 +119,7 @@ class Service:
         self._recovered: list = []  # its CTI events, out with the first tick
         self.traffic = None
         self.speed = 1.0
+        self.file_roster = None     # the file's agents and queue members (ops/accounts.py)
         if config.centre is not None:
             self._build_centre(config)
 
@@ -156,9 +157,8 @@ class Service:
                                    seed=None if sim is None else sim.seed)
         # the accounts: seeded from the file on a fresh store, then the store's agents and
         # queue members are the roster (cti/server/ops/accounts.py)
-        from cti.server.ops.accounts import roster_from_store
-        from cti.server.reload import file_roster
-        self.file_roster = file_roster(cc)      # what a reload compares the new file with
+        from cti.server.ops.accounts import file_roster, roster_from_store
+        self.file_roster = file_roster(cc)      # what the file said (a reload's diff)
         roster_from_store(self.store, cc, self.wall_start)
         self.centre = Centre(self.board, cc, pri=self.pri, r2=self.r2, analog_ports=ports,
                              store=self.store,

@@ -9,7 +9,8 @@ calls may have one; unique), the extension it is bound to (an FXS port; NULL: fr
 seating, the agent gives one at login; unique: one agent per extension), whether it is
 disabled, when it was created and changed, and its secrets.
 
-Groups. A group has a name and a kind: ``queue`` (an ACD queue's members) or ``skill``
+Groups. A group has a name and a kind (a queue and a skill may share a name: "sales"):
+``queue`` (an ACD queue's members) or ``skill``
 (an agent's skill, as cti/centre/acd AgentConfig.skills). A membership binds an account to
 a group with a level 1..10. Its meaning is the kind's: for a skill, the skill's level (10
 is the most able, as the ACD reads required_skills); for a queue, the order agents are
@@ -402,22 +403,23 @@ class AccountsMixin:
         return self.secret_end(name, now, secret_matches(secret, stored))
 
     # -- groups ---------------------------------------------------------------
-    # A group is named within its kind: a queue "sales" and a skill "sales" are two groups
-    # (a call centre names its skills after its products as often as its queues).
 
-    def _group_kind(self, name: str, kind: str | None) -> str | None:
-        """The kind of the group ``name`` (``kind`` given: that one, if it exists); None
-        when there is none; ValueError when both kinds have the name and none was given."""
+    def group_kind(self, name: str, kind: str | None = None) -> str:
+        """The kind of group ``name`` (a queue and a skill may share a name, as a "sales"
+        queue and a "sales" skill do: then ``kind`` must say which). LookupError if there
+        is none."""
         name = _str("group.name", name, none=False)
         if kind is not None:
-            kind = _str("group.kind", kind, none=False, choices=GROUP_KINDS)
+            kind = _str("group.kind", kind, choices=GROUP_KINDS)
         kinds = [r[0] for r in self.db.execute(
             "SELECT kind FROM groups WHERE name = ?" + (" AND kind = ?" if kind else "")
             + " ORDER BY kind", (name, kind) if kind else (name,))]
+        if not kinds:
+            raise LookupError(f"no {kind + ' ' if kind else ''}group {name!r}")
         if len(kinds) > 1:
-            raise ValueError(f"group.kind: {name!r} is both a queue and a skill group: "
-                             "say which")
-        return kinds[0] if kinds else None
+            raise ValueError(f"group.kind: a queue and a skill are both named {name!r}: "
+                             "say which (kind)")
+        return kinds[0]
 
     def group_add(self, name: str, kind: str, now: float) -> dict:
         name = _name("group.name", name)
@@ -430,8 +432,9 @@ class AccountsMixin:
         return self.group_get(name, kind)
 
     def group_remove(self, name: str, kind: str | None = None) -> bool:
-        kind = self._group_kind(name, kind)
-        if kind is None:
+        try:
+            kind = self.group_kind(name, kind)
+        except LookupError:
             return False
         with self.db.atomic():
             self.db.execute("DELETE FROM memberships WHERE grp = ? AND kind = ?", (name, kind))
@@ -439,9 +442,11 @@ class AccountsMixin:
                                    (name, kind)).rowcount > 0
 
     def group_get(self, name: str, kind: str | None = None) -> dict | None:
-        """A group: ``name``, ``kind``, ``members`` ([{account, level}], by level, name)."""
-        kind = self._group_kind(name, kind)
-        if kind is None:
+        """A group: ``name``, ``kind``, ``members`` ([{account, level}], by level, name);
+        None if none (ValueError if ``kind`` is needed to tell two apart)."""
+        try:
+            kind = self.group_kind(name, kind)
+        except LookupError:
             return None
         return {"name": name, "kind": kind, "members": list(self.db.query(
             "SELECT account, level FROM memberships WHERE grp = ? AND kind = ?"
@@ -458,24 +463,22 @@ class AccountsMixin:
     def group_member(self, group: str, account: str, level: int | None, now: float,
                      kind: str | None = None) -> None:
         """Put ``account`` in ``group`` at ``level`` 1..10 (again: a new level), or take it
-        out (``level`` None)."""
-        kind = self._group_kind(group, kind)
-        if kind is None:
-            raise LookupError(f"no group {group!r}")
+        out (``level`` None); ``kind`` where a queue and a skill share the name."""
+        kind = self.group_kind(group, kind)
         self._account_row(account)
         if level is None:
-            self.db.execute("DELETE FROM memberships WHERE account = ? AND grp = ? AND"
-                            " kind = ?", (account, group, kind))
+            self.db.execute("DELETE FROM memberships WHERE account = ? AND grp = ?"
+                            " AND kind = ?", (account, group, kind))
         else:
             self.db.execute("INSERT OR REPLACE INTO memberships (account, grp, kind, level)"
                             " VALUES (?,?,?,?)",
-                            (account, group, kind, _int("membership.level", level,
-                                                        none=False, min=1, max=10)))
+                            (account, group, kind, _int("membership.level", level, none=False,
+                                                        min=1, max=10)))
         self.db.execute("UPDATE accounts SET changed = ? WHERE name = ?",
                         (_num("account.changed", now, none=False), account))
 
     def account_groups(self, name: str) -> list[dict]:
-        """``[{group, kind, level}]`` of an account, by group name and kind."""
+        """``[{group, kind, level}]`` of an account, by group name."""
         return list(self.db.query(
             "SELECT grp AS "'"group"'", kind, level FROM memberships WHERE account = ?"
             " ORDER BY grp, kind", (name,)))
@@ -508,7 +511,7 @@ class AccountsMixin:
                         self.db.execute("INSERT OR IGNORE INTO groups (name, kind, created)"
                                         " VALUES (?, 'skill', ?)", (skill, now))
                         self.db.execute("INSERT OR REPLACE INTO memberships (account, grp,"
-                                        " kind, level) VALUES (?,?,'skill',?)",
+                                        " kind, level) VALUES (?, ?, 'skill', ?)",
                                         (a.id, skill, level))
                 self.db.execute("INSERT INTO accounts_seed (id, seeded) VALUES (1, ?)", (now,))
             for q in queues:
@@ -519,8 +522,8 @@ class AccountsMixin:
                                 " 'queue', ?)", (q.name, now))
                 for m in q.members:
                     self.db.execute(
-                        "INSERT OR IGNORE INTO memberships (account, grp, kind, level)"
-                        " SELECT name, ?, 'queue', ? FROM accounts WHERE name = ?",
+                        "INSERT OR IGNORE INTO memberships (account, grp, kind, level) SELECT"
+                        " name, ?, 'queue', ? FROM accounts WHERE name = ?",
                         (q.name, min(10, m.penalty + 1), m.agent))
         return fresh
 
@@ -617,6 +620,7 @@ def migration(db) -> None:
             created REAL NOT NULL,
             changed REAL NOT NULL
         )""",
+        # a queue and a skill may share a name ("sales"): a group is its name and kind
         """CREATE TABLE groups (
             name TEXT NOT NULL,
             kind TEXT NOT NULL,

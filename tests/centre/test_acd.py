@@ -770,45 +770,28 @@ def test_free_members_in_queue_order_whichever_side_is_walked(n, data):
     assert _any_member(q.members, free) == bool(want)
 
 
-# ---- the roster changed live (cti/server/ops/accounts.py) ------------------------------
+# ---- an administrator's changes (cti/server/ops/accounts.py) ---------------------------
 
 
-def test_an_agent_added_live_is_rung_by_a_waiting_call_and_removed_when_logged_out():
-    acd = make(members=("a",), login=False)
-    assert acd.enqueue(0.0, "c1", "q")
-    assert rings(acd.events()) == []                         # nobody logged in
-    acd.add_agent(AgentConfig("d", extension=4), {"q": 0})
-    acd.check_invariants()
-    acd.login(1.0, "d")
-    assert first_ring(acd).agents == ("d",)
-    acd.check_invariants()
-    with pytest.raises(AcdError, match="on call c1"):
-        acd.remove_idle_agent("d")
-    acd.answered(2.0, "c1", "d")
-    acd.call_ended(3.0, "c1")
-    with pytest.raises(AcdError, match="logged in"):
-        acd.remove_idle_agent("d")
-    acd.logout(4.0, "d")
-    acd.remove_idle_agent("d")
-    acd.check_invariants()
-    assert [m.agent for m in acd._queues["q"].cfg.members] == ["a"]
-    with pytest.raises(AcdError, match="exists already"):
-        acd.add_agent(AgentConfig("a"))
-    with pytest.raises(AcdError, match="no queue"):
-        acd.add_agent(AgentConfig("e"), {"nope": 0})
-    assert "e" not in acd._agents                            # refused whole
-
-
-def test_membership_changed_live_keeps_the_counts():
+def test_a_member_taken_out_live_keeps_the_counts_and_its_call():
+    """remove_member (admin.group.member level 0): the queue's counts follow, a call
+    ringing the agent goes on ringing it; the rest of the changes are test_acd_changes'."""
     acd = make(members=("a", "b"))
-    acd.set_member("c", "q", 3)                               # c ready: free count follows
+    acd.add_agent(AgentConfig("d", extension=4))
+    acd.add_member(0.0, "q", "d", 3)
+    acd.login(0.0, "d")
     acd.check_invariants()
-    assert acd._queues["q"].members["c"].penalty == 3
-    acd.set_member("c", "q", 0)                               # a new penalty
+    assert acd.queue_status("q")["agents"][-1] == {
+        "agent": "d", "penalty": 3, "state": "ready", "reason": "", "call": None,
+        "busy_elsewhere": False}
+    assert acd.enqueue(1.0, "c1", "q")
+    assert first_ring(acd).agents == ("a",)                   # linear: the first member
+    acd.remove_member(1.0, "q", "a")
     acd.check_invariants()
-    acd.set_member("a", "q", None)
+    assert "a" not in {m["agent"] for m in acd.queue_status("q")["agents"]}
+    assert acd.agent_state("a").call == "c1"                  # still ringing it
+    acd.remove_member(1.0, "q", "d")
     acd.check_invariants()
-    assert set(acd._queues["q"].members) == {"b", "c"}
-    acd.update_agent(AgentConfig("b", extension=9, skills={"fr": 5}))
-    assert acd.agent_state("b").extension == 2               # logged in: keeps its phone
-    assert acd._agents["b"].skills == {"fr": 5}
+    assert [m["agent"] for m in acd.queue_status("q")["agents"]] == ["b"]
+    with pytest.raises(AcdError):
+        acd.remove_member(1.0, "nope", "a")

@@ -135,8 +135,7 @@ def test_no_method_without_its_operation():
         for name, fn in vars(cls).items():
             if name.startswith("_") or not callable(fn):
                 continue
-            op = name if attr == "server" and name in REGISTRY else (
-                [p for p, a in facade.CONCERNS.items() if a == attr][0] + "." + name)
+            op = name if attr == "server" and name in REGISTRY else facade.op_name(attr, name)
             assert op in REGISTRY, f"{attr}.{name}: no operation {op}"
 
 

@@ -543,23 +543,3 @@ def test_the_file_and_the_administrator_both_change_the_accounts(filed):
     res = c.req("server.reload")
     assert res["agents"]["removed"] == ["2001"]
     assert c.svc.store.account_get("2001") is None and "3001" in centre.agents
-
-
-def test_a_queue_and_a_skill_may_share_a_name(tmp_path):
-    from cti.store.sqlite import Store
-
-    s = Store(tmp_path / "cti.db")
-    try:
-        s.account_add("1001", "agent", 1.0, agent="1001")
-        s.group_add("sales", "queue", 1.0)
-        s.group_add("sales", "skill", 1.0)
-        with pytest.raises(ValueError, match="both a queue and a skill"):
-            s.group_get("sales")
-        s.group_member("sales", "1001", 3, 2.0, kind="skill")
-        s.group_member("sales", "1001", 1, 2.0, kind="queue")
-        assert s.account_groups("1001") == [{"group": "sales", "kind": "queue", "level": 1},
-                                            {"group": "sales", "kind": "skill", "level": 3}]
-        assert s.group_remove("sales", "skill")
-        assert s.group_get("sales")["kind"] == "queue"
-    finally:
-        s.close()

@@ -124,6 +124,30 @@ def test_groups_and_levels(store):
     assert store.group_remove("french") and store.group_get("french") is None
 
 
+def test_a_queue_and_a_skill_may_share_a_name(store):
+    store.account_add("1001", "agent", 1.0)
+    store.group_add("sales", "queue", 1.0)
+    store.group_add("sales", "skill", 1.0)
+    with pytest.raises(ValueError, match="a queue and a skill are both named 'sales'"):
+        store.group_member("sales", "1001", 2, 2.0)
+    store.group_member("sales", "1001", 2, 2.0, "queue")
+    store.group_member("sales", "1001", 9, 2.0, "skill")
+    assert store.account_get("1001")["groups"] == [
+        {"group": "sales", "kind": "queue", "level": 2},
+        {"group": "sales", "kind": "skill", "level": 9}]
+    assert store.group_remove("sales", "skill")
+    assert store.group_get("sales") == {"name": "sales", "kind": "queue",
+                                        "members": [{"account": "1001", "level": 2}]}
+    # seeding: the agents' "sales" skill and the "sales" queue, both
+    agents = [AgentConfig("1002", "", None, {"sales": 4})]
+    fresh = Store(":memory:")
+    fresh.accounts_seed(agents, [QueueConfig("sales", members=(Member("1002"),))], 1.0)
+    assert fresh.account_get("1002")["groups"] == [
+        {"group": "sales", "kind": "queue", "level": 1},
+        {"group": "sales", "kind": "skill", "level": 4}]
+    fresh.close()
+
+
 def test_verify_results(store):
     store.account_add("1001", "agent", 0.0)
     # no password yet: bad, and not counted (nothing to guess)

@@ -33,47 +33,11 @@ class _Changes:
 
     # ---- agents --------------------------------------------------------------------
 
-    def add_agent(self, cfg: AgentConfig, queues: dict[str, int] | None = None) -> None:
-        """A new agent, logged out, member of ``queues`` (name -> penalty) at once, or of
-        none yet (see :meth:`set_queues`, :meth:`add_member`); refused whole when a queue
-        is unknown."""
+    def add_agent(self, cfg: AgentConfig) -> None:
+        """A new agent, logged out, in no queue yet (see :meth:`set_queues`, :meth:`add_member`)."""
         if cfg.id in self._agents:
             raise AcdError(f"agent {cfg.id!r} exists already")
-        for qname in queues or {}:
-            if qname not in self._queues:
-                raise AcdError(f"no queue {qname!r}")
         self._agents[cfg.id] = _Agent(cfg)
-        for qname, penalty in (queues or {}).items():
-            self.set_member(cfg.id, qname, penalty)
-
-    def set_member(self, agent: str, queue: str, penalty: int | None) -> None:
-        """Put ``agent`` in ``queue`` with ``penalty`` (again: a new penalty), or take it
-        out (None); the queue's counts follow, and a waiting call may ring it at the next
-        distribution. A call ringing it goes on ringing."""
-        q = self._queue(queue)
-        self._agent(agent)
-        members = [m for m in q.cfg.members if m.agent != agent]
-        if penalty is not None:
-            members.append(Member(agent, penalty))
-        self._set_config(q, dataclasses.replace(q.cfg, members=tuple(members)))
-        self._rebuild_members()
-        self._dirty = True
-
-    def remove_idle_agent(self, agent: str) -> None:
-        """Take a logged-out agent with no call off the roster (an administrator's
-        removal); refused, naming why, while it is logged in or on a call."""
-        a = self._agent(agent)
-        if a.call is not None:
-            raise AcdError(f"agent {agent!r} is on call {a.call.id}: not removed")
-        if a.state != "logged_out":
-            raise AcdError(f"agent {agent!r} is logged in ({a.state}): log it out first")
-        for q in self._queues.values():
-            if agent in q.members:
-                self._set_config(q, dataclasses.replace(
-                    q.cfg, members=tuple(m for m in q.cfg.members if m.agent != agent)))
-        del self._agents[agent]
-        self._free.discard(agent)
-        self._rebuild_members()
 
     def update_agent(self, cfg: AgentConfig) -> None:
         """An agent's new name, skills and usual extension. Skills count from the next
@@ -116,6 +80,16 @@ class _Changes:
         self._set_config(q, dataclasses.replace(q.cfg, members=tuple(members)))
         self._rebuild_members()
         self._dirty = True
+        self._dispatch(now)
+
+    def remove_member(self, now: float, queue: str, agent: str) -> None:
+        """``agent`` leaves ``queue`` (an administrator's change); a call ringing it goes
+        on ringing it, a call connected to it goes on."""
+        q = self._queue(queue)
+        self._agent(agent)
+        self._set_config(q, dataclasses.replace(
+            q.cfg, members=tuple(m for m in q.cfg.members if m.agent != agent)))
+        self._rebuild_members()
         self._dispatch(now)
 
     # ---- queues --------------------------------------------------------------------

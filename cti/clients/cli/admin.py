@@ -150,11 +150,11 @@ def cmd_group(args) -> int:
             res = c.request("admin.group.add", name=args.name, kind=args.kind)
             text = f"group {res['name']} ({res['kind']}) added"
         elif act == "remove":
-            res = c.request("admin.group.remove", name=args.name)
+            res = c.request("admin.group.remove", name=args.name, kind=args.kind)
             text = f"group {res['name']} removed"
         else:
             res = c.request("admin.group.member", group=args.group, account=args.account,
-                            level=args.level)
+                            level=args.level, kind=args.kind)
             text = (f"{args.account} {'in' if args.level else 'out of'} {res['name']}: "
                     + " ".join(f"{m['account']}:{m['level']}" for m in res["members"]))
     _out(args, res, text)
@@ -193,7 +193,8 @@ def add_parsers(sub, common) -> None:
     x.add_argument("--extension", type=int, help="the FXS port it is bound to (none: free "
                    "seating)")
     x.add_argument("--group", action="append", type=_group_level, metavar="GROUP[=LEVEL]",
-                   help="a queue or skill group, level 1..10 (again for more)")
+                   help="a queue or skill group, level 1..10 (again for more; queue:NAME "
+                   "or skill:NAME where both are named NAME)")
     x = agsub.add_parser("modify", parents=[common], help="change an account")
     x.add_argument("name")
     x.add_argument("--role", choices=("agent", "supervisor", "admin", "integrator"))
@@ -225,6 +226,8 @@ def add_parsers(sub, common) -> None:
     x.add_argument("--kind", required=True, choices=("queue", "skill"))
     x = grsub.add_parser("remove", parents=[common], help="remove a group")
     x.add_argument("name")
+    x.add_argument("--kind", choices=("queue", "skill"), help="where a queue and a skill "
+                   "share the name")
     x = grsub.add_parser("list", parents=[common], help="every group and its members")
     x.add_argument("--kind", choices=("queue", "skill"))
     x = grsub.add_parser("member", parents=[common], help="put an account in a group at a "
@@ -233,6 +236,8 @@ def add_parsers(sub, common) -> None:
     x.add_argument("account")
     x.add_argument("level", type=int, choices=range(0, 11), metavar="LEVEL",
                    help="1..10 (a queue: 1 is tried first; a skill: 10 the most able); 0: out")
+    x.add_argument("--kind", choices=("queue", "skill"), help="where a queue and a skill "
+                   "share the name")
     gr.set_defaults(func=cmd_group)
 
     au = asub.add_parser("audit", parents=[common], help="the audit log: refusals and "

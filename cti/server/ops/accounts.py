@@ -139,15 +139,6 @@ class Hashing:
 
 # -- the roster: the store's agents on the running centre --------------------------------
 
-def group_ref(text: str) -> tuple[str, str | None]:
-    """A group as a request names it: ``sales``, or ``queue:sales`` / ``skill:sales`` where
-    a queue and a skill share the name."""
-    kind, sep, name = text.partition(":")
-    if sep and kind in store_accounts.GROUP_KINDS:
-        return name, kind
-    return text, None
-
-
 def _agent_config(acc: dict):
     """The ACD's view of an account bound to an agent number."""
     from cti.centre.acd import AgentConfig
@@ -187,6 +178,62 @@ def roster_from_store(store, cc, now: float) -> None:
     cb = getattr(cc, "callbacks", None)
     if cb is not None and getattr(cb, "agents", None):
         cc.callbacks = replace(cb, agents=tuple(a for a in cb.agents if a in ids))
+
+
+def file_roster(cc) -> tuple[dict, dict]:
+    """What a configuration file says of the roster: its agents by id (AgentConfig) and
+    each queue's members (agent -> penalty)."""
+    return ({a.id: a for a in cc.agents},
+            {q.name: {m.agent: m.penalty for m in q.members} for q in cc.queues})
+
+
+def reload_roster(svc, cc) -> tuple[dict, dict]:
+    """``cti reload``: what changed in the file's agents and queue members since the file
+    the server last read is made in the store (an agent new to the file becomes an
+    account, one gone from the file is removed, a changed one takes the file's name,
+    extension and skills; a queue's members follow the file's changes, a queue gone from
+    the file takes its group with it), then the store's
+    roster is put in ``cc`` (:func:`roster_from_store`). What an administrator changed
+    and the file did not is kept: the file's edits apply, not the whole file. Returns
+    the file's roster, the base of the next reload's diff. ValueError (nothing applied:
+    the caller's transaction rolls back) for a change the store refuses."""
+    store = svc.store
+    now = svc.ts()
+    old_agents, old_queues = svc.file_roster or ({}, {})
+    seen = file_roster(cc)
+    new_agents, new_queues = seen
+    for aid, a in new_agents.items():
+        acc = store.account_get(aid)
+        if acc is None and aid not in old_agents:
+            store.account_add(aid, "agent", now, display_name=a.name, extension=a.extension)
+        elif acc is not None and old_agents.get(aid) not in (None, a):
+            store.account_modify(aid, now, {"display_name": a.name,
+                                            "extension": a.extension})
+        else:
+            continue
+        old_skills = old_agents[aid].skills if aid in old_agents else {}
+        for skill in set(old_skills) | set(a.skills):
+            if old_skills.get(skill) == a.skills.get(skill):
+                continue
+            if store.group_get(skill, "skill") is None:
+                store.group_add(skill, "skill", now)
+            store.group_member(skill, aid, a.skills.get(skill), now, "skill")
+    for aid in sorted(set(old_agents) - set(new_agents)):
+        acc = store.account_get(aid)
+        if acc is not None and acc["role"] == "agent":
+            store.account_remove(aid)
+    for q in sorted(set(old_queues) - set(new_queues)):
+        store.group_remove(q, "queue")    # back in a later file: seeded afresh from it
+    for q, members in new_queues.items():
+        if store.group_get(q, "queue") is None:
+            continue                      # a new queue: seeded whole by roster_from_store
+        before = old_queues.get(q, {})
+        for aid in set(before) | set(members):
+            if before.get(aid) != members.get(aid) and store.account_get(aid) is not None:
+                level = None if aid not in members else min(10, members[aid] + 1)
+                store.group_member(q, aid, level, now, "queue")
+    roster_from_store(store, cc, now)
+    return seen
 
 
 def _live(svc, acc: dict | None) -> dict | None:
@@ -246,14 +293,18 @@ def _put_live(svc, before: dict | None, after: dict | None) -> None:
     if new is None:
         return
     cfg = _agent_config(after)
-    want = {q: p for q, p in _queues(after).items()
-            if q in {x.name for x in c.config.queues}}
+    queues = [q.name for q in c.config.queues if c.acd.has_queue(q.name)]
+    want = {q: p for q, p in _queues(after).items() if q in queues}
     if new not in c.agents:
         c.add_agent(now, cfg, want)
         return
     c.update_agent(now, cfg)
-    have = {q.name: m.penalty for q in c.config.queues for m in q.members if m.agent == new}
-    for q in set(have) | set(want):
+    have = {}
+    for q in queues:
+        for m in c.acd.queue_status(q, now)["agents"]:
+            if m["agent"] == new:
+                have[q] = m.get("penalty", 0)
+    for q in sorted(set(have) | set(want)):
         if have.get(q) != want.get(q):
             c.set_queue_member(now, new, q, want.get(q))
 
@@ -285,19 +336,25 @@ def _check_live(svc, before: dict, after_agent: str | None) -> None:
            result=ACCOUNT, events=("agent.state",), audited=True)
 def admin_agent_add(svc, a):
     """Add an account: an agent (its name is its agent number), a supervisor (with an agent
-    number if it takes calls), an admin or an integrator; ``groups`` maps group names to
-    levels 1..10. An agent joins the running roster and its queues at once, logged out,
+    number if it takes calls), an admin or an integrator; ``groups`` maps group names
+    (``queue:NAME``, ``skill:NAME`` where a queue and a skill share a name) to levels
+    1..10. An agent joins the running roster and its queues at once, logged out,
     and logs in once an administrator has set its password (``admin.agent.passwd``) or
     by a supervisor's ``agent.login``."""
     store = _store(svc)
-    groups = a["groups"] or {}
-    for g, level in groups.items():
+    groups = {}
+    for g, level in (a["groups"] or {}).items():
         if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 10:
             raise RequestError("bad_arg", f"group {g!r}: level must be 1..10, got {level!r}",
                                "args.groups")
-        if _stored(lambda: store.group_get(*group_ref(g)), "args.groups") is None:
-            raise RequestError("not_found", f"no group {g!r} (admin.group.add first)",
-                               "args.groups")
+        kind, sep, name = g.partition(":")
+        kind, name = (kind, name) if sep else (None, g)
+        try:
+            groups[(name, store.group_kind(name, kind))] = level
+        except (LookupError, ValueError) as e:
+            raise RequestError("not_found" if isinstance(e, LookupError) else "bad_arg",
+                               f"{str(e).strip(chr(34) + chr(39))} (groups: NAME or "
+                               "queue:NAME, skill:NAME)", "args.groups") from None
     now = svc.ts()
     c = svc.centre
     agent = a["name"] if a["role"] == "agent" else a["agent"]
@@ -309,9 +366,8 @@ def admin_agent_add(svc, a):
         acc = _stored(lambda: store.account_add(
             a["name"], a["role"], now, display_name=a["display_name"], agent=a["agent"],
             extension=a["extension"]), "args.name")
-        for g, level in groups.items():
-            name, kind = group_ref(g)
-            store.group_member(name, a["name"], level, now, kind=kind)
+        for (g, kind), level in groups.items():
+            store.group_member(g, a["name"], level, now, kind)
         acc = store.account_get(a["name"])
         _centre_refused(lambda: _put_live(svc, None, acc), "args.name")
     return _shown(svc, acc)
@@ -411,15 +467,27 @@ def admin_group_add(svc, a):
     return _stored(lambda: _store(svc).group_add(a["name"], a["kind"], svc.ts()), "args.name")
 
 
-@operation("admin.group.remove", rights=("accounts",),
-           args={"name": NAME, "kind": Arg(str, choices=store_accounts.GROUP_KINDS)},
+KIND = Arg(str, choices=store_accounts.GROUP_KINDS)
+
+
+def _group(svc, name: str, kind: str | None, field: str) -> dict:
+    try:
+        g = _store(svc).group_get(name, kind)
+    except ValueError as e:
+        raise RequestError("bad_arg", str(e), "args.kind") from None
+    if g is None:
+        raise RequestError("not_found", f"no {kind + ' ' if kind else ''}group {name!r}",
+                           field)
+    return g
+
+
+@operation("admin.group.remove", rights=("accounts",), args={"name": NAME, "kind": KIND},
            result=obj({"name": STR, "removed": BOOL}), events=(), audited=True)
 def admin_group_remove(svc, a):
-    """Remove a group: its members leave the queue (or lose the skill) at once."""
+    """Remove a group (``kind`` where a queue and a skill share the name): its members
+    leave the queue (or lose the skill) at once."""
     store = _store(svc)
-    g = _stored(lambda: store.group_get(a["name"], a["kind"]), "args.kind")
-    if g is None:
-        raise RequestError("not_found", f"no group {a['name']!r}", "args.name")
+    g = _group(svc, a["name"], a["kind"], "args.name")
     befores = [store.account_get(m["account"]) for m in g["members"]]
     with store.db.atomic():
         removed = store.group_remove(a["name"], g["kind"])
@@ -439,25 +507,24 @@ def admin_group_list(svc, a):
 
 @operation("admin.group.member", rights=("accounts",),
            args={"group": NAME, "account": NAME, "level": Arg(int, lo=0, hi=10),
-                 "kind": Arg(str, choices=store_accounts.GROUP_KINDS)},
+                 "kind": KIND},
            result=GROUP, events=("agent.state",), audited=True)
 def admin_group_member(svc, a):
     """Put an account in a group at ``level`` 1..10 (a queue: the order agents are tried
-    in, 1 first; a skill: its level), or take it out (``level`` 0 or none). A running
-    agent joins or leaves the queue at once."""
+    in, 1 first; a skill: its level), or take it out (``level`` 0 or none); ``kind``
+    where a queue and a skill share the name. A running agent joins or leaves the queue
+    at once."""
     store = _store(svc)
-    g = _stored(lambda: store.group_get(a["group"], a["kind"]), "args.kind")
-    if g is None:
-        raise RequestError("not_found", f"no group {a['group']!r}", "args.group")
+    kind = _group(svc, a["group"], a["kind"], "args.group")["kind"]
     before = store.account_get(a["account"])
     if before is None:
         raise RequestError("not_found", f"no account {a['account']!r}", "args.account")
     with store.db.atomic():
         _stored(lambda: store.group_member(a["group"], a["account"], a["level"] or None,
-                                           svc.ts(), kind=g["kind"]), "args.level")
+                                           svc.ts(), kind), "args.level")
         _centre_refused(lambda: _put_live(svc, before, store.account_get(a["account"])),
                         "args.account")
-    return store.group_get(a["group"], g["kind"])
+    return store.group_get(a["group"], kind)
 
 
 # -- the audit log ----------------------------------------------------------------------

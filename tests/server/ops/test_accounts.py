@@ -165,6 +165,23 @@ def test_modify_and_groups_live(c):
     c.svc.centre.acd.check_invariants()
 
 
+def test_a_skill_named_as_a_queue(c):
+    c.req("admin.group.add", name="sales", kind="skill")
+    e = c.fail("admin.group.member", group="sales", account="1005", level=4)
+    assert e["code"] == "bad_arg" and e["field"] == "args.kind"
+    c.req("admin.group.member", group="sales", account="1005", level=4, kind="skill")
+    added = c.req("admin.agent.add", name="2001", groups={"skill:sales": 7, "queue:sales": 1})
+    assert sorted((g["kind"], g["level"]) for g in added["groups"]) == [("queue", 1),
+                                                                       ("skill", 7)]
+    assert c.svc.centre.acd._agents["2001"].skills == {"sales": 7}
+    assert "2001" in {a["agent"] for a in c.req("queue.show", queue="sales")["agents"]}
+    assert c.fail("admin.agent.add", name="2002", groups={"sales": 1})["field"] == \
+        "args.groups"
+    assert c.req("admin.group.remove", name="sales", kind="skill")["removed"]
+    assert c.svc.centre.acd._agents["2001"].skills == {}
+    assert "2001" in {a["agent"] for a in c.req("queue.show", queue="sales")["agents"]}
+
+
 def test_the_audit_log_request(c):
     c.req("admin.group.add", name="french", kind="skill")
     ask(c, AGENT_1001, "shutdown")
@@ -351,3 +368,45 @@ def test_a_flood_of_wrong_passwords_costs_bounded_hashes_and_the_tick_goes_on(se
     assert locked == 8
     print(f"flood: {codes}, {len(hashes)} hashes, {locked} locked; lateness before {before}, "
           f"after {stats['lateness_ms']}")
+
+
+def test_a_reload_applies_the_files_edits_and_keeps_the_administrators(tmp_path):
+    """``cti reload`` after live administration: an agent new to the file joins (an
+    account now), one the administrator added is kept, one the administrator removed does
+    not come back while the file does not touch it, and one gone from the file goes."""
+    from cti.server.config import DEFAULT_TOML, load_config
+    from cti.server.service import Service, build_world
+    path = tmp_path / "cti.toml"
+    path.write_text(DEFAULT_TOML)
+    cfg = load_config(path, home=tmp_path / "home")
+    world, _ = build_world(cfg)
+    svc = Service(cfg, world=world, wall_start=1e6)
+
+    def req(op, **args):
+        r = svc.handle({"id": 1, "op": op, "args": args})
+        assert r["ok"], r
+        return r["result"]
+    try:
+        req("admin.agent.add", name="2001", groups={"sales": 1})
+        req("admin.agent.remove", name="1008")
+        path.write_text(DEFAULT_TOML.replace("[[queues]]", '''[[agents]]
+id = "3001"
+
+[[agents]]
+id = "4001"
+
+[[queues]]''', 1).replace("count = 8", "count = 6"))        # 1007, 1008 gone; 3001, 4001 new
+        r = req("server.reload")
+        assert set(r["agents"]["added"]) == {"3001", "4001"}, r
+        assert r["agents"]["removed"] == ["1007"], r
+        agents = [a["agent"] for a in req("agent.list")["agents"]]
+        assert "2001" in agents and "3001" in agents and "1008" not in agents
+        assert "1007" not in agents
+        names = {a["name"] for a in req("admin.agent.list")["accounts"]}
+        assert {"2001", "3001", "4001"} <= names and not {"1007", "1008"} & names
+        sales = {a["agent"] for a in req("queue.show", queue="sales")["agents"]}
+        assert {"2001", "3001"} <= sales          # "all" of the file, and the admin's
+        svc.centre.acd.check_invariants()
+    finally:
+        world.close()
+        svc.store.close()
