@@ -84,8 +84,8 @@ class InProcessServer:
     """``serve()`` in a thread, building its world as ``cti serve`` does; ``stop()`` asks it
     to shut down."""
 
-    def __init__(self, home: Path, speed: float = 1.0, seconds=None):
-        self.config = load_config(home=home)
+    def __init__(self, home: Path, speed: float = 1.0, seconds=None, config=None):
+        self.config = config if config is not None else load_config(home=home)
         self.ready = threading.Event()
         self.service = None
         self.error = None

@@ -105,6 +105,11 @@ class Service:
         self.traces = Traces(self)
         self.centre = None
         self.store = None
+        self.keys = None            # cti.server.keyring.KeyRing: the clients' keys
+        self._server_public: str | None = None
+        # the principal of the request being handled (ops that filter what they return:
+        # snapshot, replay; cti/server/audience.py)
+        self.principal: Principal = OWNER
         self.campaigns = None
         self.boot = None            # cti.server.recovery.Boot: this run's name and boot count
         self.live = None            # cti.server.recovery.LiveCalls
@@ -152,9 +157,18 @@ class Service:
                                               self.boot)
         self._recovered = evs
         self.live = recovery.LiveCalls(self.store, self.centre)
+        from cti.server.keyring import KeyRing
+        self.keys = KeyRing(self.store)
         from cti.centre.campaigns import Campaigns
         self.campaigns = Campaigns(self.centre, self.store, self.centre.epoch, cc.callbacks)
         self.trunks = TrunkSampler(self)
+
+    def server_public(self) -> str:
+        """The server's CurveZMQ public key (Z85; its pair made in the home on first use)."""
+        if self._server_public is None:
+            from cti.server.keyfile import server_keys
+            self._server_public = server_keys(self.config.server.home).public
+        return self._server_public
 
     # time -----------------------------------------------------------------------------
     @property
@@ -403,6 +417,7 @@ class Service:
                     self.audit(principal, op, req.get("args") if isinstance(
                         req.get("args"), dict) else {}, refused.message)
                 raise
+            self.principal = principal
             if entry.deferred:          # may answer later (a listen, a capture, a report)
                 if audited(entry, right):
                     self.audit(principal, op, args)
@@ -435,6 +450,8 @@ class Service:
                     and name not in ("TypeError", "AttributeError", "KeyError"):
                 return self._error(rid, RequestError("failed", str(e), _subject(op)))
             return self._error(rid, RequestError("internal", f"{name}: {e}"))
+        finally:
+            self.principal = OWNER
 
     def audit(self, principal: Principal, op: str, args: dict,
               refused: str | None = None) -> None:

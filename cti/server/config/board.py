@@ -65,6 +65,15 @@ class ServerConfig:
     events: str = ""
     replay_ring: int = 10000
     log_level: str = "info"
+    listen: str = ""          # tcp://HOST:PORT: requests there, events on PORT + 1 (keys)
+
+    @property
+    def tcp(self) -> tuple[str, str] | None:
+        """The TCP endpoints (requests, events) of ``listen``, or None."""
+        if not self.listen:
+            return None
+        head, port = self.listen.rsplit(":", 1)
+        return f"{head}:{port}", f"{head}:{int(port) + 1}"
 
 
 @dataclass(frozen=True)
@@ -77,15 +86,24 @@ class Config:
     centre: Any = None        # cti.centre.coordinator.CentreConfig, when agents and queues are configured
 
 
-def check_endpoint(endpoint: str, curve_keys: bool = False) -> str | None:
+def check_endpoint(endpoint: str, tcp: bool = False) -> str | None:
     """Return why ``endpoint`` may not be bound, or None when it may.
 
-    ipc and inproc are fine; tcp only on a loopback address unless CurveZMQ keys are
-    configured (not supported yet, so never).
+    ``server.requests`` and ``server.events`` take ipc (the home's private folder: its
+    owner is the administrator) and inproc; TCP, loopback included, is ``server.listen``
+    (``tcp=True``), where every client needs a key (CurveZMQ, issue #16).
     """
     if not isinstance(endpoint, str) or "://" not in endpoint:
         return f"{endpoint!r} is not a ZeroMQ endpoint (ipc://PATH or tcp://HOST:PORT)"
     scheme, rest = endpoint.split("://", 1)
+    if tcp:
+        if scheme != "tcp":
+            return f"{endpoint!r}: server.listen takes tcp://HOST:PORT"
+        m = re.fullmatch(r"(\[[^\]]+\]|[^:]+):(\d+)", rest)
+        if not m or not 0 < int(m.group(2)) < 65535:
+            return (f"{endpoint!r} is not tcp://HOST:PORT with a port number below 65535 "
+                    "(events go on the next port)")
+        return None
     if scheme == "ipc":
         if not rest:
             return "ipc endpoint has no path"
@@ -95,23 +113,11 @@ def check_endpoint(endpoint: str, curve_keys: bool = False) -> str | None:
         return None
     if scheme == "inproc":
         return None
-    if scheme != "tcp":
-        return f"scheme {scheme!r} is not supported (ipc, tcp)"
-    m = re.fullmatch(r"(\[[^\]]+\]|[^:]+):(\d+|\*)", rest)
-    if not m:
-        return f"{endpoint!r} is not tcp://HOST:PORT"
-    host = m.group(1).strip("[]")
-    if host == "localhost":
-        return None
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback or curve_keys:
-        return None
-    return (f"tcp bind on {host} is not loopback: binding beyond this machine needs CurveZMQ "
-            "keys (server.curve), which this version does not support yet; use ipc:// or "
-            "tcp://127.0.0.1")
+    if scheme == "tcp":
+        return ("a TCP bind, loopback included, needs keys: set server.listen = "
+                "\"tcp://HOST:PORT\" (CurveZMQ; clients get keys from `cti admin key issue`) "
+                "and leave server.requests and server.events on ipc")
+    return f"scheme {scheme!r} is not supported (ipc, and tcp in server.listen)"
 
 def _build(data: dict, text: str, source: str, home_override) -> Config:
     c = _Checker(text)
@@ -119,10 +125,7 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
 
     # [server]
     srv = c.table(data.get("server", {}), ("server",),
-                  ("home", "requests", "events", "replay_ring", "curve", "log_level"))
-    if "curve" in srv:
-        c.error(("server", "curve"), "CurveZMQ keys are not supported yet; bind ipc:// or "
-                "loopback tcp instead")
+                  ("home", "requests", "events", "replay_ring", "listen", "log_level"))
     home = c.get(srv, ("server",), "home", str, DEFAULT_HOME)
     if home_override is not None:
         home = os.fspath(home_override)
@@ -138,6 +141,11 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
         c.error(("server", "events"), "must differ from server.requests")
     ring = c.get(srv, ("server",), "replay_ring", int, 10000, lo=16, hi=10_000_000)
     log_level = c.get(srv, ("server",), "log_level", str, "info", choices=LOG_LEVELS)
+    listen = c.get(srv, ("server",), "listen", str, "")
+    if listen:
+        why = check_endpoint(listen, tcp=True)
+        if why:
+            c.error(("server", "listen"), why)
 
     # [board]
     if "board" not in data:
@@ -238,6 +246,10 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
     centre = None
     if any(k in data for k in ("centre", "agents", "queues", "routing", "ivr")):
         centre = _centre(c, data, home_path, [p.kind for p in ports])
+    if listen and centre is None:
+        c.error(("server", "listen"), "TCP needs keys, and the keys are kept in the "
+                "centre's store: configure the centre ([centre], [[agents]], [[queues]]) "
+                "or stay on ipc")
 
     if c.errors:
         raise ConfigError(c.errors, source)
@@ -246,7 +258,7 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
                           ports=tuple(ports), device=device),
         sim=sim,
         server=ServerConfig(home=home_path, requests=requests, events=events, replay_ring=ring,
-                            log_level=log_level),
+                            log_level=log_level, listen=listen),
         source=source,
         text=text,
         centre=centre,

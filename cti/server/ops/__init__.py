@@ -16,12 +16,14 @@ module                    operations
 ``calls``                 call.*
 ``campaigns``             campaign.*, dnc.*
 ``reports``               report.losses
+``keys``                  key.issue, key.revoke, key.list (CurveZMQ client keys)
 ========================  ================================================================
 
 Importing this package fills :data:`cti.server.registry.REGISTRY`, in this order.
 """
-from cti.server.ops import (agents, board, calls, campaigns, channels, reports,  # noqa: F401
-                            server, signalling, sim)
+from cti.server.ops import (agents, board, calls, campaigns, channels, keys,  # noqa: F401
+                            reports, server, signalling, sim)
 
 #: the modules that hold operations
-MODULES = (server, board, channels, signalling, sim, agents, calls, campaigns, reports)
+MODULES = (server, board, channels, signalling, sim, agents, calls, campaigns, reports,
+           keys)
