@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Awaitable, Iterator
 
 from cti.clients.facade import Operations
-from cti.server.audience import public_topic
 from cti.server.bus import decode
 from cti.server.endpoints import DEFAULT_HOME, default_endpoints
 from cti.server.keyfile import KeyFile, KeyFileError, read_key_file
@@ -102,6 +101,22 @@ def secure(sock, key: KeyFile | None) -> None:
         sock.curve_secretkey = key.secret.encode()
         sock.curve_publickey = key.public.encode()
         sock.curve_serverkey = key.server.encode()
+
+
+def event_socket(ctx, zmq_mod, topics, rcvhwm: int, key: KeyFile | None):
+    """The socket that tails the server's events: an XSUB that sends its subscriptions
+    (RFC 29: 1, then the prefix) and takes what the server sends as it is. Not a SUB: a
+    SUB drops what does not match its own prefixes, and an agent's subscription to
+    ``call.`` is granted as ``desk.<agent>.call.`` (cti/server/audience.py), which the
+    readers turn back into the public topic (:func:`public_topic`)."""
+    sock = ctx.socket(zmq_mod.XSUB)
+    sock.setsockopt(zmq_mod.LINGER, 0)
+    sock.setsockopt(zmq_mod.RCVHWM, rcvhwm)
+    secure(sock, key)
+    plain = zmq_mod.Socket.shadow(sock.underlying)     # (an asyncio socket's send is awaited)
+    for t in topics or [""]:
+        plain.send(b"\x01" + t.encode())     # kept, and sent again on a reconnection
+    return sock
 
 
 def _no_reply(endpoint: str, seconds: float, key: KeyFile | None) -> str:
@@ -252,12 +267,7 @@ class Subscriber:
             raise NoServer(f"no server at {self.events} (is `cti serve` running?)")
         self._zmq = zmq
         self._ctx = zmq.Context()
-        self._sock = self._ctx.socket(zmq.SUB)
-        self._sock.setsockopt(zmq.LINGER, 0)
-        self._sock.setsockopt(zmq.RCVHWM, 100_000)
-        secure(self._sock, self.key)
-        for t in topics or [""]:
-            self._sock.setsockopt(zmq.SUBSCRIBE, t.encode())
+        self._sock = event_socket(self._ctx, zmq, topics, 100_000, self.key)
         self._sock.connect(self.events)
         self.last_seq: int | None = None
 
@@ -267,7 +277,6 @@ class Subscriber:
         if not self._sock.poll(ms, self._zmq.POLLIN):
             return None
         topic, ev = decode(self._sock.recv_multipart())
-        topic = public_topic(topic)      # an agent's desk copies (cti/server/audience.py)
         seq = ev.get("seq")
         if isinstance(seq, int):
             self.last_seq = seq

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Generator, Iterable, Iterator
 
 from cti.clients.client import (DEFAULT_TIMEOUT, AsyncRequester, CtiError, NoServer, Requester,
-                                endpoints_for, load_key, secure)
-from cti.server.audience import public_topic
+                                endpoints_for, event_socket, load_key)
 from cti.server.bus import decode
 
 __all__ = ["Event", "Resync", "Disconnected", "Reconnected", "StreamState", "StreamItem",
@@ -238,12 +237,7 @@ class _StreamShell:
         self.requests, self.events = endpoints_for(home, requests, events, self.key)
         self._zmq = zmq_mod
         self._ctx = ctx
-        sock = ctx.socket(zmq_mod.SUB)
-        sock.setsockopt(zmq_mod.LINGER, 0)
-        sock.setsockopt(zmq_mod.RCVHWM, rcvhwm)
-        secure(sock, self.key)
-        for t in self.topics:
-            sock.setsockopt(zmq_mod.SUBSCRIBE, t.encode())
+        sock = event_socket(ctx, zmq_mod, self.topics, rcvhwm, self.key)
         sock.connect(self.events)     # ZeroMQ retries until the server is there
         self._sub = sock
         self._started = False
@@ -347,7 +341,6 @@ class EventStream(_StreamShell):
         zmq = self._zmq
         try:
             topic, ev = decode(self._sub.recv_multipart(zmq.NOBLOCK))
-            topic = public_topic(topic)      # a desk's copies (cti/server/audience.py)
         except (ValueError, UnicodeDecodeError, zmq.Again):
             return   # not an event: dropped, as the server drops bad frames
         self._run(self.state.received(topic, ev))
@@ -454,7 +447,6 @@ class AsyncEventStream(_StreamShell):
         zmq = self._zmq
         try:
             topic, ev = decode(await self._sub.recv_multipart(zmq.NOBLOCK))
-            topic = public_topic(topic)      # a desk's copies (cti/server/audience.py)
         except (ValueError, UnicodeDecodeError, zmq.Again):
             return
         await self._run(self.state.received(topic, ev))

@@ -26,7 +26,7 @@ import json
 from collections import deque
 from typing import Any, Iterable, NamedTuple
 
-from cti.server.audience import concerned_agents, desk_topics, visible
+from cti.server.audience import concerned_agents, desk_topics, public_topic, visible
 
 __all__ = ["ReplayGap", "EventLog", "Publisher", "encode", "decode", "MAX_EVENT_BYTES",
            "RING_BYTES", "PUB_HWM"]
@@ -168,9 +168,11 @@ def encode(pub: Published) -> list[bytes]:
 
 
 def decode(frames: list[bytes]) -> tuple[str, dict]:
+    """A message's topic and event; a desk copy (``desk.1001.call.delivered``) gives its
+    public topic (``call.delivered``): the same event (cti/server/audience.py)."""
     if len(frames) != 2:
         raise ValueError(f"an event has 2 frames, got {len(frames)}")
-    return frames[0].decode(), json.loads(frames[1])
+    return public_topic(frames[0].decode()), json.loads(frames[1])
 
 
 class Publisher:

@@ -33,7 +33,7 @@ def add_parsers(sub, common) -> None:
     x.set_defaults(func=cmd_key_issue)
     x = ksub.add_parser("revoke", parents=[common], help="revoke a key: refused from its "
                         "next request on")
-    x.add_argument("key", metavar="NAME|PUBKEY")
+    x.add_argument("which", metavar="NAME|PUBKEY")     # (args.key is the client's --key)
     x.set_defaults(func=cmd_key_revoke)
     x = ksub.add_parser("list", parents=[common], help="every key issued")
     x.set_defaults(func=cmd_key_list)
@@ -64,7 +64,7 @@ def cmd_key_issue(args) -> int:
 
 def cmd_key_revoke(args) -> int:
     with _client(args) as c:
-        res = c.request("key.revoke", key=args.key)
+        res = c.request("key.revoke", key=args.which)
     key = res["key"]
     _out(args, res, f"key {key['name']} revoked: refused from its next request on")
     return 0
