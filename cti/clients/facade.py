@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any, Generic, Sequence, TypeVar
 
 __all__ = ["Operations", "CONCERNS", "facade_name", "Board", "Spans", "Channels", "Sim", "Pri",
-           "Trace", "Agents", "Queues", "Calls", "Campaigns", "Dnc", "Reports", "Server"]
+           "Trace", "Agents", "Queues", "Calls", "Campaigns", "Dnc", "Reports", "Server",
+           "Keys"]
 
 R = TypeVar("R")
 
@@ -26,7 +27,7 @@ R = TypeVar("R")
 CONCERNS = {"board": "board", "span": "spans", "channel": "channels", "sim": "sim",
             "pri": "pri", "trace": "trace", "agent": "agents", "queue": "queues",
             "call": "calls", "campaign": "campaigns", "dnc": "dnc", "report": "reports",
-            "server": "server"}
+            "server": "server", "key": "keys"}
 
 #: Operation arguments that are Python keywords -> the parameter's name.
 PARAMETER = {"from": "ani"}
@@ -434,6 +435,24 @@ class Server(_Concern[R]):
         return self._op("shutdown", {})
 
 
+class Keys(_Concern[R]):
+    """The clients' CurveZMQ keys (the right ``accounts``; ``cti admin key``)."""
+
+    def issue(self, public: str, name: str, role: str, *, agent: str | None = None,
+              scopes: Sequence[str] | None = None) -> R:
+        """Record ``public`` (Z85) for the principal ``name`` of ``role``:
+        ``{key, server_key, requests, events}`` (what the client's key file names)."""
+        return self._op("key.issue", {"public": public, "name": name, "role": role,
+                                      "agent": agent, "scopes": scopes})
+
+    def revoke(self, key: str) -> R:
+        """Revoke a key by name or public key: refused from its next request on."""
+        return self._op("key.revoke", {"key": key})
+
+    def list(self) -> R:
+        """``{keys: [{public, name, role, agent, scopes, issued, revoked}]}``."""
+        return self._op("key.list", {})
+
 
 class Operations(Generic[R]):
     """The concerns as attributes: ``client.calls``, ``client.agents``, ... (mixed into
@@ -490,3 +509,7 @@ class Operations(Generic[R]):
     @property
     def server(self) -> Server[R]:
         return Server(self)
+
+    @property
+    def keys(self) -> Keys[R]:
+        return Keys(self)

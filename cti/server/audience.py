@@ -26,7 +26,7 @@ from __future__ import annotations
 from cti.server.auth import Principal
 
 __all__ = ["ROOTS", "DESK", "DESK_ROOTS", "root_of", "concerned_agents", "grants",
-           "visible", "desk_topics", "public_topic"]
+           "visible", "sees_everything", "desk_topics", "public_topic"]
 
 DESK = "desk."
 
@@ -117,6 +117,11 @@ def grants(principal: Principal, prefix: str) -> list[str]:
     if not any(_overlap(prefix, r) for r in ROOTS) and principal.may(OTHER[0]):
         out.append(prefix)          # a topic in no known namespace: the administrator's
     return out
+
+
+def sees_everything(principal: Principal) -> bool:
+    """Every namespace whole (an administrator, a supervisor): nothing to filter."""
+    return all(_sees_root(principal, root) for root in ROOTS)
 
 
 def visible(principal: Principal, topic: str, agents: tuple[str, ...]) -> bool:

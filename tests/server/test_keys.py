@@ -296,3 +296,29 @@ def test_cti_admin_key_and_cti_key(keyed, tmp_path, capsys, monkeypatch):
     assert main(["admin", "key", "revoke", "1003", "--home", str(home)]) == 0
     assert main(["ping", "--key", str(out), "--timeout", "1"]) == 1
     assert "refused the key" in capsys.readouterr().err
+
+
+def test_with_no_zap_handler_the_server_socket_fails_closed():
+    """ZAP_ENFORCE_DOMAIN: a CURVE server socket in a context with no ZAP handler lets no
+    one in (without it, libzmq would accept any client key)."""
+    from cti.server.keyfile import KeyFile
+    from cti.server.loop import _curve_server
+
+    ctx = zmq.Context()
+    try:
+        spub, ssec = (k.decode() for k in zmq.curve_keypair())
+        server = ctx.socket(zmq.ROUTER)
+        _curve_server(server, KeyFile(spub, ssec))
+        port = server.bind_to_random_port("tcp://127.0.0.1")
+        client = ctx.socket(zmq.DEALER)
+        client.setsockopt(zmq.LINGER, 0)
+        cpub, csec = zmq.curve_keypair()
+        client.curve_secretkey, client.curve_publickey = csec, cpub
+        client.curve_serverkey = spub.encode()
+        client.connect(f"tcp://127.0.0.1:{port}")
+        client.send(b"hello")
+        assert server.poll(1500) == 0             # nothing gets through
+        client.close(0)
+        server.close(0)
+    finally:
+        ctx.term()

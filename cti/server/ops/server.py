@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from cti.server.audience import public_topic
-from cti.server.auth import OWNER, owns_call
+from cti.server.audience import public_topic, sees_everything
+from cti.server.auth import owns_call
 from cti.server.ops.board import BOARD_SUMMARY, PORT_STATUS, SPAN_STATUS, board_summary, \
     port_status, span_status
 from cti.server.registry import operation
@@ -99,7 +99,7 @@ def replay(svc, a):
         # a desk's copies (desk.1001.call.) are replayed from their public topics
         topics = [public_topic(t) for t in topics]
     # what the principal may see of them (cti/server/audience.py), as its subscription
-    who = None if svc.principal is OWNER else svc.principal
+    who = None if sees_everything(svc.principal) else svc.principal
     # (only what went out: the shell holds a tick's events until its writes are durable)
     upto = svc.log.last_seq if svc.sent_seq is None else svc.sent_seq
     if svc.raw_replies:
