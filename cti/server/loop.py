@@ -180,6 +180,11 @@ class Subscriptions:
                 sock.setsockopt(opt, g.encode())   # on the pipe this message came from
 
 
+def _inside(path: Path, home: Path) -> bool:
+    p, h = os.path.realpath(path), os.path.realpath(home)
+    return p == h or p.startswith(h + os.sep)
+
+
 def _ipc_path(endpoint: str) -> Path | None:
     return Path(endpoint[len("ipc://"):]) if endpoint.startswith("ipc://") else None
 
@@ -238,8 +243,12 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
     private_dir(home)
     for ep in (config.server.requests, config.server.events):
         p = _ipc_path(ep)
-        if p is not None:
+        if p is not None and _inside(p.parent, home):
             private_dir(p.parent)         # HOME/run: its owner is the administrator
+        elif p is not None:
+            # a folder of the configuration's, not ours to change: the socket file itself
+            # is made 0600 (connecting needs write permission on it)
+            p.parent.mkdir(parents=True, exist_ok=True)
     tightened = secure_home(home)
     for ep in (config.server.requests, config.server.events):
         _check_not_running(ep)
@@ -296,8 +305,12 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
     runner: ReportRunner | None = None
     held: deque = deque()          # (writes needed durable, events, replies)
     try:
-        router_wait.bind(config.server.requests)
-        pub_sock.bind(config.server.events)
+        umask = os.umask(0o077)     # the ipc socket files 0600 from their creation
+        try:
+            router_wait.bind(config.server.requests)
+            pub_sock.bind(config.server.events)
+        finally:
+            os.umask(umask)
         if tcp is not None:
             tcp_router.bind(tcp[0])
             tcp_pub.bind(tcp[1])

@@ -14,7 +14,7 @@ import pytest
 from cti.server.config import DEFAULT_TOML, load_config, parse_config
 from cti.server.recovery import LineRestart
 from cti.server.service import Service, build_world
-from cti.store.sqlite import MIGRATIONS, Store
+from cti.store.sqlite import MIGRATIONS, SCHEMA_VERSION, Store
 from drivers.sig import pri as pri_mod
 from drivers.sig import r2 as r2_mod
 from drivers.sig import r2span as r2span_mod
@@ -505,7 +505,7 @@ def test_migration_v4_upgrades_a_v3_home_and_boots_count(tmp_path):
                  "outcome": "answered"})
     old.close()
     s = Store(path)
-    assert s.version == 4 and s.server() is None and s.live_calls() == []
+    assert s.version == SCHEMA_VERSION and s.server() is None and s.live_calls() == []
     name, boot = s.boot(100.0)
     assert boot == 1 and len(name) == 4 and name.isalnum()
     assert s.boot(200.0) == (name, 2)

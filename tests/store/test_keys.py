@@ -55,3 +55,12 @@ def test_a_name_and_a_key_are_issued_once():
             s.key_add(3.0, pair(), "a", "agent", "1001")
         with pytest.raises(ValueError, match="key.public"):
             s.key_add(3.0, p, "b", "agent", "1001")
+
+
+def test_a_v4_home_gets_the_keys_table(tmp_path):
+    from cti.store.sqlite import MIGRATIONS, SCHEMA_VERSION
+
+    path = tmp_path / "cti.db"
+    Store(path, migrations=MIGRATIONS[:4]).close()
+    with Store(path) as s:
+        assert s.version == SCHEMA_VERSION and s.keys_list() == []
