@@ -27,6 +27,7 @@ class KeyRing:
     def __init__(self, store=None):
         self.store = store
         self._live: dict[str, Principal] = {}
+        self.revision = 0           # counts revocations: the loop drops TCP subscribers
         self.reload()
 
     def reload(self) -> None:
@@ -62,3 +63,4 @@ class KeyRing:
         live = dict(self._live)
         live.pop(public, None)
         self._live = live
+        self.revision += 1

@@ -464,6 +464,27 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
         if tcp_pub is not None:
             subs.append(Subscriptions(tcp_pub, service.keys, slog))
 
+        # [revocations seen, unbound and not yet bound again, last warning]
+        revision = [service.keys.revision if service.keys is not None else 0, False, 0.0]
+
+        def drop_subscribers() -> None:
+            """A key was revoked: every TCP subscriber is cut off (unbinding closes the
+            connections it accepted) and reconnects through ZAP again, where the revoked
+            key is refused; the others subscribe again (their streams replay the gap)."""
+            try:
+                if not revision[1]:
+                    tcp_pub.unbind(tcp[1])
+                    revision[1] = True
+                tcp_pub.bind(tcp[1])
+            except zmq.ZMQError as e:      # tried again next round
+                if time.monotonic() - revision[2] >= 1.0:
+                    revision[2] = time.monotonic()
+                    slog.warning("events on %s: binding again after a revocation: %s",
+                                 tcp[1], e)
+                return
+            revision[0], revision[1] = service.keys.revision, False
+            slog.info("a key was revoked: the TCP event subscribers reconnect through ZAP")
+
         def readable() -> bool:
             return bool(router.getsockopt(zmq.EVENTS) & zmq.POLLIN) or (
                 tcp_router is not None and bool(tcp_router.getsockopt(zmq.EVENTS)
@@ -542,8 +563,12 @@ async def serve(config: Config, speed: float = 1.0, seconds: float | None = None
                 until = min(now + REQUEST_BUDGET - spent, max(due, now + MIN_REQUEST_SLICE))
                 for sub in subs:
                     sub.read()
+                if tcp_pub is not None and service.keys.revision != revision[0]:
+                    drop_subscribers()
                 if until > now:
                     serve_requests(until)
+                    if tcp_pub is not None and service.keys.revision != revision[0]:
+                        drop_subscribers()        # before the next tick's events
                     took = loop.time() - now
                     spent += took
                     stats.took("requests", took)

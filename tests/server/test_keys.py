@@ -241,8 +241,16 @@ def test_an_unknown_key_is_refused_at_connect(keyed, tmp_path):
 
 
 def test_a_revoked_key_is_refused_from_the_next_request_on(keyed, tmp_path):
-    home, _, _ = keyed
+    home, keys, _ = keyed
     k = issue(home, tmp_path / "temp.key", "temp", "supervisor")
+    revoked_sub = Subscriber(topics=["agent."], key=k)
+    kept_sub = Subscriber(topics=["agent."], key=keys["sup"])
+    time.sleep(0.5)
+    with Client(home, timeout=5) as owner:                # both hear the agents
+        owner.request("agent.login", agent="1004", extension=4)
+        for s in (revoked_sub, kept_sub):
+            wait_for(s, lambda t, e: e.get("agent") == "1004" and e["state"] != "logged_out",
+                     [])
     with Client(key=k, timeout=5) as c:
         assert c.request("ping")["pong"]
         assert c.request("agent.show", agent="1002")          # a supervisor's right
@@ -254,9 +262,29 @@ def test_a_revoked_key_is_refused_from_the_next_request_on(keyed, tmp_path):
             c.request("ping")
         assert e.value.code == "forbidden" and "revoked" in e.value.message
     assert "ping by supervisor temp from tcp://127.0.0.1" in log_text(home)
-    # and a new connection gets none
+    # and a new connection gets none; its subscriber was cut off (and is refused at its
+    # reconnection), the others reconnect and hear the agents again
     with pytest.raises(NoServer), Client(key=k, timeout=1.5) as c:
         c.request("ping")
+    heard = None
+    deadline = time.monotonic() + 20
+    with Client(home, timeout=5) as owner:
+        while heard is None:
+            assert time.monotonic() < deadline, "the kept subscriber never came back"
+            for op in ("agent.logout", "agent.login"):
+                owner.request(op, agent="1004", **({"extension": 4} if op == "agent.login"
+                                                    else {}))
+                got = kept_sub.get(timeout=0.5)
+                heard = heard or got
+        seen: list = []
+        drain(revoked_sub, seen, 0.5)         # what went out before it was cut off
+        owner.request("agent.logout", agent="1004")
+        wait_for(kept_sub, lambda t, e: e.get("state") == "logged_out", [])
+        seen = []
+        drain(revoked_sub, seen, 1.0)
+        assert seen == [], seen
+    revoked_sub.close()
+    kept_sub.close()
     with Client(home, timeout=5) as owner:
         keys = {x["name"]: x for x in owner.request("key.list")["keys"]}
         assert keys["temp"]["revoked"] is not None and keys["a1001"]["revoked"] is None
