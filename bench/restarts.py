@@ -83,7 +83,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise RestartCheckFailed(f"cti serve exited ({self.proc.returncode}) at start: "
                                          f"{self.tail()}")
-            if (self.home / "cti-req.sock").exists():
+            if (self.home / "run" / "cti-req.sock").exists():
                 try:
                     with Client(self.home, timeout=1) as c:
                         c.request("ping")

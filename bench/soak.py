@@ -223,7 +223,7 @@ def main(argv=None) -> int:
         rss0 = rss_kib(proc.pid)
         with Client(home, timeout=10) as c:
             agents = [a["agent"] for a in c.request("agent.list")["agents"]]
-        desks = Desktops(f"ipc://{home}/cti-events.sock", agents, wall_start, args.speed)
+        desks = Desktops(f"ipc://{home}/run/cti-events.sock", agents, wall_start, args.speed)
         desks.start()
         time.sleep(1.0)                     # the subscriptions reach the server
         print(f"up in {time.monotonic() - t_up:.1f} s, RSS {rss0 / 1024:.1f} MiB; "

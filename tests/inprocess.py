@@ -84,8 +84,9 @@ class InProcessServer:
     """``serve()`` in a thread, building its world as ``cti serve`` does (from the file
     ``config_path``, else the embedded default); ``stop()`` asks it to shut down."""
 
-    def __init__(self, home: Path, speed: float = 1.0, seconds=None, config_path=None):
-        self.config = load_config(config_path, home=home)
+    def __init__(self, home: Path, speed: float = 1.0, seconds=None, config_path=None,
+                 config=None):
+        self.config = config if config is not None else load_config(config_path, home=home)
         self.ready = threading.Event()
         self.service = None
         self.error = None

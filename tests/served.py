@@ -36,7 +36,7 @@ def start_server(home: Path, *args: str, timeout: float = 60.0,
     while True:
         if proc.poll() is not None:
             pytest.fail(f"cti serve exited: {proc.stderr.read()}")
-        if (home / "cti-req.sock").exists():
+        if (home / "run" / "cti-req.sock").exists():
             try:
                 with Client(home, timeout=1) as c:
                     c.request("ping")

@@ -89,8 +89,9 @@ class _WavFile:
     def open(self) -> None:
         if self.error is not None:
             return
-        os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        # the customers' voices: the server user's alone (issue #16), whatever the umask
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), mode=0o700, exist_ok=True)
+        self.fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         self._pwrite(_wav_header(self.channels, 0), 0)
 
     def append(self, rx: bytes, tx: bytes, n: int, gap: int) -> None:

@@ -486,8 +486,9 @@ async def _main_async(args) -> int:
 
     desk = AgentDesktop(args.agent, args.extension)
     timeout = getattr(args, "timeout", 5.0)
-    stream = AsyncEventStream(args.home, desk.topics, timeout=timeout)
-    requester = AsyncRequester(args.home, timeout=timeout)
+    stream = AsyncEventStream(args.home, desk.topics, timeout=timeout,
+                              key=getattr(args, "key", None))
+    requester = AsyncRequester(args.home, timeout=timeout, key=getattr(args, "key", None))
     lines: asyncio.Queue = asyncio.Queue()
     await _stdin_lines(lines)
 

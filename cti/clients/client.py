@@ -37,8 +37,9 @@ from typing import TYPE_CHECKING, Any, Awaitable, Iterator
 from cti.clients.facade import Operations
 from cti.server.bus import decode
 from cti.server.endpoints import DEFAULT_HOME, default_endpoints
+from cti.server.keyfile import KeyFile, KeyFileError, read_key_file
 
-__all__ = ["CtiError", "NoServer", "Client", "Subscriber", "endpoints_for",
+__all__ = ["CtiError", "NoServer", "Client", "Subscriber", "endpoints_for", "load_key",
            "Requester", "AsyncRequester", "is_idempotent", "IDEMPOTENT_OPS",
            "Event", "Resync", "Disconnected", "Reconnected", "StreamState",
            "EventStream", "AsyncEventStream"]
@@ -62,11 +63,67 @@ class NoServer(CtiError):
         super().__init__(message, code="no_server")
 
 
+def load_key(key: str | os.PathLike | KeyFile | None = None) -> KeyFile | None:
+    """The client's key: ``key`` (a key file's path), else the file ``$CTI_KEY`` names,
+    else None (the ipc sockets in the home need none: their owner is the administrator).
+    A key file that cannot be used is a :class:`CtiError` naming it."""
+    if isinstance(key, KeyFile):
+        return key
+    path = key if key is not None else os.environ.get("CTI_KEY") or None
+    if path is None:
+        return None
+    try:
+        kf = read_key_file(path)
+    except KeyFileError as e:
+        raise CtiError(str(e), code="bad_key") from None
+    if kf.secret is None or kf.server is None:
+        raise CtiError(f"{path}: a client key file needs its secret-key and the server-key "
+                       "(write it with `cti admin key issue --out FILE`)", code="bad_key")
+    return kf
+
+
 def endpoints_for(home: str | os.PathLike | None = None, requests: str | None = None,
-                  events: str | None = None) -> tuple[str, str]:
-    """The server's endpoints: given ones win, else ipc under ``home`` (default ./var)."""
+                  events: str | None = None, key: KeyFile | None = None) -> tuple[str, str]:
+    """The server's endpoints: given ones win, then the key file's (TCP), else ipc under
+    ``home`` (default ./var)."""
+    if key is not None:
+        requests, events = requests or key.requests, events or key.events
+        if not requests or not events:
+            raise CtiError(f"{key.path}: the key file names no TCP endpoints: give them "
+                           "(requests=, events=)", code="bad_key")
     req, ev = default_endpoints(Path(home if home is not None else DEFAULT_HOME))
     return requests or req, events or ev
+
+
+def secure(sock, key: KeyFile | None) -> None:
+    """CurveZMQ client side (RFC 26): our key pair and the server's public key."""
+    if key is not None:
+        sock.curve_secretkey = key.secret.encode()
+        sock.curve_publickey = key.public.encode()
+        sock.curve_serverkey = key.server.encode()
+
+
+def event_socket(ctx, zmq_mod, topics, rcvhwm: int, key: KeyFile | None):
+    """The socket that tails the server's events: an XSUB that sends its subscriptions
+    (RFC 29: 1, then the prefix) and takes what the server sends as it is. Not a SUB: a
+    SUB drops what does not match its own prefixes, and an agent's subscription to
+    ``call.`` is granted as ``desk.<agent>.call.`` (cti/server/audience.py), which the
+    readers turn back into the public topic (:func:`public_topic`)."""
+    sock = ctx.socket(zmq_mod.XSUB)
+    sock.setsockopt(zmq_mod.LINGER, 0)
+    sock.setsockopt(zmq_mod.RCVHWM, rcvhwm)
+    secure(sock, key)
+    plain = zmq_mod.Socket.shadow(sock.underlying)     # (an asyncio socket's send is awaited)
+    for t in topics or [""]:
+        plain.send(b"\x01" + t.encode())     # kept, and sent again on a reconnection
+    return sock
+
+
+def _no_reply(endpoint: str, seconds: float, key: KeyFile | None) -> str:
+    if key is not None:
+        return (f"no reply from {endpoint} within {seconds:g} s: no server there, or it "
+                f"refused the key {key.path} (not issued, or revoked)")
+    return f"no reply from {endpoint} within {seconds:g} s (is `cti serve` running?)"
 
 
 def _ipc_missing(endpoint: str) -> bool:
@@ -103,10 +160,12 @@ class Client(Operations[dict]):
     """
 
     def __init__(self, home: str | os.PathLike | None = None, *, requests: str | None = None,
-                 events: str | None = None, timeout: float = DEFAULT_TIMEOUT, context=None):
+                 events: str | None = None, timeout: float = DEFAULT_TIMEOUT, context=None,
+                 key: str | os.PathLike | KeyFile | None = None):
         import zmq
 
-        self.requests, self.events = endpoints_for(home, requests, events)
+        self.key = load_key(key)
+        self.requests, self.events = endpoints_for(home, requests, events, self.key)
         self.timeout = timeout
         self._zmq = zmq
         self._own_ctx = context is None
@@ -120,6 +179,7 @@ class Client(Operations[dict]):
                 raise NoServer(f"no server at {self.requests} (is `cti serve` running?)")
             s = self._ctx.socket(zmq.DEALER)
             s.setsockopt(zmq.LINGER, 0)
+            secure(s, self.key)
             s.connect(self.requests)
             self._sock = s
         return self._sock
@@ -142,8 +202,7 @@ class Client(Operations[dict]):
                 # a reply that comes later would be taken for the next request's: start over
                 self._sock.close(0)
                 self._sock = None
-                raise NoServer(f"no reply from {self.requests} within "
-                               f"{wait_ms / 1000:g} s (is `cti serve` running?)")
+                raise NoServer(_no_reply(self.requests, wait_ms / 1000, self.key))
             body = s.recv_multipart()[-1]
             try:
                 if json.loads(body).get("id") != rid:
@@ -199,19 +258,16 @@ class Subscriber:
     """
 
     def __init__(self, home: str | os.PathLike | None = None, topics: list[str] | None = None,
-                 *, events: str | None = None):
+                 *, events: str | None = None, key: str | os.PathLike | KeyFile | None = None):
         import zmq
 
-        _, self.events = endpoints_for(home, None, events)
+        self.key = load_key(key)
+        _, self.events = endpoints_for(home, None, events, self.key)
         if _ipc_missing(self.events):
             raise NoServer(f"no server at {self.events} (is `cti serve` running?)")
         self._zmq = zmq
         self._ctx = zmq.Context()
-        self._sock = self._ctx.socket(zmq.SUB)
-        self._sock.setsockopt(zmq.LINGER, 0)
-        self._sock.setsockopt(zmq.RCVHWM, 100_000)
-        for t in topics or [""]:
-            self._sock.setsockopt(zmq.SUBSCRIBE, t.encode())
+        self._sock = event_socket(self._ctx, zmq, topics, 100_000, self.key)
         self._sock.connect(self.events)
         self.last_seq: int | None = None
 
@@ -266,9 +322,10 @@ class Requester(Client):
 
     def __init__(self, home: str | os.PathLike | None = None, *, requests: str | None = None,
                  events: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 retries: int = 2, retry_delay: float = 0.1, context=None):
+                 retries: int = 2, retry_delay: float = 0.1, context=None,
+                 key: str | os.PathLike | KeyFile | None = None):
         super().__init__(home, requests=requests, events=events, timeout=timeout,
-                         context=context)
+                         context=context, key=key)
         self.retries, self.retry_delay = retries, retry_delay
 
     def call(self, op: str, args: dict | None = None, timeout: float | None = None,
@@ -292,11 +349,13 @@ class AsyncRequester(Operations[Awaitable[dict]]):
 
     def __init__(self, home: str | os.PathLike | None = None, *, requests: str | None = None,
                  events: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-                 retries: int = 2, retry_delay: float = 0.1, context=None):
+                 retries: int = 2, retry_delay: float = 0.1, context=None,
+                 key: str | os.PathLike | KeyFile | None = None):
         import zmq
         import zmq.asyncio
 
-        self.requests, self.events = endpoints_for(home, requests, events)
+        self.key = load_key(key)
+        self.requests, self.events = endpoints_for(home, requests, events, self.key)
         self.timeout, self.retries, self.retry_delay = timeout, retries, retry_delay
         self._zmq = zmq
         self._own_ctx = context is None
@@ -310,6 +369,7 @@ class AsyncRequester(Operations[Awaitable[dict]]):
                 raise NoServer(f"no server at {self.requests} (is `cti serve` running?)")
             s = self._ctx.socket(self._zmq.DEALER)
             s.setsockopt(self._zmq.LINGER, 0)
+            secure(s, self.key)
             s.connect(self.requests)
             self._sock = s
         return self._sock
@@ -325,8 +385,7 @@ class AsyncRequester(Operations[Awaitable[dict]]):
             if left <= 0 or not await s.poll(int(left * 1000) + 1, self._zmq.POLLIN):
                 self._sock.close(0)
                 self._sock = None
-                raise NoServer(f"no reply from {self.requests} within {wait:g} s "
-                               "(is `cti serve` running?)")
+                raise NoServer(_no_reply(self.requests, wait, self.key))
             frames = await s.recv_multipart()
             try:
                 if json.loads(frames[-1]).get("id") != rid:

@@ -21,7 +21,8 @@ from __future__ import annotations
 from typing import (TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generic, ParamSpec,
                     Sequence, TypeVar, overload)
 
-from cti.clients.results import (Account, AdminAgentListResult, AdminAgentRemoveResult,
+from cti.clients.results import (Account, KeyIssueResult, KeyListResult,
+                                 KeyRevokeResult, AdminAgentListResult, AdminAgentRemoveResult,
                                  AdminAuditResult, AdminGroupListResult,
                                  AdminGroupRemoveResult, AgentForwardResult, AuthLoginResult,
                                  Group, ReloadSummary, AgentListResult, AgentStatus,
@@ -45,7 +46,7 @@ from cti.clients.results import (Account, AdminAgentListResult, AdminAgentRemove
 
 __all__ = ["Operations", "CONCERNS", "facade_name", "Board", "Spans", "Channels", "Sim", "Pri",
            "Trace", "Agents", "Queues", "Calls", "Campaigns", "Dnc", "Reports", "Server",
-           "Admin", "Auth", "op_name"]
+           "Admin", "Auth", "Keys", "op_name"]
 
 R = TypeVar("R")
 
@@ -54,7 +55,7 @@ R = TypeVar("R")
 CONCERNS = {"board": "board", "span": "spans", "channel": "channels", "sim": "sim",
             "pri": "pri", "trace": "trace", "agent": "agents", "queue": "queues",
             "call": "calls", "campaign": "campaigns", "dnc": "dnc", "report": "reports",
-            "server": "server", "admin": "admin", "auth": "auth"}
+            "server": "server", "admin": "admin", "auth": "auth", "key": "keys"}
 
 #: Operation arguments that are Python keywords -> the parameter's name.
 PARAMETER = {"from": "ani"}
@@ -583,6 +584,27 @@ class Server(_Concern[R]):
         return self._op("shutdown", {})
 
 
+class Keys(_Concern[R]):
+    """The clients' CurveZMQ keys (the right ``accounts``; ``cti admin key``)."""
+
+    @_typed
+    def issue(self, public: str, name: str, role: str, *, agent: str | None = None,
+              scopes: Sequence[str] | None = None) -> KeyIssueResult:
+        """Record ``public`` (Z85) for the principal ``name`` of ``role``:
+        ``{key, server_key, requests, events}`` (what the client's key file names)."""
+        return self._op("key.issue", {"public": public, "name": name, "role": role,
+                                      "agent": agent, "scopes": scopes})
+
+    @_typed
+    def revoke(self, key: str) -> KeyRevokeResult:
+        """Revoke a key by name or public key: refused from its next request on."""
+        return self._op("key.revoke", {"key": key})
+
+    @_typed
+    def list(self) -> KeyListResult:
+        """``{keys: [{public, name, role, agent, scopes, issued, revoked}]}``."""
+        return self._op("key.list", {})
+
 
 class Admin(_Concern[R]):
     """Accounts, groups and the audit log (an administrator's: the right ``accounts``)."""
@@ -726,3 +748,7 @@ class Operations(Generic[R]):
     @property
     def auth(self) -> Auth[R]:
         return Auth(self)
+
+    @property
+    def keys(self) -> Keys[R]:
+        return Keys(self)

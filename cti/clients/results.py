@@ -37,7 +37,8 @@ __all__ = ["AgentStatus", "AgentForwardResult", "AgentListResult", "QueueStatusC
            "GroupMembersItem", "Group", "AdminGroupRemoveResult", "AdminGroupListResult",
            "AuditRow", "AdminAuditResult", "AuthLoginResult", "ReloadSummaryAgents",
            "ReloadSummaryQueues", "ReloadSummaryFlows", "ReloadSummaryRouting",
-           "ReloadSummarySettings", "ReloadSummary"]
+           "ReloadSummarySettings", "ReloadSummary",
+           "ClientKey", "KeyIssueResult", "KeyRevokeResult", "KeyListResult"]
 
 
 class AgentStatus(TypedDict):
@@ -789,3 +790,29 @@ class ReloadSummary(TypedDict):
     flows: NotRequired[ReloadSummaryFlows]
     routing: NotRequired[ReloadSummaryRouting]
     settings: NotRequired[ReloadSummarySettings]
+
+
+class ClientKey(TypedDict):
+    """A client's CurveZMQ key as the store records it (``key.*``)."""
+    public: str
+    name: str
+    role: str
+    agent: str | None
+    scopes: list[str]
+    issued: float
+    revoked: float | None
+
+
+class KeyIssueResult(TypedDict):
+    key: ClientKey
+    server_key: str
+    requests: NotRequired[str | None]
+    events: NotRequired[str | None]
+
+
+class KeyRevokeResult(TypedDict):
+    key: ClientKey
+
+
+class KeyListResult(TypedDict):
+    keys: list[ClientKey]

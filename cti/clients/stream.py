@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, AsyncIterator, Generator, Iterable, Iterator
 
 from cti.clients.client import (DEFAULT_TIMEOUT, AsyncRequester, CtiError, NoServer, Requester,
-                                endpoints_for)
+                                endpoints_for, event_socket, load_key)
 from cti.server.bus import decode
 
 __all__ = ["Event", "Resync", "Disconnected", "Reconnected", "StreamState", "StreamItem",
@@ -229,18 +229,15 @@ class _StreamShell:
     """What both stream shells hold: the SUB socket, the state, the ping schedule."""
 
     def _setup(self, home, topics, after, instance, requests, events, ping_interval,
-               ping_timeout, rcvhwm, zmq_mod, ctx) -> None:
+               ping_timeout, rcvhwm, zmq_mod, ctx, key=None) -> None:
         self.topics = list(topics or []) or [""]
         self.state = StreamState(self.topics, after, instance)
         self.ping_interval, self.ping_timeout = ping_interval, ping_timeout
-        self.requests, self.events = endpoints_for(home, requests, events)
+        self.key = load_key(key)
+        self.requests, self.events = endpoints_for(home, requests, events, self.key)
         self._zmq = zmq_mod
         self._ctx = ctx
-        sock = ctx.socket(zmq_mod.SUB)
-        sock.setsockopt(zmq_mod.LINGER, 0)
-        sock.setsockopt(zmq_mod.RCVHWM, rcvhwm)
-        for t in self.topics:
-            sock.setsockopt(zmq_mod.SUBSCRIBE, t.encode())
+        sock = event_socket(ctx, zmq_mod, self.topics, rcvhwm, self.key)
         sock.connect(self.events)     # ZeroMQ retries until the server is there
         self._sub = sock
         self._started = False
@@ -271,13 +268,14 @@ class EventStream(_StreamShell):
                  instance: str | None = None, requests: str | None = None,
                  events: str | None = None, ping_interval: float = 1.0,
                  ping_timeout: float = 1.0, timeout: float = DEFAULT_TIMEOUT,
-                 rcvhwm: int = 100_000):
+                 rcvhwm: int = 100_000, key=None):
         import zmq
 
         self._setup(home, topics, after, instance, requests, events, ping_interval,
-                    ping_timeout, rcvhwm, zmq, zmq.Context())
+                    ping_timeout, rcvhwm, zmq, zmq.Context(), key)
         self.requester = Requester(requests=self.requests, events=self.events,
-                                   timeout=timeout, retries=0, context=self._ctx)
+                                   timeout=timeout, retries=0, context=self._ctx,
+                                   key=self.key)
 
     def _do(self, action: Action):
         op, args = action
@@ -375,14 +373,15 @@ class AsyncEventStream(_StreamShell):
                  instance: str | None = None, requests: str | None = None,
                  events: str | None = None, ping_interval: float = 1.0,
                  ping_timeout: float = 1.0, timeout: float = DEFAULT_TIMEOUT,
-                 rcvhwm: int = 100_000):
+                 rcvhwm: int = 100_000, key=None):
         import zmq
         import zmq.asyncio
 
         self._setup(home, topics, after, instance, requests, events, ping_interval,
-                    ping_timeout, rcvhwm, zmq, zmq.asyncio.Context())
+                    ping_timeout, rcvhwm, zmq, zmq.asyncio.Context(), key)
         self.requester = AsyncRequester(requests=self.requests, events=self.events,
-                                        timeout=timeout, retries=0, context=self._ctx)
+                                        timeout=timeout, retries=0, context=self._ctx,
+                                        key=self.key)
 
     async def _do(self, action: Action):
         op, args = action

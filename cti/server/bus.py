@@ -26,6 +26,8 @@ import json
 from collections import deque
 from typing import Any, Iterable, NamedTuple
 
+from cti.server.audience import concerned_agents, desk_topics, public_topic, visible
+
 __all__ = ["ReplayGap", "EventLog", "Publisher", "encode", "decode", "MAX_EVENT_BYTES",
            "RING_BYTES", "PUB_HWM"]
 
@@ -53,6 +55,7 @@ class Published(NamedTuple):
     topic: str
     event: dict
     body: bytes = b""
+    agents: tuple = ()        # the agents it concerns (cti/server/audience.py): desk copies
 
 
 class EventLog:
@@ -76,7 +79,7 @@ class EventLog:
         self.last_seq = 0
         self.bytes = 0            # JSON bytes in the ring now
         self.truncated = 0        # events whose data was over MAX_EVENT_BYTES
-        self._ring: deque[tuple[str, int, bytes]] = deque()
+        self._ring: deque[tuple[str, int, bytes, tuple]] = deque()
 
     @property
     def first_seq(self) -> int:
@@ -112,23 +115,24 @@ class EventLog:
                   (not isinstance(v, str) or len(v) <= 256)}
             ev["data"] = {"truncated": len(body)}
             body = json.dumps(ev, separators=(",", ":")).encode()
-        pub = Published(topic or type, ev, body)
+        pub = Published(topic or type, ev, body, concerned_agents(ev))
         ring = self._ring
-        ring.append((pub.topic, self.last_seq, body))
+        ring.append((pub.topic, self.last_seq, body, pub.agents))
         self.bytes += len(body)
         while len(ring) > self.ring_size or self.bytes > self.ring_bytes:
             self.bytes -= len(ring.popleft()[2])
         return pub
 
     def replay(self, after: int, topics: Iterable[str] | None = None,
-               upto: int | None = None) -> list[dict]:
+               upto: int | None = None, principal=None) -> list[dict]:
         """Events with ``seq > after`` (filtered on topic prefixes when given), up to seq
         ``upto`` (the last one sent: events held until their writes are durable are not
-        replayed before they go out)."""
-        return [json.loads(body) for body in self.replay_raw(after, topics, upto)]
+        replayed before they go out), of those ``principal`` may see (None: all;
+        cti/server/audience.py)."""
+        return [json.loads(body) for body in self.replay_raw(after, topics, upto, principal)]
 
     def replay_raw(self, after: int, topics: Iterable[str] | None = None,
-                   upto: int | None = None) -> list[bytes]:
+                   upto: int | None = None, principal=None) -> list[bytes]:
         """As :meth:`replay`, each event as the JSON it went out as (the server splices
         them into its reply: decoding and encoding a full ring costs a tick or more)."""
         if isinstance(after, bool) or not isinstance(after, int):
@@ -146,12 +150,13 @@ class EventLog:
         skip = after - (self.first_seq - 1)
         prefixes = tuple(topics) if topics else None
         out = []
-        for i, (topic, seq, body) in enumerate(self._ring):
+        for i, (topic, seq, body, agents) in enumerate(self._ring):
             if i < skip:
                 continue
             if upto is not None and seq > upto:
                 break
-            if prefixes is None or topic.startswith(prefixes):
+            if (prefixes is None or topic.startswith(prefixes)) and (
+                    principal is None or visible(principal, topic, agents)):
                 out.append(body)
         return out
 
@@ -163,29 +168,42 @@ def encode(pub: Published) -> list[bytes]:
 
 
 def decode(frames: list[bytes]) -> tuple[str, dict]:
+    """A message's topic and event; a desk copy (``desk.1001.call.delivered``) gives its
+    public topic (``call.delivered``): the same event (cti/server/audience.py)."""
     if len(frames) != 2:
         raise ValueError(f"an event has 2 frames, got {len(frames)}")
-    return frames[0].decode(), json.loads(frames[1])
+    return public_topic(frames[0].decode()), json.loads(frames[1])
 
 
 class Publisher:
-    """The PUB socket. ``socket`` is a bound zmq (or zmq.asyncio) PUB socket.
+    """The event sockets: ``sockets``, bound zmq (or zmq.asyncio) PUB or XPUB sockets
+    (the ipc one and, with ``server.listen``, the TCP one), or one socket.
 
-    Sending never blocks: a PUB socket drops for subscribers that are too slow (their
-    high-water mark, set here to :data:`PUB_HWM`), which they notice as a gap in ``seq``
-    and mend with ``replay``.
+    Each event goes out on its topic and, when it concerns agents, once more per agent
+    on ``desk.<agent>.<topic>`` (cti/server/audience.py): the XPUB sockets in manual mode
+    subscribe a principal that may not see the whole namespace to its own desk's copies
+    only. Sending never blocks: a PUB socket drops for subscribers that are too slow
+    (their high-water mark, set here to :data:`PUB_HWM`), which they notice as a gap in
+    ``seq`` and mend with ``replay``.
     """
 
-    def __init__(self, socket):
+    def __init__(self, sockets):
         import zmq          # here, not at module level: the sans-I/O EventLog needs no zmq
 
-        socket.setsockopt(zmq.SNDHWM, PUB_HWM)
-        self.socket = socket
+        self.sockets = list(sockets) if isinstance(sockets, (list, tuple)) else [sockets]
+        for socket in self.sockets:
+            socket.setsockopt(zmq.SNDHWM, PUB_HWM)
+        self.socket = self.sockets[0]
         self._noblock = zmq.NOBLOCK
         self._again = zmq.Again
 
     def send(self, pub: Published) -> None:
-        try:
-            self.socket.send_multipart(encode(pub), flags=self._noblock)
-        except self._again:  # pragma: no cover - PUB does not block, kept for safety
-            pass
+        frames = encode(pub)
+        copies = desk_topics(pub.topic, pub.agents)
+        for socket in self.sockets:
+            try:
+                socket.send_multipart(frames, flags=self._noblock)
+                for topic in copies:
+                    socket.send_multipart([topic.encode(), frames[1]], flags=self._noblock)
+            except self._again:  # pragma: no cover - PUB does not block, kept for safety
+                pass

@@ -199,31 +199,37 @@ def asyncapi(ops: Iterable[Operation] | None = None) -> dict:
         "defaultContentType": "application/json",
         "servers": {
             "ipc": {"host": "{home}", "protocol": "zmq",
-                    "description": "ZeroMQ over ipc: the socket files under the server's "
-                                   "home (--home, $CTI_HOME, server.home, else ./var)",
+                    "description": "ZeroMQ over ipc: the socket files in the run folder "
+                                   "(0700) of the server's home (--home, $CTI_HOME, "
+                                   "server.home, else ./var); the home's owner is the "
+                                   "administrator",
                     "variables": {"home": {"default": "var"}}},
             "tcp": {"host": "{host}:{port}", "protocol": "zmq",
-                    "description": "ZeroMQ over tcp (server.requests / server.events in the "
-                                   "configuration); loopback only until CurveZMQ keys are "
-                                   "supported",
-                    "variables": {"host": {"default": "127.0.0.1",
-                                           "enum": ["127.0.0.1", "::1", "localhost"]},
+                    "description": "ZeroMQ over tcp (server.listen: requests on the port, "
+                                   "events on the next) with CurveZMQ: every client has a "
+                                   "key issued by `cti admin key issue`, checked by ZAP",
+                    "security": [{"type": "asymmetricEncryption",
+                                  "description": "CurveZMQ (RFC 26) with ZAP (RFC 27)"}],
+                    "variables": {"host": {"default": "127.0.0.1"},
                                   "port": {"description": "the endpoint's port"}}},
         },
         "channels": {
             "requests": {
-                "address": "cti-req.sock", "title": "requests",
+                "address": "run/cti-req.sock", "title": "requests",
                 "description": "ROUTER: one JSON request {id, op, args} a message (a DEALER "
                                "sends one frame; a REQ socket's empty delimiter is handled "
                                "too), answered {id, ok, result|error}. ipc: the file "
-                               "cti-req.sock under home; tcp: server.requests.",
+                               "run/cti-req.sock under home; tcp: server.listen's port.",
                 "servers": both, "messages": req_msgs},
             "events": {
-                "address": "cti-events.sock", "title": "events",
-                "description": "PUB: two frames a message, the topic (UTF-8, dotted; each "
+                "address": "run/cti-events.sock", "title": "events",
+                "description": "XPUB: two frames a message, the topic (UTF-8, dotted; each "
                                "message's x-topic, where {field} is the event's field) and "
-                               "the event as JSON. Subscribe to topic prefixes. ipc: the "
-                               "file cti-events.sock under home; tcp: server.events.",
+                               "the event as JSON. Subscribe to topic prefixes; a "
+                               "subscription is granted as the subscriber's rights allow "
+                               "(an agent's to call. as desk.AGENT.call.: its own calls' "
+                               "events). ipc: the file run/cti-events.sock under home; "
+                               "tcp: server.listen's port + 1.",
                 "servers": both, "messages": ev_msgs},
         },
         "operations": operations,

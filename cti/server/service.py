@@ -112,6 +112,11 @@ class Service:
         self.principal: Principal = OWNER
         self.centre = None
         self.store = None
+        self.keys = None            # cti.server.keyring.KeyRing: the clients' keys
+        self._server_public: str | None = None
+        # the principal of the request being handled (ops that filter what they return:
+        # snapshot, replay; cti/server/audience.py)
+        self.principal: Principal = OWNER
         self.campaigns = None
         self.boot = None            # cti.server.recovery.Boot: this run's name and boot count
         self.live = None            # cti.server.recovery.LiveCalls
@@ -170,6 +175,8 @@ class Service:
                                               self.boot)
         self._recovered = evs
         self.live = recovery.LiveCalls(self.store, self.centre)
+        from cti.server.keyring import KeyRing
+        self.keys = KeyRing(self.store)
         from cti.centre.campaigns import Campaigns
         self.campaigns = Campaigns(self.centre, self.store, self.centre.epoch, cc.callbacks)
         self.trunks = TrunkSampler(self)
@@ -207,6 +214,13 @@ class Service:
         who = Principal(name=agent or "?", role="agent", agent=agent or None,
                         source=f"fxs/{port}")
         self.audit(who, op, {"agent": agent, "extension": port, "via": "phone"}, refused)
+
+    def server_public(self) -> str:
+        """The server's CurveZMQ public key (Z85; its pair made in the home on first use)."""
+        if self._server_public is None:
+            from cti.server.keyfile import server_keys
+            self._server_public = server_keys(self.config.server.home).public
+        return self._server_public
 
     # time -----------------------------------------------------------------------------
     @property
@@ -464,6 +478,7 @@ class Service:
                     self.audit(principal, op, req.get("args") if isinstance(
                         req.get("args"), dict) else {}, refused.message)
                 raise
+            self.principal = principal
             if entry.deferred:          # may answer later (a listen, a capture, a report)
                 if audited(entry, right) and not getattr(entry.handler, "audits_itself",
                                                          False):
@@ -512,6 +527,8 @@ class Service:
                     and name not in ("TypeError", "AttributeError", "KeyError"):
                 return self._error(rid, RequestError("failed", str(e), _subject(op)))
             return self._error(rid, RequestError("internal", f"{name}: {e}"))
+        finally:
+            self.principal = OWNER
 
     def audit(self, principal: Principal, op: str, args: dict,
               refused: str | None = None) -> None:

@@ -5,8 +5,9 @@ do-not-call list, in one SQLite file through sqlite-utils.
 Its methods live by the tables they serve, in mixins that :class:`Store` puts together:
 cti/store/calls.py (CDRs, the queue and agent logs, recordings, voicemail, trunk samples),
 outbound.py (callbacks, the dialer's campaigns, do-not-call), lookups.py (customers,
-orders, the IVR's lookups), restarts.py (the server row, the calls in flight) and
-accounts.py (accounts, groups, passwords and PINs, lockout, the audit log), with the
+orders, the IVR's lookups), restarts.py (the server row, the calls in flight),
+accounts.py (accounts, groups, passwords and PINs, lockout, the audit log) and keys.py
+(the client keys of issue #16), with the
 input checks they share in checks.py. Mixins, not one object per table, because every
 table is written on the one connection, and a tick's writes to all of them go into one
 transaction (:meth:`Store.batch`): one commit, one sync per tick. This module keeps the
@@ -81,6 +82,7 @@ from cti.store.calls import (  # noqa: F401
     DIRECTIONS, OUTCOMES, QUEUE_EVENTS, _CDR_FIELDS, _CDR_INSERT, _TRUNK_SAMPLE_INSERT,
     CallsMixin, check_cdr)
 from cti.store.checks import MAX_DATA_BYTES, MAX_TEXT  # noqa: F401
+from cti.store.keys import KeysMixin, _v6_keys
 from cti.store.lookups import LOOKUPS, LookupsMixin  # noqa: F401
 from cti.store.outbound import (  # noqa: F401
     ATTEMPT_OUTCOMES, CALLBACK_STATES, CAMPAIGN_MODES, CAMPAIGN_STATES, RECORD_STATES,
@@ -315,7 +317,7 @@ def _v4_restarts(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial, _v2_losses,
                                                              _v3_dialer, _v4_restarts,
-                                                             _v5_accounts]
+                                                             _v5_accounts, _v6_keys]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -345,7 +347,8 @@ def migrate(db: sqlite_utils.Database, target: int | None = None,
     return version
 
 
-class Store(CallsMixin, OutboundMixin, LookupsMixin, RestartsMixin, AccountsMixin):
+class Store(CallsMixin, OutboundMixin, LookupsMixin, RestartsMixin, AccountsMixin,
+            KeysMixin):
     """The centre's SQLite database.
 
     ``Store(path)`` opens (creating it if needed) the file at ``path``; when ``path`` is
@@ -363,6 +366,10 @@ class Store(CallsMixin, OutboundMixin, LookupsMixin, RestartsMixin, AccountsMixi
             if p.is_dir():
                 p = p / DB_NAME
             path = p
+            if not readonly and not p.exists():
+                # the customers' data: 0600 from the start, and SQLite gives the -wal and
+                # -shm files the database's mode (issue #16)
+                os.close(os.open(p, os.O_WRONLY | os.O_CREAT, 0o600))
         self.path = path
         self.synchronous = synchronous
         self._batch_depth = 0

@@ -93,7 +93,7 @@ def test_home_and_json_go_before_or_after_the_command(tmp_path):
 def test_no_server_is_one_line_and_exit_1(capsys, tmp_path):
     rc, out, err = run(capsys, "span", "show", "1", "--home", str(tmp_path))
     assert rc == 1 and out == ""
-    assert err.strip() == (f"cti: error: no server at ipc://{tmp_path}/cti-req.sock "
+    assert err.strip() == (f"cti: error: no server at ipc://{tmp_path}/run/cti-req.sock "
                            "(is `cti serve` running?)")
 
 

@@ -39,15 +39,15 @@ def test_default_is_two_pri_spans_eight_fxs_four_fxo():
     assert b.ports[8].name == "fxo/9"
     assert c.sim is not None and c.sim.seed == 1
     assert c.server.home == Path("var")
-    assert c.server.requests == "ipc://var/cti-req.sock"
-    assert c.server.events == "ipc://var/cti-events.sock"
+    assert c.server.requests == "ipc://var/run/cti-req.sock"
+    assert c.server.events == "ipc://var/run/cti-events.sock"
 
 
 def test_home_override_moves_the_sockets(tmp_path):
     c = load_config(home=tmp_path)
     assert c.server.home == tmp_path
     assert (c.server.requests, c.server.events) == default_endpoints(tmp_path)
-    assert c.server.requests == f"ipc://{tmp_path}/cti-req.sock"
+    assert c.server.requests == f"ipc://{tmp_path}/run/cti-req.sock"
 
 
 def test_file_round_trip(tmp_path):
@@ -184,8 +184,9 @@ def test_missing_file(tmp_path):
 
 
 @pytest.mark.parametrize("ep, ok", [
-    ("ipc:///tmp/x.sock", True), ("tcp://127.0.0.1:5555", True), ("tcp://localhost:1", True),
-    ("tcp://[::1]:5555", True), ("inproc://x", True),
+    ("ipc:///tmp/x.sock", True), ("inproc://x", True),
+    # TCP, loopback included, is server.listen's, with keys
+    ("tcp://127.0.0.1:5555", False), ("tcp://localhost:1", False), ("tcp://[::1]:5555", False),
     ("tcp://0.0.0.0:5555", False), ("tcp://192.168.1.4:5555", False), ("tcp://*:5555", False),
     ("udp://x:1", False), ("nonsense", False), ("ipc://" + "x" * 200, False),
 ])
@@ -193,12 +194,27 @@ def test_endpoint_policy(ep, ok):
     assert (check_endpoint(ep) is None) == ok
 
 
-def test_non_loopback_bind_is_refused_with_reason():
-    p, ln, msg = one_error(MINIMAL + '[server]\nevents = "tcp://0.0.0.0:7000"\n')
-    assert (p, ln) == ("server.events", 7)
-    assert "CurveZMQ" in msg and "not loopback" in msg
+@pytest.mark.parametrize("ep, ok", [
+    ("tcp://127.0.0.1:5555", True), ("tcp://0.0.0.0:5560", True), ("tcp://[::1]:7", True),
+    ("tcp://*:5555", True), ("tcp://host:65535", False), ("tcp://h:*", False),
+    ("ipc:///tmp/x", False), ("tcp://nope", False),
+])
+def test_listen_policy(ep, ok):
+    assert (check_endpoint(ep, tcp=True) is None) == ok
+
+
+def test_tcp_bind_outside_listen_is_refused_with_reason():
+    for host in ("0.0.0.0", "127.0.0.1"):
+        p, ln, msg = one_error(MINIMAL + f'[server]\nevents = "tcp://{host}:7000"\n')
+        assert (p, ln) == ("server.events", 7)
+        assert "server.listen" in msg and "keys" in msg
     p, ln, msg = one_error(MINIMAL + '[server]\ncurve = {secret = "x"}\n')
-    assert p == "server.curve" and "not supported yet" in msg
+    assert p == "server.curve"
+
+
+def test_listen_needs_the_centre_store():
+    p, _, msg = one_error(MINIMAL + '[server]\nlisten = "tcp://127.0.0.1:5560"\n')
+    assert p == "server.listen" and "keys" in msg
 
 
 def test_same_endpoint_twice():

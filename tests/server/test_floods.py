@@ -114,7 +114,7 @@ def test_a_flood_of_20000_requests_is_answered_and_the_tick_stays_on_time(tmp_pa
         ctx = zmq.Context()
         s = ctx.socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 0)
-        s.connect(f"ipc://{home}/cti-req.sock")
+        s.connect(f"ipc://{home}/run/cti-req.sock")
         n = 20_000
         replies: dict = {}
 
@@ -417,7 +417,7 @@ def test_a_long_report_runs_away_from_the_tick(tmp_path):
         ctx = zmq.Context()
         s = ctx.socket(zmq.DEALER)
         s.setsockopt(zmq.LINGER, 0)
-        s.connect(f"ipc://{home}/cti-req.sock")
+        s.connect(f"ipc://{home}/run/cti-req.sock")
         t = time.monotonic()
         s.send(json.dumps({"id": "r", "op": "report.losses", "args": {
             "start": t0, "end": t0 + 200_000 * 150.0, "interval": 7200}}).encode())

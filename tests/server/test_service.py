@@ -241,7 +241,8 @@ def test_second_server_on_the_same_home_is_refused(server, tmp_path):
 def test_stale_socket_file_is_replaced(tmp_path):
     home = tmp_path / "h"
     home.mkdir()
-    (home / "cti-req.sock").write_text("")
+    (home / "run").mkdir()
+    (home / "run" / "cti-req.sock").write_text("")
     with InProcessServer(home), Client(home, timeout=3) as c:
         assert c.request("ping")["pong"]
 
@@ -249,9 +250,10 @@ def test_stale_socket_file_is_replaced(tmp_path):
 def test_client_without_server(tmp_path):
     with pytest.raises(NoServer) as e:
         Client(tmp_path, timeout=0.5).request("ping")
-    assert f"no server at ipc://{tmp_path}/cti-req.sock" in str(e.value)
+    assert f"no server at ipc://{tmp_path}/run/cti-req.sock" in str(e.value)
     assert "cti serve" in str(e.value)
-    (tmp_path / "cti-req.sock").write_text("")  # a stale file: nobody answers
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "cti-req.sock").write_text("")  # a stale file: nobody answers
     t0 = time.monotonic()
     with pytest.raises(NoServer) as e:
         Client(tmp_path, timeout=0.3).request("ping")

@@ -10,8 +10,8 @@ framing/CRC-4/E-bit errors, BPV, slips, per-channel signalling and hook state), 
 The commands live by concern: :mod:`.server` (serve, ping, snapshot, shutdown, server
 stats, watch), :mod:`.diagnostics` (board, span, channel, pri, trace), :mod:`.sim` (the
 simulated world), :mod:`.centre` (agents, queues, calls, campaigns, the do-not-call list),
-:mod:`.reports` (report, plan), :mod:`.admin` (accounts, groups, the audit log),
-:mod:`.request` (any operation of the
+:mod:`.reports` (report, plan), :mod:`.admin` (accounts, groups, the audit log; ``cti admin
+key``: :mod:`.keys`), :mod:`.request` (any operation of the
 registry); :mod:`.formatting` has the tables they print and
 :mod:`.common` what they share. This module assembles the parser and runs a command.
 """
@@ -21,7 +21,7 @@ import argparse
 import os
 import sys
 
-from cti.clients.cli import admin, centre, diagnostics, reports, request, server, sim
+from cti.clients.cli import admin, centre, diagnostics, keys, reports, request, server, sim
 from cti.clients.cli.centre import campaign_rows, retry_rules  # noqa: F401 (the old module's)
 from cti.clients.cli.common import PROG, CliError, _positive_float
 from cti.clients.cli.diagnostics import ALAW_TABLE, ULAW_TABLE, g711_decode  # noqa: F401
@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="machine-readable output")
     g.add_argument("--timeout", type=_positive_float, default=argparse.SUPPRESS,
                    help="seconds to wait for the server (default 5)")
+    g.add_argument("--key", default=argparse.SUPPRESS, metavar="FILE",
+                   help="the client's key file, to connect over TCP (default: $CTI_KEY; "
+                        "none: the ipc sockets of --home)")
 
     p = argparse.ArgumentParser(prog=PROG, parents=[common],
                                 description="Voice-board server and diagnostics.")
@@ -58,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     centre.add_dialer_parsers(sub, common)
     server.add_tail_parsers(sub, common)
     request.add_parsers(sub, common)
+    keys.add_parsers(admin.admin_subparsers(sub, common), common)
     return p
 
 
@@ -68,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         args.home = os.environ.get("CTI_HOME") or (None if args.command == "serve" else "var")
     args.json = getattr(args, "json", False)
     args.timeout = getattr(args, "timeout", 5.0)
+    args.key = getattr(args, "key", None)
     try:
         return args.func(args)
     except (CtiError, CliError) as e:

@@ -16,7 +16,7 @@ class CliError(Exception):
 
 
 def _client(args) -> Client:
-    return Client(args.home, timeout=args.timeout)
+    return Client(args.home, timeout=args.timeout, key=getattr(args, "key", None))
 
 
 def _out(args, res: Any, text: str | None) -> None:

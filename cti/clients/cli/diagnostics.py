@@ -212,7 +212,7 @@ def cmd_trace(args) -> int:
     """Write every Q.921 frame of a span, live, to a pcap (LINUX_LAPD) for Wireshark."""
     from cti.server.trace import lapd_record, pcap_header
 
-    sub = Subscriber(args.home, ["trace."])
+    sub = Subscriber(args.home, ["trace."], key=getattr(args, "key", None))
     written = 0
     with _client(args) as c, open(args.pcap, "wb") as f:
         f.write(pcap_header())

@@ -143,7 +143,7 @@ def cmd_server(args) -> int:
 
 def cmd_watch(args) -> int:
     topics = args.topics or []
-    sub = Subscriber(args.home, topics)
+    sub = Subscriber(args.home, topics, key=getattr(args, "key", None))
     client = None
     count = 0
     deadline = time.monotonic() + args.seconds if args.seconds else None

@@ -8,8 +8,11 @@ Layout of the file::
 
     [server]
     home = "var"                      # state directory; `cti serve --home` overrides it
-    requests = "ipc://var/cti-req.sock"    # ROUTER (default: ipc under home)
-    events = "ipc://var/cti-events.sock"   # PUB (default: ipc under home)
+    requests = "ipc://var/run/cti-req.sock"    # ROUTER (default: ipc in HOME/run, 0700)
+    events = "ipc://var/run/cti-events.sock"   # XPUB (default: ipc in HOME/run, 0700)
+    listen = "tcp://0.0.0.0:5560"     # optional: TCP as well, requests on the port and
+                                      # events on the next; every client needs a key
+                                      # (CurveZMQ, `cti admin key issue`)
     replay_ring = 10000               # events kept for `replay`
     log_level = "info"                # HOME/log/cti.log: debug|info|warning|error|critical
                                       # (`cti serve --log-level` overrides it)

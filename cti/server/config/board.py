@@ -3,7 +3,6 @@ and [sim] sections; :func:`_build` reads them and hands the call-centre sections
 cti.server.config.centre."""
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 from dataclasses import dataclass, field
@@ -68,6 +67,15 @@ class ServerConfig:
     audit_days: float = 90.0          # the audit log's rows kept (cti/store/accounts.py)
     login_failures: int = 5           # wrong passwords/PINs that lock an account ...
     lockout_seconds: float = 900.0    # ... within this many seconds, for this long
+    listen: str = ""          # tcp://HOST:PORT: requests there, events on PORT + 1 (keys)
+
+    @property
+    def tcp(self) -> tuple[str, str] | None:
+        """The TCP endpoints (requests, events) of ``listen``, or None."""
+        if not self.listen:
+            return None
+        head, port = self.listen.rsplit(":", 1)
+        return f"{head}:{port}", f"{head}:{int(port) + 1}"
 
 
 @dataclass(frozen=True)
@@ -80,15 +88,24 @@ class Config:
     centre: Any = None        # cti.centre.coordinator.CentreConfig, when agents and queues are configured
 
 
-def check_endpoint(endpoint: str, curve_keys: bool = False) -> str | None:
+def check_endpoint(endpoint: str, tcp: bool = False) -> str | None:
     """Return why ``endpoint`` may not be bound, or None when it may.
 
-    ipc and inproc are fine; tcp only on a loopback address unless CurveZMQ keys are
-    configured (not supported yet, so never).
+    ``server.requests`` and ``server.events`` take ipc (the home's private folder: its
+    owner is the administrator) and inproc; TCP, loopback included, is ``server.listen``
+    (``tcp=True``), where every client needs a key (CurveZMQ, issue #16).
     """
     if not isinstance(endpoint, str) or "://" not in endpoint:
         return f"{endpoint!r} is not a ZeroMQ endpoint (ipc://PATH or tcp://HOST:PORT)"
     scheme, rest = endpoint.split("://", 1)
+    if tcp:
+        if scheme != "tcp":
+            return f"{endpoint!r}: server.listen takes tcp://HOST:PORT"
+        m = re.fullmatch(r"(\[[^\]]+\]|[^:]+):(\d+)", rest)
+        if not m or not 0 < int(m.group(2)) < 65535:
+            return (f"{endpoint!r} is not tcp://HOST:PORT with a port number below 65535 "
+                    "(events go on the next port)")
+        return None
     if scheme == "ipc":
         if not rest:
             return "ipc endpoint has no path"
@@ -98,23 +115,11 @@ def check_endpoint(endpoint: str, curve_keys: bool = False) -> str | None:
         return None
     if scheme == "inproc":
         return None
-    if scheme != "tcp":
-        return f"scheme {scheme!r} is not supported (ipc, tcp)"
-    m = re.fullmatch(r"(\[[^\]]+\]|[^:]+):(\d+|\*)", rest)
-    if not m:
-        return f"{endpoint!r} is not tcp://HOST:PORT"
-    host = m.group(1).strip("[]")
-    if host == "localhost":
-        return None
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = False
-    if loopback or curve_keys:
-        return None
-    return (f"tcp bind on {host} is not loopback: binding beyond this machine needs CurveZMQ "
-            "keys (server.curve), which this version does not support yet; use ipc:// or "
-            "tcp://127.0.0.1")
+    if scheme == "tcp":
+        return ("a TCP bind, loopback included, needs keys: set server.listen = "
+                "\"tcp://HOST:PORT\" (CurveZMQ; clients get keys from `cti admin key issue`) "
+                "and leave server.requests and server.events on ipc")
+    return f"scheme {scheme!r} is not supported (ipc, and tcp in server.listen)"
 
 def _build(data: dict, text: str, source: str, home_override) -> Config:
     c = _Checker(text)
@@ -122,11 +127,8 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
 
     # [server]
     srv = c.table(data.get("server", {}), ("server",),
-                  ("home", "requests", "events", "replay_ring", "curve", "log_level",
+                  ("home", "requests", "events", "replay_ring", "listen", "log_level",
                    "audit_days", "login_failures", "lockout_seconds"))
-    if "curve" in srv:
-        c.error(("server", "curve"), "CurveZMQ keys are not supported yet; bind ipc:// or "
-                "loopback tcp instead")
     home = c.get(srv, ("server",), "home", str, DEFAULT_HOME)
     if home_override is not None:
         home = os.fspath(home_override)
@@ -148,6 +150,11 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
         login_failures=c.get(srv, ("server",), "login_failures", int, 5, lo=1, hi=1000),
         lockout_seconds=float(c.get(srv, ("server",), "lockout_seconds", (int, float), 900,
                                     lo=1, hi=86_400 * 365)))
+    listen = c.get(srv, ("server",), "listen", str, "")
+    if listen:
+        why = check_endpoint(listen, tcp=True)
+        if why:
+            c.error(("server", "listen"), why)
 
     # [board]
     if "board" not in data:
@@ -248,6 +255,10 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
     centre = None
     if any(k in data for k in ("centre", "agents", "queues", "routing", "ivr")):
         centre = _centre(c, data, home_path, [p.kind for p in ports])
+    if listen and centre is None:
+        c.error(("server", "listen"), "TCP needs keys, and the keys are kept in the "
+                "centre's store: configure the centre ([centre], [[agents]], [[queues]]) "
+                "or stay on ipc")
 
     if c.errors:
         raise ConfigError(c.errors, source)
@@ -256,7 +267,7 @@ def _build(data: dict, text: str, source: str, home_override) -> Config:
                           ports=tuple(ports), device=device),
         sim=sim,
         server=ServerConfig(home=home_path, requests=requests, events=events, replay_ring=ring,
-                            log_level=log_level, **accounts),
+                            log_level=log_level, listen=listen, **accounts),
         source=source,
         text=text,
         centre=centre,

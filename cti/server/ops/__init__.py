@@ -17,13 +17,14 @@ module                    operations
 ``campaigns``             campaign.*, dnc.*
 ``reports``               report.losses
 ``accounts``              admin.agent.*, admin.group.*, admin.audit, auth.login
+``keys``                  key.issue, key.revoke, key.list (CurveZMQ client keys)
 ========================  ================================================================
 
 Importing this package fills :data:`cti.server.registry.REGISTRY`, in this order.
 """
 from cti.server.ops import (accounts, agents, board, calls, campaigns,  # noqa: F401
-                            channels, reports, server, signalling, sim)
+                            channels, keys, reports, server, signalling, sim)
 
 #: the modules that hold operations
 MODULES = (server, board, channels, signalling, sim, agents, calls, campaigns, reports,
-           accounts)
+           accounts, keys)

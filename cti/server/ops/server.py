@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from cti.server.audience import public_topic, sees_everything
+from cti.server.auth import owns_call
 from cti.server.ops.board import BOARD_SUMMARY, PORT_STATUS, SPAN_STATUS, board_summary, \
     port_status, span_status
 from cti.server.registry import operation
@@ -77,6 +79,13 @@ def snapshot(svc, a):
             "channels": channels}
     if svc.centre is not None:
         snap.update(svc.centre.snapshot())
+        # desk alone: its own calls and its own agent, as its events (audience.py)
+        who = svc.principal
+        if not who.may("calls"):
+            snap["calls"] = [c for c in snap["calls"] if who.agent is not None and
+                             owns_call(svc.centre.calls[c["call_id"]], who.agent)]
+        if not who.may("agents"):
+            snap["agents"] = [x for x in snap["agents"] if x.get("agent") == who.agent]
     snap["server_errors"] = svc.errors        # failures outside the calls
     snap["server"] = svc.server_stats()
     return snap
@@ -93,14 +102,19 @@ def replay(svc, a):
     if topics is not None and not all(isinstance(t, str) for t in topics):
         raise RequestError("bad_arg", "must be an array of topic prefix strings",
                            "args.topics")
+    if topics is not None:
+        # a desk's copies (desk.1001.call.) are replayed from their public topics
+        topics = [public_topic(t) for t in topics]
+    # what the principal may see of them (cti/server/audience.py), as its subscription
+    who = None if sees_everything(svc.principal) else svc.principal
     # (only what went out: the shell holds a tick's events until its writes are durable)
     upto = svc.log.last_seq if svc.sent_seq is None else svc.sent_seq
     if svc.raw_replies:
         # the ring's JSON as it is: a full ring decoded and encoded again takes 175 ms
-        events = RawJSON(b"[" + b",".join(svc.log.replay_raw(a["after"], topics, upto))
+        events = RawJSON(b"[" + b",".join(svc.log.replay_raw(a["after"], topics, upto, who))
                          + b"]")
     else:
-        events = svc.log.replay(a["after"], topics, upto)
+        events = svc.log.replay(a["after"], topics, upto, who)
     return {"events": events, "last_seq": upto, "first_seq": svc.log.first_seq}
 
 
