@@ -128,7 +128,7 @@ class AgentDesktop:
     agent's state, its queues and the call at its extension (plus a consultation call).
     """
 
-    def __init__(self, agent: str, extension: str):
+    def __init__(self, agent: str, extension: str, password: str | None = None):
         self.agent, self.extension = agent, extension
         self.state: str | None = None
         self.reason: str | None = None
@@ -137,6 +137,7 @@ class AgentDesktop:
         self.call: _Call | None = None
         self.consult: Any = None       # the consultation call's id
         self.done = False              # quit was typed
+        self.password = password       # an agent logging itself in with its key gives it
 
     @property
     def topics(self) -> list[str]:
@@ -145,7 +146,10 @@ class AgentDesktop:
     # requests -------------------------------------------------------------------------
     def login(self) -> Request:
         ext = int(self.extension) if str(self.extension).isdigit() else self.extension
-        return Request("agent.login", {"agent": self.agent, "extension": ext})
+        args = {"agent": self.agent, "extension": ext}
+        if self.password is not None:
+            args["password"] = self.password
+        return Request("agent.login", args)
 
     def command(self, line: str) -> tuple[list[Request], list[str]]:
         words = line.split()
@@ -484,7 +488,11 @@ async def run_desktop(desk: AgentDesktop, stream, requester, lines: asyncio.Queu
 async def _main_async(args) -> int:
     from cti.clients.client import AsyncEventStream, AsyncRequester
 
-    desk = AgentDesktop(args.agent, args.extension)
+    password = None
+    if getattr(args, "ask_password", False) or getattr(args, "password_stdin", False):
+        from cti.clients.cli.admin import read_secret
+        password = read_secret("password", args.password_stdin, confirm=False)
+    desk = AgentDesktop(args.agent, args.extension, password)
     timeout = getattr(args, "timeout", 5.0)
     stream = AsyncEventStream(args.home, desk.topics, timeout=timeout,
                               key=getattr(args, "key", None))
@@ -518,6 +526,10 @@ def add_parser(sub, parents=()) -> argparse.ArgumentParser:
     p.add_argument("--agent", required=True, metavar="ID", help="the agent's ID")
     p.add_argument("--extension", required=True, metavar="N",
                    help="the extension (phone) the agent sits at")
+    p.add_argument("--ask-password", action="store_true",
+                   help="ask for the agent's password (an agent's key logs in with it)")
+    p.add_argument("--password-stdin", action="store_true",
+                   help="read the password from the first line of standard input")
     p.set_defaults(func=run)
     return p
 

@@ -350,3 +350,26 @@ def test_with_no_zap_handler_the_server_socket_fails_closed():
         server.close(0)
     finally:
         ctx.term()
+
+
+def test_an_agent_logs_itself_in_with_its_password_over_its_key(keyed, tmp_path, capsys,
+                                                              monkeypatch):
+    """`cti agents login` with an agent's key: the password read from stdin (never the
+    command line), a wrong one refused and audited, the right one logs the agent in."""
+    import io
+
+    home, _, _ = keyed
+    with Client(home, timeout=10) as owner:
+        owner.request("admin.agent.passwd", name="1004", password="correct horse 1004")
+    out = issue(home, tmp_path / "a1004.key", "a1004", "agent", "1004")
+    monkeypatch.setattr("sys.stdin", io.StringIO("wrong password\n"))
+    assert main(["agents", "login", "1004", "--password-stdin", "--key", str(out),
+                 "--timeout", "10"]) == 1
+    assert "password" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("correct horse 1004\n"))
+    assert main(["agents", "login", "1004", "--password-stdin", "--key", str(out),
+                 "--timeout", "10"]) == 0
+    assert "agent 1004: ready" in capsys.readouterr().out
+    with Client(home, timeout=5) as owner:
+        refused = owner.request("admin.audit", name="a1004", refused=True)["rows"]
+    assert any(r["op"] == "agent.login" for r in refused)

@@ -72,13 +72,15 @@ def _group_level(s: str) -> tuple[str, int]:
     return name, n
 
 
-def read_secret(what: str, stdin: bool) -> str:
-    """A password or PIN: one line of stdin, or asked twice on the terminal."""
+def read_secret(what: str, stdin: bool, confirm: bool = True) -> str:
+    """A password or PIN: one line of stdin, or asked on the terminal (twice, a new one)."""
     if stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
             raise CliError(f"no {what} on standard input")
         return line
+    if not confirm:
+        return getpass.getpass(f"{what.capitalize()}: ")
     first = getpass.getpass(f"New {what}: ")
     if getpass.getpass(f"Again: ") != first:
         raise CliError(f"the two {what}s differ: nothing changed")

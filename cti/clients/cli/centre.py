@@ -21,6 +21,11 @@ def cmd_agents(args) -> int:
             kw = {"agent": args.agent}
             if args.action == "login" and args.extension is not None:
                 kw["extension"] = args.extension
+            if args.action == "login" and (args.ask_password or args.password_stdin):
+                # an agent logging itself in (its key's principal) gives its password;
+                # never on the command line, where ps and the history show it
+                from cti.clients.cli.admin import read_secret
+                kw["password"] = read_secret("password", args.password_stdin, confirm=False)
             if args.action == "notready":
                 kw["reason"] = args.reason or ""
             res = c.request(op, **kw)
@@ -81,6 +86,10 @@ def add_parsers(sub, common) -> None:
         x.add_argument("agent", metavar="AGENT")
         if name == "login":
             x.add_argument("--extension", type=int, help="FXS port (default: the agent's own)")
+            x.add_argument("--ask-password", action="store_true",
+                           help="ask for the agent's password (an agent logging itself in)")
+            x.add_argument("--password-stdin", action="store_true",
+                           help="read the password from the first line of standard input")
         if name == "notready":
             x.add_argument("--reason", default="", help="reason code (break, lunch, ...)")
     ag.set_defaults(func=cmd_agents)
