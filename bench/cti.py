@@ -72,8 +72,8 @@ def _receive(sub, n: int, decode_fn, result: dict) -> None:
     gaps = 0
     while count < n:
         frames = sub.recv_multipart()
-        if frames[0] == b"sync":
-            continue
+        if frames[0] == b"sync" or frames[0].startswith(b"desk."):
+            continue            # (an agent's desk copy: its subscriber's, counted as sent)
         _topic, ev = decode_fn(frames)
         count += 1
         if ev["seq"] != last_seq + 1:
