@@ -18,8 +18,9 @@ from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.document import Document
 from prompt_toolkit.history import InMemoryHistory
 from prompt_toolkit.key_binding import KeyBindings
-from prompt_toolkit.layout import HSplit, Layout, Window
+from prompt_toolkit.layout import Float, FloatContainer, HSplit, Layout, Window
 from prompt_toolkit.layout.controls import FormattedTextControl
+from prompt_toolkit.layout.menus import CompletionsMenu
 from prompt_toolkit.styles import Style
 from prompt_toolkit.widgets import TextArea
 
@@ -68,8 +69,9 @@ class DeskScreen:
         def _quit(event):
             self.lines.put_nowait("quit")       # logs out first, as `quit` does
 
-        self.app = Application(layout=Layout(HSplit([self.events, status, self.command]),
-                                             focused_element=self.command),
+        body = FloatContainer(HSplit([self.events, status, self.command]), floats=[
+            Float(xcursor=True, ycursor=True, content=CompletionsMenu(max_height=8))])
+        self.app = Application(layout=Layout(body, focused_element=self.command),
                                key_bindings=keys, style=STYLE, full_screen=True,
                                mouse_support=False, input=input, output=output)
 

@@ -474,6 +474,12 @@ class AgentDesktop:
         for a in agents.values() if isinstance(agents, dict) else agents or ():
             if isinstance(a, dict) and a.get("agent", a.get("id")) is not None:
                 self.agents.add(str(a.get("agent", a.get("id"))))
+        serves = [q.get("queue") for q in snapshot.get("queues") or ()
+                  if isinstance(q, dict) and any(
+                      isinstance(a, dict) and _same(a.get("agent"), self.agent)
+                      for a in q.get("agents") or ())]
+        if serves and me is not None and not me.get("queues"):
+            me = dict(me, queues=serves)     # the queues the agent serves, from theirs
         if me is not None:
             self._agent_fields(me)
             st = str(self.state).lower()

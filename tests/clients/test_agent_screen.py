@@ -176,3 +176,12 @@ def test_every_desk_command_makes_its_request():
     assert d.command("complete case=refund")[0][0].args == {"call": "c8",
                                                            "data": {"case": "refund"}}
     assert d.command("complete oops")[1] == ["! 'oops': attached data is KEY=VALUE"]
+
+
+def test_the_queues_the_agent_serves_come_from_the_snapshot():
+    d = AgentDesktop("1001", "1")
+    d.resync({"agents": [{"agent": "1001", "state": "ready"}],
+              "queues": [{"queue": "sales", "agents": [{"agent": "1002", "state": "ready"}]},
+                         {"queue": "service", "agents": [{"agent": "1001", "state": "ready"}]}],
+              "calls": []})
+    assert d.status_bar()[0] == "[agent 1001 @ 1] READY   queues: service"
