@@ -174,3 +174,48 @@ def test_dnd_and_forward(server, capsys):
         rc, out, _ = run(capsys, home, "agents", "dnd", "1003", "--off")
         assert rc == 0 and out.startswith("agent 1003: ready")
         assert c.request("agent.show", agent="1003")["state"] == "ready"
+
+
+def test_an_agents_key_controls_its_own_call_and_no_other(tmp_path, capsys):
+    """`--key`: the CLI acts with the key's rights, as the request does. Agent 1001's key
+    holds and retrieves its own call; it may not hold 1002's, supervise, or set 1002's
+    forwarding; each refusal names the right."""
+    from tests.inprocess import InProcessServer
+    from tests.server.test_keys import free_port, issue, listening_config
+
+    home = tmp_path / "home"
+    with InProcessServer(home, speed=8.0, config=listening_config(home, free_port())) as srv:
+        srv.wait_in_sync()
+        key = str(issue(home, tmp_path / "a1001.key", "a1001", "agent", "1001"))
+        h = str(home)
+        with Client(h, timeout=5) as c:
+            for a in ("1001", "1002"):
+                c.request("agent.login", agent=a)
+            c.request("agent.not_ready", agent="1002", reason="x")
+            cid = ringing_call(c)
+            c.request("call.answer", call=cid, agent="1001")
+            talking(c, cid, "1001")
+
+            def as_1001(*argv):
+                rc = main(list(argv) + ["--key", key, "--timeout", "10"])
+                out = capsys.readouterr()
+                return rc, out.out, out.err
+            rc, out, err = as_1001("calls", "hold", cid)
+            assert rc == 0 and out.startswith(f"call {cid}: held"), err
+            assert c.request("call.show", call=cid)["state"] == "held"
+            rc, out, err = as_1001("calls", "retrieve", cid)
+            assert rc == 0 and c.request("call.show", call=cid)["state"] == "established"
+            rc, _, err = as_1001("calls", "supervise", cid, "--supervisor", "1001")
+            assert rc == 1 and "needs the right 'supervise'" in err
+            rc, _, err = as_1001("agents", "forward", "1002", "1003")
+            assert rc == 1 and "acting for another agent needs the right 'agents'" in err
+            assert c.request("agent.show", agent="1002")["state"] == "not_ready"
+            # 1002's call is not 1001's to hold
+            c.request("call.transfer", call=cid, to="1002")
+            wait("1002's phone rings", lambda: phone(c, 2)["ringing"])
+            phone(c, 2, "lift")
+            talking(c, cid, "1002")
+            rc, _, err = as_1001("calls", "hold", cid)
+            assert rc == 1 and f"call.hold on call {cid}: another agent's call needs the " \
+                "right 'calls'" in err
+            assert c.request("call.show", call=cid)["state"] == "established"
