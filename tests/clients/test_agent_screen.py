@@ -185,3 +185,19 @@ def test_the_queues_the_agent_serves_come_from_the_snapshot():
                          {"queue": "service", "agents": [{"agent": "1001", "state": "ready"}]}],
               "calls": []})
     assert d.status_bar()[0] == "[agent 1001 @ 1] READY   queues: service"
+
+
+def test_on_a_pipe_cti_agent_reads_lines(server, capsys, monkeypatch):
+    """Standard input not a terminal (a script): the plain line mode, no prompt_toolkit."""
+    import io
+
+    from cti.clients.cli import main
+
+    home = str(server.config.server.home)
+    monkeypatch.setattr("sys.stdin", io.StringIO("dnd\nstatus\nquit\n"))
+    assert main(["agent", "--agent", "1001", "--extension", "1", "--home", home]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "logged in: agent 1001 at extension 1" in out and out[-1] in ("logged out", "bye")
+    assert any(x.startswith("[agent 1001 @ 1] NOT READY (dnd)") for x in out)
+    with Client(home, timeout=5) as c:
+        assert c.request("agent.show", agent="1001")["state"] == "logged_out"
