@@ -380,9 +380,20 @@ class AgentDesktop:
                               dict(ev["data"]) if isinstance(ev.get("data"), dict) else {})
             self.recording = False
             return self.screen_pop(ev)
+        if name == "picked_up":
+            by = ev.get("by")
+            if self.call is not None and _same(cid, self.call.id) and not _same(by, self.agent):
+                self.call = None                           # a colleague took it
+                return [f"call {cid}: picked up by agent {by}"]
+            return []
         if name in ("established", "answered", "connected"):
             if is_consult:
                 return [f"consultation call {cid}: connected to {_get(ev, 'to') or 'the party'}"]
+            who = _get(ev, "agent")
+            if who is not None and not _same(who, self.agent) and self.call is not None \
+                    and self.call.state == "ringing" and _same(cid, self.call.id):
+                self.call = None                           # ring-all: a colleague answered
+                return [f"call {cid}: answered by agent {who}"]
             if self.call is not None:
                 self.call.state = "talking"
             return [f"call {cid}: connected (talking)"]

@@ -11,11 +11,22 @@ from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
 from cti.clients.agent_screen import DeskScreen
-from cti.clients.agent_tui import AgentDesktop
+from cti.clients.agent_tui import AgentDesktop, run_desktop
 from cti.clients.client import AsyncEventStream, AsyncRequester, Client
 
 FAST = dict(ping_interval=0.2, ping_timeout=0.3, timeout=2.0)
 UP = "\x1b[A"
+
+
+class Lines:
+    """Lines typed at the plain desk: ``send_text`` as a pipe input's, into its queue."""
+
+    def __init__(self):
+        self.queue = asyncio.Queue()
+
+    def send_text(self, text):
+        for line in text.split("\r")[:-1]:
+            self.queue.put_nowait(line)
 
 
 async def until(what, cond, seconds=15.0):
@@ -201,3 +212,103 @@ def test_on_a_pipe_cti_agent_reads_lines(server, capsys, monkeypatch):
     assert any(x.startswith("[agent 1001 @ 1] NOT READY (dnd)") for x in out)
     with Client(home, timeout=5) as c:
         assert c.request("agent.show", agent="1001")["state"] == "logged_out"
+
+
+def test_two_desks_pickup_consult_and_complete(server):
+    """Two agents: 1002 at its screen picks up the call ringing 1001, consults 1001 and
+    completes the transfer with data; 1001 (the plain line desk beside it: two
+    prompt_toolkit applications do not share one event loop) hangs up. Typed, and checked
+    against the server."""
+    home = server.config.server.home
+    c = Client(home, timeout=5)
+
+    def show(cid):
+        return c.request("call.show", call=cid)
+
+    async def main():
+        desks = {a: AgentDesktop(a, a[-1]) for a in ("1001", "1002")}
+        streams = {a: AsyncEventStream(home, d.topics, **FAST) for a, d in desks.items()}
+        reqs = {a: AsyncRequester(home, timeout=5) for a in desks}
+        tasks = []
+        with create_pipe_input() as k2:
+            k1, shown = Lines(), []
+            screen = DeskScreen(desks["1002"], asyncio.Queue(), input=k2, output=DummyOutput())
+            try:
+                tasks.append(asyncio.create_task(run_desktop(
+                    desks["1001"], streams["1001"], reqs["1001"], k1.queue, shown.append)))
+                tasks.append(asyncio.create_task(screen.run(streams["1002"], reqs["1002"])))
+                await until("1001 logged in", lambda: "logged in: agent 1001 at extension 1"
+                            in shown)
+                await until("1002 logged in", lambda: "logged in" in screen.events.buffer.text)
+                k2.send_text("notready backoffice\r")
+                await until("1002 not ready", lambda: c.request(
+                    "agent.show", agent="1002")["state"] == "not_ready")
+                c.request("sim.call", span=1, to="4008005555", **{"from": "13800138000"})
+                await until("1001's screen pop", lambda: desks["1001"].call is not None)
+                cid = desks["1001"].call.id
+                await until("1002 sees it ring 1001", lambda: cid in desks["1002"].elsewhere)
+                k2.send_text("pickup\r")
+                await until("1002 rings", lambda: desks["1002"].call is not None)
+                assert desks["1002"].call.id == cid
+                k2.send_text("answer\r")
+                await until("1002 talks", lambda: show(cid)["agent"] == "1002"
+                            and show(cid)["state"] == "established")
+                await until("1001 after pickup", lambda: desks["1001"].call is None or
+                            c.request("agent.show", agent="1001")["state"] == "ready")
+                await until("1001 ready", lambda: c.request(
+                    "agent.show", agent="1001")["state"] == "ready")
+                k2.send_text("consult 1001\r")
+                await until("1001 rings for the consultation",
+                            lambda: desks["1001"].call is not None and
+                            desks["1001"].call.state == "ringing")
+                assert show(cid)["state"] == "held"
+                k1.send_text("answer\r")
+                await until("consulted", lambda: desks["1001"].call.state == "talking")
+                k2.send_text("complete case=refund\r")
+                await until("transferred to 1001", lambda: show(cid)["agent"] == "1001")
+                assert show(cid)["data"]["case"] == "refund"
+                await until("it left 1002", lambda: desks["1002"].call is None)
+                await until("1001's desk has it", lambda: desks["1001"].call is not None
+                            and str(desks["1001"].call.id) == str(cid))
+                k1.send_text("hangup\r")
+                await until("cleared", lambda: not c.request("call.list")["calls"])
+                await until("1001 ready again", lambda: c.request(
+                    "agent.show", agent="1001")["state"] == "ready", 30)
+
+                await until("1001 hung up", lambda: not c.request(
+                    "sim.phone", port=1, action="status")["off_hook"])
+                # (dial's request: test_every_desk_command_makes_its_request; end to end
+                # from `cti calls dial` in test_calls_cli.py; right after this call, with the phone hung up
+                # by the simulated person, a click-to-dial clears at once, cause 16,
+                # outcome no_answer: left to the owner of cti/centre/outbound.py)
+                for k in (k1, k2):
+                    k.send_text("quit\r")
+                return [await asyncio.wait_for(t, 10) for t in tasks]
+            finally:
+                for t in tasks:
+                    t.cancel()
+                for x in (*reqs.values(), *streams.values()):
+                    x.close()
+    try:
+        assert asyncio.run(main()) == [0, 0]
+    finally:
+        c.close()
+
+
+def test_a_call_a_colleague_takes_leaves_the_desk():
+    """Ring-all answered by a colleague, or picked up by one: the call is no longer this
+    desk's (it showed RINGING for ever)."""
+    for ev in ({"type": "call.established", "call_id": "c1", "agent": "1002"},
+               {"type": "call.picked_up", "call_id": "c1", "by": "1003"}):
+        d = AgentDesktop("1001", "1")
+        d.event("call.delivered", {"type": "call.delivered", "call_id": "c1",
+                                   "agent": "1001", "extension": 1, "ani": "138"})
+        assert d.call is not None
+        lines = d.event(ev["type"], ev)
+        assert d.call is None and lines and "agent 100" in lines[0]
+    d = AgentDesktop("1001", "1")
+    d.event("call.delivered", {"type": "call.delivered", "call_id": "c1", "agent": "1001",
+                               "extension": 1})
+    d.event("call.established", {"type": "call.established", "call_id": "c1",
+                                 "agent": "1001"})
+    assert d.call.state == "talking"
