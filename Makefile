@@ -34,7 +34,7 @@ venv: $(VENV)/.stamp
 $(VENV)/.stamp: setup.py pyproject.toml Makefile | deps
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q cffi setuptools wheel build pytest hypothesis numpy jsonschema pyzmq sqlite-utils pyserial pyalsaaudio mypy
+	$(PY) -m pip install -q cffi setuptools wheel build pytest hypothesis numpy jsonschema pyzmq sqlite-utils pyserial pyalsaaudio prompt_toolkit mypy
 	@touch $@
 
 # the editable install runs the cffi build (setup.py's cffi_modules) once; the C core is

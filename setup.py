@@ -15,6 +15,7 @@ setup(
         "sqlite-utils>=3.35",
         "pyserial>=3.5",
         "pyalsaaudio>=0.10",
+        "prompt_toolkit>=3.0",
     ],
     extras_require={"test": ["pytest>=7", "hypothesis>=6", "numpy>=1.24", "jsonschema>=4.18", "mypy>=1.0"]},
     entry_points={"console_scripts": ["cti=cti.clients.cli:main"]},

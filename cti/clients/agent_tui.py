@@ -1,19 +1,30 @@
-"""``cti agent``: a line-oriented terminal agent desktop.
+"""``cti agent``: the terminal agent desktop.
 
 ``cti agent --agent 1001 --extension 201 [--home DIR]`` logs the agent in, shows its
-state and the queues it serves, prints a SCREEN POP when a call is delivered to its
+state and the queues it serves, shows a SCREEN POP when a call is delivered to its
 extension (the caller's ANI, the DNIS, the queue, the customer record found by ANI and
-the call's attached data) and takes commands on stdin, one a line::
+the call's attached data) and takes commands, one a line::
 
     ready                      agent.ready
     notready [REASON]          agent.not_ready
+    dnd [off]                  agent.dnd
+    forward [AGENT|queue:Q]    agent.forward      (nothing: stop forwarding)
     answer                     call.answer        (the call ringing here)
     hangup                     call.hangup        (the consultation call, else the call)
+    dial NUMBER                call.make          (the agent's phone rings first)
     transfer EXT [KEY=VALUE..] call.transfer      (blind, with attached data)
     consult EXT / complete     call.consult / call.transfer_complete
     hold / retrieve            call.hold / call.retrieve
+    record [stop]              call.record
+    pickup [CALL]              call.pickup        (a call ringing a colleague)
+    monitor|whisper|barge CALL call.supervise     (a supervisor's key)
     logout                     agent.logout
     status, help, quit         (quit logs out first)
+
+On a terminal it is a full-screen prompt_toolkit application
+(:mod:`cti.clients.agent_screen`: the events in a pane of their own, a status line, a
+command line with history and completion); on a pipe, or with ``--plain``, it reads lines
+from stdin and prints lines (scripts).
 
 Two layers, after the sans-I/O rule: :class:`AgentDesktop` is the logic (events in ->
 screen lines out; command lines in -> :class:`Request` objects out; replies in -> lines
@@ -38,18 +49,30 @@ __all__ = ["Request", "AgentDesktop", "run_desktop", "add_parser", "main", "HELP
 HELP = """commands:
   ready                        take calls
   notready [REASON]            stop taking calls (break, lunch, ...)
+  dnd [off]                    do not disturb: no queue calls, no transfers (off: ready)
+  forward [AGENT|queue:NAME]   forward the calls transferred to you (nothing: stop)
   answer                       answer the call ringing at your extension
   hangup                       hang up (the consultation call first, if any)
-  transfer EXT [KEY=VALUE ...] blind transfer to an extension or a queue, with data
-  consult EXT                  call EXT, the caller on hold; then `complete` or `hangup`
-  complete                     complete the consultative transfer
+  dial NUMBER                  call a number: your phone rings, then the number is called
+  transfer EXT [KEY=VALUE ...] blind transfer to an agent or a queue, with data
+  consult AGENT                call AGENT, the caller on hold; then `complete` or `hangup`
+  complete [KEY=VALUE ...]     complete the consultative transfer
   hold / retrieve              put the call on hold / take it back
+  record [stop]                record the call (stop: stop recording)
+  pickup [CALL]                take a call ringing a colleague's phone
+  monitor|whisper|barge CALL   supervise a colleague's call (your phone rings)
   logout                       log out
   status                       your state and call
   quit                         log out and leave"""
 
-_COMMANDS = ("ready", "notready", "not_ready", "answer", "hangup", "transfer", "consult",
-             "complete", "hold", "retrieve", "logout", "status", "help", "quit", "exit")
+#: what the command line completes (the first word)
+COMMANDS = ("ready", "notready", "dnd", "forward", "answer", "hangup", "dial", "transfer",
+            "consult", "complete", "hold", "retrieve", "record", "pickup", "monitor",
+            "whisper", "barge", "conference", "logout", "status", "help", "quit")
+_COMMANDS = COMMANDS + ("not_ready", "exit")
+#: commands whose first argument is an agent, and those whose is a call
+_AGENT_ARG = ("transfer", "consult", "forward")
+_CALL_ARG = ("pickup", "monitor", "whisper", "barge", "conference")
 
 
 @dataclass(frozen=True)
@@ -103,6 +126,17 @@ def _order_text(o: Any) -> str:
     return " ".join(known + rest)
 
 
+def _pairs(words: list[str]) -> tuple[dict, str | None]:
+    """``KEY=VALUE`` words -> (attached data, None), or ({}, the error line)."""
+    data = {}
+    for kv in words:
+        if "=" not in kv or kv.startswith("="):
+            return {}, f"! {kv!r}: attached data is KEY=VALUE"
+        k, v = kv.split("=", 1)
+        data[k] = v
+    return data, None
+
+
 def _state_word(state: Any, reason: Any = None) -> str:
     word = str(state or "unknown").replace("_", " ").upper()
     return f"{word} ({reason})" if reason else word
@@ -115,6 +149,8 @@ class _Call:
     ani: str | None = None
     dnis: str | None = None
     queue: str | None = None
+    customer: str | None = None     # the screen pop's customer name
+    data: dict = field(default_factory=dict)   # the call's attached data
 
 
 class AgentDesktop:
@@ -138,6 +174,9 @@ class AgentDesktop:
         self.consult: Any = None       # the consultation call's id
         self.done = False              # quit was typed
         self.password = password       # an agent logging itself in with its key gives it
+        self.agents: set[str] = set()  # agents seen (snapshot, events): for completion
+        self.elsewhere: dict[Any, str] = {}   # calls ringing colleagues' phones -> agent
+        self.recording = False
 
     @property
     def topics(self) -> list[str]:
@@ -173,12 +212,36 @@ class AgentDesktop:
             return [Request("agent.not_ready", args)], []
         if cmd == "logout":
             return [Request("agent.logout", me)], []
+        if cmd == "dnd":
+            off = bool(rest) and rest[0].lower() in ("off", "no", "0")
+            return [Request("agent.dnd", dict(me, on=not off))], []
+        if cmd == "forward":
+            return [Request("agent.forward", dict(me, to=rest[0] if rest else ""))], []
+        if cmd == "dial":
+            number = "".join(rest)
+            if not number:
+                return [], ["! usage: dial NUMBER"]
+            return [Request("call.make", dict(me, to=number))], []
+        if cmd == "pickup":
+            if rest:
+                cid = rest[0]
+            elif len(self.elsewhere) == 1:
+                cid = next(iter(self.elsewhere))
+            else:
+                rings = ", ".join(str(c) for c in self.elsewhere) or "none seen"
+                return [], [f"! usage: pickup CALL (ringing colleagues: {rings})"]
+            return [Request("call.pickup", {"call": cid, "agent": self.agent})], []
+        if cmd in ("monitor", "whisper", "barge", "conference"):
+            if len(rest) != 1:
+                return [], [f"! usage: {cmd} CALL"]
+            return [Request("call.supervise", {"call": rest[0], "supervisor": self.agent,
+                                               "mode": cmd})], []
         if cmd == "answer":
             if self.call is None or self.call.state != "ringing":
                 return [], ["! no call is ringing at your extension"]
             # the asking agent's phone, not the first that rings (ring-all)
             return [Request("call.answer", {"call": self.call.id, "agent": self.agent})], []
-        if cmd in ("hangup", "hold", "retrieve", "complete", "transfer", "consult"):
+        if cmd in ("hangup", "hold", "retrieve", "complete", "transfer", "consult", "record"):
             if self.call is None:
                 return [], ["! no call at your extension"]
             cid = self.call.id
@@ -187,10 +250,19 @@ class AgentDesktop:
                                 {"call": self.consult if self.consult is not None else cid})], []
             if cmd in ("hold", "retrieve"):
                 return [Request(f"call.{cmd}", {"call": cid})], []
+            if cmd == "record":
+                off = bool(rest) and rest[0].lower() in ("stop", "off")
+                return [Request("call.record", {"call": cid, "on": not off})], []
             if cmd == "complete":
                 if self.consult is None:
                     return [], ["! no consultation call: `consult EXT` first"]
-                return [Request("call.transfer_complete", {"call": cid})], []
+                data, bad = _pairs(rest)
+                if bad:
+                    return [], [bad]
+                args = {"call": cid}
+                if data:
+                    args["data"] = data
+                return [Request("call.transfer_complete", args)], []
             if cmd == "consult":
                 if len(rest) != 1:
                     return [], ["! usage: consult EXT"]
@@ -198,12 +270,9 @@ class AgentDesktop:
             # transfer EXT [key=value ...]
             if not rest:
                 return [], ["! usage: transfer EXT [KEY=VALUE ...]"]
-            data = {}
-            for kv in rest[1:]:
-                if "=" not in kv or kv.startswith("="):
-                    return [], [f"! {kv!r}: attached data is KEY=VALUE"]
-                k, v = kv.split("=", 1)
-                data[k] = v
+            data, bad = _pairs(rest[1:])
+            if bad:
+                return [], [bad]
             return [Request("call.transfer", {"call": cid, "to": rest[0], "data": data})], []
         return [], [f"! unknown command {cmd!r} (type help)"]
 
@@ -234,6 +303,25 @@ class AgentDesktop:
                          " `complete` to transfer, `hangup` to drop the consultation")
         elif req.op == "call.transfer":
             lines.append(f"transferring call {req.args['call']} to {req.args['to']}")
+        elif req.op == "call.make":
+            lines.append(f"dialling {result.get('to')} (call {result.get('call_id')}): "
+                         "your phone rings first")
+        elif req.op == "call.pickup":
+            self.elsewhere.pop(req.args["call"], None)
+            lines.append(f"picked up call {req.args['call']}: your phone rings")
+        elif req.op == "call.supervise":
+            lines.append(f"{result.get('mode')} on call {req.args['call']}"
+                         + (": your phone rings" if result.get("ringing") else ""))
+        elif req.op == "call.record":
+            self.recording = bool(result.get("recording"))
+            lines.append(f"call {req.args['call']}: "
+                         + ("recording" if self.recording else "recording stopped"))
+        elif req.op == "agent.forward":
+            lines.append(f"your calls are forwarded to {result['forward']}"
+                         if result.get("forward") else "your calls are not forwarded")
+        elif req.op in ("agent.dnd", "agent.ready", "agent.not_ready"):
+            self._agent_fields(result)
+            lines.append(self.status_line())
         return lines
 
     # events -----------------------------------------------------------------------------
@@ -257,6 +345,14 @@ class AgentDesktop:
 
     def event(self, topic: str, ev: dict) -> list[str]:
         kind = ev.get("type") or topic
+        who = _get(ev, "agent")
+        if who is not None:
+            self.agents.add(str(who))
+        cid = _call_id(ev)
+        if kind == "call.delivered" and who is not None and not _same(who, self.agent):
+            self.elsewhere[cid] = str(who)          # a colleague's phone rings: pickup
+        elif kind.startswith("call.") and cid in self.elsewhere and kind != "call.delivered":
+            self.elsewhere.pop(cid, None)           # answered, picked up or gone
         if topic.startswith("agent.") or kind.startswith("agent."):
             if not _same(_get(ev, "agent"), self.agent):
                 return []     # agent.10010 matches the prefix agent.1001
@@ -277,12 +373,27 @@ class AgentDesktop:
         if name in ("delivered", "offered", "alerting") and not is_consult:
             if _get(ev, "agent") is not None and not _same(_get(ev, "agent"), self.agent):
                 return []     # it rings another agent (ring-all, a consultation from us)
+            cust = ev.get("customer")
             self.call = _Call(cid, "ringing", _get(ev, "ani"), _get(ev, "dnis"),
-                              _get(ev, "queue"))
+                              _get(ev, "queue"),
+                              cust.get("name") if isinstance(cust, dict) else None,
+                              dict(ev["data"]) if isinstance(ev.get("data"), dict) else {})
+            self.recording = False
             return self.screen_pop(ev)
+        if name == "picked_up":
+            by = ev.get("by")
+            if self.call is not None and _same(cid, self.call.id) and not _same(by, self.agent):
+                self.call = None                           # a colleague took it
+                return [f"call {cid}: picked up by agent {by}"]
+            return []
         if name in ("established", "answered", "connected"):
             if is_consult:
                 return [f"consultation call {cid}: connected to {_get(ev, 'to') or 'the party'}"]
+            who = _get(ev, "agent")
+            if who is not None and not _same(who, self.agent) and self.call is not None \
+                    and self.call.state == "ringing" and _same(cid, self.call.id):
+                self.call = None                           # ring-all: a colleague answered
+                return [f"call {cid}: answered by agent {who}"]
             if self.call is not None:
                 self.call.state = "talking"
             return [f"call {cid}: connected (talking)"]
@@ -371,6 +482,15 @@ class AgentDesktop:
         elif isinstance(agents, list):
             me = next((a for a in agents if isinstance(a, dict)
                        and _same(a.get("agent", a.get("id")), self.agent)), None)
+        for a in agents.values() if isinstance(agents, dict) else agents or ():
+            if isinstance(a, dict) and a.get("agent", a.get("id")) is not None:
+                self.agents.add(str(a.get("agent", a.get("id"))))
+        serves = [q.get("queue") for q in snapshot.get("queues") or ()
+                  if isinstance(q, dict) and any(
+                      isinstance(a, dict) and _same(a.get("agent"), self.agent)
+                      for a in q.get("agents") or ())]
+        if serves and me is not None and not me.get("queues"):
+            me = dict(me, queues=serves)     # the queues the agent serves, from theirs
         if me is not None:
             self._agent_fields(me)
             st = str(self.state).lower()
@@ -385,7 +505,9 @@ class AgentDesktop:
                 st = str(c.get("state", "talking")).lower()
                 st = "ringing" if st in ("delivered", "alerting", "ringing") else \
                     "held" if st == "held" else "talking"
-                self.call = _Call(_call_id(c), st, c.get("ani"), c.get("dnis"), c.get("queue"))
+                self.call = _Call(_call_id(c), st, c.get("ani"), c.get("dnis"), c.get("queue"),
+                                  data=dict(c["data"]) if isinstance(c.get("data"), dict)
+                                  else {})
         return ["(state resynchronised from the server)"] + self.status_lines()
 
     # the screen -----------------------------------------------------------------------
@@ -394,6 +516,55 @@ class AgentDesktop:
         state = _state_word(self.state if self.logged_in or self.state else "logged_out",
                             self.reason)
         return f"[agent {self.agent} @ {self.extension}] {state}   queues: {queues}"
+
+    def status_bar(self) -> list[str]:
+        """The desktop's status line: the agent, and the call with its caller and the
+        screen pop's data (the prompt_toolkit shell shows it under the events)."""
+        top = self.status_line()
+        c = self.call
+        if c is None:
+            return [top, "no call"]
+        who = c.ani or "unknown"
+        if c.customer:
+            who += f" ({c.customer})"
+        call = f"call {c.id} {c.state.upper()} from {who}" + \
+            (f" queue {c.queue}" if c.queue else "") + (" REC" if self.recording else "")
+        if self.consult is not None:
+            call += f"   consulting: {self.consult}"
+        if c.data:
+            call += "   " + "  ".join(f"{k}={_text(v)}" for k, v in c.data.items()
+                                      if k not in ("orders", "recent_orders"))
+        return [top, call]
+
+    def completions(self, before: str) -> list[str]:
+        """What may follow ``before`` (the text left of the cursor) in the word being
+        typed: commands first, then agent numbers or call ids as the command takes."""
+        words = before.split()
+        word = "" if before.endswith(" ") or not words else words[-1]
+        done = words if before.endswith(" ") else words[:-1]
+        if not done:
+            options = list(COMMANDS)
+        elif len(done) == 1 and done[0].lower() in _AGENT_ARG:
+            options = sorted(self.agents - {str(self.agent)})
+        elif len(done) == 1 and done[0].lower() in _CALL_ARG:
+            options = [str(c) for c in self.elsewhere]
+            if done[0].lower() != "pickup":
+                options += [c for c in self.calls_seen if c not in options]
+        elif len(done) == 1 and done[0].lower() == "dnd":
+            options = ["off"]
+        elif len(done) == 1 and done[0].lower() == "record":
+            options = ["stop"]
+        else:
+            options = []
+        return [o for o in options if o.startswith(word)]
+
+    @property
+    def calls_seen(self) -> list[str]:
+        """Calls a supervisor may join: those ringing colleagues and the own call."""
+        out = [str(c) for c in self.elsewhere]
+        if self.call is not None:
+            out.append(str(self.call.id))
+        return out
 
     def status_lines(self) -> list[str]:
         lines = [self.status_line()]
@@ -497,12 +668,16 @@ async def _main_async(args) -> int:
     stream = AsyncEventStream(args.home, desk.topics, timeout=timeout,
                               key=getattr(args, "key", None))
     requester = AsyncRequester(args.home, timeout=timeout, key=getattr(args, "key", None))
-    lines: asyncio.Queue = asyncio.Queue()
-    await _stdin_lines(lines)
-
-    def out(line: str) -> None:
-        print(line, flush=True)
     try:
+        if not getattr(args, "plain", False) and sys.stdin.isatty() and sys.stdout.isatty():
+            from cti.clients.agent_screen import run_screen
+            return await run_screen(desk, stream, requester)
+        # not a terminal (a script, a pipe): one line in, lines out
+        lines: asyncio.Queue = asyncio.Queue()
+        await _stdin_lines(lines)
+
+        def out(line: str) -> None:
+            print(line, flush=True)
         return await run_desktop(desk, stream, requester, lines, out)
     finally:
         requester.close()
@@ -530,6 +705,9 @@ def add_parser(sub, parents=()) -> argparse.ArgumentParser:
                    help="ask for the agent's password (an agent's key logs in with it)")
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from the first line of standard input")
+    p.add_argument("--plain", action="store_true",
+                   help="one line in, lines out, even on a terminal (the default when "
+                        "standard input or output is not a terminal)")
     p.set_defaults(func=run)
     return p
 

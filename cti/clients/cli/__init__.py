@@ -9,7 +9,8 @@ framing/CRC-4/E-bit errors, BPV, slips, per-channel signalling and hook state), 
 
 The commands live by concern: :mod:`.server` (serve, ping, snapshot, shutdown, server
 stats, watch), :mod:`.diagnostics` (board, span, channel, pri, trace), :mod:`.sim` (the
-simulated world), :mod:`.centre` (agents, queues, calls, campaigns, the do-not-call list),
+simulated world), :mod:`.centre` (agents, queues, campaigns, the do-not-call list), :mod:`.calls`
+(the desk's call controls),
 :mod:`.reports` (report, plan), :mod:`.admin` (accounts, groups, the audit log; ``cti admin
 key``: :mod:`.keys`), :mod:`.request` (any operation of the
 registry); :mod:`.formatting` has the tables they print and
@@ -21,7 +22,7 @@ import argparse
 import os
 import sys
 
-from cti.clients.cli import admin, centre, diagnostics, keys, reports, request, server, sim
+from cti.clients.cli import admin, calls, centre, diagnostics, keys, reports, request, server, sim
 from cti.clients.cli.centre import campaign_rows, retry_rules  # noqa: F401 (the old module's)
 from cti.clients.cli.common import PROG, CliError, _positive_float
 from cti.clients.cli.diagnostics import ALAW_TABLE, ULAW_TABLE, g711_decode  # noqa: F401
@@ -53,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_parsers(sub, common)
     diagnostics.add_signalling_parsers(sub, common)
     centre.add_parsers(sub, common)
+    calls.add_parsers(sub, common)
     reports.add_parsers(sub, common)
     admin.add_parsers(sub, common)
 

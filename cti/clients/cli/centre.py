@@ -1,5 +1,5 @@
-"""The supervisor's commands on the call centre: ``cti agents``, ``queues``, ``calls``, and
-the outbound dialer's ``cti campaign`` and ``cti dnc``."""
+"""The supervisor's commands on the call centre: ``cti agents``, ``queues``, and the
+outbound dialer's ``cti campaign`` and ``cti dnc`` (the calls: :mod:`.calls`)."""
 from __future__ import annotations
 
 import sys
@@ -7,10 +7,24 @@ import sys
 from cti.clients.cli.common import CliError, _client, _out, _positive_float
 from cti.clients.cli.formatting import kv, table
 
+def agent_line(res: dict) -> str:
+    """An agent's status in one line."""
+    return (f"agent {res['agent']}: {res['state']}"
+            + (f" ({res['reason']})" if res.get("reason") else "")
+            + (f" at extension {res['extension']}" if res.get("extension") else ""))
+
+
 def cmd_agents(args) -> int:
     """Agents: list, or log in / out / ready / not ready one (a supervisor's view)."""
     with _client(args) as c:
-        if args.action == "list":
+        if args.action == "dnd":
+            res = c.request("agent.dnd", agent=args.agent, on=not args.off)
+            text = agent_line(res)
+        elif args.action == "forward":
+            res = c.request("agent.forward", agent=args.agent, to=args.to or "")
+            text = (f"agent {res['agent']}: calls forwarded to {res['forward']}"
+                    if res["forward"] else f"agent {res['agent']}: calls not forwarded")
+        elif args.action == "list":
             res = c.request("agent.list")
             rows = [[a["agent"], a.get("extension") or "-", a["state"], a.get("reason") or "",
                      a.get("call") or ""] for a in res["agents"]]
@@ -29,9 +43,7 @@ def cmd_agents(args) -> int:
             if args.action == "notready":
                 kw["reason"] = args.reason or ""
             res = c.request(op, **kw)
-            text = (f"agent {res['agent']}: {res['state']}"
-                    + (f" ({res['reason']})" if res.get("reason") else "")
-                    + (f" at extension {res['extension']}" if res.get("extension") else ""))
+            text = agent_line(res)
     _out(args, res, text)
     return 0
 
@@ -52,33 +64,10 @@ def cmd_queues(args) -> int:
     return 0
 
 
-def cmd_calls(args) -> int:
-    with _client(args) as c:
-        if args.action == "list":
-            res = c.request("call.list")
-            rows = [[x["call_id"], x["state"], x["trunk"], x["ani"], x["dnis"],
-                     x.get("queue") or "", x.get("agent") or ""] for x in res["calls"]]
-            text = table(rows, ["Call", "State", "Trunk", "ANI", "DNIS", "Queue", "Agent"]) \
-                if rows else "no calls"
-            text += "\n" + kv([(k.replace("_", " "), v) for k, v in res["counters"].items()])
-        elif args.action == "answer":
-            res = c.request("call.answer", call=args.call, agent=args.agent)
-            text = f"call {res['call_id']} answered at extension {res['extension']}"
-        elif args.action == "transfer":
-            data = dict(kv_.split("=", 1) for kv_ in args.data or [])
-            res = c.request("call.transfer", call=args.call, to=args.to, data=data or None)
-            text = f"call {res['call_id']} transferred to {res['to']}"
-        else:
-            res = c.request("call.hangup", call=args.call)
-            text = f"call {res['call_id']} cleared"
-    _out(args, res, text)
-    return 0
-
-
 def add_parsers(sub, common) -> None:
-    """``cti agents``, ``cti queues``, ``cti calls``."""
+    """``cti agents``, ``cti queues``."""
     ag = sub.add_parser("agents", parents=[common], help="agents: list, show, login, logout, "
-                        "ready, notready")
+                        "ready, notready, dnd, forward")
     agsub = ag.add_subparsers(dest="action", metavar="ACTION", required=True)
     agsub.add_parser("list", parents=[common], help="every agent and its state")
     for name in ("show", "login", "logout", "ready", "notready"):
@@ -92,26 +81,18 @@ def add_parsers(sub, common) -> None:
                            help="read the password from the first line of standard input")
         if name == "notready":
             x.add_argument("--reason", default="", help="reason code (break, lunch, ...)")
+    x = agsub.add_parser("dnd", parents=[common], help="do not disturb: no queue calls and "
+                         "no transfers (not ready, reason dnd)")
+    x.add_argument("agent", metavar="AGENT")
+    x.add_argument("--off", action="store_true", help="end do-not-disturb (ready again)")
+    x = agsub.add_parser("forward", parents=[common], help="forward an agent's transfers to "
+                         "another agent or a queue (no TO: stop forwarding)")
+    x.add_argument("agent", metavar="AGENT")
+    x.add_argument("to", metavar="AGENT|queue:NAME", nargs="?", default="")
     ag.set_defaults(func=cmd_agents)
 
     qu = sub.add_parser("queues", parents=[common], help="ACD queues: waiting calls, agents")
     qu.set_defaults(func=cmd_queues)
-
-    ca = sub.add_parser("calls", parents=[common], help="calls in the centre: list, answer, "
-                        "transfer, hangup")
-    casub = ca.add_subparsers(dest="action", metavar="ACTION", required=True)
-    casub.add_parser("list", parents=[common], help="calls now, and the loss counters")
-    x = casub.add_parser("transfer", parents=[common], help="blind transfer with attached data")
-    x.add_argument("call", metavar="CALL")
-    x.add_argument("to", metavar="AGENT|queue:NAME")
-    x.add_argument("data", nargs="*", metavar="KEY=VALUE", help="data attached to the call")
-    x = casub.add_parser("hangup", parents=[common], help="clear a call")
-    x.add_argument("call", metavar="CALL")
-    x = casub.add_parser("answer", parents=[common], help="answer a call ringing an agent's "
-                         "phone (the simulated board lifts it)")
-    x.add_argument("call", metavar="CALL")
-    x.add_argument("--agent", help="the agent answering (needed when a call rings several)")
-    ca.set_defaults(func=cmd_calls)
 
 
 # ---- the outbound dialer: cti campaign ..., cti dnc ... ---------------------------------
