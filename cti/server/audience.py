@@ -41,11 +41,14 @@ ROOTS: dict[str, tuple[str, ...]] = {
     "voicemail.": ("calls",),
     "agent.": ("agents",),
     "campaign.": ("campaigns",),
+    # direct messages between agents: only the recipient's desk copy, and the
+    # administrator (who reads the store anyway)
+    "msg.": ("accounts",),
 }
 #: a topic in no namespace above: the administrator's
 OTHER = ("server",)
 #: the namespaces whose events concerning an agent go out as desk copies
-DESK_ROOTS = ("call.", "agent.", "campaign.")
+DESK_ROOTS = ("call.", "agent.", "campaign.", "msg.")
 
 #: the fields of an event that name an agent it concerns (``to`` only where it is one)
 _AGENT_FIELDS = ("agent", "from_agent", "agent_rna", "by", "supervisor")
