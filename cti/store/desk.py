@@ -303,6 +303,7 @@ class DeskMixin:
         call_id = _str("cdr.call_id", call_id, none=False, max_len=128)
         code = _str("cdr.wrapup_code", code, none=False, max_len=64)
         note = _str("cdr.wrapup_note", note, max_len=MAX_NOTES)
+        agent = None if agent is None else _agent("cdr.agent", agent)
         sql, params = "UPDATE cdr SET wrapup_code = ?, wrapup_note = ? WHERE call_id = ?", \
             [code, note, call_id]
         if agent is not None:
@@ -311,6 +312,6 @@ class DeskMixin:
         with self.db.atomic():
             n = self.db.conn.execute(sql, params).rowcount
         if not n:
-            raise LookupError(f"call: no CDR of call {call_id}"
+            raise LookupError(f"cdr.call_id: no CDR of call {call_id}"
                               + (f" taken by agent {agent}" if agent else ""))
         return {"call_id": call_id, "code": code, "note": note}

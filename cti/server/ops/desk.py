@@ -343,8 +343,8 @@ def call_wrapup(svc, a):
     if agent is None and not p.may("calls"):
         raise RequestError("forbidden", f"call.wrapup: {p} has no agent", "args.call")
     return _stored(lambda: store.set_cdr_wrapup_code(a["call"], agent, a["code"], a["note"]),
-                   lambda head: {"call": "args.call", "cdr.wrapup_note": "args.note"}.get(
-                       head, "args.call"))
+                   lambda head: {"cdr.wrapup_note": "args.note",
+                                 "cdr.wrapup_code": "args.code"}.get(head, "args.call"))
 
 
 __all__ = ["MAX_BOOK", "login_waiting"]
