@@ -219,3 +219,17 @@ def test_a_message_reaches_only_its_recipients_desk(keyed):
     finally:
         s1001.close()
         s1002.close()
+
+
+def test_wrapup_codes_are_configured(tmp_path):
+    from cti.server.config import DEFAULT_TOML, ConfigError, parse_config
+
+    text = DEFAULT_TOML.replace("[centre]\n", '[centre]\nwrapup_codes = ["won", "lost"]\n', 1)
+    cfg = parse_config(text, "<test>", home=tmp_path)
+    assert cfg.centre.wrapup_codes == ("won", "lost")
+    assert parse_config(DEFAULT_TOML, "<test>", home=tmp_path).centre.wrapup_codes[0] == \
+        "resolved"
+    for bad in ('[]', '["ok", 3]', '"won"', '["' + "x" * 65 + '"]'):
+        with pytest.raises(ConfigError, match="wrapup_codes"):
+            parse_config(DEFAULT_TOML.replace("[centre]\n", f"[centre]\nwrapup_codes = {bad}\n",
+                                              1), "<test>", home=tmp_path)
