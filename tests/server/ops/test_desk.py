@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cti.clients.client import Client, CtiError, Subscriber
 from cti.server.auth import Principal
@@ -233,3 +235,29 @@ def test_wrapup_codes_are_configured(tmp_path):
         with pytest.raises(ConfigError, match="wrapup_codes"):
             parse_config(DEFAULT_TOML.replace("[centre]\n", f"[centre]\nwrapup_codes = {bad}\n",
                                               1), "<test>", home=tmp_path)
+
+
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 10 ** 20), st.floats(),
+                    st.text(max_size=8), st.text(min_size=1000, max_size=1300),
+                    st.sampled_from(["1002", "13912345678", "7", "+86", "", "a b"]),
+                    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(), st.none()))
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(op=st.sampled_from(["msg.send", "book.add", "customer.add", "customer.modify",
+                           "book.dial", "call.wrapup", "msg.read"]),
+       args=st.dictionaries(st.sampled_from(["to", "text", "name", "number", "speed", "notes",
+                                             "shared", "phone", "points", "email", "id",
+                                             "entry", "call", "code", "agent", "x"]),
+                            _VALUES, max_size=4))
+def test_any_arguments_are_answered_and_a_refusal_stores_nothing(centre, op, args):
+    c = centre
+    tables = ("messages", "book", "customers")
+    before = {t: c.svc.store.count(t) for t in tables}
+    r = as_(c, A1001, op, **args)
+    if not r["ok"]:
+        e = r["error"]
+        assert e["code"] in ("bad_arg", "not_found", "forbidden", "failed", "unknown_arg"), e
+        assert e.get("field") is None or e["field"].startswith(("args", "op")), e
+        assert {t: c.svc.store.count(t) for t in tables} == before
