@@ -97,6 +97,9 @@ class CentreConfig:
     transfer_ring_timeout: float = DIRECT_RING_TIMEOUT  # s a transfer or pickup rings an agent
     callbacks: Any = None              # cti.centre.campaigns.CallbackConfig: callbacks after the peak
     phone_login: PhoneLoginConfig = field(default_factory=PhoneLoginConfig)  # feature codes
+    # the codes an agent may give a call it wraps up (call.wrapup; [centre] wrapup_codes)
+    wrapup_codes: tuple = ("resolved", "callback", "sale", "no_sale", "complaint",
+                           "wrong_number", "other")
 
 
 class Centre:

@@ -103,12 +103,21 @@ class Inbound:
         self.route_new(now, call)
 
     def screen_pop_data(self, call: Call) -> None:
-        """The customer record found by ANI travels with the call (the screen pop)."""
+        """The customer record found by ANI travels with the call (the screen pop), with
+        the caller's last contacts (its calls in and out, their outcome and wrap-up:
+        cti/store/desk.py)."""
         store = self.c.store
         if store is not None and call.ani:
             customer = store.customer_by_phone(call.ani)
             if customer:
                 call.data["customer"] = customer
+            history = getattr(store, "contact_history", None)
+            contacts = history(call.ani) if history is not None else None
+            if contacts:
+                for x in contacts:      # the pop shows a line per contact, not the essay
+                    if x.get("wrapup_note"):
+                        x["wrapup_note"] = x["wrapup_note"][:200]
+                call.data["contacts"] = contacts
 
     def route_new(self, now, call: Call) -> None:
         c = self.c

@@ -39,7 +39,8 @@ RESTART_FIELDS = {"prompts_dir": "centre.prompts", "recordings_dir": "server.hom
                   "voicemail_dir": "server.home", "callbacks": "centre.callbacks"}
 #: the centre's settings applied as they are (the rest: agents, queues, flows, routing)
 LIVE_FIELDS = ("ivr_ports", "record", "record_queues", "voicemail_seconds", "moh",
-               "outbound_ani", "survey_queues", "survey_timeout", "transfer_ring_timeout")
+               "outbound_ani", "survey_queues", "survey_timeout", "transfer_ring_timeout",
+               "wrapup_codes")
 _ROUTING = ("routes", "default_route", "area_routes")
 
 

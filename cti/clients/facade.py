@@ -21,6 +21,9 @@ from __future__ import annotations
 from typing import (TYPE_CHECKING, Any, Awaitable, Callable, Concatenate, Generic, ParamSpec,
                     Sequence, TypeVar, overload)
 
+from cti.clients.results import (AgentHistoryResult, BookDialResult, BookEntryResult,
+                                 BookListResult, CallWrapupResult, CustomerResult,
+                                 CustomerShowResult, MsgListResult, MsgSendResult)
 from cti.clients.results import (Account, KeyIssueResult, KeyListResult,
                                  KeyRevokeResult, AdminAgentListResult, AdminAgentRemoveResult,
                                  AdminAuditResult, AdminGroupListResult,
@@ -46,7 +49,7 @@ from cti.clients.results import (Account, KeyIssueResult, KeyListResult,
 
 __all__ = ["Operations", "CONCERNS", "facade_name", "Board", "Spans", "Channels", "Sim", "Pri",
            "Trace", "Agents", "Queues", "Calls", "Campaigns", "Dnc", "Reports", "Server",
-           "Admin", "Auth", "Keys", "op_name"]
+           "Admin", "Auth", "Keys", "Messages", "Book", "Customers", "op_name"]
 
 R = TypeVar("R")
 
@@ -55,7 +58,8 @@ R = TypeVar("R")
 CONCERNS = {"board": "board", "span": "spans", "channel": "channels", "sim": "sim",
             "pri": "pri", "trace": "trace", "agent": "agents", "queue": "queues",
             "call": "calls", "campaign": "campaigns", "dnc": "dnc", "report": "reports",
-            "server": "server", "admin": "admin", "auth": "auth", "key": "keys"}
+            "server": "server", "admin": "admin", "auth": "auth", "key": "keys",
+            "msg": "messages", "book": "book", "customer": "customers"}
 
 #: Operation arguments that are Python keywords -> the parameter's name.
 PARAMETER = {"from": "ani"}
@@ -358,6 +362,12 @@ class Agents(_Concern[R]):
         """Transfers to the agent go to ``to`` (an agent or ``queue:NAME``; empty: stop)."""
         return self._op("agent.forward", {"agent": agent, "to": to})
 
+    @_typed
+    def history(self, *, agent: str | None = None, limit: int = 20) -> AgentHistoryResult:
+        """The agent's latest calls from the CDRs, newest first (the principal's own
+        agent by default)."""
+        return self._op("agent.history", {"agent": agent, "limit": limit})
+
 
 class Queues(_Concern[R]):
     """ACD queues: waiting calls, agents, longest wait, EWT."""
@@ -445,6 +455,12 @@ class Calls(_Concern[R]):
     def make(self, agent: str, to: str, *, span: int | None = None) -> CallMakeResult:
         """Click-to-dial: the agent's phone rings, then ``to`` is called out."""
         return self._op("call.make", {"agent": agent, "to": to, "span": span})
+
+    @_typed
+    def wrapup(self, call: str, code: str, *, note: str | None = None) -> CallWrapupResult:
+        """The wrap-up code (of ``[centre] wrapup_codes``) and note of an ended call, on
+        its CDR."""
+        return self._op("call.wrapup", {"call": call, "code": code, "note": note})
 
 
 class Campaigns(_Concern[R]):
@@ -685,6 +701,87 @@ class Auth(_Concern[R]):
         return self._op("auth.login", {"name": name, "password": password})
 
 
+class Messages(_Concern[R]):
+    """Direct messages between agents (the right ``desk``, for the agent's own inbox)."""
+
+    @_typed
+    def send(self, to: str, text: str, *, agent: str | None = None) -> MsgSendResult:
+        """Send ``text`` to agent ``to``: stored, and delivered to its desk live."""
+        return self._op("msg.send", {"to": to, "text": text, "agent": agent})
+
+    @_typed
+    def list(self, *, agent: str | None = None, unread: bool = False,
+             limit: int = 50) -> MsgListResult:
+        """The inbox, unread first, and the count of unread messages."""
+        return self._op("msg.list", {"agent": agent, "unread": unread, "limit": limit})
+
+    @_typed
+    def read(self, id: int, *, agent: str | None = None) -> MsgSendResult:
+        """Mark message ``id`` read."""
+        return self._op("msg.read", {"id": id, "agent": agent})
+
+
+class Book(_Concern[R]):
+    """The address book and speed dial: the agent's own, and the shared one."""
+
+    @_typed
+    def add(self, name: str, number: str, *, notes: str | None = None,
+            speed: str | None = None, shared: bool = False,
+            agent: str | None = None) -> BookEntryResult:
+        """Add an entry (to the shared book with ``shared``: the right ``agents``)."""
+        return self._op("book.add", {"name": name, "number": number, "notes": notes,
+                                     "speed": speed, "shared": shared, "agent": agent})
+
+    @_typed
+    def list(self, *, agent: str | None = None) -> BookListResult:
+        """The agent's entries, then the shared ones."""
+        return self._op("book.list", {"agent": agent})
+
+    @_typed
+    def remove(self, id: int, *, agent: str | None = None) -> BookEntryResult:
+        """Remove an entry."""
+        return self._op("book.remove", {"id": id, "agent": agent})
+
+    @_typed
+    def dial(self, *, entry: int | None = None, speed: str | None = None,
+             agent: str | None = None, span: int | None = None) -> BookDialResult:
+        """Click-to-dial an entry, or a speed-dial code."""
+        return self._op("book.dial", {"entry": entry, "speed": speed, "agent": agent,
+                                      "span": span})
+
+
+class Customers(_Concern[R]):
+    """The customer's record and its contact history."""
+
+    @_typed
+    def show(self, *, id: int | None = None, phone: str | None = None,
+             contacts: int = 5) -> CustomerShowResult:
+        """A customer by id or phone, and its last ``contacts`` calls."""
+        return self._op("customer.show", {"id": id, "phone": phone, "contacts": contacts})
+
+    @_typed
+    def add(self, name: str, *, phone: str | None = None, points: int | None = None,
+            email: str | None = None, area: str | None = None,
+            notes: str | None = None) -> CustomerResult:
+        """Add a customer's record."""
+        return self._op("customer.add", {"name": name, "phone": phone, "points": points,
+                                         "email": email, "area": area, "notes": notes})
+
+    @_typed
+    def modify(self, id: int, *, name: str | None = None, phone: str | None = None,
+               points: int | None = None, email: str | None = None,
+               area: str | None = None, notes: str | None = None) -> CustomerResult:
+        """Change the fields given."""
+        return self._op("customer.modify", {"name": name, "phone": phone, "points": points,
+                                            "email": email, "area": area, "notes": notes,
+                                            "id": id})
+
+    @_typed
+    def remove(self, id: int) -> CustomerResult:
+        """Delete a customer's record (the right ``calls``)."""
+        return self._op("customer.remove", {"id": id})
+
+
 class Operations(Generic[R]):
     """The concerns as attributes: ``client.calls``, ``client.agents``, ... (mixed into
     the client classes; ``R`` is what their ``call`` returns)."""
@@ -752,3 +849,15 @@ class Operations(Generic[R]):
     @property
     def keys(self) -> Keys[R]:
         return Keys(self)
+
+    @property
+    def messages(self) -> Messages[R]:
+        return Messages(self)
+
+    @property
+    def book(self) -> Book[R]:
+        return Book(self)
+
+    @property
+    def customers(self) -> Customers[R]:
+        return Customers(self)

@@ -816,3 +816,110 @@ class KeyRevokeResult(TypedDict):
 
 class KeyListResult(TypedDict):
     keys: list[ClientKey]
+
+
+# ---- the desk's data (cti/server/ops/desk.py) --------------------------------------------
+
+class Message(TypedDict):
+    id: int
+    time: float
+    sender: str
+    recipient: str
+    text: str
+    read: float | None
+
+
+class MsgSendResult(TypedDict):
+    message: Message
+
+
+class MsgListResult(TypedDict):
+    agent: str
+    messages: list[Message]
+    unread: int
+
+
+class BookEntry(TypedDict):
+    id: int
+    name: str
+    number: str
+    notes: str | None
+    speed: str | None
+    shared: bool
+
+
+class BookEntryResult(TypedDict):
+    entry: BookEntry
+
+
+class BookListResult(TypedDict):
+    agent: str
+    entries: list[BookEntry]
+
+
+class BookDialResult(TypedDict):
+    call_id: str
+    agent: str
+    to: str
+    name: str
+
+
+class AgentHistoryCall(TypedDict):
+    call_id: str
+    start: float
+    direction: str
+    ani: str | None
+    dnis: str | None
+    outcome: str
+    duration: float
+    billsec: float
+    queue: str | None
+    wrapup_code: str | None
+    wrapup_note: str | None
+
+
+class AgentHistoryResult(TypedDict):
+    agent: str
+    calls: list[AgentHistoryCall]
+
+
+class Customer(TypedDict):
+    id: int
+    name: str
+    phone: str | None
+    points: int
+    email: str | None
+    area: str | None
+    notes: str | None
+
+
+class Contact(TypedDict):
+    call_id: str
+    start: float
+    direction: str
+    agent: str | None
+    queue: str | None
+    outcome: str
+    billsec: float
+    wrapup_code: str | None
+    wrapup_note: str | None
+
+
+class CustomerShowResult(TypedDict):
+    customer: Customer | None
+    contacts: list[Contact]
+
+
+class CustomerResult(TypedDict):
+    customer: Customer
+
+
+class CallWrapupResult(TypedDict):
+    call_id: str
+    code: str
+    note: str | None
+
+
+__all__ += ["Message", "MsgSendResult", "MsgListResult", "BookEntry", "BookEntryResult",
+            "BookListResult", "BookDialResult", "AgentHistoryCall", "AgentHistoryResult",
+            "Customer", "Contact", "CustomerShowResult", "CustomerResult", "CallWrapupResult"]

@@ -2,13 +2,16 @@
 
 Every topic lies in a namespace, its first word (``call.``, ``agent.``, ``span.``), and a
 namespace needs a right to be seen whole (:data:`ROOTS`): ``call.`` and ``voicemail.``
-need ``calls``, ``agent.`` needs ``agents``, ``campaign.`` needs ``campaigns``, the
+need ``calls``, ``agent.`` needs ``agents``, ``campaign.`` needs ``campaigns``, ``msg.``
+(direct messages between agents, cti/server/ops/desk.py) ``accounts``, the
 line's ``channel.`` and ``trace.`` events (callers' numbers and digits) ``calls`` or
 ``lines``, and ``span.``, ``board.`` and ``server.`` ``read``. Supervisors and
-administrators see everything; an integrator what its scopes give.
+administrators see everything (but the messages between agents: an administrator's); an
+integrator what its scopes give.
 
 What a principal lacks the right to see whole, it may still see where it concerns its
-own agent (the right ``desk``): its agent's state and preview records, and the events of
+own agent (the right ``desk``): its agent's state, preview records and messages, and the
+events of
 the calls it talks on, is rung with, consults, supervises or picks up
 (:func:`concerned_agents`). Those events go out a second time as *desk copies*, on the
 topic ``desk.<agent>.<topic>`` (``desk.1001.call.delivered``), and an agent's
@@ -41,11 +44,14 @@ ROOTS: dict[str, tuple[str, ...]] = {
     "voicemail.": ("calls",),
     "agent.": ("agents",),
     "campaign.": ("campaigns",),
+    # direct messages between agents: only the recipient's desk copy, and the
+    # administrator (who reads the store anyway)
+    "msg.": ("accounts",),
 }
 #: a topic in no namespace above: the administrator's
 OTHER = ("server",)
 #: the namespaces whose events concerning an agent go out as desk copies
-DESK_ROOTS = ("call.", "agent.", "campaign.")
+DESK_ROOTS = ("call.", "agent.", "campaign.", "msg.")
 
 #: the fields of an event that name an agent it concerns (``to`` only where it is one)
 _AGENT_FIELDS = ("agent", "from_agent", "agent_rna", "by", "supervisor")

@@ -335,6 +335,16 @@ _add(EventType("voicemail.new", "voicemail.{box}", "A message was left.",
                {"box": _S, "call_id": _S, "ani": _S, "path": _S, "seconds": _N},
                ("box", "call_id", "ani", "path", "seconds"), _CC))
 
+_DK = "cti/server/ops/desk.py"
+_add(EventType("msg.received", "msg.received",
+               "A direct message to an agent (msg.send); only the recipient's desk gets it "
+               "(desk.<agent>.msg.received), and it waits in the inbox (msg.list).",
+               {"agent": _d("the recipient", _AGENT), "id": _I, "sender": _S, "text": _S},
+               ("agent", "id", "sender", "text"), _DK))
+_add(EventType("msg.waiting", "msg.waiting",
+               "An agent logged in with unread messages in its inbox (msg.list).",
+               {"agent": _AGENT, "unread": _I}, ("agent", "unread"), _DK))
+
 _CP = "cti/centre/campaigns.py"
 _CAMPAIGN = {"campaign": _S, "record": _d("the record's id", _I), "number": _S,
              "agent": _AGENT}

@@ -412,6 +412,12 @@ class Service:
                 except Exception as exc:
                     self._server_error("traffic", exc)
         try:
+            # an agent logging in with unread messages hears of them (cti/server/ops/desk.py)
+            from cti.server.ops.desk import login_waiting
+            out += login_waiting(self, cti_events)
+        except Exception as exc:
+            self._server_error("msg.waiting", exc)
+        try:
             self.trunks.sample()
         except Exception as exc:
             self._server_error("trunk_samples", exc)

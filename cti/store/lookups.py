@@ -26,7 +26,8 @@ def _check_customer(i: int, c: dict) -> dict:
     out = {
         "name": _str(f"{w}.name", c.get("name"), none=False),
         "phone": _str(f"{w}.phone", c.get("phone")),
-        "points": _int(f"{w}.points", c.get("points", 0), none=False),
+        "points": _int(f"{w}.points", c.get("points", 0), none=False, min=-2 ** 63,
+                       max=2 ** 63 - 1),      # what SQLite stores
         "email": _str(f"{w}.email", c.get("email")),
         "area": _str(f"{w}.area", c.get("area")),
         "notes": _str(f"{w}.notes", c.get("notes")),

@@ -82,6 +82,7 @@ from cti.store.calls import (  # noqa: F401
     DIRECTIONS, OUTCOMES, QUEUE_EVENTS, _CDR_FIELDS, _CDR_INSERT, _TRUNK_SAMPLE_INSERT,
     CallsMixin, check_cdr)
 from cti.store.checks import MAX_DATA_BYTES, MAX_TEXT  # noqa: F401
+from cti.store.desk import DeskMixin, _v7_desk
 from cti.store.keys import KeysMixin, _v6_keys
 from cti.store.lookups import LOOKUPS, LookupsMixin  # noqa: F401
 from cti.store.outbound import (  # noqa: F401
@@ -317,7 +318,8 @@ def _v4_restarts(db: sqlite_utils.Database) -> None:
 
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial, _v2_losses,
                                                              _v3_dialer, _v4_restarts,
-                                                             _v5_accounts, _v6_keys]
+                                                             _v5_accounts, _v6_keys,
+                                                             _v7_desk]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -348,7 +350,7 @@ def migrate(db: sqlite_utils.Database, target: int | None = None,
 
 
 class Store(CallsMixin, OutboundMixin, LookupsMixin, RestartsMixin, AccountsMixin,
-            KeysMixin):
+            KeysMixin, DeskMixin):
     """The centre's SQLite database.
 
     ``Store(path)`` opens (creating it if needed) the file at ``path``; when ``path`` is

@@ -31,7 +31,7 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
     ce = c.table(data.get("centre", {}), ("centre",),
                  ("ivr_ports", "record", "record_queues", "moh", "voicemail_seconds", "prompts",
                   "outbound_ani", "survey", "survey_timeout", "transfer_ring_timeout",
-                  "callbacks", "phone_login"))
+                  "callbacks", "phone_login", "wrapup_codes"))
     agents = []
     for path, a in c.tables(data, (), "agents"):
         a = c.table(a, path, ("id", "name", "extension", "skills", "first", "count",
@@ -202,7 +202,22 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         transfer_ring_timeout=c.get(ce, ("centre",), "transfer_ring_timeout", (int, float), 20.0,
                                     lo=1, hi=600),
         callbacks=_callbacks(c, ce, set(agent_cfgs)),
-        phone_login=_phone_login(c, ce))
+        phone_login=_phone_login(c, ce),
+        **_wrapup_codes(c, ce))
+
+
+def _wrapup_codes(c: _Checker, ce: dict) -> dict:
+    """[centre] wrapup_codes: the codes an agent may give a call at its wrap-up, 1 to 64
+    of them, each 1 to 64 characters (none given: CentreConfig's)."""
+    p = ("centre", "wrapup_codes")
+    if "wrapup_codes" not in ce:
+        return {}
+    v = ce["wrapup_codes"]
+    if (not isinstance(v, list) or not 1 <= len(v) <= 64 or
+            not all(isinstance(x, str) and 1 <= len(x) <= 64 for x in v)):
+        c.error(p, "must be an array of 1 to 64 codes, each a string of 1 to 64 characters")
+        return {}
+    return {"wrapup_codes": tuple(dict.fromkeys(v))}
 
 
 def _phone_login(c: _Checker, ce: dict):

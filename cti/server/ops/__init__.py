@@ -18,13 +18,15 @@ module                    operations
 ``reports``               report.losses
 ``accounts``              admin.agent.*, admin.group.*, admin.audit, auth.login
 ``keys``                  key.issue, key.revoke, key.list (CurveZMQ client keys)
+``desk``                  msg.*, book.*, agent.history, customer.*, call.wrapup
 ========================  ================================================================
 
 Importing this package fills :data:`cti.server.registry.REGISTRY`, in this order.
 """
 from cti.server.ops import (accounts, agents, board, calls, campaigns,  # noqa: F401
-                            channels, keys, reports, server, signalling, sim)
+                            channels, desk, keys, reports, server,
+                            signalling, sim)
 
 #: the modules that hold operations
 MODULES = (server, board, channels, signalling, sim, agents, calls, campaigns, reports,
-           accounts, keys)
+           accounts, keys, desk)
