@@ -51,6 +51,7 @@ from typing import Any
 from cti.centre import acd as acd_mod
 from cti.centre import ivr as ivr_mod
 from cti.centre.agents import Roster
+from cti.centre.barring import Barring, BarringConfig
 from cti.centre.callmedia import CallMedia
 from cti.centre.calls import CAUSE_FAILED, MAX_ERROR_TEXT  # noqa: F401 (importable here)
 from cti.centre.calls import Call, CallFailed, CallTable, CtiEvent, Events
@@ -97,6 +98,7 @@ class CentreConfig:
     transfer_ring_timeout: float = DIRECT_RING_TIMEOUT  # s a transfer or pickup rings an agent
     callbacks: Any = None              # cti.centre.campaigns.CallbackConfig: callbacks after the peak
     phone_login: PhoneLoginConfig = field(default_factory=PhoneLoginConfig)  # feature codes
+    barring: BarringConfig = field(default_factory=BarringConfig)  # call barring's rule sets
 
 
 class Centre:
@@ -180,6 +182,19 @@ class Centre:
             if port.port.kind == "fxs":
                 port.port.detect("dtmf")
         self.phones.setup_ports()
+
+    @property
+    def barring(self) -> Barring:
+        """The call barring of the configuration in force (a reload replaces it)."""
+        cfg = self.config.barring
+        if getattr(self, "_barring", None) is None or self._barring.cfg is not cfg:
+            self._barring = Barring(cfg)
+        return self._barring
+
+    def agent_queues(self, agent: str) -> list[str]:
+        """The queues ``agent`` serves, in the configuration's order."""
+        return [n for n, q in self.queueing.queue_cfg.items()
+                if any(m.agent == agent for m in q.members)]
 
     def inject(self, where: str, call: Call | None) -> None:
         """A named point of a call's handling, where a test's injector may raise."""

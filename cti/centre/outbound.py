@@ -40,6 +40,8 @@ class Outbound:
         # what every line below carries, in its normal form (a NumberError is a ValueError:
         # a campaign or callback record with a number no line carries fails its dial)
         number = parse_number(number)
+        # call barring before anything is seized: a barred number never reaches a trunk
+        c.barring.refuse(agent, c.agent_queues(agent), number)
         ext = c.acd.agent_state(agent).extension or a.extension
         if ext is None or ext not in c.analog:
             raise LookupError(f"agent {agent} has no extension")

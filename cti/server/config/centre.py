@@ -31,7 +31,7 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
     ce = c.table(data.get("centre", {}), ("centre",),
                  ("ivr_ports", "record", "record_queues", "moh", "voicemail_seconds", "prompts",
                   "outbound_ani", "survey", "survey_timeout", "transfer_ring_timeout",
-                  "callbacks", "phone_login"))
+                  "callbacks", "phone_login", "barring"))
     agents = []
     for path, a in c.tables(data, (), "agents"):
         a = c.table(a, path, ("id", "name", "extension", "skills", "first", "count",
@@ -202,7 +202,86 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
         transfer_ring_timeout=c.get(ce, ("centre",), "transfer_ring_timeout", (int, float), 20.0,
                                     lo=1, hi=600),
         callbacks=_callbacks(c, ce, set(agent_cfgs)),
-        phone_login=_phone_login(c, ce))
+        phone_login=_phone_login(c, ce),
+        barring=_barring(c, ce, set(agent_cfgs), qnames))
+
+
+def _prefixes(c: _Checker, tbl: dict, path: tuple, key: str, default: tuple) -> tuple:
+    """An array of number prefixes: ASCII digits (``+`` at the start is ``00``, as in a
+    number's normal form, drivers/numbers.py)."""
+    v = c.get(tbl, path, key, list, None)
+    if v is None:
+        return default
+    out = []
+    for i, p in enumerate(v):
+        if isinstance(p, str) and p.startswith("+"):
+            p = "00" + p[1:]
+        if not (isinstance(p, str) and _ia5_digits(p)):
+            c.error(path + (key, i), f"{p!r}: a prefix is 1..20 ASCII digits (0-9 * #), "
+                    "or + and digits")
+            continue
+        out.append(p)
+    return tuple(out)
+
+
+def _barring(c: _Checker, ce: dict, agents: set, qnames: set):
+    """[centre.barring]: the rule sets of call barring and who uses which
+    (cti/centre/barring.py)."""
+    from cti.centre.barring import RULES, BarringConfig, RuleSet
+
+    p = ("centre", "barring")
+    b = c.table(ce.get("barring", {}), p, ("sets", "agents", "queues", "default",
+                                           "international_prefixes", "premium_prefixes",
+                                           "trunk_prefix", "area_code", "non_geographic",
+                                           "emergency"))
+    d = BarringConfig()
+    sets = {}
+    raw = b.get("sets", {})
+    if not isinstance(raw, dict):
+        c.error(p + ("sets",), "must be a table of rule sets ([centre.barring.sets.NAME])")
+        raw = {}
+    for name, rs in raw.items():
+        sp = p + ("sets", name)
+        rs = c.table(rs, sp, ("rules", "allow", "deny"))
+        rules = []
+        for i, r in enumerate(c.get(rs, sp, "rules", list, [])):
+            if r not in RULES:
+                c.error(sp + ("rules", i), f"{r!r} is not one of {', '.join(RULES)}")
+            else:
+                rules.append(r)
+        sets[name] = RuleSet(name, tuple(rules), _prefixes(c, rs, sp, "allow", ()),
+                             _prefixes(c, rs, sp, "deny", ()))
+    uses = {}
+    for key, known, what in (("agents", agents, "agent"), ("queues", qnames, "queue")):
+        t = b.get(key, {})
+        if not isinstance(t, dict):
+            c.error(p + (key,), f"must be a table of {what} = \"rule set\"")
+            t = {}
+        uses[key] = {}
+        for k, v in t.items():
+            if k not in known:
+                c.error(p + (key, k), f"no {what} {k!r}")
+            elif v not in sets:
+                c.error(p + (key, k), f"{v!r}: no rule set {v!r} in [centre.barring.sets]")
+            else:
+                uses[key][k] = v
+    default = c.get(b, p, "default", str, "")
+    if default and default not in sets:
+        c.error(p + ("default",), f"{default!r}: no rule set {default!r} in "
+                "[centre.barring.sets]")
+        default = ""
+    digits = {}
+    for key in ("trunk_prefix", "area_code"):
+        v = c.get(b, p, key, str, getattr(d, key))
+        if v and not (v.isascii() and v.isdigit() and len(v) <= 8):
+            c.error(p + (key,), f"{v!r}: 1 to 8 ASCII digits")
+            v = getattr(d, key)
+        digits[key] = v
+    return BarringConfig(
+        sets=sets, agents=uses["agents"], queues=uses["queues"], default=default, **digits,
+        **{k: _prefixes(c, b, p, k, getattr(d, k))
+           for k in ("international_prefixes", "premium_prefixes", "non_geographic",
+                     "emergency")})
 
 
 def _phone_login(c: _Checker, ce: dict):
