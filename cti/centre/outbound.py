@@ -142,6 +142,7 @@ class Outbound:
                                                         f"{call.id}.wav"), c.lines.law(call))
             call.state = "established"
             c.events.call_event(call, "established", extension=call.agent_port)
+            c.limit_call(now, call)
 
     def trunk_cleared(self, now, call: Call, cause: int) -> None:
         """The far end (or the network) cleared a call out."""

@@ -41,7 +41,7 @@ RESTART_FIELDS = {"prompts_dir": "centre.prompts", "recordings_dir": "server.hom
 #: the centre's settings applied as they are (the rest: agents, queues, flows, routing)
 LIVE_FIELDS = ("ivr_ports", "record", "record_queues", "voicemail_seconds", "moh",
                "outbound_ani", "survey_queues", "survey_timeout", "transfer_ring_timeout",
-               "barring")
+               "barring", "time_limits")
 _ROUTING = ("routes", "default_route", "area_routes")
 
 

@@ -13,13 +13,15 @@ from cti.server.config.limits import MAX_PORTS
 # The keys of a [[queues]] table besides name and members (cti.centre.acd.QueueConfig's fields).
 _QUEUE_OPTIONS = ("strategy", "ring_timeout", "wrapup", "max_wait", "overflow", "join_empty",
                   "leave_when_empty", "announce_every", "pause_on_no_answer",
-                  "required_skills", "weight", "max_len", "dissuade_ewt", "dissuade")
+                  "required_skills", "weight", "max_len", "dissuade_ewt", "dissuade",
+                  "max_talk")
 
 _QUEUE_TYPES = {"strategy": str, "ring_timeout": (int, float), "wrapup": (int, float),
                 "max_wait": (int, float), "overflow": str, "join_empty": bool,
                 "leave_when_empty": bool, "announce_every": (int, float),
                 "pause_on_no_answer": bool, "required_skills": dict, "weight": int,
-                "max_len": int, "dissuade_ewt": (int, float), "dissuade": str}
+                "max_len": int, "dissuade_ewt": (int, float), "dissuade": str,
+                "max_talk": (int, float)}
 
 
 def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
@@ -31,7 +33,7 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
     ce = c.table(data.get("centre", {}), ("centre",),
                  ("ivr_ports", "record", "record_queues", "moh", "voicemail_seconds", "prompts",
                   "outbound_ani", "survey", "survey_timeout", "transfer_ring_timeout",
-                  "callbacks", "phone_login", "barring"))
+                  "callbacks", "phone_login", "barring", "time_limits"))
     agents = []
     for path, a in c.tables(data, (), "agents"):
         a = c.table(a, path, ("id", "name", "extension", "skills", "first", "count",
@@ -203,7 +205,34 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
                                     lo=1, hi=600),
         callbacks=_callbacks(c, ce, set(agent_cfgs)),
         phone_login=_phone_login(c, ce),
-        barring=_barring(c, ce, set(agent_cfgs), qnames))
+        barring=_barring(c, ce, set(agent_cfgs), qnames),
+        time_limits=_time_limits(c, ce, set(agent_cfgs)))
+
+
+def _time_limits(c: _Checker, ce: dict, agents: set):
+    """[centre.time_limits]: the warning's lead and tone, and a limit per agent (a
+    queue's is its max_talk, a campaign's its own: cti/centre/timelimits.py)."""
+    from cti.centre.timelimits import TimeLimitConfig
+
+    p = ("centre", "time_limits")
+    t = c.table(ce.get("time_limits", {}), p, ("warning", "agents", "tone_hz", "tone_ms"))
+    d = TimeLimitConfig()
+    per = {}
+    raw = t.get("agents", {})
+    if not isinstance(raw, dict):
+        c.error(p + ("agents",), "must be a table of agent = seconds")
+        raw = {}
+    for k in raw:
+        v = c.get(raw, p + ("agents",), k, (int, float), None, lo=1, hi=86400)
+        if k not in agents:
+            c.error(p + ("agents", k), f"no agent {k!r}")
+        elif v is not None:
+            per[k] = float(v)
+    return TimeLimitConfig(
+        warning=float(c.get(t, p, "warning", (int, float), d.warning, lo=0, hi=3600)),
+        agents=per,
+        tone_hz=float(c.get(t, p, "tone_hz", (int, float), d.tone_hz, lo=300, hi=3400)),
+        tone_ms=c.get(t, p, "tone_ms", int, d.tone_ms, lo=50, hi=5000))
 
 
 def _prefixes(c: _Checker, tbl: dict, path: tuple, key: str, default: tuple) -> tuple:
