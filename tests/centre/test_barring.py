@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from cti.centre.barring import RULES, Barring, BarringConfig, NumberBarred, RuleSet, prefixes
 from cti.server.config import DEFAULT_TOML, ConfigError, parse_config
 from drivers.numbers import parse_number
+from tests.desk import types
 
 CFG = dict(premium_prefixes=("900", "168"), area_code="10")
 digits = st.text("0123456789", min_size=1, max_size=16)
@@ -207,3 +208,38 @@ def test_reload_changes_the_rules(barred_centre):
     assert r["to"] == "0044123456"
     # an agent with no rule set of its own, its queues' or a default is not barred
     assert c.req("call.make", agent="1002", to="00190012345678")["to"] == "00190012345678"
+
+
+def test_the_agents_phone_keypad_dials_out_under_the_same_rules(barred_centre):
+    """Lift the handset, key the number and #: a barred one is released (the phone hears
+    the disconnect, nothing reaches the exchange) and audited from fxs/1; a local one goes
+    out on a trunk and is answered."""
+    c = barred_centre
+    audits = []
+    c.svc.store.audit_add = lambda *a: audits.append(a)
+    before = list(c.world.calls.log)
+    phone = c.world.phones[1]
+    phone.lift()
+    c.run(30)
+    phone.dial("00190012345678#")
+    evs = c.run(150)
+    assert not [v for v in evs if v["type"] == "call.originated"]
+    assert list(c.world.calls.log) == before and not c.svc.centre.calls
+    assert audits and audits[-1][3] == "fxs/1" and audits[-1][4] == "call.make"
+    assert "no_international" in audits[-1][6]
+    phone.hang_up()
+    c.run(100)
+    phone.lift()
+    c.run(30)
+    phone.dial("12345678#")
+    evs = c.run(250)                                       # answered after 2 s
+    t = types(evs)
+    assert "call.originated" in t and "call.established" in t
+    est = [v for v in evs if v["type"] == "call.established"][0]
+    assert est["agent"] == "1001"
+    assert [x.dnis for x in c.world.calls.log if x not in before] == ["12345678"]
+    assert audits[-1][4] == "call.make" and audits[-1][6] is None
+    phone.hang_up()
+    c.run(60)
+    cdr = c.svc.store.cdr(est["call_id"])
+    assert cdr["direction"] == "out" and cdr["outcome"] == "answered"
