@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cti.centre.barring import RULES, Barring, BarringConfig, NumberBarred, RuleSet, prefixes
+from cti.centre.barring import RULES, Barring, BarringConfig, NumberBarred, RuleSet
 from cti.server.config import DEFAULT_TOML, ConfigError, parse_config
 from drivers.numbers import parse_number
 from tests.desk import types
