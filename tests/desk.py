@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import struct
 
-from cti.server.config import load_config
+from cti.server.config import load_config, parse_config
 from cti.server.service import Service, build_world
 from drivers.board import Audio
 from drivers.codecs import alaw_decode
 
 
 class Centre:
-    def __init__(self, home):
-        cfg = load_config(home=home)
+    def __init__(self, home, text: str | None = None):
+        # ``text``: a configuration of the test's own (the embedded default otherwise)
+        cfg = load_config(home=home) if text is None else parse_config(text, "<test>", home)
         self.world, _ = build_world(cfg)
         self.svc = Service(cfg, world=self.world, wall_start=1e6)
         self.audio: list = []

@@ -84,6 +84,9 @@ class Call:
     record_requested: bool = False
     direct_until: float | None = None  # a direct ring (transfer, pickup) gives up then
     survey: int | None = None          # the caller's after-call rating, 1..5
+    time_limit: float | None = None    # seconds it may last from the answer (timelimits.py)
+    reason: str | None = None          # why the centre cleared it ("time_limit"), for the CDR
+    campaign_limit: float | None = None  # its campaign's max_talk (set by campaigns.py)
     survey_until: float | None = None  # the survey gives up waiting for a key then
     cdr_written: bool = False          # its one CDR is in the store (a failure after: no other)
     seq: int = 0                       # the order calls came in (ids carry it, as text)

@@ -182,6 +182,8 @@ class Campaigns:
             if call is not None:
                 call.data.update(o.data)
                 call.data.update({"campaign": o.campaign, "record": o.record})
+                camp = self.dialer.campaigns.get(o.campaign)
+                call.campaign_limit = camp.cfg.max_talk if camp is not None else None
             self._placed = {o.attempt: r["call_id"]}
             self._run(now, d.CallPlaced(o.attempt, r["call_id"]))
         elif isinstance(o, d.Hangup):

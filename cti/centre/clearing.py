@@ -70,6 +70,7 @@ class Clearing:
         if call.state == "cleared":
             return
         c.inject("finish", call)
+        c.time_limits.disarm(call.id)
         if call.wait is None and call.queued_at is not None:
             # the CDR's wait is the time in the queue, answered or not (a caller who
             # left, timed out or overflowed waited too); a call never queued has none
@@ -120,7 +121,8 @@ class Clearing:
                "billsec": (now - call.answer) if call.answer is not None and call.agent else 0.0,
                "outcome": outcome, "cause": cause, "queue": call.queue, "agent": call.agent,
                "ivr_path": "/".join(call.ivr_path), "wait": call.wait, "data": dict(call.data),
-               "recording": rec_path, "survey": call.survey}
+               "recording": rec_path, "survey": call.survey, "reason": call.reason,
+               "time_limit": call.time_limit}
         if call.agent:
             c.queueing.last_call_of(call.agent, call.id)
         if store is not None:
@@ -129,7 +131,8 @@ class Clearing:
         call.cdr_written = True
         c.counters[outcome] = c.counters.get(outcome, 0) + 1
         c.inject("cdr", call)
-        c.events.call_event(call, "cleared", cause=cause, outcome=outcome, recording=rec_path)
+        c.events.call_event(call, "cleared", cause=cause, outcome=outcome, recording=rec_path,
+                            reason=call.reason)
         c.table.remove(call)
 
     # ---- one failing call ------------------------------------------------------------

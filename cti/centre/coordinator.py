@@ -51,6 +51,7 @@ from typing import Any
 from cti.centre import acd as acd_mod
 from cti.centre import ivr as ivr_mod
 from cti.centre.agents import Roster
+from cti.centre.barring import Barring, BarringConfig
 from cti.centre.callmedia import CallMedia
 from cti.centre.calls import CAUSE_FAILED, MAX_ERROR_TEXT  # noqa: F401 (importable here)
 from cti.centre.calls import Call, CallFailed, CallTable, CtiEvent, Events
@@ -66,6 +67,7 @@ from cti.centre.reconfigure import Reconfigure
 from cti.centre.snapshot import Views
 from cti.centre.supervision import Supervision
 from cti.centre.survey import Survey
+from cti.centre.timelimits import REASON, TimeLimitConfig, TimeLimits, limit_for
 from cti.centre.transfer import DIRECT_RING_TIMEOUT, Transfers
 from cti.centre.trunks import FXO_CAUSES, Trunks
 from drivers.board import Audio, DigitDetected, ToneDone
@@ -100,6 +102,8 @@ class CentreConfig:
     # the codes an agent may give a call it wraps up (call.wrapup; [centre] wrapup_codes)
     wrapup_codes: tuple = ("resolved", "callback", "sale", "no_sale", "complaint",
                            "wrong_number", "other")
+    barring: BarringConfig = field(default_factory=BarringConfig)  # call barring's rule sets
+    time_limits: TimeLimitConfig = field(default_factory=TimeLimitConfig)  # warning, per agent
 
 
 class Centre:
@@ -157,6 +161,8 @@ class Centre:
         # per-tick work only where it is due: the few calls with a deadline of their own
         # (a direct ring, a voicemail, a survey); the IVR's timers are ivrcalls.py's
         self.deadlines: set[str] = set()
+        # the calls' time limits, on line time (timelimits.py)
+        self.time_limits = TimeLimits()
         self.table = CallTable(call_ids)
         self.calls: dict[str, Call] = self.table.calls
         self.events = Events()
@@ -183,6 +189,19 @@ class Centre:
             if port.port.kind == "fxs":
                 port.port.detect("dtmf")
         self.phones.setup_ports()
+
+    @property
+    def barring(self) -> Barring:
+        """The call barring of the configuration in force (a reload replaces it)."""
+        cfg = self.config.barring
+        if getattr(self, "_barring", None) is None or self._barring.cfg is not cfg:
+            self._barring = Barring(cfg)
+        return self._barring
+
+    def agent_queues(self, agent: str) -> list[str]:
+        """The queues ``agent`` serves, in the configuration's order."""
+        return [n for n, q in self.queueing.queue_cfg.items()
+                if any(m.agent == agent for m in q.members)]
 
     def inject(self, where: str, call: Call | None) -> None:
         """A named point of a call's handling, where a test's injector may raise."""
@@ -246,6 +265,8 @@ class Centre:
                 self.clearing.fail_call(now, None, "reconfigure", exc)
         if self.phones.sessions:
             self.phones.tick(now)
+        if self.time_limits.timers:
+            self._time_limits(now)
         for cid in sorted(self.deadlines):
             call = self.calls.get(cid)
             if call is None or not (call.direct or call.voicemail is not None
@@ -257,6 +278,46 @@ class Centre:
             except Exception as exc:
                 self.clearing.fail_call(now, call, "deadline", exc)
         return self.events.take()
+
+    def limit_call(self, now, call: Call) -> None:
+        """A call just established: its time limit armed (once: a transfer keeps the
+        limit it had from its first answer), when its queue, agent or campaign sets one."""
+        if call.time_limit is not None:
+            return
+        q = self.queueing.queue_cfg.get(call.queue) if call.queue else None
+        tl = self.config.time_limits
+        found = limit_for(queue=(call.queue, q.max_talk) if q else None,
+                          agent=(call.agent, tl.agents.get(call.agent)) if call.agent else None,
+                          campaign=(call.data.get("campaign"), call.campaign_limit))
+        if found is None:
+            return
+        call.time_limit = found[0]
+        self.time_limits.arm(call.id, now, found[0], found[1], tl.warning)
+
+    def _time_limits(self, now) -> None:
+        """Calls at their warning (the tone to both sides) or at their limit (cleared,
+        with the reason on the CDR)."""
+        tl = self.config.time_limits
+        for what, cid, timer in self.time_limits.due(now):
+            call = self.calls.get(cid)
+            if call is None or call.state not in ("established", "held"):
+                continue
+            try:
+                self.inject("time_limit", call)
+                if what == "warn":
+                    # mixed into the call: the caller hears it on the trunk channel, the
+                    # agent on its phone
+                    self.lines.channel(call).tone(tl.tone_hz, ms=tl.tone_ms)
+                    if call.agent_port is not None:
+                        self.board.ports[call.agent_port].tone(tl.tone_hz, ms=tl.tone_ms)
+                    self.events.call_event(call, "time_warning", limit=timer.limit,
+                                           left=round(timer.end_at - now, 3),
+                                           source=timer.source)
+                else:
+                    call.reason = REASON
+                    self.controls.hangup(now, call.id)
+            except Exception as exc:
+                self.clearing.fail_call(now, call, "time_limit", exc)
 
     def _deadline(self, now, call: Call) -> None:
         """A call's own deadline: a direct ring unanswered, a voicemail full, a survey

@@ -132,6 +132,7 @@ class CampaignConfig:
     no_answer_timeout: float = 30.0
     agent_answer_timeout: float = 20.0
     gated: bool = False
+    max_talk: float | None = None       # seconds a call may last (cti/centre/timelimits.py)
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -148,19 +149,24 @@ class CampaignConfig:
             v = getattr(self, k)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0:
                 raise DialerError(f"{k}: must be a number of seconds > 0, not {v!r}")
+        v = self.max_talk
+        if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))
+                              or not v > 0):
+            raise DialerError(f"max_talk: must be a number of seconds > 0, not {v!r}")
 
     def to_dict(self) -> dict:
         return {"mode": self.mode, "agents": list(self.agents),
                 "rules": {k: {"max_attempts": r.max_attempts, "delay": r.delay}
                           for k, r in self.rules.items()},
                 "no_answer_timeout": self.no_answer_timeout,
-                "agent_answer_timeout": self.agent_answer_timeout, "gated": self.gated}
+                "agent_answer_timeout": self.agent_answer_timeout, "gated": self.gated,
+                **({"max_talk": self.max_talk} if self.max_talk is not None else {})}
 
     @classmethod
     def from_dict(cls, name: str, d: dict) -> "CampaignConfig":
         """From the stored (or requested) form; every error names the field."""
         known = ("mode", "agents", "rules", "no_answer_timeout", "agent_answer_timeout",
-                 "gated")
+                 "gated", "max_talk")
         for k in d:
             if k not in known:
                 raise DialerError(f"{k}: no such campaign setting (settings: {', '.join(known)})")
@@ -180,7 +186,7 @@ class CampaignConfig:
             raise DialerError("agents: must be a list of agent ids")
         return cls(name, d.get("mode", "progressive"), tuple(agents), rules,
                    d.get("no_answer_timeout", 30.0), d.get("agent_answer_timeout", 20.0),
-                   bool(d.get("gated", False)))
+                   bool(d.get("gated", False)), d.get("max_talk"))
 
 
 @dataclass

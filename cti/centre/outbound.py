@@ -34,15 +34,52 @@ class Outbound:
         ``span`` asked for, on an idle FXO line, dialled in DTMF and supervised by its
         tones) and the two are switched through (outbound calls, campaigns, callbacks
         after the peak)."""
-        from drivers.numbers import parse_number
         c = self.c
         a = c.roster.agent(agent)
-        # what every line below carries, in its normal form (a NumberError is a ValueError:
-        # a campaign or callback record with a number no line carries fails its dial)
-        number = parse_number(number)
+        number = self.allowed(agent, number)
         ext = c.acd.agent_state(agent).extension or a.extension
         if ext is None or ext not in c.analog:
             raise LookupError(f"agent {agent} has no extension")
+        call = self._new_call(now, agent, number, span, ext)
+        fxs_call = c.analog[ext].send(now, analog.Alert(number, "dialling"))
+        call.agent_call = fxs_call
+        c.table.outbound[(ext, fxs_call)] = call.id
+        c.inject("request.make_call", call)
+        call.state = "delivered"
+        c.events.call_event(call, "originated", extension=ext)
+        return {"call_id": call.id, "agent": agent, "to": number}
+
+    def allowed(self, agent: str, number: str) -> str:
+        """``number`` in its normal form, when ``agent`` may dial it: a NumberError (a
+        ValueError: a campaign or callback record with a number no line carries fails
+        its dial) or :class:`~cti.centre.barring.NumberBarred` otherwise, before
+        anything is seized (a barred number never reaches a trunk)."""
+        from drivers.numbers import parse_number
+        c = self.c
+        number = parse_number(number)
+        c.barring.refuse(agent, c.agent_queues(agent), number)
+        return number
+
+    def from_phone(self, now, agent: str, port: int, fxs_call: int, number: str) -> dict:
+        """The agent dialled ``number`` at its own phone (off hook, the digits collected
+        by the port, cti/centre/phones.py): a click-to-dial whose phone has answered
+        already. Barred or unreachable: the error, and the phone released by the
+        caller of this."""
+        c = self.c
+        number = self.allowed(agent, number)
+        call = self._new_call(now, agent, number, None, port)
+        call.agent_call = fxs_call
+        c.table.outbound[(port, fxs_call)] = call.id
+        c.analog[port].send(now, analog.Connected())
+        call.state = "delivered"
+        c.events.call_event(call, "originated", extension=port)
+        self.go_out(now, call)
+        return {"call_id": call.id, "agent": agent, "to": number}
+
+    def _new_call(self, now, agent: str, number: str, span: int | None, ext: int) -> Call:
+        """The call out's record, on the first PRI span with a free B-channel (or
+        ``span``), else an idle FXO line; ValueError when every trunk is busy."""
+        c = self.c
         pri = c.pri
         spans = [span] if span is not None else sorted(pri)
         spans = [n for n in spans if n in pri and pri[n].q931.free_channels()]
@@ -56,15 +93,9 @@ class Outbound:
                     dnis=number, start=now, span=spans[0] if spans else None,
                     fxo_port=fxo, agent=agent, agent_port=ext, span_asked=span is not None)
         c.table.add(call)
-        fxs_call = c.analog[ext].send(now, analog.Alert(number, "dialling"))
-        call.agent_call = fxs_call
-        c.table.outbound[(ext, fxs_call)] = call.id
         c.acd.agent_busy_elsewhere(now, agent, True)
         call.direct = True
-        c.inject("request.make_call", call)
-        call.state = "delivered"
-        c.events.call_event(call, "originated", extension=ext)
-        return {"call_id": call.id, "agent": agent, "to": number}
+        return call
 
     def agent_event(self, now, leg, ev) -> None:
         """The calling agent's phone: answered (the call goes out), or hung up."""
@@ -76,22 +107,7 @@ class Outbound:
             return
         c.inject("outbound_agent", call)
         if isinstance(ev, analog.Answered) and call.pri_call is None and call.fxo_call is None:
-            if call.fxo_port is not None:
-                # an analog trunk: seize, dial in DTMF; the FXO machine supervises the tones
-                call.fxo_call = c.analog[call.fxo_port].send(now, analog.Dial(call.dnis))
-                c.table.by_fxo[(call.fxo_port, call.fxo_call)] = call.id
-            else:
-                if not call.span_asked and not c.pri[call.span].q931.free_channels():
-                    # the span had a free B-channel when the agent's phone began to ring;
-                    # another may have one now
-                    call.span = next((n for n in sorted(c.pri)
-                                      if c.pri[n].q931.free_channels()), call.span)
-                    call.trunk = f"{call.span}/-"
-                pri = c.pri[call.span]
-                call.pri_call = pri.place_call(now, call.dnis, c.config.outbound_ani or "")
-                c.table.by_pri[(call.span, call.pri_call)] = call.id
-            call.state = "dialling"
-            c.events.call_event(call, "dialling")
+            self.go_out(now, call)
         elif isinstance(ev, analog.Disconnected):
             del outbound[leg]
             call.agent_port = None
@@ -101,6 +117,27 @@ class Outbound:
             c.lines.hangup(now, call, 16)
             c.clearing.finish(now, call, "answered" if call.answer is not None else "no_answer",
                               16)
+
+    def go_out(self, now, call: Call) -> None:
+        """The agent's phone is on the call: the number goes out, on its PRI span or FXO
+        line."""
+        c = self.c
+        if call.fxo_port is not None:
+            # an analog trunk: seize, dial in DTMF; the FXO machine supervises the tones
+            call.fxo_call = c.analog[call.fxo_port].send(now, analog.Dial(call.dnis))
+            c.table.by_fxo[(call.fxo_port, call.fxo_call)] = call.id
+        else:
+            if not call.span_asked and not c.pri[call.span].q931.free_channels():
+                # the span had a free B-channel when the agent's phone began to ring;
+                # another may have one now
+                call.span = next((n for n in sorted(c.pri)
+                                  if c.pri[n].q931.free_channels()), call.span)
+                call.trunk = f"{call.span}/-"
+            pri = c.pri[call.span]
+            call.pri_call = pri.place_call(now, call.dnis, c.config.outbound_ani or "")
+            c.table.by_pri[(call.span, call.pri_call)] = call.id
+        call.state = "dialling"
+        c.events.call_event(call, "dialling")
 
     def fxo_event(self, now, leg, ev) -> None:
         """A call out on an FXO line: ringback heard, answered (polarity reversal or voice
@@ -140,6 +177,7 @@ class Outbound:
                                                         f"{call.id}.wav"), c.lines.law(call))
             call.state = "established"
             c.events.call_event(call, "established", extension=call.agent_port)
+            c.limit_call(now, call)
 
     def trunk_cleared(self, now, call: Call, cause: int) -> None:
         """The far end (or the network) cleared a call out."""

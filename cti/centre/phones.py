@@ -15,7 +15,9 @@ so ``*11`` ends the collection at its last digit. Then :class:`Phones` answers t
   extension and say so.
 
 After the last prompt the port is released (the phone hears the disconnect, then busy
-tone). Any other number dialled is released at once. Every login try and every logout,
+tone). Any other number dialled is called out for the agent logged in at that phone, as
+click-to-dial does, under the same call barring (cti/centre/barring.py); with no agent
+there, or refused, the line is released at once. Every login try and every logout,
 ready and not ready, done or refused, goes to the centre's ``audit(agent, port, op,
 refused)``; the PIN never does.
 
@@ -162,6 +164,9 @@ class Phones:
     def _dialled(self, now: float, port: int, ev) -> None:
         what = self.config.code(ev.digits)
         ap = self.c.analog[port]
+        if what is None and port not in self.sessions and ev.digits:
+            self._dial_out(now, port, ev)
+            return
         if what is None or port in self.sessions:
             ap.send(now, analog.Release("unknown_number"))
             return
@@ -193,6 +198,30 @@ class Phones:
             return
         self.c.audit_phone(agent, port, op, None)
         self._said(now, port, (SAID[what],))
+
+    def _dial_out(self, now: float, port: int, ev) -> None:
+        """Any other number: the agent logged in at this phone calls it out, as with
+        click-to-dial (cti/centre/outbound.py), under the same call barring; refused (no
+        agent here, a number no line carries, barred, every trunk busy): the line is
+        released (the phone hears the disconnect, then busy tone), and a barred number
+        goes to the audit."""
+        from cti.centre.barring import NumberBarred
+        c = self.c
+        agent = c.roster.at_extension(port)
+        if agent is None:
+            c.analog[port].send(now, analog.Release("unknown_number"))
+            return
+        try:
+            c.outbound.from_phone(now, agent, port, ev.call, ev.digits)
+        except NumberBarred as e:
+            c.audit_phone(agent, port, "call.make", str(e))
+            c.analog[port].send(now, analog.Release("barred"))
+            return
+        except (ValueError, LookupError) as e:
+            log.info("fxs/%s: %s", port, e)
+            c.analog[port].send(now, analog.Release("unknown_number"))
+            return
+        c.audit_phone(agent, port, "call.make", None)
 
     def _said(self, now: float, port: int, names) -> None:
         """A short code's answer, then the line released when it ends (at once with no

@@ -193,6 +193,7 @@ class Queueing:
         call.conf.join(c.board.ports[port])
         call.state = "established"
         c.events.call_event(call, "established", extension=port, wait=round(call.wait, 3))
+        c.limit_call(now, call)
 
     def release_agent(self, now, call: Call) -> None:
         """The agent's phone leg off the call (released, out of the conference)."""

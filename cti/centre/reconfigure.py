@@ -17,7 +17,8 @@ CDR):
   session keeps the flow it started with (the session holds its own, unchanging, Flow);
 * routing (the DNIS map, the default route, the area rules), the IVR port count (a
   port held beyond a smaller count is kept until its call leaves the IVR), recording, music
-  on hold, the survey, the transfer ring timeout, the outbound ANI, voicemail length;
+  on hold, the survey, the transfer ring timeout, the outbound ANI, voicemail length, call
+  barring (checked at the next call out);
 * prompts: a prompt file added to the prompts directory is played from its first use
   (cti.centre.prompts.PromptLibrary reads files as they are asked for).
 
@@ -40,7 +41,7 @@ RESTART_FIELDS = {"prompts_dir": "centre.prompts", "recordings_dir": "server.hom
 #: the centre's settings applied as they are (the rest: agents, queues, flows, routing)
 LIVE_FIELDS = ("ivr_ports", "record", "record_queues", "voicemail_seconds", "moh",
                "outbound_ani", "survey_queues", "survey_timeout", "transfer_ring_timeout",
-               "wrapup_codes")
+               "wrapup_codes", "barring", "time_limits")
 _ROUTING = ("routes", "default_route", "area_routes")
 
 

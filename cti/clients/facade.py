@@ -470,11 +470,13 @@ class Campaigns(_Concern[R]):
     def create(self, campaign: str, *, mode: str = "progressive",
                agents: Sequence[str] | None = None, rules: dict[str, Any] | None = None,
                no_answer_timeout: float | None = None,
-               agent_answer_timeout: float | None = None) -> Campaign:
+               agent_answer_timeout: float | None = None,
+               max_talk: float | None = None) -> Campaign:
         """A new campaign (stopped): its status."""
         return self._op("campaign.create", {"campaign": campaign, "mode": mode, "agents": agents,
                                             "rules": rules, "no_answer_timeout": no_answer_timeout,
-                                            "agent_answer_timeout": agent_answer_timeout})
+                                            "agent_answer_timeout": agent_answer_timeout,
+                                            "max_talk": max_talk})
 
     @_typed
     def load(self, campaign: str, records: Sequence[dict[str, Any]]) -> CampaignLoadResult:

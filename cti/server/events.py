@@ -303,7 +303,15 @@ _call("failed", "Not served at all (no IVR port: the second loss point, reason "
       "no_ivr_port) or handling it failed (reason error, cause 41: see server.error).",
       {"cause": _I, "reason": _d("no_ivr_port, error", _S)}, ("cause", "reason"))
 _call("cleared", "The call is over; its CDR is already in SQLite.",
-      {"cause": _I, "outcome": {"enum": list(OUTCOMES)}, "recording": _S}, ("outcome",))
+      {"cause": _I, "outcome": {"enum": list(OUTCOMES)}, "recording": _S,
+       "reason": _d("why the centre cleared it: time_limit (cti/centre/timelimits.py)", _S)},
+      ("outcome",))
+_call("time_warning", "The call nears its time limit: the warning tone sounds to both sides; "
+      "at the limit the centre clears it.",
+      {"limit": _d("the limit, seconds from the answer", _N),
+       "left": _d("seconds left", _N),
+       "source": _d('what set the limit: "queue NAME", "agent ID", "campaign NAME"', _S)},
+      ("limit", "left", "source"))
 _call("held", "The call is held (music on hold).")
 _call("retrieved", "The held call is back.")
 _call("announced", "Position and estimated wait told over music on hold.",

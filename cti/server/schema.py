@@ -38,7 +38,8 @@ class RequestError(Exception):
     ``code``: bad_request (not JSON, missing id/op), unknown_op, bad_arg, not_found,
     not_supported, replay_gap, failed (the board refused), busy (the server is at a
     bound: requests waiting, listens, reports; send again later), forbidden (the
-    principal lacks the right the message names: cti/server/auth.py), internal.
+    principal lacks the right the message names: cti/server/auth.py; or a policy bars what
+    was asked, such as a number call barring bars: cti/centre/barring.py), internal.
     ``field``: the request field at fault (``op``, ``args.span``), when there is one.
     """
 

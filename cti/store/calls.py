@@ -45,7 +45,7 @@ QUEUE_EVENTS = frozenset({
 
 _CDR_FIELDS = ("call_id", "direction", "trunk", "ani", "dnis", "start", "answer", "end",
                "duration", "billsec", "outcome", "cause", "queue", "agent", "ivr_path", "wait",
-               "wrapup", "data", "recording", "survey")
+               "wrapup", "data", "recording", "survey", "reason", "time_limit")
 _CDR_INSERT = ("INSERT INTO cdr (" + ", ".join(f'"{c}"' for c in _CDR_FIELDS) + ") VALUES ("
                + ", ".join("?" * len(_CDR_FIELDS)) + ")")
 
@@ -98,6 +98,7 @@ def check_cdr(record: dict) -> tuple:
         _num("cdr.wait", r("wait"), min=0), _num("cdr.wrapup", r("wrapup"), min=0),
         data, _str("cdr.recording", r("recording")),
         _int("cdr.survey", r("survey"), min=1, max=5),
+        _str("cdr.reason", r("reason")), _num("cdr.time_limit", r("time_limit"), min=0),
     )
 
 
@@ -124,7 +125,8 @@ class CallsMixin:
         duration, billsec, cause (Q.850), queue, agent, ivr_path (a string, or a list
         of menu names joined with "/"), wait (seconds in queue), wrapup (seconds), data
         (the attached data, a dict), recording (a path) and survey (the caller's
-        after-call rating, 1..5) are optional.
+        after-call rating, 1..5), reason (why the centre cleared it: "time_limit") and
+        time_limit (the limit that applied, seconds) are optional.
         """
         values = check_cdr(record)
         try:

@@ -316,10 +316,18 @@ def _v4_restarts(db: sqlite_utils.Database) -> None:
         db.execute(sql)
 
 
+def _v8_cdr_reason(db: sqlite_utils.Database) -> None:
+    """Why the centre cleared a call (``reason``: "time_limit") and the time limit that
+    applied to it (``time_limit``, seconds from the answer: cti/centre/timelimits.py)."""
+    for sql in ("ALTER TABLE cdr ADD COLUMN reason TEXT",
+                "ALTER TABLE cdr ADD COLUMN time_limit REAL"):
+        db.execute(sql)
+
+
 MIGRATIONS: list[Callable[[sqlite_utils.Database], None]] = [_v1_initial, _v2_losses,
                                                              _v3_dialer, _v4_restarts,
                                                              _v5_accounts, _v6_keys,
-                                                             _v7_desk]
+                                                             _v7_desk, _v8_cdr_reason]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -301,8 +301,9 @@ def test_the_migrations_upgrade_a_v4_home_to_accounts(tmp_path):
     from cti.store.sqlite import MIGRATIONS
     path = tmp_path / "cti.db"
     old = Store(path, migrations=MIGRATIONS[:4])
-    old.add_cdr({"call_id": "c1", "direction": "in", "start": 1.0, "end": 2.0,
-                 "outcome": "answered"})
+    # a CDR as the cti of that version wrote it (today's add_cdr knows later columns)
+    old.db.execute('INSERT INTO cdr (call_id, direction, start, "end", duration, billsec, '
+                   "outcome) VALUES ('c1', 'in', 1.0, 2.0, 1.0, 0.0, 'answered')")
     old.close()
     s = Store(path)
     try:

@@ -77,6 +77,7 @@ class QueueConfig:
     max_len: int | None = None
     dissuade_ewt: float | None = None
     dissuade: str = "offer"
+    max_talk: float | None = None      # seconds a call may last from its answer (timelimits.py)
 
     def __post_init__(self) -> None:
         if not self.name or self.name == "NONE":
@@ -94,6 +95,8 @@ class QueueConfig:
             raise ValueError(f"QueueConfig({self.name}).max_wait: must be > 0 or None")
         if self.announce_every is not None and not self.announce_every > 0:
             raise ValueError(f"QueueConfig({self.name}).announce_every: must be > 0 or None")
+        if self.max_talk is not None and not self.max_talk > 0:
+            raise ValueError(f"QueueConfig({self.name}).max_talk: must be > 0 seconds or None")
         if self.max_len is not None and self.max_len < 0:
             raise ValueError(f"QueueConfig({self.name}).max_len: must be >= 0 or None")
         if self.dissuade_ewt is not None and not self.dissuade_ewt >= 0:

@@ -170,6 +170,8 @@ def cmd_campaign(args) -> int:
                 kw["rules"] = retry_rules(args.retry)
             if args.no_answer_timeout is not None:
                 kw["no_answer_timeout"] = args.no_answer_timeout
+            if args.max_talk is not None:
+                kw["max_talk"] = args.max_talk
             res = c.request("campaign.create", **kw)
             text = fmt_campaign(res)
         elif a == "load":
@@ -232,6 +234,8 @@ def add_dialer_parsers(sub, common) -> None:
                    help="retry rule per result (busy, no_answer, congestion, vacant, "
                         "failed), e.g. busy=3/300; repeat")
     x.add_argument("--no-answer-timeout", type=_positive_float, help="seconds of ringing")
+    x.add_argument("--max-talk", type=_positive_float,
+                   help="seconds a call may last: warned before, then cleared")
     x = csub.add_parser("load", parents=[common], help="add records from a CSV file")
     x.add_argument("campaign")
     x.add_argument("file", help="CSV with a number column (and name, data columns); - for stdin")

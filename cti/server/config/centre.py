@@ -13,13 +13,15 @@ from cti.server.config.limits import MAX_PORTS
 # The keys of a [[queues]] table besides name and members (cti.centre.acd.QueueConfig's fields).
 _QUEUE_OPTIONS = ("strategy", "ring_timeout", "wrapup", "max_wait", "overflow", "join_empty",
                   "leave_when_empty", "announce_every", "pause_on_no_answer",
-                  "required_skills", "weight", "max_len", "dissuade_ewt", "dissuade")
+                  "required_skills", "weight", "max_len", "dissuade_ewt", "dissuade",
+                  "max_talk")
 
 _QUEUE_TYPES = {"strategy": str, "ring_timeout": (int, float), "wrapup": (int, float),
                 "max_wait": (int, float), "overflow": str, "join_empty": bool,
                 "leave_when_empty": bool, "announce_every": (int, float),
                 "pause_on_no_answer": bool, "required_skills": dict, "weight": int,
-                "max_len": int, "dissuade_ewt": (int, float), "dissuade": str}
+                "max_len": int, "dissuade_ewt": (int, float), "dissuade": str,
+                "max_talk": (int, float)}
 
 
 def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
@@ -31,7 +33,7 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
     ce = c.table(data.get("centre", {}), ("centre",),
                  ("ivr_ports", "record", "record_queues", "moh", "voicemail_seconds", "prompts",
                   "outbound_ani", "survey", "survey_timeout", "transfer_ring_timeout",
-                  "callbacks", "phone_login", "wrapup_codes"))
+                  "callbacks", "phone_login", "wrapup_codes", "barring", "time_limits"))
     agents = []
     for path, a in c.tables(data, (), "agents"):
         a = c.table(a, path, ("id", "name", "extension", "skills", "first", "count",
@@ -203,6 +205,8 @@ def _centre(c: _Checker, data: dict, home: Path, port_kinds: list[str]):
                                     lo=1, hi=600),
         callbacks=_callbacks(c, ce, set(agent_cfgs)),
         phone_login=_phone_login(c, ce),
+        barring=_barring(c, ce, set(agent_cfgs), qnames),
+        time_limits=_time_limits(c, ce, set(agent_cfgs)),
         **_wrapup_codes(c, ce))
 
 
@@ -218,6 +222,110 @@ def _wrapup_codes(c: _Checker, ce: dict) -> dict:
         c.error(p, "must be an array of 1 to 64 codes, each a string of 1 to 64 characters")
         return {}
     return {"wrapup_codes": tuple(dict.fromkeys(v))}
+
+
+def _time_limits(c: _Checker, ce: dict, agents: set):
+    """[centre.time_limits]: the warning's lead and tone, and a limit per agent (a
+    queue's is its max_talk, a campaign's its own: cti/centre/timelimits.py)."""
+    from cti.centre.timelimits import TimeLimitConfig
+
+    p = ("centre", "time_limits")
+    t = c.table(ce.get("time_limits", {}), p, ("warning", "agents", "tone_hz", "tone_ms"))
+    d = TimeLimitConfig()
+    per = {}
+    raw = t.get("agents", {})
+    if not isinstance(raw, dict):
+        c.error(p + ("agents",), "must be a table of agent = seconds")
+        raw = {}
+    for k in raw:
+        v = c.get(raw, p + ("agents",), k, (int, float), None, lo=1, hi=86400)
+        if k not in agents:
+            c.error(p + ("agents", k), f"no agent {k!r}")
+        elif v is not None:
+            per[k] = float(v)
+    return TimeLimitConfig(
+        warning=float(c.get(t, p, "warning", (int, float), d.warning, lo=0, hi=3600)),
+        agents=per,
+        tone_hz=float(c.get(t, p, "tone_hz", (int, float), d.tone_hz, lo=300, hi=3400)),
+        tone_ms=c.get(t, p, "tone_ms", int, d.tone_ms, lo=50, hi=5000))
+
+
+def _prefixes(c: _Checker, tbl: dict, path: tuple, key: str, default: tuple) -> tuple:
+    """An array of number prefixes: ASCII digits (``+`` at the start is ``00``, as in a
+    number's normal form, drivers/numbers.py)."""
+    v = c.get(tbl, path, key, list, None)
+    if v is None:
+        return default
+    out = []
+    for i, p in enumerate(v):
+        if isinstance(p, str) and p.startswith("+"):
+            p = "00" + p[1:]
+        if not (isinstance(p, str) and _ia5_digits(p)):
+            c.error(path + (key, i), f"{p!r}: a prefix is 1..20 ASCII digits (0-9 * #), "
+                    "or + and digits")
+            continue
+        out.append(p)
+    return tuple(out)
+
+
+def _barring(c: _Checker, ce: dict, agents: set, qnames: set):
+    """[centre.barring]: the rule sets of call barring and who uses which
+    (cti/centre/barring.py)."""
+    from cti.centre.barring import RULES, BarringConfig, RuleSet
+
+    p = ("centre", "barring")
+    b = c.table(ce.get("barring", {}), p, ("sets", "agents", "queues", "default",
+                                           "international_prefixes", "premium_prefixes",
+                                           "trunk_prefix", "area_code", "non_geographic",
+                                           "emergency"))
+    d = BarringConfig()
+    sets = {}
+    raw = b.get("sets", {})
+    if not isinstance(raw, dict):
+        c.error(p + ("sets",), "must be a table of rule sets ([centre.barring.sets.NAME])")
+        raw = {}
+    for name, rs in raw.items():
+        sp = p + ("sets", name)
+        rs = c.table(rs, sp, ("rules", "allow", "deny"))
+        rules = []
+        for i, r in enumerate(c.get(rs, sp, "rules", list, [])):
+            if r not in RULES:
+                c.error(sp + ("rules", i), f"{r!r} is not one of {', '.join(RULES)}")
+            else:
+                rules.append(r)
+        sets[name] = RuleSet(name, tuple(rules), _prefixes(c, rs, sp, "allow", ()),
+                             _prefixes(c, rs, sp, "deny", ()))
+    uses = {}
+    for key, known, what in (("agents", agents, "agent"), ("queues", qnames, "queue")):
+        t = b.get(key, {})
+        if not isinstance(t, dict):
+            c.error(p + (key,), f"must be a table of {what} = \"rule set\"")
+            t = {}
+        uses[key] = {}
+        for k, v in t.items():
+            if k not in known:
+                c.error(p + (key, k), f"no {what} {k!r}")
+            elif v not in sets:
+                c.error(p + (key, k), f"{v!r}: no rule set {v!r} in [centre.barring.sets]")
+            else:
+                uses[key][k] = v
+    default = c.get(b, p, "default", str, "")
+    if default and default not in sets:
+        c.error(p + ("default",), f"{default!r}: no rule set {default!r} in "
+                "[centre.barring.sets]")
+        default = ""
+    digits = {}
+    for key in ("trunk_prefix", "area_code"):
+        v = c.get(b, p, key, str, getattr(d, key))
+        if v and not (v.isascii() and v.isdigit() and len(v) <= 8):
+            c.error(p + (key,), f"{v!r}: 1 to 8 ASCII digits")
+            v = getattr(d, key)
+        digits[key] = v
+    return BarringConfig(
+        sets=sets, agents=uses["agents"], queues=uses["queues"], default=default, **digits,
+        **{k: _prefixes(c, b, p, k, getattr(d, k))
+           for k in ("international_prefixes", "premium_prefixes", "non_geographic",
+                     "emergency")})
 
 
 def _phone_login(c: _Checker, ce: dict):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from cti.centre.barring import NumberBarred
 from cti.server.ops.common import CALL_INFO, centre, centre_call
 from cti.server.registry import operation
 from cti.server.schema import (AGENT, BOOL, DATA, ID, INT, OBJ, STR, Arg, RequestError, arr,
@@ -220,10 +221,20 @@ def call_record(svc, a):
                    "call.established", "call.cleared"), audited=True)
 def call_make(svc, a):
     """Click-to-dial: the agent's phone rings, then the number is called out on a PRI trunk
-    (on ``span`` when given). The reply's ``to`` is the number in its normal form."""
+    (on ``span`` when given). The reply's ``to`` is the number in its normal form. A
+    number the agent's call-barring rule set bars ([centre.barring]) is refused, before any
+    trunk is seized, as ``forbidden`` on ``args.to`` naming the rule, and audited."""
     c = centre(svc)
     if a["agent"] not in c.agents:
         raise RequestError("not_found", f"no agent {a['agent']!r}", "args.agent")
     # (args.to is checked and in its normal form: check_value, drivers/numbers.py)
-    return centre_call(lambda: c.make_call(svc.board.line_seconds, a["agent"],
-                                           a["to"], a["span"]), a, "args.to")
+
+    def dial():
+        try:
+            return c.make_call(svc.board.line_seconds, a["agent"], a["to"], a["span"])
+        except NumberBarred as e:
+            # call barring (cti/centre/barring.py): a policy refused it, not the line, so
+            # "forbidden" as a right refused (asking again does not help), audited as one
+            svc.audit(svc.principal, "call.make", a, str(e))
+            raise RequestError("forbidden", str(e), "args.to") from None
+    return centre_call(dial, a, "args.to")

@@ -81,7 +81,8 @@ def campaign_state(svc, a, state):
                                                   items=Arg(str, max_len=64)),
                                     "rules": Arg(dict),
                                     "no_answer_timeout": Arg(float, lo=1, hi=600),
-                                    "agent_answer_timeout": Arg(float, lo=1, hi=600)},
+                                    "agent_answer_timeout": Arg(float, lo=1, hi=600),
+                                    "max_talk": Arg(float, lo=1, hi=86400)},
            result=CAMPAIGN,
            events=(), audited=True)
 def campaign_create(svc, a):
@@ -90,10 +91,11 @@ def campaign_create(svc, a):
     congestion, vacant, failed (default busy 3 attempts 300 s apart, no_answer 3/1800 s,
     congestion 3/60 s, vacant 1, failed 2/600 s). ``no_answer_timeout``: seconds of ringing
     before giving up (default 30); ``agent_answer_timeout``: seconds the reserved agent's phone
-    rings (default 20)."""
+    rings (default 20); ``max_talk``: seconds a call may last from its answer, warned
+    before and then cleared (cti/centre/timelimits.py; default none)."""
     cs = campaigns(svc)
     settings = {k: a[k] for k in ("mode", "agents", "rules", "no_answer_timeout",
-                                  "agent_answer_timeout") if a[k] is not None}
+                                  "agent_answer_timeout", "max_talk") if a[k] is not None}
     for i, agent in enumerate(a["agents"] or ()):
         if agent not in svc.centre.agents:
             raise RequestError("not_found", f"no agent {agent!r}", f"args.agents[{i}]")

@@ -135,3 +135,31 @@ def test_the_do_not_call_list_through_the_requests(prompts_dir):
         assert s.fail("dnc.add", number="12ab")["field"] == "args.number"
     finally:
         s.close()
+
+
+def test_a_campaigns_max_talk_clears_its_calls(prompts_dir):
+    """campaign.create max_talk: a call of the campaign longer than it is warned and
+    cleared (cti/centre/timelimits.py), its CDR saying why; stored with the campaign's
+    settings (as a restart reads them back)."""
+    s = Sim(prompts_dir, talk=60.0)          # the agents would talk a minute
+    try:
+        s.x.answer_after["400001"] = 500
+        r = s.req("campaign.create", campaign="short", mode="progressive", agents=["1001"],
+                  max_talk=3)
+        assert s.fail("campaign.create", campaign="bad", max_talk=0)["field"] == "args.max_talk"
+        s.req("campaign.load", campaign="short", records=[{"number": "400001"}])
+        s.req("campaign.start", campaign="short")
+        evs = s.run(15, until=lambda evs: by_type(evs, "call.cleared"))
+        warn, cleared = by_type(evs, "call.time_warning"), by_type(evs, "call.cleared")
+        assert warn and warn[0]["source"] == "campaign short" and warn[0]["limit"] == 3
+        assert cleared and cleared[0]["reason"] == "time_limit"
+        cdr = s.svc.store.cdr(cleared[0]["call_id"])
+        assert cdr["reason"] == "time_limit" and cdr["time_limit"] == 3
+        assert cdr["billsec"] < 10
+        assert r["campaign"] == "short"
+        from cti.centre.dialer import CampaignConfig
+        cfg = s.svc.campaigns.dialer.campaigns["short"].cfg
+        assert cfg.max_talk == 3 and CampaignConfig.from_dict("short",
+                                                              cfg.to_dict()).max_talk == 3
+    finally:
+        s.close()
