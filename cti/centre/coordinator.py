@@ -115,6 +115,10 @@ class Centre:
     (``counters["errors"]``), published as a ``server.error`` event, and the call is
     cleared with Q.850 cause 41 and a CDR of outcome ``failed`` (see
     :meth:`cti.centre.clearing.Clearing.fail_call`).
+
+    The class is about 480 lines and kept whole: most of it is one-line delegations, the
+    centre's interface to the server, each to the part that owns the concern; the rest is
+    the dispatch of a tick's events, which must read in one place.
     """
 
     #: A test hook: None in production; a callable ``(where, call)`` the centre calls at

@@ -15,6 +15,10 @@ checker as the operation's TypedDict of cti/clients/results.py (``-> CallTo``; a
 the parameters match the registry's arguments, and tests/clients/test_facade_types.py that
 every result's TypedDict has the keys of the operation's result schema, so the facade
 cannot drift from the server.
+
+The module is about 870 lines and kept whole: one thin method per operation (a hundred),
+in one small class per concern, under the machinery they share (``_Concern``, ``_typed``);
+a reader looks a method up by its concern's class, not by the file.
 """
 from __future__ import annotations
 

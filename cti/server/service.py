@@ -66,6 +66,11 @@ class Service:
     cables take faults) or None with ``board`` a real board. ``wall_start`` is the wall
     clock at line time zero, for ``ts``; ``store_synchronous`` the store's SQLite
     ``synchronous`` (FULL; a simulation run faster than real time may take NORMAL).
+
+    The class is about 490 lines and kept whole: it is the composition root (board, centre,
+    store, bus, listens, traces, the reloader, the accounts' hashing) and the order of a
+    tick; the requests, taps, traces, reloads and who sees which event live in modules of
+    their own, and what stays is the glue between them, read best in the tick's order.
     """
 
     def __init__(self, config: Config, world=None, board=None, wall_start: float = 0.0,

@@ -147,7 +147,11 @@ def _ext(where: str, v: Any) -> int | None:
 
 class AccountsMixin:
     """Accounts, groups and memberships, secrets and lockout, the audit log (a part of
-    :class:`cti.store.sqlite.Store`: ``self.db``)."""
+    :class:`cti.store.sqlite.Store`: ``self.db``).
+
+    The class is about 460 lines and kept whole: accounts, their groups, their secrets and
+    the audit of what is done to them share one row's checks and one transaction each.
+    """
 
     #: wrong secrets within ``failure_window`` s that lock an account, for ``lockout_seconds``
     max_failures = 5
