@@ -22,7 +22,8 @@ import argparse
 import os
 import sys
 
-from cti.clients.cli import admin, calls, centre, diagnostics, keys, reports, request, server, sim
+from cti.clients.cli import (admin, calls, centre, desk, diagnostics, keys, reports, request,
+                             server, sim)
 from cti.clients.cli.centre import campaign_rows, retry_rules  # noqa: F401 (the old module's)
 from cti.clients.cli.common import PROG, CliError, _positive_float
 from cti.clients.cli.diagnostics import ALAW_TABLE, ULAW_TABLE, g711_decode  # noqa: F401
@@ -55,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnostics.add_signalling_parsers(sub, common)
     centre.add_parsers(sub, common)
     calls.add_parsers(sub, common)
+    desk.add_parsers(sub, common)
     reports.add_parsers(sub, common)
     admin.add_parsers(sub, common)
 
