@@ -164,19 +164,8 @@ class Timeslot(TypedDict):
     cas_rx: NotRequired[str]
 
 
-class SpanShowResult(TypedDict):
-    span: int
-    signalling: str
-    law: str
-    alarms: list[str]
-    in_sync: bool
-    counters: dict[str, Any]
-    board: NotRequired[str]
-    framing: NotRequired[str]
-    coding: NotRequired[str]
-    loopback: NotRequired[str | None]
-    tx_ais: NotRequired[bool]
-    crc4: bool
+class SpanShowResult(SpanStatus):
+    """A span's status and its channels."""
     channels: list[Timeslot]
 
 
